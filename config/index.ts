@@ -1,0 +1,3 @@
+export * from './app-config';
+export * from './env-reader';
+export * from './database';

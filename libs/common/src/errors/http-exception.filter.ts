@@ -1,0 +1,32 @@
+import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { mapError } from './error-body';
+
+/** The one HTTP exception filter: every error leaves as `{detail}` with the right status. */
+@Catch()
+export class HttpExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HttpExceptionFilter');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') return;
+    const ctx = host.switchToHttp();
+    const response = ctx.getResponse<Response>();
+    const request = ctx.getRequest<Request & { id?: string }>();
+    const mapped = mapError(exception);
+    if (mapped.status >= 500 && mapped.body.detail === 'Internal server error') {
+      this.logger.error(
+        { err: exception, reqId: request.id, method: request.method, path: request.path },
+        'Unhandled error',
+      );
+    }
+    if (response.headersSent) {
+      // A streaming response already started; the stream's own error path reports to the client.
+      if (!response.writableEnded) response.end();
+      return;
+    }
+    if (mapped.retryAfterSeconds !== undefined) {
+      response.setHeader('Retry-After', String(Math.max(1, Math.ceil(mapped.retryAfterSeconds))));
+    }
+    response.status(mapped.status).json(mapped.body);
+  }
+}

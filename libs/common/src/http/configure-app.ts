@@ -1,0 +1,60 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import helmet from 'helmet';
+import type { AppConfig } from '@app/config';
+import { HttpExceptionFilter } from '../errors/http-exception.filter';
+import { createValidationPipe } from './validation.pipe';
+
+/** Title and description of the OpenAPI document, shared by /docs and the Postman generator. */
+export function buildOpenApiConfig() {
+  return new DocumentBuilder()
+    .setTitle('Nest Chatbot API')
+    .setDescription(
+      'Chat-bot backend: JWT auth, pluggable LLM providers, streamed replies (SSE, Socket.IO, WebSocket) and history. ' +
+        'Every error body is `{"detail": "..."}`; validation errors add `errors: [{field, message}]`.',
+    )
+    .setVersion('0.1.0')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'bearer')
+    .build();
+}
+
+/**
+ * Everything main.ts and the test app factory both apply, so tests run the app exactly as
+ * production does: proxy trust, security headers, CORS, body limits, validation, error shape, docs.
+ */
+export function configureApp(app: NestExpressApplication, config: AppConfig): void {
+  app.set('trust proxy', config.http.trustProxy);
+  app.disable('x-powered-by');
+  app.use(
+    helmet({
+      // Swagger UI and the bundled web client use inline bootstrapping scripts and styles.
+      contentSecurityPolicy: {
+        directives: {
+          'script-src': ["'self'", "'unsafe-inline'"],
+          'style-src': ["'self'", "'unsafe-inline'"],
+          'connect-src': ["'self'", 'ws:', 'wss:'],
+          // Operators terminate TLS in front of the app; plain-HTTP local use must keep working.
+          'upgrade-insecure-requests': null,
+        },
+      },
+    }),
+  );
+  app.enableCors({
+    origin: config.http.corsOrigins === '*' ? true : config.http.corsOrigins,
+    credentials: config.http.corsOrigins !== '*',
+    exposedHeaders: ['Retry-After', 'X-Request-Id'],
+  });
+  app.useBodyParser('json', { limit: config.http.bodyLimit });
+  app.useBodyParser('urlencoded', { limit: config.http.bodyLimit, extended: false });
+  app.useGlobalFilters(new HttpExceptionFilter());
+  app.useGlobalPipes(createValidationPipe());
+  app.enableShutdownHooks();
+
+  if (config.http.docsEnabled) {
+    const document = SwaggerModule.createDocument(app, buildOpenApiConfig());
+    SwaggerModule.setup('docs', app, document, {
+      jsonDocumentUrl: 'docs-json',
+      swaggerOptions: { persistAuthorization: true },
+    });
+  }
+}

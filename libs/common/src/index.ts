@@ -1,0 +1,6 @@
+export * from './errors/domain-errors';
+export * from './errors/error-body';
+export * from './errors/http-exception.filter';
+export * from './http/validation.pipe';
+export * from './http/configure-app';
+export * from './logging/logger-options';

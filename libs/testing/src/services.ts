@@ -1,0 +1,57 @@
+/**
+ * Test services (Postgres, Redis, MongoDB protocol) come from the environment. Locally a
+ * missing one skips its suite with a loud message; under CI=true it fails instead.
+ */
+export type TestService = 'postgres' | 'redis' | 'mongo';
+
+const SERVICE_ENV: Record<TestService, string> = {
+  postgres: 'TEST_POSTGRES_URL',
+  redis: 'TEST_REDIS_URL',
+  mongo: 'TEST_MONGO_URI',
+};
+
+export function serviceUrl(service: TestService): string | undefined {
+  return process.env[SERVICE_ENV[service]] || undefined;
+}
+
+/**
+ * `describe` when every named service is configured; otherwise `describe.skip` with a warning,
+ * or a failing suite under CI.
+ */
+export function describeWithServices(
+  services: TestService[],
+  name: string,
+  body: () => void,
+): void {
+  const missing = services.filter((service) => !serviceUrl(service));
+  if (missing.length === 0) {
+    describe(name, body);
+    return;
+  }
+  const vars = missing.map((service) => SERVICE_ENV[service]).join(', ');
+  if (process.env.CI === 'true') {
+    describe(name, () => {
+      it(`needs ${vars}`, () => {
+        throw new Error(`CI run without ${vars}: .ci/run must start these services`);
+      });
+    });
+    return;
+  }
+  // eslint-disable-next-line no-console
+  console.warn(`\n*** SKIPPED "${name}": set ${vars} to run it (bash .ci/run starts them) ***\n`);
+  describe.skip(name, body);
+}
+
+/** The database the e2e project runs on (set by test/setup/use-*.js). */
+export function testDatabaseKind(): 'sqlite' | 'postgres' {
+  return process.env.TEST_DB === 'postgres' ? 'postgres' : 'sqlite';
+}
+
+/** `describe` for an e2e suite: always on SQLite; on Postgres only when TEST_POSTGRES_URL is set. */
+export function describeE2e(name: string, body: () => void): void {
+  if (testDatabaseKind() === 'postgres') {
+    describeWithServices(['postgres'], `${name} [postgres]`, body);
+  } else {
+    describe(`${name} [sqlite]`, body);
+  }
+}

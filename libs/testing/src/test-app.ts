@@ -1,0 +1,52 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { AppConfig } from '@app/config';
+import { createApp } from '../../../src/bootstrap';
+import { createTestDatabase, TestDatabase } from './test-database';
+
+export interface TestApp {
+  app: NestExpressApplication;
+  config: AppConfig;
+  /** `http://127.0.0.1:<port>` of the listening server. */
+  url: string;
+  database: TestDatabase;
+  close(): Promise<void>;
+}
+
+/** Environment every test app starts from: quiet logs, cheap bcrypt, no provider keys. */
+export function baseTestEnv(): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    SECRET_KEY: randomBytes(32).toString('hex'),
+    SECURITY__BCRYPT_ROUNDS: '4',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    AI_SERVICES__LOCAL_DELAY_MS: '0',
+    CHAT__GENERATE_TITLES: 'false',
+  };
+}
+
+/**
+ * Boots the real application on a fresh database and a random loopback port. Only `env` is
+ * read (never the developer's `.env` or process environment), so suites cannot leak into
+ * each other.
+ */
+export async function startTestApp(env: Record<string, string | undefined> = {}): Promise<TestApp> {
+  const database = await createTestDatabase();
+  const config = AppConfig.fromEnv({ ...baseTestEnv(), DATABASE_URL: database.url, ...env });
+  const app = await createApp(config);
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  return {
+    app,
+    config,
+    url: `http://127.0.0.1:${port}`,
+    database,
+    close: async () => {
+      await app.close();
+      await database.drop();
+    },
+  };
+}

@@ -1,0 +1,23 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { LoggerModule } from 'nestjs-pino';
+import { AppConfig, buildDataSourceOptions } from '@app/config';
+import { buildLoggerOptions } from '@app/common';
+import { AppConfigModule } from './config/app-config.module';
+import { HealthModule } from './health/health.module';
+
+@Module({})
+export class AppModule {
+  /** The whole application for one validated configuration (main.ts and tests build it the same way). */
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        AppConfigModule.forRoot(config),
+        LoggerModule.forRoot(buildLoggerOptions(config.logLevel)),
+        TypeOrmModule.forRoot(buildDataSourceOptions(config.database)),
+        HealthModule,
+      ],
+    };
+  }
+}

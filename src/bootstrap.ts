@@ -1,0 +1,16 @@
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Logger } from 'nestjs-pino';
+import { AppConfig } from '@app/config';
+import { configureApp } from '@app/common';
+import { AppModule } from './app.module';
+
+/** Creates and configures (but does not start) the application; shared by main.ts and tests. */
+export async function createApp(config: AppConfig) {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    bufferLogs: true,
+  });
+  app.useLogger(app.get(Logger));
+  configureApp(app, config);
+  return app;
+}

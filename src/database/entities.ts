@@ -1,0 +1,8 @@
+import { User } from '../users/entities/user.entity';
+import { RefreshToken } from '../auth/entities/refresh-token.entity';
+import { EmailToken } from '../auth/entities/email-token.entity';
+import { ChatSession } from '../history/entities/chat-session.entity';
+import { ChatMessage } from '../history/entities/chat-message.entity';
+
+/** Every TypeORM entity; the app, the CLI data source and tests load this one list. */
+export const ENTITIES = [User, RefreshToken, EmailToken, ChatSession, ChatMessage];

@@ -1,0 +1,4 @@
+import { InitialSchema1764086400000 } from './1764086400000-initial-schema';
+
+/** Every migration in order. Add new ones at the end (they run on SQLite and Postgres alike). */
+export const MIGRATIONS = [InitialSchema1764086400000];

@@ -1,0 +1,56 @@
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryColumn,
+} from 'typeorm';
+import { ChatSession } from './chat-session.entity';
+
+export type MessageRole = 'system' | 'user' | 'assistant';
+export type MessageStatus = 'pending' | 'complete' | 'error' | 'aborted';
+
+/** One message of a session; `seq` orders it within the session (unique per session). */
+@Entity('chat_messages')
+@Index('idx_chat_messages_session_seq', ['sessionId', 'seq'], { unique: true })
+export class ChatMessage {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id: string;
+
+  @Column({ name: 'session_id', type: 'varchar', length: 36 })
+  sessionId: string;
+
+  @ManyToOne(() => ChatSession, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'session_id' })
+  session?: ChatSession;
+
+  @Column({ type: 'integer' })
+  seq: number;
+
+  @Column({ type: 'varchar', length: 16 })
+  role: MessageRole;
+
+  @Column({ type: 'text' })
+  content: string;
+
+  @Column({ type: 'varchar', length: 16, default: 'complete' })
+  status: MessageStatus;
+
+  @Column({ type: 'varchar', length: 200, nullable: true })
+  model: string | null;
+
+  @Column({ name: 'prompt_tokens', type: 'integer', nullable: true })
+  promptTokens: number | null;
+
+  @Column({ name: 'completion_tokens', type: 'integer', nullable: true })
+  completionTokens: number | null;
+
+  /** Client-safe reason for an `error` status (never provider text or secrets). */
+  @Column({ type: 'text', nullable: true })
+  error: string | null;
+
+  @CreateDateColumn({ name: 'created_at' })
+  createdAt: Date;
+}
