@@ -1,0 +1,85 @@
+/**
+ * Where conversations live. Two implementations behind the HISTORY_STORE token: SqlHistoryStore
+ * (TypeORM, the default) and MongoHistoryStore (Mongoose, HISTORY_STORE=mongo). Every method that
+ * takes a userId scopes to that user: another user's session behaves exactly like a missing one.
+ */
+export const HISTORY_STORE = Symbol('HISTORY_STORE');
+
+export type MessageRole = 'system' | 'user' | 'assistant';
+/** `pending` while a reply is being generated; `complete`, `error` or `aborted` once it ended. */
+export type MessageStatus = 'pending' | 'complete' | 'error' | 'aborted';
+
+export interface SessionRecord {
+  id: string;
+  userId: string;
+  title: string | null;
+  messageCount: number;
+  /** Preview of the newest message's text. */
+  lastMessage: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface MessageRecord {
+  id: string;
+  sessionId: string;
+  /** Position within the session, 1-based, strictly increasing. */
+  seq: number;
+  role: MessageRole;
+  content: string;
+  status: MessageStatus;
+  model: string | null;
+  promptTokens: number | null;
+  completionTokens: number | null;
+  /** Client-safe reason for status `error`. */
+  error: string | null;
+  createdAt: Date;
+}
+
+export interface NewMessage {
+  role: MessageRole;
+  content: string;
+  status: MessageStatus;
+  model?: string | null;
+  promptTokens?: number | null;
+  completionTokens?: number | null;
+  error?: string | null;
+}
+
+export type MessagePatch = Partial<
+  Pick<MessageRecord, 'content' | 'status' | 'model' | 'promptTokens' | 'completionTokens' | 'error'>
+>;
+
+export interface PageRequest {
+  /** 1-based. */
+  page: number;
+  perPage: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+}
+
+export interface HistoryStore {
+  createSession(userId: string, title?: string | null): Promise<SessionRecord>;
+  /** The session if it exists and belongs to `userId`, else null. */
+  getSession(userId: string, sessionId: string): Promise<SessionRecord | null>;
+  /** Newest first (by updatedAt, then id). `query` matches message text, case-insensitive. */
+  listSessions(userId: string, page: PageRequest, query?: string): Promise<Page<SessionRecord>>;
+  renameSession(userId: string, sessionId: string, title: string): Promise<SessionRecord | null>;
+  /** True when a session of this user was deleted (with its messages). */
+  deleteSession(userId: string, sessionId: string): Promise<boolean>;
+  deleteAllForUser(userId: string): Promise<void>;
+  /**
+   * Appends a message with the next `seq`, and updates the session's messageCount,
+   * lastMessage and updatedAt in the same step.
+   */
+  appendMessage(sessionId: string, message: NewMessage): Promise<MessageRecord>;
+  /** Updates a message (e.g. the assistant reply when it ends) and the session preview. */
+  updateMessage(sessionId: string, messageId: string, patch: MessagePatch): Promise<MessageRecord>;
+  /** Oldest first. */
+  listMessages(sessionId: string, page: PageRequest): Promise<Page<MessageRecord>>;
+  /** The newest `limit` messages, returned oldest first (context building). */
+  recentMessages(sessionId: string, limit: number): Promise<MessageRecord[]>;
+}

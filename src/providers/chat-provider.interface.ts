@@ -1,0 +1,63 @@
+/** Normalised chat types shared by every provider adapter, the resilience layer and ChatService. */
+
+export type ChatRole = 'system' | 'user' | 'assistant';
+
+export interface ProviderMessage {
+  role: ChatRole;
+  content: string;
+}
+
+export interface TokenUsage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+}
+
+/** Why generation ended, normalised across providers. */
+export type FinishReason = 'stop' | 'length' | 'content_filter' | 'aborted' | 'error';
+
+/** One call to one adapter: the model is the provider's own name (no `provider/` prefix). */
+export interface ProviderRequest {
+  model: string;
+  messages: ProviderMessage[];
+  temperature?: number;
+  maxTokens?: number;
+  signal?: AbortSignal;
+}
+
+export interface ProviderCompletion {
+  text: string;
+  /** The model that actually answered, as `provider/model`. */
+  model: string;
+  usage: TokenUsage;
+  finishReason: FinishReason;
+}
+
+/** What a streamed generation yields: text deltas, then exactly one `done`. */
+export type ProviderStreamEvent =
+  | { type: 'delta'; text: string }
+  | { type: 'done'; usage: TokenUsage; finishReason: FinishReason };
+
+/** A model the registry can route to. */
+export interface ModelInfo {
+  /** `provider/model`, e.g. `groq/llama-3.1-8b-instant`. */
+  id: string;
+  provider: string;
+  /** Context window in tokens, when known. */
+  contextWindow?: number;
+}
+
+/**
+ * An adapter for one provider family. Adding a provider is one class implementing this plus
+ * one registration. `apiKey` comes from the key pool; adapters never pick keys themselves.
+ */
+export interface ChatProvider {
+  /** Prefix of model ids, e.g. `openrouter`. */
+  readonly name: string;
+  /** Models this provider offers in the current configuration. */
+  listModels(): ModelInfo[];
+  /** True when this provider accepts `model` (already stripped of the prefix). */
+  supportsModel(model: string): boolean;
+  complete(request: ProviderRequest, apiKey: string | undefined): Promise<ProviderCompletion>;
+  stream(request: ProviderRequest, apiKey: string | undefined): AsyncIterable<ProviderStreamEvent>;
+}
