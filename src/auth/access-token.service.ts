@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { InjectRepository } from '@nestjs/typeorm';
+import { TokenExpiredError } from 'jsonwebtoken';
+import { Repository } from 'typeorm';
+import { AppConfig } from '@app/config';
+import { ForbiddenError, UnauthorizedError } from '@app/common';
+import { User } from '../users/entities/user.entity';
+import type { AuthUser } from './auth-user';
+
+/** Claims of our access tokens (HS256 JWT). */
+export interface AccessTokenClaims {
+  sub: string;
+  iat: number;
+  exp: number;
+  iss: string;
+  aud: string;
+  jti: string;
+}
+
+export interface IssuedAccessToken {
+  accessToken: string;
+  /** Lifetime in seconds, as sent in `expires_in`. */
+  expiresIn: number;
+}
+
+/**
+ * Issues and checks access tokens. `verify` is the one entry point for every transport
+ * (HTTP guard, Socket.IO and plain WebSocket handshakes): it checks the token and that the
+ * account still exists and is active.
+ */
+@Injectable()
+export class AccessTokenService {
+  constructor(
+    private readonly jwt: JwtService,
+    private readonly config: AppConfig,
+    @InjectRepository(User) private readonly users: Repository<User>,
+  ) {}
+
+  async issue(userId: string): Promise<IssuedAccessToken> {
+    const accessToken = await this.jwt.signAsync({ sub: userId }, { jwtid: randomUUID() });
+    return { accessToken, expiresIn: this.config.security.accessTokenTtlSeconds };
+  }
+
+  /**
+   * Checks signature (HS256 only), expiry, issuer and audience, without touching the database.
+   * Throws UnauthorizedError for anything else.
+   */
+  async verifyClaims(token: string): Promise<AccessTokenClaims> {
+    let claims: Partial<AccessTokenClaims>;
+    try {
+      claims = await this.jwt.verifyAsync<Partial<AccessTokenClaims>>(token);
+    } catch (error) {
+      if (error instanceof TokenExpiredError) {
+        throw new UnauthorizedError('Access token has expired');
+      }
+      throw new UnauthorizedError('Invalid access token');
+    }
+    if (typeof claims.sub !== 'string' || !claims.sub || typeof claims.jti !== 'string') {
+      throw new UnauthorizedError('Invalid access token');
+    }
+    return claims as AccessTokenClaims;
+  }
+
+  /**
+   * The user behind a token. UnauthorizedError for a bad token or a deleted account,
+   * ForbiddenError for a deactivated one.
+   */
+  async verify(token: string): Promise<AuthUser> {
+    const { sub } = await this.verifyClaims(token);
+    const user = await this.users.findOneBy({ id: sub });
+    if (!user) throw new UnauthorizedError('Invalid access token');
+    if (!user.isActive) throw new ForbiddenError('Account is disabled');
+    return { id: user.id, email: user.email };
+  }
+}

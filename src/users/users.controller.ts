@@ -1,0 +1,54 @@
+import { Controller, Delete, Get, HttpCode, UseGuards } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiForbiddenResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import { NotFoundError } from '@app/common';
+import type { AuthUser } from '../auth/auth-user';
+import { CurrentUser } from '../auth/decorators/current-user.decorator';
+import { JwtAuthGuard } from '../auth/guards/jwt-auth.guard';
+import { ErrorResponseDto } from '../auth/dto/error-response.dto';
+import { mapUser, UserResponseDto } from './dto/user-response.dto';
+import { UsersService } from './users.service';
+
+@ApiTags('users')
+@ApiBearerAuth('bearer')
+@ApiUnauthorizedResponse({
+  type: ErrorResponseDto,
+  description: 'Missing, invalid or expired token',
+})
+@ApiForbiddenResponse({ type: ErrorResponseDto, description: 'The account is disabled' })
+@ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'Rate limit; see Retry-After' })
+@UseGuards(JwtAuthGuard)
+@Controller('api/users')
+export class UsersController {
+  constructor(private readonly users: UsersService) {}
+
+  @Get('me')
+  @ApiOperation({ summary: 'The current account' })
+  @ApiOkResponse({ type: UserResponseDto })
+  async me(@CurrentUser() caller: AuthUser): Promise<UserResponseDto> {
+    const user = await this.users.findById(caller.id);
+    if (!user) throw new NotFoundError('Account not found');
+    return mapUser(user);
+  }
+
+  @Delete('me')
+  @HttpCode(204)
+  @ApiOperation({
+    summary: 'Delete the current account',
+    description:
+      'Deletes the account, its refresh and e-mail tokens and all of its chat history. ' +
+      'Access tokens issued before stop working immediately (401).',
+  })
+  @ApiNoContentResponse({ description: 'Deleted' })
+  async deleteMe(@CurrentUser() caller: AuthUser): Promise<void> {
+    await this.users.deleteAccount(caller.id);
+  }
+}

@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { QueryFailedError, Repository } from 'typeorm';
+import { ConflictError } from '@app/common';
+import { User } from './entities/user.entity';
+
+/** Users table access. Emails reach here already trimmed and lower-cased by the DTOs. */
+@Injectable()
+export class UsersService {
+  constructor(@InjectRepository(User) private readonly users: Repository<User>) {}
+
+  /** Creates an account; ConflictError when the e-mail is taken (also under a concurrent insert). */
+  async create(email: string, passwordHash: string): Promise<User> {
+    if (await this.users.existsBy({ email })) throw emailTaken();
+    const user = this.users.create({
+      id: randomUUID(),
+      email,
+      passwordHash,
+      isActive: true,
+      emailVerified: false,
+      isAdmin: false,
+    });
+    try {
+      return await this.users.save(user);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw emailTaken();
+      throw error;
+    }
+  }
+
+  findById(id: string): Promise<User | null> {
+    return this.users.findOneBy({ id });
+  }
+
+  findByEmail(email: string): Promise<User | null> {
+    return this.users.findOneBy({ email });
+  }
+
+  async markEmailVerified(id: string): Promise<void> {
+    await this.users.update({ id }, { emailVerified: true });
+  }
+
+  async updatePasswordHash(id: string, passwordHash: string): Promise<void> {
+    await this.users.update({ id }, { passwordHash });
+  }
+
+  /**
+   * Deletes the account and everything it owns. SQL foreign keys cascade to refresh and e-mail
+   * tokens and to SQL chat history; stores outside this database (e.g. Mongo history) must be
+   * cleared here too before the row goes.
+   */
+  async deleteAccount(userId: string): Promise<void> {
+    await this.users.delete({ id: userId });
+  }
+}
+
+function emailTaken(): ConflictError {
+  return new ConflictError('An account with this e-mail already exists');
+}
+
+/** Unique-constraint failure on Postgres (23505) or SQLite (SQLITE_CONSTRAINT_UNIQUE). */
+function isUniqueViolation(error: unknown): boolean {
+  if (!(error instanceof QueryFailedError)) return false;
+  const driverError = error.driverError as { code?: string };
+  return driverError?.code === '23505' || driverError?.code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
