@@ -5,6 +5,7 @@ import { AppConfig, buildDataSourceOptions } from '@app/config';
 import { buildLoggerOptions } from '@app/common';
 import { AppConfigModule } from './config/app-config.module';
 import { HealthModule } from './health/health.module';
+import { MetricsModule } from './metrics/metrics.module';
 
 @Module({})
 export class AppModule {
@@ -17,6 +18,7 @@ export class AppModule {
         LoggerModule.forRoot(buildLoggerOptions(config.logLevel)),
         TypeOrmModule.forRoot(buildDataSourceOptions(config.database)),
         HealthModule,
+        MetricsModule.forRoot(config),
       ],
     };
   }

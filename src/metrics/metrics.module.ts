@@ -1,0 +1,35 @@
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { AppConfig } from '@app/config';
+import { HttpMetricsMiddleware } from './http-metrics.middleware';
+import { MetricsController } from './metrics.controller';
+import { MetricsService } from './metrics.service';
+
+/**
+ * Global: any module can inject MetricsService without importing this one. `forRoot(config)`
+ * adds `GET /metrics` unless `METRICS_ENABLED=false` (then the route does not exist: 404).
+ */
+@Global()
+@Module({
+  providers: [MetricsService, HttpMetricsMiddleware],
+  exports: [MetricsService],
+})
+export class MetricsModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: MetricsModule,
+      controllers: config.metrics.enabled ? [MetricsController] : [],
+    };
+  }
+
+  /**
+   * The timing middleware goes on the Express app while Nest is still instantiating providers
+   * (inside NestFactory.create), i.e. before configureApp() adds helmet and the body parsers and
+   * before Nest's own middleware and routes. So every response is timed, including those
+   * refused before any controller: 400/413 from the body parser, 401/429 from guards, 404s.
+   * (A Nest `consumer.apply()` middleware runs after the body parsers and misses their errors.)
+   */
+  constructor(adapterHost: HttpAdapterHost, middleware: HttpMetricsMiddleware) {
+    adapterHost.httpAdapter?.use(middleware.use.bind(middleware));
+  }
+}
