@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto';
+import { InvalidInputError } from '@app/common';
+
+/** One chat turn as every transport hands it to ChatService (already shape-validated by its DTO). */
+export interface ChatInput {
+  message: string;
+  /** Null or absent starts a new session. */
+  sessionId?: string | null;
+  model?: string;
+  systemPrompt?: string;
+  temperature?: number;
+  maxTokens?: number;
+}
+
+export interface ChatTurnOptions {
+  /** Value of the `Idempotency-Key` header (HTTP only). */
+  idempotencyKey?: string;
+}
+
+const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
+
+/**
+ * Validates an `Idempotency-Key` header: 1–255 printable ASCII characters. Returns undefined when
+ * the header is absent; throws 400 when it is present but malformed (or sent twice).
+ */
+export function parseIdempotencyKey(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  if (Array.isArray(header) || !IDEMPOTENCY_KEY.test(header) || !header.trim()) {
+    throw new InvalidInputError('Idempotency-Key must be 1 to 255 printable ASCII characters', [
+      { field: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters' },
+    ]);
+  }
+  return header;
+}
+
+/** A stable digest of a request, so a reused Idempotency-Key with another body is detected. */
+export function fingerprintInput(input: ChatInput): string {
+  const canonical = JSON.stringify([
+    input.message,
+    input.sessionId ?? null,
+    input.model ?? null,
+    input.systemPrompt ?? null,
+    input.temperature ?? null,
+    input.maxTokens ?? null,
+  ]);
+  return createHash('sha256').update(canonical).digest('hex');
+}

@@ -1,0 +1,48 @@
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import Redis from 'ioredis';
+import { AppConfig } from '@app/config';
+
+/**
+ * The chat module's Redis connections when REDIS_URL is set: one for commands (locks,
+ * idempotency, publishing aborts) and one in subscriber mode (abort requests from other
+ * instances). Closed after the HTTP server stopped, so draining streams can still use them.
+ */
+@Injectable()
+export class ChatRedis implements OnApplicationShutdown {
+  private readonly logger = new Logger(ChatRedis.name);
+  readonly client: Redis | null;
+  private subscriberConnection: Redis | null = null;
+
+  constructor(config: AppConfig) {
+    this.client = config.redisUrl
+      ? this.watch(new Redis(config.redisUrl, { maxRetriesPerRequest: 2 }), 'commands')
+      : null;
+  }
+
+  /** A dedicated connection in subscriber mode, created on first use; null without Redis. */
+  subscriber(): Redis | null {
+    if (!this.client) return null;
+    this.subscriberConnection ??= this.watch(this.client.duplicate(), 'subscriber');
+    return this.subscriberConnection;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(
+      [this.subscriberConnection, this.client].map(async (connection) => {
+        if (!connection) return;
+        try {
+          await connection.quit();
+        } catch {
+          connection.disconnect();
+        }
+      }),
+    );
+  }
+
+  private watch(connection: Redis, role: string): Redis {
+    connection.on('error', (error) => {
+      this.logger.warn({ err: error, role }, 'Redis connection error (chat)');
+    });
+    return connection;
+  }
+}

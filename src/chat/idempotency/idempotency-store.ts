@@ -1,0 +1,47 @@
+import type { FinishReasonPayload, UsagePayload } from '../chat-events';
+
+/**
+ * Remembers the outcome of requests sent with an `Idempotency-Key`, scoped per user. Two
+ * implementations behind the IDEMPOTENCY_STORE token: in-process (TTL map) and Redis (REDIS_URL).
+ */
+export const IDEMPOTENCY_STORE = Symbol('IDEMPOTENCY_STORE');
+
+/** The first outcome of a request, enough to answer a retry on either endpoint. */
+export interface StoredChatResult {
+  session_id: string;
+  message_id: string;
+  reply: string;
+  /** The model that answered (or was asked, when it failed). */
+  model: string;
+  usage: UsagePayload;
+  finish_reason: FinishReasonPayload;
+  created_at: string;
+  /** Set when the provider failed: replayed as the same error. */
+  error?: { detail: string; status: number };
+}
+
+export type IdempotencyRecord =
+  | { state: 'running'; fingerprint: string }
+  | { state: 'done'; fingerprint: string; result: StoredChatResult };
+
+export interface IdempotencyStore {
+  /**
+   * Claims `key` for a new request (returns null), or returns the record already there. A
+   * claim expires after `runningTtlSeconds` so a crashed instance cannot hold a key forever.
+   */
+  claim(
+    key: string,
+    fingerprint: string,
+    runningTtlSeconds: number,
+  ): Promise<IdempotencyRecord | null>;
+  /** Stores the outcome for `ttlSeconds`. */
+  complete(
+    key: string,
+    fingerprint: string,
+    result: StoredChatResult,
+    ttlSeconds: number,
+  ): Promise<void>;
+  /** Forgets a claim whose request stored nothing (rejected before the provider was called). */
+  release(key: string): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,59 @@
+import type { Response } from 'express';
+import { ChatEvent, eventPayload } from './chat-events';
+
+/**
+ * Writes Server-Sent Events on a raw Express response: the streaming headers (no proxy
+ * buffering, no transformation), one `id:` per event in increasing order, and `: ping` comment
+ * heartbeats so idle connections survive proxies while the model thinks.
+ */
+export class SseWriter {
+  private nextId = 1;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly res: Response,
+    private readonly heartbeatMs: number,
+  ) {}
+
+  /** Sends the headers at once, so the client sees the stream open before the first token. */
+  open(): void {
+    this.res.status(200);
+    this.res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    this.res.setHeader('Cache-Control', 'no-cache, no-transform');
+    this.res.setHeader('Connection', 'keep-alive');
+    this.res.setHeader('X-Accel-Buffering', 'no');
+    this.res.flushHeaders();
+    this.res.socket?.setNoDelay(true);
+    this.heartbeat = setInterval(() => this.comment('ping'), this.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  get closed(): boolean {
+    return this.ended || this.res.writableEnded || this.res.destroyed;
+  }
+
+  /** Writes one chat event as `id`, `event` and a single-line JSON `data` field. */
+  send(event: ChatEvent): void {
+    if (this.closed) return;
+    const data = JSON.stringify(eventPayload(event));
+    this.res.write(`id: ${this.nextId++}\nevent: ${event.type}\ndata: ${data}\n\n`);
+  }
+
+  comment(text: string): void {
+    if (this.closed) return;
+    this.res.write(`: ${text.replace(/[\r\n]+/g, ' ')}\n\n`);
+  }
+
+  end(): void {
+    this.stopHeartbeat();
+    if (this.closed) return;
+    this.ended = true;
+    this.res.end();
+  }
+
+  stopHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+}
