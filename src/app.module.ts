@@ -6,6 +6,7 @@ import { buildLoggerOptions } from '@app/common';
 import { AppConfigModule } from './config/app-config.module';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { WebModule } from './web/web.module';
 
 @Module({})
 export class AppModule {
@@ -19,6 +20,7 @@ export class AppModule {
         TypeOrmModule.forRoot(buildDataSourceOptions(config.database)),
         HealthModule,
         MetricsModule.forRoot(config),
+        WebModule.forRoot(config),
       ],
     };
   }

@@ -1,0 +1,235 @@
+/**
+ * The REST half of the browser client: JSON requests with the bearer token, one transparent
+ * token refresh on 401, and `{detail}` error bodies turned into readable messages.
+ */
+
+export interface Tokens {
+  access_token: string;
+  refresh_token: string;
+  token_type: string;
+  expires_in: number;
+}
+
+export interface UserProfile {
+  id: string;
+  email: string;
+  is_active: boolean;
+  email_verified: boolean;
+  created_at: string;
+}
+
+export interface ModelItem {
+  id: string;
+  provider: string;
+  context_window?: number;
+  default: boolean;
+}
+
+export interface SessionSummary {
+  session_id: string;
+  title: string | null;
+  last_message: string | null;
+  message_count: number;
+  updated_at: string;
+}
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  tokens: number;
+}
+
+export interface HistoryMessage {
+  id: string;
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+  status: 'pending' | 'complete' | 'error' | 'aborted';
+  model: string | null;
+  usage: Usage | null;
+  created_at: string;
+}
+
+export interface SessionDetail {
+  session_id: string;
+  title: string | null;
+  created_at: string;
+  updated_at: string;
+  messages: HistoryMessage[];
+  page: number;
+  per_page: number;
+  total: number;
+}
+
+export interface Paged<T> {
+  items: T[];
+  page: number;
+  per_page: number;
+  total: number;
+}
+
+/** A failed request: the HTTP status and the server's `detail` (plus field errors). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const STORAGE_KEY = 'nest-chatbot.tokens';
+
+export class ApiClient {
+  private tokens: Tokens | null = ApiClient.loadTokens();
+  private refreshing: Promise<boolean> | null = null;
+
+  /** Called when the session ends (logout, or a refresh that failed). */
+  onSignedOut: () => void = () => undefined;
+
+  get accessToken(): string | null {
+    return this.tokens?.access_token ?? null;
+  }
+
+  get signedIn(): boolean {
+    return this.tokens !== null;
+  }
+
+  async register(email: string, password: string): Promise<void> {
+    await this.request('POST', '/api/auth/register', { email, password }, false);
+  }
+
+  async login(email: string, password: string): Promise<void> {
+    this.setTokens(
+      await this.request<Tokens>('POST', '/api/auth/login', { email, password }, false),
+    );
+  }
+
+  /** Revokes the refresh-token family on the server, then forgets the tokens locally. */
+  async logout(): Promise<void> {
+    const refreshToken = this.tokens?.refresh_token;
+    try {
+      if (this.tokens) {
+        await this.request('POST', '/api/auth/logout', { refresh_token: refreshToken });
+      }
+    } finally {
+      this.setTokens(null);
+    }
+  }
+
+  /** Exchanges the refresh token for a new pair; false (and signed out) when that fails. */
+  refresh(): Promise<boolean> {
+    this.refreshing ??= this.doRefresh().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  me(): Promise<UserProfile> {
+    return this.request<UserProfile>('GET', '/api/users/me');
+  }
+
+  models(): Promise<{ items: ModelItem[] }> {
+    return this.request('GET', '/api/models');
+  }
+
+  sessions(perPage = 50): Promise<Paged<SessionSummary>> {
+    return this.request('GET', `/api/history?page=1&per_page=${perPage}`);
+  }
+
+  session(id: string, page = 1, perPage = 100): Promise<SessionDetail> {
+    return this.request(
+      'GET',
+      `/api/history/${encodeURIComponent(id)}?page=${page}&per_page=${perPage}`,
+    );
+  }
+
+  async deleteSession(id: string): Promise<void> {
+    await this.request('DELETE', `/api/history/${encodeURIComponent(id)}`);
+  }
+
+  /** One JSON request; on a 401 with a refresh token, refreshes once and retries. */
+  async request<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    auth = true,
+  ): Promise<T> {
+    const response = await this.send(method, path, body, auth);
+    if (response.status === 401 && auth && this.tokens && (await this.refresh())) {
+      return this.parse<T>(await this.send(method, path, body, auth));
+    }
+    if (response.status === 401 && auth) this.setTokens(null);
+    return this.parse<T>(response);
+  }
+
+  private send(method: string, path: string, body: unknown, auth: boolean): Promise<Response> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (auth && this.tokens) headers.Authorization = `Bearer ${this.tokens.access_token}`;
+    return fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  }
+
+  private async parse<T>(response: Response): Promise<T> {
+    if (response.status === 204) return undefined as T;
+    const text = await response.text();
+    let payload: unknown = undefined;
+    try {
+      payload = text ? JSON.parse(text) : undefined;
+    } catch {
+      payload = undefined;
+    }
+    if (!response.ok) throw new ApiError(response.status, describeError(response, payload));
+    return payload as T;
+  }
+
+  private async doRefresh(): Promise<boolean> {
+    const refreshToken = this.tokens?.refresh_token;
+    if (!refreshToken) return false;
+    try {
+      const response = await this.send(
+        'POST',
+        '/api/auth/refresh',
+        { refresh_token: refreshToken },
+        false,
+      );
+      if (!response.ok) throw new Error(`refresh failed with ${response.status}`);
+      this.setTokens((await response.json()) as Tokens);
+      return true;
+    } catch {
+      this.setTokens(null);
+      return false;
+    }
+  }
+
+  private setTokens(tokens: Tokens | null): void {
+    const wasSignedIn = this.tokens !== null;
+    this.tokens = tokens;
+    if (tokens) localStorage.setItem(STORAGE_KEY, JSON.stringify(tokens));
+    else localStorage.removeItem(STORAGE_KEY);
+    if (wasSignedIn && !tokens) this.onSignedOut();
+  }
+
+  private static loadTokens(): Tokens | null {
+    try {
+      const stored = JSON.parse(localStorage.getItem(STORAGE_KEY) ?? 'null') as Tokens | null;
+      return stored && typeof stored.access_token === 'string' ? stored : null;
+    } catch {
+      return null;
+    }
+  }
+}
+
+function describeError(response: Response, payload: unknown): string {
+  const body = payload as { detail?: unknown; errors?: { field: string; message: string }[] };
+  let message = typeof body?.detail === 'string' ? body.detail : `HTTP ${response.status}`;
+  if (Array.isArray(body?.errors) && body.errors.length) {
+    message += `: ${body.errors.map((e) => `${e.field} ${e.message}`).join('; ')}`;
+  }
+  const retryAfter = response.headers.get('Retry-After');
+  if (response.status === 429 && retryAfter) message += ` (retry in ${retryAfter}s)`;
+  return message;
+}
