@@ -47,7 +47,10 @@ export interface NewMessage {
 }
 
 export type MessagePatch = Partial<
-  Pick<MessageRecord, 'content' | 'status' | 'model' | 'promptTokens' | 'completionTokens' | 'error'>
+  Pick<
+    MessageRecord,
+    'content' | 'status' | 'model' | 'promptTokens' | 'completionTokens' | 'error'
+  >
 >;
 
 export interface PageRequest {

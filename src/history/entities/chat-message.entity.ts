@@ -7,10 +7,8 @@ import {
   ManyToOne,
   PrimaryColumn,
 } from 'typeorm';
+import type { MessageRole, MessageStatus } from '../history-store.interface';
 import { ChatSession } from './chat-session.entity';
-
-export type MessageRole = 'system' | 'user' | 'assistant';
-export type MessageStatus = 'pending' | 'complete' | 'error' | 'aborted';
 
 /** One message of a session; `seq` orders it within the session (unique per session). */
 @Entity('chat_messages')

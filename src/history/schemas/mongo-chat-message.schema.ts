@@ -1,0 +1,48 @@
+import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
+import type { MessageRole, MessageStatus } from '../history-store.interface';
+
+/** One message in MongoDB. `userId` is copied from the session so search and erase scope by user. */
+@Schema({ collection: 'chat_messages', versionKey: false })
+export class MongoChatMessage {
+  @Prop({ type: String, required: true })
+  _id: string;
+
+  @Prop({ type: String, required: true })
+  sessionId: string;
+
+  @Prop({ type: String, required: true })
+  userId: string;
+
+  @Prop({ type: Number, required: true })
+  seq: number;
+
+  @Prop({ type: String, required: true })
+  role: MessageRole;
+
+  @Prop({ type: String, default: '' })
+  content: string;
+
+  @Prop({ type: String, required: true })
+  status: MessageStatus;
+
+  @Prop({ type: String, default: null })
+  model: string | null;
+
+  @Prop({ type: Number, default: null })
+  promptTokens: number | null;
+
+  @Prop({ type: Number, default: null })
+  completionTokens: number | null;
+
+  @Prop({ type: String, default: null })
+  error: string | null;
+
+  @Prop({ type: Date, required: true })
+  createdAt: Date;
+}
+
+export const MongoChatMessageSchema = SchemaFactory.createForClass(MongoChatMessage);
+// Unique: the database itself refuses a second message with the same seq in a session.
+MongoChatMessageSchema.index({ sessionId: 1, seq: 1 }, { unique: true });
+// Search (`q`) and account erasure select a user's messages.
+MongoChatMessageSchema.index({ userId: 1, sessionId: 1 });

@@ -1,0 +1,558 @@
+import { NotFoundError } from '@app/common';
+import type {
+  HistoryStore,
+  MessageRecord,
+  NewMessage,
+  SessionRecord,
+} from '../src/history/history-store.interface';
+import { MessageNotFoundError, SessionNotFoundError } from '../src/history/history.errors';
+import { PREVIEW_MAX_CHARS } from '../src/history/message-preview';
+
+/** One HistoryStore on a real, empty database, and how to make users it accepts. */
+export interface HistoryStoreHarness {
+  store: HistoryStore;
+  /** A new user id the store accepts (the SQL store needs a `users` row for the foreign key). */
+  createUser(): Promise<string>;
+  close(): Promise<void>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function userMessage(content: string, extra: Partial<NewMessage> = {}): NewMessage {
+  return { role: 'user', content, status: 'complete', ...extra };
+}
+
+/**
+ * The behaviour every HistoryStore must have. Call inside a `describe` (one per implementation);
+ * `open` builds the store on a fresh database and is called once for the whole suite.
+ */
+export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): void {
+  let harness: HistoryStoreHarness;
+  let store: HistoryStore;
+
+  beforeAll(async () => {
+    harness = await open();
+    store = harness.store;
+  });
+  afterAll(async () => {
+    await harness?.close();
+  });
+
+  /** Distinct timestamps, so "newest first" never depends on a same-millisecond tie. */
+  async function append(sessionId: string, message: NewMessage): Promise<MessageRecord> {
+    await sleep(3);
+    return store.appendMessage(sessionId, message);
+  }
+
+  describe('sessions', () => {
+    it('creates a session owned by the user and reads it back only for that user', async () => {
+      const owner = await harness.createUser();
+      const stranger = await harness.createUser();
+      const created = await store.createSession(owner, 'First chat');
+
+      expect(created).toEqual({
+        id: expect.stringMatching(UUID),
+        userId: owner,
+        title: 'First chat',
+        messageCount: 0,
+        lastMessage: null,
+        createdAt: expect.any(Date),
+        updatedAt: expect.any(Date),
+      });
+      expect(created.updatedAt.getTime()).toBe(created.createdAt.getTime());
+      expect(await store.getSession(owner, created.id)).toEqual(created);
+      expect(await store.getSession(stranger, created.id)).toBeNull();
+      expect(await store.getSession(owner, UNKNOWN_ID)).toBeNull();
+      expect(await store.getSession(owner, '')).toBeNull();
+    });
+
+    it('creates an untitled session when no title is given', async () => {
+      const owner = await harness.createUser();
+      const created = await store.createSession(owner);
+      expect(created.title).toBeNull();
+      expect((await store.getSession(owner, created.id))?.title).toBeNull();
+    });
+
+    it('keeps timestamps exact to the millisecond', async () => {
+      const owner = await harness.createUser();
+      const created = await store.createSession(owner);
+      const read = await store.getSession(owner, created.id);
+      expect(read?.createdAt.toISOString()).toBe(created.createdAt.toISOString());
+    });
+  });
+
+  describe('appendMessage', () => {
+    it('numbers messages 1, 2, 3 and keeps counters, preview and updatedAt in step', async () => {
+      const owner = await harness.createUser();
+      const session = await store.createSession(owner);
+
+      const first = await append(session.id, userMessage('Hello there'));
+      const second = await append(session.id, {
+        role: 'assistant',
+        content: 'General Kenobi',
+        status: 'complete',
+        model: 'local/echo',
+        promptTokens: 3,
+        completionTokens: 2,
+      });
+      const third = await append(session.id, userMessage('And again'));
+
+      expect([first.seq, second.seq, third.seq]).toEqual([1, 2, 3]);
+      expect(second).toEqual({
+        id: expect.stringMatching(UUID),
+        sessionId: session.id,
+        seq: 2,
+        role: 'assistant',
+        content: 'General Kenobi',
+        status: 'complete',
+        model: 'local/echo',
+        promptTokens: 3,
+        completionTokens: 2,
+        error: null,
+        createdAt: expect.any(Date),
+      });
+      expect(first).toMatchObject({ model: null, promptTokens: null, completionTokens: null });
+
+      const after = await store.getSession(owner, session.id);
+      expect(after?.messageCount).toBe(3);
+      expect(after?.lastMessage).toBe('And again');
+      expect(after!.updatedAt.getTime()).toBe(third.createdAt.getTime());
+      expect(after!.updatedAt.getTime()).toBeGreaterThan(session.updatedAt.getTime());
+      expect(after?.createdAt.getTime()).toBe(session.createdAt.getTime());
+
+      const listed = await store.listMessages(session.id, { page: 1, perPage: 10 });
+      expect(listed.total).toBe(3);
+      expect(listed.items).toEqual([first, second, third]);
+    });
+
+    it('gives concurrent appends distinct, gap-free numbers', async () => {
+      const owner = await harness.createUser();
+      const session = await store.createSession(owner);
+      const count = 25;
+
+      const appended = await Promise.all(
+        Array.from({ length: count }, (_, i) =>
+          store.appendMessage(session.id, userMessage(`m${i}`)),
+        ),
+      );
+
+      const seqs = appended.map((m) => m.seq).sort((a, b) => a - b);
+      expect(seqs).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+      const listed = await store.listMessages(session.id, { page: 1, perPage: 100 });
+      expect(listed.total).toBe(count);
+      expect(listed.items.map((m) => m.seq)).toEqual(seqs);
+      expect(new Set(listed.items.map((m) => m.content)).size).toBe(count);
+      const after = await store.getSession(owner, session.id);
+      expect(after?.messageCount).toBe(count);
+      // The preview is the message that got the last number.
+      const newest = appended.find((m) => m.seq === count)!;
+      expect(after?.lastMessage).toBe(newest.content);
+    });
+
+    it('keeps concurrent appends to different sessions independent', async () => {
+      const owner = await harness.createUser();
+      const a = await store.createSession(owner);
+      const b = await store.createSession(owner);
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          store.appendMessage(i % 2 ? a.id : b.id, userMessage(`x${i}`)),
+        ),
+      );
+      for (const session of [a, b]) {
+        const listed = await store.listMessages(session.id, { page: 1, perPage: 100 });
+        expect(listed.items.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
+        expect((await store.getSession(owner, session.id))?.messageCount).toBe(5);
+      }
+    });
+
+    it('refuses to append to an unknown session', async () => {
+      await expect(store.appendMessage(UNKNOWN_ID, userMessage('lost'))).rejects.toBeInstanceOf(
+        SessionNotFoundError,
+      );
+      await expect(store.appendMessage('', userMessage('lost'))).rejects.toBeInstanceOf(
+        NotFoundError,
+      );
+    });
+
+    it('stores a trimmed, whitespace-collapsed preview of at most 200 characters', async () => {
+      const owner = await harness.createUser();
+      const session = await store.createSession(owner);
+      await append(session.id, userMessage('  several\n\nlines\tof   text  '));
+      expect((await store.getSession(owner, session.id))?.lastMessage).toBe(
+        'several lines of text',
+      );
+
+      const long = 'word '.repeat(100);
+      const stored = await append(session.id, userMessage(long));
+      expect(stored.content).toBe(long);
+      const preview = (await store.getSession(owner, session.id))!.lastMessage!;
+      expect(Array.from(preview).length).toBeLessThanOrEqual(PREVIEW_MAX_CHARS);
+      expect(preview.endsWith('…')).toBe(true);
+      expect(long.startsWith(preview.slice(0, -1))).toBe(true);
+    });
+
+    it('keeps the previous preview while a reply has no text yet', async () => {
+      const owner = await harness.createUser();
+      const session = await store.createSession(owner);
+      await append(session.id, userMessage('What is 2+2?'));
+      const pending = await append(session.id, {
+        role: 'assistant',
+        content: '',
+        status: 'pending',
+        model: 'local/echo',
+      });
+      const during = await store.getSession(owner, session.id);
+      expect(during?.lastMessage).toBe('What is 2+2?');
+      expect(during?.messageCount).toBe(2);
+      expect(pending).toMatchObject({ content: '', status: 'pending', seq: 2 });
+    });
+  });
+
+  describe('updateMessage', () => {
+    it('completes a pending reply and makes it the preview', async () => {
+      const owner = await harness.createUser();
+      const session = await store.createSession(owner);
+      await append(session.id, userMessage('Question'));
+      const pending = await append(session.id, {
+        role: 'assistant',
+        content: '',
+        status: 'pending',
+        model: 'local/echo',
+      });
+      const before = await store.getSession(owner, session.id);
+      await sleep(3);
+
+      const done = await store.updateMessage(session.id, pending.id, {
+        content: 'The answer',
+        status: 'complete',
+        promptTokens: 10,
+        completionTokens: 4,
+      });
+
+      expect(done).toEqual({
+        ...pending,
+        content: 'The answer',
+        status: 'complete',
+        promptTokens: 10,
+        completionTokens: 4,
+      });
+      const listed = await store.listMessages(session.id, { page: 1, perPage: 10 });
+      expect(listed.items[1]).toEqual(done);
+      const after = await store.getSession(owner, session.id);
+      expect(after?.lastMessage).toBe('The answer');
+      expect(after?.messageCount).toBe(2);
+      expect(after!.updatedAt.getTime()).toBeGreaterThan(before!.updatedAt.getTime());
+    });
+
+    it('records an error status and reason, keeping partial text', async () => {
+      const owner = await harness.createUser();
+      const session = await store.createSession(owner);
+      const pending = await append(session.id, {
+        role: 'assistant',
+        content: '',
+        status: 'pending',
+      });
+      const failed = await store.updateMessage(session.id, pending.id, {
+        content: 'Partial ans',
+        status: 'error',
+        error: 'The model provider is unavailable',
+        model: undefined,
+      });
+      expect(failed).toMatchObject({
+        content: 'Partial ans',
+        status: 'error',
+        error: 'The model provider is unavailable',
+        model: null,
+      });
+      const [stored] = (await store.listMessages(session.id, { page: 1, perPage: 1 })).items;
+      expect(stored).toEqual(failed);
+    });
+
+    it('does not move the preview when an older message changes', async () => {
+      const owner = await harness.createUser();
+      const session = await store.createSession(owner);
+      const old = await append(session.id, userMessage('old'));
+      await append(session.id, userMessage('newest'));
+      await store.updateMessage(session.id, old.id, { content: 'old, edited' });
+      const after = await store.getSession(owner, session.id);
+      expect(after?.lastMessage).toBe('newest');
+      const listed = await store.listMessages(session.id, { page: 1, perPage: 10 });
+      expect(listed.items.map((m) => m.content)).toEqual(['old, edited', 'newest']);
+    });
+
+    it('refuses an unknown message or a message of another session', async () => {
+      const owner = await harness.createUser();
+      const a = await store.createSession(owner);
+      const b = await store.createSession(owner);
+      const inA = await append(a.id, userMessage('in a'));
+      await expect(
+        store.updateMessage(a.id, UNKNOWN_ID, { status: 'aborted' }),
+      ).rejects.toBeInstanceOf(MessageNotFoundError);
+      await expect(store.updateMessage(b.id, inA.id, { status: 'aborted' })).rejects.toBeInstanceOf(
+        MessageNotFoundError,
+      );
+      const [unchanged] = (await store.listMessages(a.id, { page: 1, perPage: 1 })).items;
+      expect(unchanged.status).toBe('complete');
+    });
+  });
+
+  describe('listSessions', () => {
+    let owner: string;
+    let sessions: SessionRecord[];
+
+    beforeAll(async () => {
+      owner = await harness.createUser();
+      const other = await harness.createUser();
+      await append((await store.createSession(other)).id, userMessage('not yours'));
+      sessions = [];
+      for (let i = 0; i < 5; i++) {
+        const session = await store.createSession(owner, `chat ${i}`);
+        await append(session.id, userMessage(`message ${i}`));
+        sessions.push(session);
+      }
+      // Activity in the oldest chat brings it to the top.
+      await append(sessions[0].id, userMessage('back to chat 0'));
+    });
+
+    it('lists the newest activity first, with total, scoped to the user', async () => {
+      const page = await store.listSessions(owner, { page: 1, perPage: 10 });
+      expect(page.total).toBe(5);
+      expect(page.items.map((s) => s.title)).toEqual([
+        'chat 0',
+        'chat 4',
+        'chat 3',
+        'chat 2',
+        'chat 1',
+      ]);
+      expect(page.items[0]).toMatchObject({
+        id: sessions[0].id,
+        userId: owner,
+        messageCount: 2,
+        lastMessage: 'back to chat 0',
+      });
+      const times = page.items.map((s) => s.updatedAt.getTime());
+      expect([...times].sort((a, b) => b - a)).toEqual(times);
+    });
+
+    it('pages through the list without overlap', async () => {
+      const first = await store.listSessions(owner, { page: 1, perPage: 2 });
+      const second = await store.listSessions(owner, { page: 2, perPage: 2 });
+      const third = await store.listSessions(owner, { page: 3, perPage: 2 });
+      const beyond = await store.listSessions(owner, { page: 4, perPage: 2 });
+      expect([first.total, second.total, third.total, beyond.total]).toEqual([5, 5, 5, 5]);
+      expect([first, second, third, beyond].map((p) => p.items.length)).toEqual([2, 2, 1, 0]);
+      const ids = [...first.items, ...second.items, ...third.items].map((s) => s.id);
+      expect(new Set(ids).size).toBe(5);
+      const all = await store.listSessions(owner, { page: 1, perPage: 10 });
+      expect(ids).toEqual(all.items.map((s) => s.id));
+    });
+
+    it('breaks updatedAt ties by id, newest id first', async () => {
+      const user = await harness.createUser();
+      // Sessions created in a burst may share a millisecond; the order must still be total.
+      const burst = await Promise.all(
+        Array.from({ length: 6 }, () => store.createSession(user, 'tie')),
+      );
+      const expected = [...burst]
+        .sort(
+          (a, b) =>
+            b.updatedAt.getTime() - a.updatedAt.getTime() ||
+            (a.id < b.id ? 1 : a.id > b.id ? -1 : 0),
+        )
+        .map((s) => s.id);
+      const listed = await store.listSessions(user, { page: 1, perPage: 10 });
+      expect(listed.items.map((s) => s.id)).toEqual(expected);
+    });
+
+    it('returns an empty page for a user without sessions', async () => {
+      const user = await harness.createUser();
+      expect(await store.listSessions(user, { page: 1, perPage: 20 })).toEqual({
+        items: [],
+        total: 0,
+      });
+    });
+  });
+
+  describe('search (q)', () => {
+    let owner: string;
+    const ids: Record<string, string> = {};
+
+    beforeAll(async () => {
+      owner = await harness.createUser();
+      const other = await harness.createUser();
+      const texts: Record<string, string[]> = {
+        greeting: ['Hello World', 'How are you?'],
+        percent: ['a discount of 100% today'],
+        percentLookalike: ['a discount of 1000 today'],
+        underscore: ['call my_function now'],
+        underscoreLookalike: ['call myXfunction now'],
+        regexish: ['the pattern (a+)*.b'],
+        untouched: ['nothing to see'],
+      };
+      for (const [key, contents] of Object.entries(texts)) {
+        const session = await store.createSession(owner, key);
+        ids[key] = session.id;
+        for (const content of contents) await append(session.id, userMessage(content));
+      }
+      // Another user's matching session must never show up.
+      await append((await store.createSession(other)).id, userMessage('hello world'));
+    });
+
+    async function search(q: string, perPage = 20, page = 1) {
+      const result = await store.listSessions(owner, { page, perPage }, q);
+      return { ids: result.items.map((s) => s.id), total: result.total };
+    }
+
+    it('matches a substring of any message, case-insensitively', async () => {
+      expect(await search('hello')).toEqual({ ids: [ids.greeting], total: 1 });
+      expect(await search('WORLD')).toEqual({ ids: [ids.greeting], total: 1 });
+      expect(await search('are YOU')).toEqual({ ids: [ids.greeting], total: 1 });
+    });
+
+    it('treats % and _ as literal characters', async () => {
+      expect(await search('100%')).toEqual({ ids: [ids.percent], total: 1 });
+      expect(await search('my_function')).toEqual({ ids: [ids.underscore], total: 1 });
+      expect(await search('%')).toEqual({ ids: [ids.percent], total: 1 });
+      expect(await search('_')).toEqual({ ids: [ids.underscore], total: 1 });
+    });
+
+    it('treats regex metacharacters and backslashes as literal characters', async () => {
+      expect(await search('(a+)*.b')).toEqual({ ids: [ids.regexish], total: 1 });
+      expect(await search('.*')).toEqual({ ids: [], total: 0 });
+      expect(await search('\\')).toEqual({ ids: [], total: 0 });
+    });
+
+    it('pages search results newest first with the filtered total', async () => {
+      // "discount" matches percent and percentLookalike; the lookalike was written later.
+      expect(await search('discount', 1, 1)).toEqual({ ids: [ids.percentLookalike], total: 2 });
+      expect(await search('discount', 1, 2)).toEqual({ ids: [ids.percent], total: 2 });
+      expect(await search('discount', 1, 3)).toEqual({ ids: [], total: 2 });
+    });
+
+    it('returns nothing for text no message contains', async () => {
+      expect(await search('absent words')).toEqual({ ids: [], total: 0 });
+    });
+
+    it('ignores a blank query', async () => {
+      expect((await search('   ')).total).toBe(Object.keys(ids).length);
+    });
+  });
+
+  describe('renameSession', () => {
+    it('renames for the owner without changing activity time', async () => {
+      const owner = await harness.createUser();
+      const session = await store.createSession(owner, 'old title');
+      await append(session.id, userMessage('hi'));
+      const before = await store.getSession(owner, session.id);
+      await sleep(5);
+
+      const renamed = await store.renameSession(owner, session.id, 'new title');
+
+      expect(renamed).toEqual({ ...before, title: 'new title' });
+      expect(await store.getSession(owner, session.id)).toEqual(renamed);
+    });
+
+    it('does nothing for another user or an unknown session', async () => {
+      const owner = await harness.createUser();
+      const stranger = await harness.createUser();
+      const session = await store.createSession(owner, 'mine');
+      expect(await store.renameSession(stranger, session.id, 'stolen')).toBeNull();
+      expect(await store.renameSession(owner, UNKNOWN_ID, 'nothing')).toBeNull();
+      expect((await store.getSession(owner, session.id))?.title).toBe('mine');
+    });
+  });
+
+  describe('deleteSession and deleteAllForUser', () => {
+    it('deletes a session with its messages, only for its owner', async () => {
+      const owner = await harness.createUser();
+      const stranger = await harness.createUser();
+      const session = await store.createSession(owner);
+      const kept = await store.createSession(owner);
+      await append(session.id, userMessage('doomed'));
+      await append(kept.id, userMessage('doomed too? no'));
+
+      expect(await store.deleteSession(stranger, session.id)).toBe(false);
+      expect(await store.getSession(owner, session.id)).not.toBeNull();
+
+      expect(await store.deleteSession(owner, session.id)).toBe(true);
+      expect(await store.getSession(owner, session.id)).toBeNull();
+      expect(await store.listMessages(session.id, { page: 1, perPage: 10 })).toEqual({
+        items: [],
+        total: 0,
+      });
+      expect(await store.recentMessages(session.id, 10)).toEqual([]);
+      expect(await store.deleteSession(owner, session.id)).toBe(false);
+      expect(
+        await store.appendMessage(session.id, userMessage('late')).catch((e) => e),
+      ).toBeInstanceOf(SessionNotFoundError);
+      // Search must not find the deleted messages either.
+      expect((await store.listSessions(owner, { page: 1, perPage: 10 }, 'doomed')).items).toEqual([
+        expect.objectContaining({ id: kept.id }),
+      ]);
+      expect((await store.listMessages(kept.id, { page: 1, perPage: 10 })).total).toBe(1);
+    });
+
+    it("deletes every session and message of one user and nobody else's", async () => {
+      const leaving = await harness.createUser();
+      const staying = await harness.createUser();
+      const gone = [await store.createSession(leaving), await store.createSession(leaving)];
+      for (const session of gone) await append(session.id, userMessage('bye'));
+      const stays = await store.createSession(staying);
+      await append(stays.id, userMessage('bye'));
+
+      await store.deleteAllForUser(leaving);
+
+      expect(await store.listSessions(leaving, { page: 1, perPage: 10 })).toEqual({
+        items: [],
+        total: 0,
+      });
+      for (const session of gone) {
+        expect((await store.listMessages(session.id, { page: 1, perPage: 10 })).total).toBe(0);
+      }
+      expect((await store.listSessions(staying, { page: 1, perPage: 10 }, 'bye')).total).toBe(1);
+      expect((await store.listMessages(stays.id, { page: 1, perPage: 10 })).total).toBe(1);
+    });
+  });
+
+  describe('listMessages and recentMessages', () => {
+    let sessionId: string;
+    let all: MessageRecord[];
+
+    beforeAll(async () => {
+      const owner = await harness.createUser();
+      sessionId = (await store.createSession(owner)).id;
+      all = [];
+      for (let i = 1; i <= 7; i++) {
+        all.push(
+          await append(sessionId, {
+            role: i % 2 ? 'user' : 'assistant',
+            content: `message ${i}`,
+            status: 'complete',
+          }),
+        );
+      }
+    });
+
+    it('pages messages oldest first', async () => {
+      const first = await store.listMessages(sessionId, { page: 1, perPage: 3 });
+      const third = await store.listMessages(sessionId, { page: 3, perPage: 3 });
+      expect(first).toEqual({ items: all.slice(0, 3), total: 7 });
+      expect(third).toEqual({ items: all.slice(6), total: 7 });
+      expect(await store.listMessages(sessionId, { page: 4, perPage: 3 })).toEqual({
+        items: [],
+        total: 7,
+      });
+    });
+
+    it('returns the newest N messages in chronological order', async () => {
+      expect((await store.recentMessages(sessionId, 3)).map((m) => m.seq)).toEqual([5, 6, 7]);
+      expect(await store.recentMessages(sessionId, 3)).toEqual(all.slice(4));
+      expect(await store.recentMessages(sessionId, 100)).toEqual(all);
+      expect(await store.recentMessages(sessionId, 0)).toEqual([]);
+      expect(await store.recentMessages(UNKNOWN_ID, 5)).toEqual([]);
+    });
+  });
+}

@@ -1,0 +1,7 @@
+import { describeWithServices } from '@app/testing';
+import { historyStoreContract } from './history-store.contract';
+import { openSqlHistoryStore } from './history-store.sql';
+
+describeWithServices(['postgres'], 'HistoryStore contract: SqlHistoryStore on PostgreSQL', () => {
+  historyStoreContract(() => openSqlHistoryStore('postgres'));
+});
