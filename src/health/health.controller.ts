@@ -1,11 +1,22 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
 import {
   ApiOkResponse,
   ApiOperation,
   ApiServiceUnavailableResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import {
+  HealthCheck,
+  HealthCheckResult,
+  HealthCheckService,
+  HealthIndicatorFunction,
+  TypeOrmHealthIndicator,
+} from '@nestjs/terminus';
+import type { Response } from 'express';
+import { RedisHealthIndicator } from './redis.health';
+
+/** The 503 readiness body: the API's `{detail}` plus terminus' per-dependency breakdown. */
+export type NotReadyBody = HealthCheckResult & { detail: string };
 
 @ApiTags('health')
 @Controller('health')
@@ -13,6 +24,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly db: TypeOrmHealthIndicator,
+    private readonly redis: RedisHealthIndicator,
   ) {}
 
   @Get('live')
@@ -25,8 +37,40 @@ export class HealthController {
   @Get('ready')
   @HealthCheck()
   @ApiOperation({ summary: 'Readiness: the database (and Mongo, Redis when configured) answer' })
-  @ApiServiceUnavailableResponse({ description: 'A dependency is down' })
-  ready() {
-    return this.health.check([() => this.db.pingCheck('database', { timeout: 2_000 })]);
+  @ApiServiceUnavailableResponse({
+    description: 'A dependency is down',
+    schema: {
+      example: {
+        detail: 'Not ready: redis is down',
+        status: 'error',
+        info: { database: { status: 'up' } },
+        error: { redis: { status: 'down', message: 'Redis is unreachable' } },
+        details: {
+          database: { status: 'up' },
+          redis: { status: 'down', message: 'Redis is unreachable' },
+        },
+      },
+    },
+  })
+  async ready(
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<HealthCheckResult | NotReadyBody> {
+    const checks: HealthIndicatorFunction[] = [
+      () => this.db.pingCheck('database', { timeout: 2_000 }),
+    ];
+    if (this.redis.enabled) checks.push(() => this.redis.pingCheck('redis'));
+    try {
+      return await this.health.check(checks);
+    } catch (error) {
+      if (!(error instanceof ServiceUnavailableException)) throw error;
+      // Answered here rather than by the global filter, which would keep only a generic detail.
+      const result = error.getResponse() as HealthCheckResult;
+      const down = Object.keys(result.error ?? {});
+      const detail = down.length
+        ? `Not ready: ${down.join(', ')} ${down.length > 1 ? 'are' : 'is'} down`
+        : 'Not ready: shutting down';
+      res.status(503);
+      return { detail, ...result };
+    }
   }
 }
