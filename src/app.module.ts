@@ -6,6 +6,7 @@ import { buildLoggerOptions } from '@app/common';
 import { AppConfigModule } from './config/app-config.module';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { ProvidersModule } from './providers/providers.module';
 import { WebModule } from './web/web.module';
 
 @Module({})
@@ -20,6 +21,7 @@ export class AppModule {
         TypeOrmModule.forRoot(buildDataSourceOptions(config.database)),
         HealthModule,
         MetricsModule.forRoot(config),
+        ProvidersModule,
         WebModule.forRoot(config),
       ],
     };

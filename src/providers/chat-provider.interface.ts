@@ -23,6 +23,11 @@ export interface ProviderRequest {
   temperature?: number;
   maxTokens?: number;
   signal?: AbortSignal;
+  /**
+   * Called once the upstream accepted the request (response headers received), before any
+   * event. The resilience layer uses it to stop the connect timer; adapters must call it.
+   */
+  onResponse?: () => void;
 }
 
 export interface ProviderCompletion {
@@ -35,8 +40,7 @@ export interface ProviderCompletion {
 
 /** What a streamed generation yields: text deltas, then exactly one `done`. */
 export type ProviderStreamEvent =
-  | { type: 'delta'; text: string }
-  | { type: 'done'; usage: TokenUsage; finishReason: FinishReason };
+  { type: 'delta'; text: string } | { type: 'done'; usage: TokenUsage; finishReason: FinishReason };
 
 /** A model the registry can route to. */
 export interface ModelInfo {

@@ -1,0 +1,238 @@
+import {
+  ApiError,
+  GoogleGenAI,
+  type Content,
+  type GenerateContentConfig,
+  type GenerateContentResponse,
+} from '@google/genai';
+import type {
+  ChatProvider,
+  FinishReason,
+  ModelInfo,
+  ProviderCompletion,
+  ProviderRequest,
+  ProviderStreamEvent,
+  TokenUsage,
+} from '../chat-provider.interface';
+import { catalogModels } from '../model-catalog';
+import { failureForStatus, GenerationAbortedError, UpstreamError } from '../provider.errors';
+import { countMessagesTokens, countTokens } from '../token-counter';
+
+export const GEMINI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
+const DEFAULT_API_VERSION = 'v1beta';
+
+/**
+ * Google Gemini through the official `@google/genai` SDK. System messages become the system
+ * instruction, `assistant` turns the `model` role; usage comes from `usageMetadata`. The SDK
+ * does not retry unless `retryOptions` is given, so the resilience layer stays the one loop.
+ */
+export class GeminiProvider implements ChatProvider {
+  readonly name = 'gemini';
+  private readonly clients = new Map<string, GoogleGenAI>();
+  private readonly baseUrl: string;
+  private readonly apiVersion: string;
+
+  /** `baseUrl` may include the API version (`…/v1beta`); the SDK appends it itself. */
+  constructor(baseUrl: string | undefined) {
+    const match = /^(.*?)\/(v1(?:alpha|beta)?\d*)\/?$/.exec(baseUrl ?? '');
+    this.baseUrl = match ? match[1] : (baseUrl ?? GEMINI_DEFAULT_BASE_URL);
+    this.apiVersion = match ? match[2] : DEFAULT_API_VERSION;
+  }
+
+  listModels(): ModelInfo[] {
+    return catalogModels(this.name).map((entry) => ({
+      id: `${this.name}/${entry.model}`,
+      provider: this.name,
+      contextWindow: entry.contextWindow,
+    }));
+  }
+
+  supportsModel(model: string): boolean {
+    return catalogModels(this.name).some((entry) => entry.model === model);
+  }
+
+  async complete(
+    request: ProviderRequest,
+    apiKey: string | undefined,
+  ): Promise<ProviderCompletion> {
+    let response: GenerateContentResponse;
+    try {
+      response = await this.client(apiKey).models.generateContent({
+        model: request.model,
+        contents: toContents(request),
+        config: toConfig(request),
+      });
+    } catch (error) {
+      throw normalizeGeminiError(error, request.signal);
+    }
+    request.onResponse?.();
+    const text = textOf(response);
+    const finish = response.candidates?.[0]?.finishReason;
+    if (!response.candidates?.length && !response.promptFeedback) {
+      throw new UpstreamError('malformed', 'gemini: reply without candidates');
+    }
+    return {
+      text,
+      model: `${this.name}/${request.model}`,
+      usage: toUsage(response, request, text),
+      finishReason: response.promptFeedback?.blockReason
+        ? 'content_filter'
+        : toFinishReason(finish),
+    };
+  }
+
+  async *stream(
+    request: ProviderRequest,
+    apiKey: string | undefined,
+  ): AsyncIterable<ProviderStreamEvent> {
+    let stream: AsyncGenerator<GenerateContentResponse>;
+    try {
+      stream = await this.client(apiKey).models.generateContentStream({
+        model: request.model,
+        contents: toContents(request),
+        config: toConfig(request),
+      });
+    } catch (error) {
+      throw normalizeGeminiError(error, request.signal);
+    }
+    request.onResponse?.();
+
+    let text = '';
+    let last: GenerateContentResponse | undefined;
+    let finish: string | undefined;
+    let blocked = false;
+    try {
+      for await (const chunk of stream) {
+        // Usage arrives with the last chunks; keep the newest report.
+        if (chunk.usageMetadata) last = chunk;
+        if (chunk.promptFeedback?.blockReason) blocked = true;
+        const reason = chunk.candidates?.[0]?.finishReason;
+        if (reason) finish = reason;
+        const delta = textOf(chunk);
+        if (delta) {
+          text += delta;
+          yield { type: 'delta', text: delta };
+        }
+      }
+    } catch (error) {
+      throw normalizeGeminiError(error, request.signal);
+    }
+    if (request.signal?.aborted) throw new GenerationAbortedError();
+    if (!finish && !blocked) {
+      throw new UpstreamError('network', 'gemini: stream ended without a finish reason');
+    }
+    yield {
+      type: 'done',
+      usage: toUsage(last, request, text),
+      finishReason: blocked ? 'content_filter' : toFinishReason(finish),
+    };
+  }
+
+  private client(apiKey: string | undefined): GoogleGenAI {
+    const cacheKey = apiKey ?? '';
+    let client = this.clients.get(cacheKey);
+    if (!client) {
+      client = new GoogleGenAI({
+        vertexai: false,
+        apiKey: apiKey ?? '',
+        httpOptions: { baseUrl: this.baseUrl, apiVersion: this.apiVersion },
+      });
+      this.clients.set(cacheKey, client);
+    }
+    return client;
+  }
+}
+
+function toContents(request: ProviderRequest): Content[] {
+  const contents: Content[] = [];
+  for (const message of request.messages) {
+    if (message.role === 'system') continue;
+    const role = message.role === 'assistant' ? 'model' : 'user';
+    const previous = contents[contents.length - 1];
+    // Consecutive turns of one role are merged: the API expects alternating roles.
+    if (previous?.role === role) previous.parts!.push({ text: message.content });
+    else contents.push({ role, parts: [{ text: message.content }] });
+  }
+  return contents;
+}
+
+function toConfig(request: ProviderRequest): GenerateContentConfig {
+  const system = request.messages
+    .filter((message) => message.role === 'system')
+    .map((message) => message.content)
+    .join('\n\n');
+  const config: GenerateContentConfig = { abortSignal: request.signal };
+  if (system) config.systemInstruction = system;
+  if (request.temperature !== undefined) config.temperature = request.temperature;
+  if (request.maxTokens !== undefined) config.maxOutputTokens = request.maxTokens;
+  return config;
+}
+
+/** Text parts of the first candidate, without thoughts (the SDK's `.text` warns on other parts). */
+function textOf(response: GenerateContentResponse): string {
+  const parts = response.candidates?.[0]?.content?.parts ?? [];
+  return parts
+    .filter((part) => typeof part.text === 'string' && !part.thought)
+    .map((part) => part.text)
+    .join('');
+}
+
+function toUsage(
+  response: GenerateContentResponse | undefined,
+  request: ProviderRequest,
+  text: string,
+): TokenUsage {
+  const meta = response?.usageMetadata;
+  if (meta && typeof meta.promptTokenCount === 'number') {
+    const completionTokens = (meta.candidatesTokenCount ?? 0) + (meta.thoughtsTokenCount ?? 0);
+    return {
+      promptTokens: meta.promptTokenCount,
+      completionTokens,
+      totalTokens: meta.totalTokenCount ?? meta.promptTokenCount + completionTokens,
+    };
+  }
+  const promptTokens = countMessagesTokens(request.messages);
+  const completionTokens = countTokens(text);
+  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
+}
+
+const FINISH_REASONS: Readonly<Record<string, FinishReason>> = {
+  MAX_TOKENS: 'length',
+  SAFETY: 'content_filter',
+  RECITATION: 'content_filter',
+  BLOCKLIST: 'content_filter',
+  PROHIBITED_CONTENT: 'content_filter',
+  SPII: 'content_filter',
+  IMAGE_SAFETY: 'content_filter',
+};
+
+function toFinishReason(reason: string | undefined): FinishReason {
+  return (reason && FINISH_REASONS[reason]) || 'stop';
+}
+
+/** Maps what the SDK threw to an UpstreamError or an abort. */
+export function normalizeGeminiError(error: unknown, signal: AbortSignal | undefined): Error {
+  if (signal?.aborted) return new GenerationAbortedError();
+  if (error instanceof UpstreamError || error instanceof GenerationAbortedError) return error;
+  if (error instanceof ApiError) {
+    return new UpstreamError(failureForStatus(error.status), error.message, {
+      status: error.status,
+      retryAfterMs: retryDelayOf(error.message),
+      cause: error,
+    });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  if (
+    error instanceof SyntaxError ||
+    /exception parsing stream chunk|Incomplete JSON segment/.test(message)
+  ) {
+    return new UpstreamError('malformed', message, { cause: error });
+  }
+  return new UpstreamError('network', message, { cause: error });
+}
+
+/** Gemini's 429 carries `RetryInfo.retryDelay` ("12s") in the error body the SDK quotes. */
+function retryDelayOf(message: string): number | undefined {
+  const match = /"retryDelay"\s*:\s*"(\d+(?:\.\d+)?)s"/.exec(message);
+  return match ? Math.round(Number(match[1]) * 1000) : undefined;
+}

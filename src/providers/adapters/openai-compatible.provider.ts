@@ -1,0 +1,255 @@
+import OpenAI, { APIConnectionError, APIError, APIUserAbortError, OpenAIError } from 'openai';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionCreateParamsBase,
+} from 'openai/resources/chat/completions';
+import type { CompletionUsage } from 'openai/resources/completions';
+import type {
+  ChatProvider,
+  FinishReason,
+  ModelInfo,
+  ProviderCompletion,
+  ProviderRequest,
+  ProviderStreamEvent,
+  TokenUsage,
+} from '../chat-provider.interface';
+import type { CatalogModel } from '../model-catalog';
+import {
+  failureForStatus,
+  GenerationAbortedError,
+  parseRetryAfter,
+  UpstreamError,
+} from '../provider.errors';
+import { countMessagesTokens, countTokens } from '../token-counter';
+
+export interface OpenAiCompatibleOptions {
+  /** Model-id prefix: `openrouter`, `groq`, `openai`, `openai-compatible`. */
+  name: string;
+  /** API root including the version path, e.g. `https://api.groq.com/openai/v1`. */
+  baseUrl: string;
+  /** Models listed by GET /api/models. */
+  models: readonly CatalogModel[];
+  /** Accepts a model that is not listed (OpenRouter routes hundreds of `vendor/model` ids). */
+  acceptsUnlisted?: (model: string) => boolean;
+  /** Extra headers on every request (OpenRouter attribution). */
+  defaultHeaders?: Record<string, string>;
+  /** OpenAI itself wants `max_completion_tokens`; most compatible servers only know `max_tokens`. */
+  maxTokensParam: 'max_tokens' | 'max_completion_tokens';
+  /** The SDK's own ceiling until response headers; the resilience layer has the finer timers. */
+  timeoutMs: number;
+}
+
+/** Some servers (Groq) put the usage of a stream in `x_groq.usage` instead of `usage`. */
+type ChunkWithExtras = ChatCompletionChunk & { x_groq?: { usage?: CompletionUsage } };
+
+/**
+ * Any server speaking OpenAI's chat completions API, through the official `openai` SDK:
+ * OpenRouter, Groq, OpenAI, and self-hosted Ollama / vLLM / LM Studio. The SDK's own retries
+ * are off (`maxRetries: 0`): the resilience layer is the one retry loop.
+ */
+export class OpenAiCompatibleProvider implements ChatProvider {
+  readonly name: string;
+  private readonly clients = new Map<string, OpenAI>();
+
+  constructor(private readonly options: OpenAiCompatibleOptions) {
+    this.name = options.name;
+  }
+
+  listModels(): ModelInfo[] {
+    return this.options.models.map((entry) => ({
+      id: `${this.name}/${entry.model}`,
+      provider: this.name,
+      contextWindow: entry.contextWindow,
+    }));
+  }
+
+  supportsModel(model: string): boolean {
+    return (
+      this.options.models.some((entry) => entry.model === model) ||
+      (this.options.acceptsUnlisted?.(model) ?? false)
+    );
+  }
+
+  async complete(
+    request: ProviderRequest,
+    apiKey: string | undefined,
+  ): Promise<ProviderCompletion> {
+    let completion: ChatCompletion;
+    try {
+      completion = await this.client(apiKey).chat.completions.create(
+        { ...this.body(request), stream: false },
+        { signal: request.signal },
+      );
+    } catch (error) {
+      throw normalizeError(error, request.signal);
+    }
+    request.onResponse?.();
+    // OpenRouter may answer 200 with an error object instead of a completion.
+    const embedded = (completion as { error?: unknown }).error;
+    if (embedded) throw embeddedError(embedded);
+    const choice = completion.choices?.[0];
+    if (!choice || typeof choice.message?.content !== 'string') {
+      throw new UpstreamError('malformed', `${this.name}: completion without a message`);
+    }
+    const text = choice.message.content;
+    return {
+      text,
+      model: `${this.name}/${request.model}`,
+      usage: toUsage(completion.usage, request, text),
+      finishReason: toFinishReason(choice.finish_reason),
+    };
+  }
+
+  async *stream(
+    request: ProviderRequest,
+    apiKey: string | undefined,
+  ): AsyncIterable<ProviderStreamEvent> {
+    let stream: AsyncIterable<ChatCompletionChunk>;
+    try {
+      stream = await this.client(apiKey).chat.completions.create(
+        { ...this.body(request), stream: true, stream_options: { include_usage: true } },
+        { signal: request.signal },
+      );
+    } catch (error) {
+      throw normalizeError(error, request.signal);
+    }
+    request.onResponse?.();
+
+    let text = '';
+    let usage: CompletionUsage | undefined;
+    let finish: string | null = null;
+    try {
+      // `: OPENROUTER PROCESSING` comments are skipped by the SDK's SSE decoder; an error sent
+      // as a `data:` event after the 200 is thrown by it as an APIError without status.
+      for await (const chunk of stream as AsyncIterable<ChunkWithExtras>) {
+        usage = chunk.usage ?? chunk.x_groq?.usage ?? usage;
+        const choice = chunk.choices?.[0];
+        const delta = choice?.delta?.content;
+        if (choice?.finish_reason) finish = choice.finish_reason;
+        if (delta) {
+          text += delta;
+          yield { type: 'delta', text: delta };
+        }
+      }
+    } catch (error) {
+      throw normalizeError(error, request.signal);
+    }
+    // The SDK ends the iteration quietly when its signal aborts: that is not a normal end.
+    if (request.signal?.aborted) throw new GenerationAbortedError();
+    if (finish === null) {
+      throw new UpstreamError('network', `${this.name}: stream ended without a finish reason`);
+    }
+    if (finish === 'error') {
+      throw new UpstreamError('server', `${this.name}: stream finished with reason "error"`);
+    }
+    yield {
+      type: 'done',
+      usage: toUsage(usage, request, text),
+      finishReason: toFinishReason(finish),
+    };
+  }
+
+  /** One SDK client per key, reused (it keeps the connection pool). */
+  private client(apiKey: string | undefined): OpenAI {
+    const cacheKey = apiKey ?? '';
+    let client = this.clients.get(cacheKey);
+    if (!client) {
+      client = new OpenAI({
+        // Self-hosted servers usually need no key; the SDK insists on one.
+        apiKey: apiKey ?? 'no-key',
+        baseURL: this.options.baseUrl,
+        maxRetries: 0,
+        timeout: this.options.timeoutMs,
+        defaultHeaders: this.options.defaultHeaders,
+        // Never pick these up from the process environment.
+        organization: null,
+        project: null,
+        logLevel: 'off',
+      });
+      this.clients.set(cacheKey, client);
+    }
+    return client;
+  }
+
+  private body(request: ProviderRequest): ChatCompletionCreateParamsBase {
+    const body: ChatCompletionCreateParamsBase = {
+      model: request.model,
+      messages: request.messages.map((message) => ({
+        role: message.role,
+        content: message.content,
+      })),
+    };
+    if (request.temperature !== undefined) body.temperature = request.temperature;
+    if (request.maxTokens !== undefined) body[this.options.maxTokensParam] = request.maxTokens;
+    return body;
+  }
+}
+
+function toUsage(
+  usage: CompletionUsage | undefined,
+  request: ProviderRequest,
+  text: string,
+): TokenUsage {
+  if (usage && typeof usage.prompt_tokens === 'number') {
+    const completionTokens = usage.completion_tokens ?? 0;
+    return {
+      promptTokens: usage.prompt_tokens,
+      completionTokens,
+      totalTokens: usage.total_tokens ?? usage.prompt_tokens + completionTokens,
+    };
+  }
+  // Some compatible servers report no usage: estimate it so quotas still count.
+  const promptTokens = countMessagesTokens(request.messages);
+  const completionTokens = countTokens(text);
+  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
+}
+
+function toFinishReason(reason: string | null | undefined): FinishReason {
+  if (reason === 'length') return 'length';
+  if (reason === 'content_filter') return 'content_filter';
+  return 'stop';
+}
+
+/** An `error` object a provider put inside a 200 reply or stream event. */
+function embeddedError(error: unknown): UpstreamError {
+  const code = (error as { code?: unknown })?.code;
+  const status =
+    typeof code === 'number' ? code : Number.isInteger(Number(code)) ? Number(code) : undefined;
+  const message = (error as { message?: unknown })?.message;
+  return new UpstreamError(
+    status !== undefined && status >= 400 ? failureForStatus(status) : 'server',
+    `error event from provider: ${typeof message === 'string' ? message : 'no message'}`,
+    { status },
+  );
+}
+
+/** Maps whatever the SDK (or fetch under it) threw to an UpstreamError or an abort. */
+export function normalizeError(error: unknown, signal: AbortSignal | undefined): Error {
+  if (signal?.aborted || error instanceof APIUserAbortError) return new GenerationAbortedError();
+  if (error instanceof UpstreamError || error instanceof GenerationAbortedError) return error;
+  if (error instanceof APIConnectionError) {
+    return new UpstreamError('network', error.message, { cause: error });
+  }
+  if (error instanceof APIError) {
+    if (error.status === undefined) return embeddedError(error.error);
+    const retryAfterMs =
+      parseRetryAfterMs(error.headers?.get('retry-after-ms')) ??
+      parseRetryAfter(error.headers?.get('retry-after'));
+    return new UpstreamError(failureForStatus(error.status), error.message, {
+      status: error.status,
+      retryAfterMs,
+      cause: error,
+    });
+  }
+  if (error instanceof SyntaxError || error instanceof OpenAIError) {
+    return new UpstreamError('malformed', error.message, { cause: error });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new UpstreamError('network', message, { cause: error });
+}
+
+function parseRetryAfterMs(value: string | null | undefined): number | undefined {
+  if (!value || !/^\d+(\.\d+)?$/.test(value.trim())) return undefined;
+  return Math.round(Number(value));
+}

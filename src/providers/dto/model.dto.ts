@@ -1,0 +1,33 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import type { ListedModel } from '../generation.types';
+
+export class ModelDto {
+  @ApiProperty({
+    example: 'groq/llama-3.1-8b-instant',
+    description: '`provider/model`, the value of `model` in chat requests',
+  })
+  id: string;
+
+  @ApiProperty({ example: 'groq', description: 'Provider prefix of the id' })
+  provider: string;
+
+  @ApiPropertyOptional({ example: 131072, description: 'Context window in tokens, when known' })
+  context_window?: number;
+
+  @ApiProperty({ example: true, description: 'Used when a chat request names no model' })
+  default: boolean;
+}
+
+export class ModelListDto {
+  @ApiProperty({ type: [ModelDto] })
+  items: ModelDto[];
+}
+
+export function mapModel(model: ListedModel): ModelDto {
+  return {
+    id: model.id,
+    provider: model.provider,
+    context_window: model.contextWindow,
+    default: model.default,
+  };
+}

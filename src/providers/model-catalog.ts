@@ -1,0 +1,61 @@
+/**
+ * Models the app knows, per provider, with their context windows (tokens). The first model of
+ * each list is that provider's default. Adding a model is one line; the chat context builder
+ * trims history to `contextWindow`.
+ */
+export interface CatalogModel {
+  /** The provider's own model name (no `provider/` prefix). */
+  model: string;
+  contextWindow: number;
+}
+
+/** Window assumed for a model the catalog does not list (configured OpenAI-compatible models, new OpenRouter models). */
+export const DEFAULT_CONTEXT_WINDOW = 8192;
+
+/** The built-in offline provider's only model. */
+export const LOCAL_MODEL_ID = 'local/echo';
+
+export const MODEL_CATALOG: Readonly<Record<string, readonly CatalogModel[]>> = {
+  openrouter: [
+    { model: 'openai/gpt-4o-mini', contextWindow: 128_000 },
+    { model: 'openai/gpt-4o', contextWindow: 128_000 },
+    { model: 'anthropic/claude-3.5-sonnet', contextWindow: 200_000 },
+    { model: 'google/gemini-2.0-flash-001', contextWindow: 1_048_576 },
+    { model: 'meta-llama/llama-3.1-8b-instruct', contextWindow: 131_072 },
+    { model: 'meta-llama/llama-3.3-70b-instruct', contextWindow: 131_072 },
+    { model: 'mistralai/mistral-7b-instruct', contextWindow: 32_768 },
+  ],
+  groq: [
+    { model: 'llama-3.1-8b-instant', contextWindow: 131_072 },
+    { model: 'llama-3.3-70b-versatile', contextWindow: 131_072 },
+    { model: 'openai/gpt-oss-20b', contextWindow: 131_072 },
+    { model: 'openai/gpt-oss-120b', contextWindow: 131_072 },
+    { model: 'qwen/qwen3-32b', contextWindow: 131_072 },
+  ],
+  gemini: [
+    { model: 'gemini-2.0-flash', contextWindow: 1_048_576 },
+    { model: 'gemini-2.0-flash-lite', contextWindow: 1_048_576 },
+    { model: 'gemini-2.5-flash', contextWindow: 1_048_576 },
+    { model: 'gemini-2.5-pro', contextWindow: 1_048_576 },
+  ],
+  openai: [
+    { model: 'gpt-4o-mini', contextWindow: 128_000 },
+    { model: 'gpt-4o', contextWindow: 128_000 },
+    { model: 'gpt-4.1-mini', contextWindow: 1_047_576 },
+    { model: 'gpt-4.1', contextWindow: 1_047_576 },
+  ],
+  local: [{ model: 'echo', contextWindow: 32_768 }],
+};
+
+/** The catalog entries of one provider (empty for providers whose models come from config). */
+export function catalogModels(provider: string): readonly CatalogModel[] {
+  return MODEL_CATALOG[provider] ?? [];
+}
+
+/** Context window of `provider/model`, or DEFAULT_CONTEXT_WINDOW when unknown. */
+export function contextWindowFor(provider: string, model: string): number {
+  return (
+    catalogModels(provider).find((entry) => entry.model === model)?.contextWindow ??
+    DEFAULT_CONTEXT_WINDOW
+  );
+}

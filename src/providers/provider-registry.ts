@@ -1,0 +1,266 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InvalidInputError } from '@app/common';
+import { AppConfig, ConfigError } from '@app/config';
+import { GeminiProvider } from './adapters/gemini.provider';
+import { LocalProvider } from './adapters/local.provider';
+import { OpenAiCompatibleProvider } from './adapters/openai-compatible.provider';
+import type { ChatProvider } from './chat-provider.interface';
+import type { ListedModel, ResolvedModel } from './generation.types';
+import {
+  catalogModels,
+  contextWindowFor,
+  DEFAULT_CONTEXT_WINDOW,
+  LOCAL_MODEL_ID,
+} from './model-catalog';
+import { KeyPool } from './resilience/key-pool';
+
+/** A configured provider: its adapter and (when it needs any) its keys. */
+export interface ProviderSetup {
+  provider: ChatProvider;
+  keys: string[];
+}
+
+/** One provider family the app can use: builds its adapter when the config enables it. */
+export interface ProviderRegistration {
+  name: string;
+  /** The adapter and keys, or undefined when this provider is not configured. */
+  create(config: AppConfig): ProviderSetup | undefined;
+}
+
+/** An OpenRouter model id is itself `vendor/model` (optionally `:variant`). */
+const OPENROUTER_MODEL = /^[\w.-]+\/[\w.:-]+$/;
+
+/**
+ * Every provider the app knows, in the order used to pick a default model. Adding a provider is
+ * one adapter file plus one entry here.
+ */
+export const PROVIDER_REGISTRATIONS: readonly ProviderRegistration[] = [
+  {
+    name: 'openrouter',
+    create: ({ ai }) =>
+      ai.openRouter.keys.length === 0
+        ? undefined
+        : {
+            keys: ai.openRouter.keys,
+            provider: new OpenAiCompatibleProvider({
+              name: 'openrouter',
+              baseUrl: ai.openRouter.baseUrl ?? 'https://openrouter.ai/api/v1',
+              models: catalogModels('openrouter'),
+              acceptsUnlisted: (model) => OPENROUTER_MODEL.test(model),
+              // OpenRouter's app attribution (https://openrouter.ai/docs/app-attribution).
+              defaultHeaders: {
+                'HTTP-Referer': ai.openRouterSiteUrl,
+                'X-Title': ai.openRouterAppName,
+              },
+              maxTokensParam: 'max_tokens',
+              timeoutMs: ai.resilience.totalTimeoutMs,
+            }),
+          },
+  },
+  {
+    name: 'groq',
+    create: ({ ai }) =>
+      ai.groq.keys.length === 0
+        ? undefined
+        : {
+            keys: ai.groq.keys,
+            provider: new OpenAiCompatibleProvider({
+              name: 'groq',
+              baseUrl: ai.groq.baseUrl ?? 'https://api.groq.com/openai/v1',
+              models: catalogModels('groq'),
+              maxTokensParam: 'max_tokens',
+              timeoutMs: ai.resilience.totalTimeoutMs,
+            }),
+          },
+  },
+  {
+    name: 'gemini',
+    create: ({ ai }) =>
+      ai.gemini.keys.length === 0
+        ? undefined
+        : { keys: ai.gemini.keys, provider: new GeminiProvider(ai.gemini.baseUrl) },
+  },
+  {
+    name: 'openai',
+    create: ({ ai }) =>
+      ai.openai.keys.length === 0
+        ? undefined
+        : {
+            keys: ai.openai.keys,
+            provider: new OpenAiCompatibleProvider({
+              name: 'openai',
+              baseUrl: ai.openai.baseUrl ?? 'https://api.openai.com/v1',
+              models: catalogModels('openai'),
+              maxTokensParam: 'max_completion_tokens',
+              timeoutMs: ai.resilience.totalTimeoutMs,
+            }),
+          },
+  },
+  {
+    name: 'openai-compatible',
+    create: ({ ai }) =>
+      !ai.openaiCompatible.baseUrl || ai.openaiCompatible.models.length === 0
+        ? undefined
+        : {
+            keys: ai.openaiCompatible.keys,
+            provider: new OpenAiCompatibleProvider({
+              name: 'openai-compatible',
+              baseUrl: ai.openaiCompatible.baseUrl,
+              models: ai.openaiCompatible.models.map((model) => ({
+                model,
+                contextWindow: DEFAULT_CONTEXT_WINDOW,
+              })),
+              maxTokensParam: 'max_tokens',
+              timeoutMs: ai.resilience.totalTimeoutMs,
+            }),
+          },
+  },
+  {
+    // Always available: the offline answer when nothing else is configured.
+    name: 'local',
+    create: ({ ai }) => ({ keys: [], provider: new LocalProvider(ai.localDelayMs) }),
+  },
+];
+
+/** A configured provider with its key pool (key health, breakers). */
+export interface RegisteredProvider {
+  provider: ChatProvider;
+  pool: KeyPool;
+}
+
+/**
+ * The providers enabled by the configuration, their key pools, and model-id resolution.
+ * Checks at start-up that the configured default and fallback models exist.
+ */
+@Injectable()
+export class ProviderRegistry {
+  private readonly logger = new Logger('Providers');
+  private readonly providers = new Map<string, RegisteredProvider>();
+  readonly defaultModel: ResolvedModel;
+  readonly configFallbacks: ResolvedModel[];
+
+  constructor(config: AppConfig) {
+    const { resilience } = config.ai;
+    for (const registration of PROVIDER_REGISTRATIONS) {
+      const setup = registration.create(config);
+      if (!setup) continue;
+      const name = setup.provider.name;
+      const pool = new KeyPool(setup.keys, {
+        breakerThreshold: resilience.breakerThreshold,
+        breakerCooldownMs: resilience.breakerCooldownMs,
+        onBreakerChange: (keyIndex, state) => {
+          this.logger.warn({ provider: name, keyIndex, state }, `Circuit breaker ${state}`);
+        },
+      });
+      this.providers.set(name, { provider: setup.provider, pool });
+    }
+    this.defaultModel = this.pickDefault(config.ai.defaultModel);
+    this.configFallbacks = config.ai.fallbackModels.map((id) =>
+      this.resolveOrConfigError('AI_SERVICES__FALLBACK_MODELS', id),
+    );
+    this.logger.log(
+      `Providers: ${[...this.providers.keys()].join(', ')}; default model ${this.defaultModel.id}`,
+    );
+  }
+
+  /** The configured provider `name`, if any. */
+  get(name: string): RegisteredProvider | undefined {
+    return this.providers.get(name);
+  }
+
+  /** Configured provider names, in registration order. */
+  names(): string[] {
+    return [...this.providers.keys()];
+  }
+
+  /** Every model of every configured provider; exactly one is `default`. */
+  listModels(): ListedModel[] {
+    const items: ListedModel[] = [];
+    for (const { provider } of this.providers.values()) {
+      for (const model of provider.listModels()) {
+        items.push({
+          id: model.id,
+          provider: model.provider,
+          contextWindow: model.contextWindow,
+          default: model.id === this.defaultModel.id,
+        });
+      }
+    }
+    if (!items.some((item) => item.default)) {
+      // A default outside the catalog (an unlisted OpenRouter model) is still listed.
+      items.unshift({
+        id: this.defaultModel.id,
+        provider: this.defaultModel.provider,
+        contextWindow: this.defaultModel.contextWindow,
+        default: true,
+      });
+    }
+    return items;
+  }
+
+  /** `provider/model` → provider and model; the default when absent. Throws InvalidInputError. */
+  resolve(modelId?: string): ResolvedModel {
+    if (modelId === undefined || modelId === null || modelId === '') return this.defaultModel;
+    const resolved = this.tryResolve(modelId);
+    if (!resolved) {
+      const shown = modelId.length > 100 ? `${modelId.slice(0, 100)}…` : modelId;
+      throw new InvalidInputError(
+        `Unknown model "${shown}". Valid prefixes: ${this.names()
+          .map((name) => `${name}/`)
+          .join(', ')} (GET /api/models lists the models)`,
+        [{ field: 'model', message: 'unknown model or provider not configured' }],
+      );
+    }
+    return resolved;
+  }
+
+  /**
+   * The models to try for one request, in order: the requested (or default) model, the
+   * request's fallbacks, then the configured fallbacks; each once.
+   */
+  chain(modelId?: string, fallbackModels: readonly string[] = []): ResolvedModel[] {
+    const chain = [
+      this.resolve(modelId),
+      ...fallbackModels.map((id) => this.resolve(id)),
+      ...this.configFallbacks,
+    ];
+    const seen = new Set<string>();
+    return chain.filter((model) => !seen.has(model.id) && seen.add(model.id));
+  }
+
+  private tryResolve(modelId: string): ResolvedModel | undefined {
+    const slash = modelId.indexOf('/');
+    if (slash <= 0) return undefined;
+    const providerName = modelId.slice(0, slash);
+    const model = modelId.slice(slash + 1);
+    const entry = this.providers.get(providerName);
+    if (!entry || !model || !entry.provider.supportsModel(model)) return undefined;
+    return {
+      id: `${providerName}/${model}`,
+      provider: providerName,
+      model,
+      contextWindow:
+        entry.provider.listModels().find((info) => info.id === modelId)?.contextWindow ??
+        contextWindowFor(providerName, model),
+    };
+  }
+
+  private pickDefault(configured: string | undefined): ResolvedModel {
+    if (configured) return this.resolveOrConfigError('AI_SERVICES__DEFAULT_MODEL', configured);
+    for (const { provider } of this.providers.values()) {
+      const first = provider.listModels()[0];
+      if (first) return this.tryResolve(first.id)!;
+    }
+    return this.tryResolve(LOCAL_MODEL_ID)!;
+  }
+
+  private resolveOrConfigError(variable: string, modelId: string): ResolvedModel {
+    const resolved = this.tryResolve(modelId);
+    if (!resolved) {
+      throw new ConfigError(
+        `${variable} names "${modelId}", which is not a model of a configured provider (${this.names().join(', ')})`,
+      );
+    }
+    return resolved;
+  }
+}

@@ -1,0 +1,42 @@
+import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import Redis from 'ioredis';
+import { AppConfig } from '@app/config';
+import { AccessTokenModule } from '../auth/access-token.module';
+import { ModelsController } from './models.controller';
+import { ProviderRegistry } from './provider-registry';
+import { ProvidersService } from './providers.service';
+import { QuotaService } from './quota.service';
+import { MemoryQuotaStore, QUOTA_STORE, type QuotaStore } from './quota/quota-store';
+import { RedisQuotaStore } from './quota/redis-quota-store';
+import { ResilientExecutor } from './resilience/resilient-executor';
+
+/**
+ * LLM providers behind one resilient facade (ProvidersService), per-user quotas
+ * (QuotaService; counters in Redis when REDIS_URL is set) and GET /api/models.
+ */
+@Module({
+  imports: [AccessTokenModule],
+  controllers: [ModelsController],
+  providers: [
+    ProviderRegistry,
+    ResilientExecutor,
+    ProvidersService,
+    QuotaService,
+    {
+      provide: QUOTA_STORE,
+      inject: [AppConfig],
+      useFactory: (config: AppConfig): QuotaStore =>
+        config.redisUrl
+          ? new RedisQuotaStore(new Redis(config.redisUrl, { maxRetriesPerRequest: 2 }))
+          : new MemoryQuotaStore(),
+    },
+  ],
+  exports: [ProvidersService, QuotaService],
+})
+export class ProvidersModule implements OnApplicationShutdown {
+  constructor(@Inject(QUOTA_STORE) private readonly quotaStore: QuotaStore) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.quotaStore.close?.();
+  }
+}

@@ -1,0 +1,94 @@
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { RateLimitedError } from '@app/common';
+import { AppConfig, type QuotaConfig } from '@app/config';
+import { MetricsService } from '../metrics/metrics.service';
+import { QUOTA_STORE, type QuotaStore } from './quota/quota-store';
+
+const MINUTE_MS = 60_000;
+const DAY_MS = 86_400_000;
+
+/**
+ * Per-user chat quotas, checked on every transport before a generation starts:
+ * requests per minute (a sliding window: the current minute plus the previous one weighted by
+ * how much of it is still inside the last 60 s, so there is no double burst at minute
+ * boundaries) and tokens per UTC day (prompt + completion, recorded after each reply).
+ */
+@Injectable()
+export class QuotaService {
+  private readonly limits: QuotaConfig;
+
+  constructor(
+    config: AppConfig,
+    @Inject(QUOTA_STORE) private readonly store: QuotaStore,
+    @Optional() private readonly metrics?: MetricsService,
+  ) {
+    this.limits = config.quota;
+  }
+
+  /**
+   * Counts this request against the user's quotas, or throws RateLimitedError (429 with
+   * Retry-After) when the per-minute limit or the daily token budget is used up.
+   */
+  async assertWithinQuota(userId: string): Promise<void> {
+    const now = Date.now();
+    const day = utcDay(now);
+    const used = await this.store.get(`tokens:${userId}:${day}`);
+    if (used >= this.limits.tokensPerDay) {
+      this.metrics?.throttled('quota');
+      throw new RateLimitedError(
+        `Daily token quota of ${this.limits.tokensPerDay} tokens used up; it resets at 00:00 UTC`,
+        Math.max(1, Math.ceil((DAY_MS - (now % DAY_MS)) / 1000)),
+      );
+    }
+
+    const window = Math.floor(now / MINUTE_MS);
+    const elapsed = (now % MINUTE_MS) / MINUTE_MS;
+    const limit = this.limits.requestsPerMinute;
+    const hit = await this.store.hitWindow(
+      `rpm:${userId}:${window}`,
+      `rpm:${userId}:${window - 1}`,
+      limit,
+      1 - elapsed,
+      2 * MINUTE_MS,
+    );
+    if (!hit.allowed) {
+      this.metrics?.throttled('quota');
+      throw new RateLimitedError(
+        `Too many chat requests: at most ${limit} per minute`,
+        Math.max(1, Math.ceil(retryAfterMs(hit.current, hit.previous, limit, elapsed) / 1000)),
+      );
+    }
+  }
+
+  /** Adds a finished reply's tokens (prompt + completion) to the user's daily count. */
+  async recordUsage(userId: string, tokens: number): Promise<void> {
+    if (!Number.isFinite(tokens) || tokens <= 0) return;
+    await this.store.add(`tokens:${userId}:${utcDay(Date.now())}`, tokens, 2 * DAY_MS);
+  }
+}
+
+function utcDay(now: number): string {
+  return new Date(now).toISOString().slice(0, 10);
+}
+
+/**
+ * When one more request fits: the estimate `previous * (1 - t) + current` (t = fraction of the
+ * current minute elapsed) falls as the previous minute slides out; if the current minute alone
+ * is full, wait for the next one, where this minute becomes the weighted previous.
+ */
+export function retryAfterMs(
+  current: number,
+  previous: number,
+  limit: number,
+  elapsed: number,
+): number {
+  const room = limit - 1;
+  if (current <= room && previous > 0) {
+    const t = 1 - (room - current) / previous;
+    return Math.max(0, (t - elapsed) * MINUTE_MS);
+  }
+  const untilNext = (1 - elapsed) * MINUTE_MS;
+  if (current <= 0) return untilNext;
+  const t = Math.max(0, 1 - room / current);
+  return untilNext + t * MINUTE_MS;
+}

@@ -1,0 +1,181 @@
+import { GenerationAbortedError, ProviderTimeoutError } from '../provider.errors';
+
+export type TimeoutPhase = 'connect' | 'first_token' | 'idle' | 'total';
+
+/** Abort reason set by our own timers (as opposed to the caller aborting). */
+export class TimeoutReason {
+  constructor(readonly phase: TimeoutPhase) {}
+}
+
+/** Abort reason when an attempt is closed because its result is no longer wanted. */
+const DISCARDED = Symbol('discarded');
+
+export interface AttemptTimeouts {
+  connectTimeoutMs: number;
+  firstTokenTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+/**
+ * One generation across all its attempts: the caller's AbortSignal plus the total deadline.
+ * Everything below listens to `signal`.
+ */
+export class CallScope {
+  private readonly controller = new AbortController();
+  private readonly deadline: number;
+  private readonly timer: NodeJS.Timeout;
+  private readonly onCallerAbort = () => this.controller.abort(this.callerSignal?.reason);
+
+  constructor(
+    private readonly callerSignal: AbortSignal | undefined,
+    totalTimeoutMs: number,
+  ) {
+    this.deadline = Date.now() + totalTimeoutMs;
+    this.timer = setTimeout(
+      () => this.controller.abort(new TimeoutReason('total')),
+      totalTimeoutMs,
+    );
+    if (callerSignal?.aborted) this.onCallerAbort();
+    else callerSignal?.addEventListener('abort', this.onCallerAbort, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  remainingMs(): number {
+    return Math.max(0, this.deadline - Date.now());
+  }
+
+  /** Why the whole call is over, if it is: the caller aborted, or the total deadline passed. */
+  endError(): Error | undefined {
+    if (!this.controller.signal.aborted) return undefined;
+    const reason: unknown = this.controller.signal.reason;
+    if (reason instanceof TimeoutReason) {
+      return new ProviderTimeoutError('The AI provider did not finish the reply in time');
+    }
+    return new GenerationAbortedError();
+  }
+
+  /** Waits `ms` unless the call ends first (then rejects with endError()). */
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const ended = this.endError();
+      if (ended) return reject(ended);
+      if (ms <= 0) return resolve();
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(this.endError() ?? new GenerationAbortedError());
+      };
+      const timer = setTimeout(() => {
+        this.signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      this.signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.callerSignal?.removeEventListener('abort', this.onCallerAbort);
+  }
+}
+
+/**
+ * One upstream attempt: its own AbortController (aborted when the call ends, when one of the
+ * attempt timers fires, or when the attempt is discarded), which is the signal handed to the SDK.
+ */
+export class AttemptScope {
+  private readonly controller = new AbortController();
+  private connectTimer?: NodeJS.Timeout;
+  private firstTokenTimer?: NodeJS.Timeout;
+  private idleTimer?: NodeJS.Timeout;
+  private disposed = false;
+  private readonly onCallAbort = () => this.controller.abort(this.call.signal.reason);
+
+  /**
+   * `streaming`: the connect timer runs until response headers. A non-streamed reply sends its
+   * headers with the whole body, so there the first-token timer alone bounds the wait.
+   */
+  constructor(
+    private readonly call: CallScope,
+    private readonly timeouts: AttemptTimeouts,
+    streaming: boolean,
+  ) {
+    if (call.signal.aborted) this.onCallAbort();
+    else call.signal.addEventListener('abort', this.onCallAbort, { once: true });
+    if (streaming) {
+      this.connectTimer = setTimeout(() => this.timeout('connect'), timeouts.connectTimeoutMs);
+    }
+    this.firstTokenTimer = setTimeout(
+      () => this.timeout('first_token'),
+      timeouts.firstTokenTimeoutMs,
+    );
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** The upstream accepted the request (headers received). */
+  markOpened(): void {
+    clearTimeout(this.connectTimer);
+  }
+
+  /** The first token (or the whole reply) arrived. */
+  markFirstToken(): void {
+    clearTimeout(this.connectTimer);
+    clearTimeout(this.firstTokenTimer);
+  }
+
+  /** Start waiting for the next chunk; the idle timer runs only while we wait upstream. */
+  armIdle(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.timeout('idle'), this.timeouts.idleTimeoutMs);
+  }
+
+  disarmIdle(): void {
+    clearTimeout(this.idleTimer);
+  }
+
+  /** Which of our timers ended this attempt, if one did. */
+  timeoutPhase(): TimeoutPhase | undefined {
+    const reason: unknown = this.controller.signal.reason;
+    return reason instanceof TimeoutReason ? reason.phase : undefined;
+  }
+
+  /** `promise`, or a rejection as soon as this attempt is aborted (the SDK may be slow to notice). */
+  race<T>(promise: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const signal = this.controller.signal;
+      const onAbort = () => reject(new Error('attempt aborted'));
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+      promise.then(
+        (value) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error instanceof Error ? error : new Error(String(error)));
+        },
+      );
+    });
+  }
+
+  /** Stops the timers and closes the upstream connection if it is still open. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    clearTimeout(this.connectTimer);
+    clearTimeout(this.firstTokenTimer);
+    clearTimeout(this.idleTimer);
+    this.call.signal.removeEventListener('abort', this.onCallAbort);
+    if (!this.controller.signal.aborted) this.controller.abort(DISCARDED);
+  }
+
+  private timeout(phase: TimeoutPhase): void {
+    if (!this.controller.signal.aborted) this.controller.abort(new TimeoutReason(phase));
+  }
+}
