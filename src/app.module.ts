@@ -4,9 +4,11 @@ import { LoggerModule } from 'nestjs-pino';
 import { AppConfig, buildDataSourceOptions } from '@app/config';
 import { buildLoggerOptions } from '@app/common';
 import { AppConfigModule } from './config/app-config.module';
+import { AuthModule } from './auth/auth.module';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ProvidersModule } from './providers/providers.module';
+import { UsersModule } from './users/users.module';
 import { WebModule } from './web/web.module';
 
 @Module({})
@@ -20,6 +22,8 @@ export class AppModule {
         LoggerModule.forRoot(buildLoggerOptions(config.logLevel)),
         TypeOrmModule.forRoot(buildDataSourceOptions(config.database)),
         HealthModule,
+        AuthModule,
+        UsersModule,
         MetricsModule.forRoot(config),
         ProvidersModule,
         WebModule.forRoot(config),

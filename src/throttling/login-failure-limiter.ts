@@ -1,0 +1,57 @@
+import { Injectable } from '@nestjs/common';
+import { InjectThrottlerStorage, type ThrottlerStorage } from '@nestjs/throttler';
+import { AppConfig } from '@app/config';
+import { RateLimitedError } from '@app/common';
+
+const WINDOW_MS = 15 * 60_000;
+const NO_LIMIT = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Locks an account's login for 15 minutes after RATE_LIMIT__LOGIN_FAILURES_PER_ACCOUNT failed
+ * attempts within 15 minutes. Keyed by the normalised e-mail whether or not the account exists
+ * (no enumeration). Counters sit in the throttler storage (memory, or Redis shared by all
+ * instances); since that storage can only increment, the lock is a separate key that is
+ * "blocked" once and then only read with an unreachable limit.
+ */
+@Injectable()
+export class LoginFailureLimiter {
+  constructor(
+    @InjectThrottlerStorage() private readonly storage: ThrottlerStorage,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** Throws RateLimitedError (429 with Retry-After) while the account is locked. */
+  async assertNotLocked(email: string): Promise<void> {
+    const lock = await this.storage.increment(
+      lockKey(email),
+      WINDOW_MS,
+      NO_LIMIT,
+      WINDOW_MS,
+      'login-lock',
+    );
+    if (lock.isBlocked) {
+      throw new RateLimitedError(
+        'Too many failed logins for this account; try again later',
+        Math.max(1, lock.timeToBlockExpire),
+      );
+    }
+  }
+
+  /** Counts one failed attempt; the attempt that reaches the limit locks the account. */
+  async recordFailure(email: string): Promise<void> {
+    const failures = await this.storage.increment(
+      failuresKey(email),
+      WINDOW_MS,
+      NO_LIMIT,
+      WINDOW_MS,
+      'login-failures',
+    );
+    if (failures.totalHits >= this.config.rateLimit.loginFailuresPerAccount) {
+      // limit 0: this increment exceeds it and blocks the lock key for the whole window.
+      await this.storage.increment(lockKey(email), WINDOW_MS, 0, WINDOW_MS, 'login-lock');
+    }
+  }
+}
+
+const lockKey = (email: string) => `login-lock:${email}`;
+const failuresKey = (email: string) => `login-failures:${email}`;
