@@ -4,6 +4,7 @@ import { Logger } from 'nestjs-pino';
 import { AppConfig } from '@app/config';
 import { configureApp } from '@app/common';
 import { AppModule } from './app.module';
+import { ChatIoAdapter } from './chat/redis-io.adapter';
 
 /** Creates and configures (but does not start) the application; shared by main.ts and tests. */
 export async function createApp(config: AppConfig) {
@@ -12,5 +13,9 @@ export async function createApp(config: AppConfig) {
   });
   app.useLogger(app.get(Logger));
   configureApp(app, config);
+  // Socket.IO: gateway CORS from CORS_ORIGINS, and the Redis adapter when REDIS_URL is set.
+  const ioAdapter = new ChatIoAdapter(app, config);
+  await ioAdapter.connectToRedis();
+  app.useWebSocketAdapter(ioAdapter);
   return app;
 }

@@ -1,0 +1,3 @@
+export * from './auth-client';
+export * from './socket-clients';
+export * from './sse-client';

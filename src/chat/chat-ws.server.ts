@@ -1,0 +1,246 @@
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import {
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+  Optional,
+} from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { RawData, WebSocket, WebSocketServer } from 'ws';
+import { ForbiddenError, InvalidInputError, mapError, UnauthorizedError } from '@app/common';
+import { AppConfig } from '@app/config';
+import { AccessTokenService } from '../auth/access-token.service';
+import type { AuthUser } from '../auth/auth-user';
+import { extractBearerToken } from '../auth/bearer-token';
+import { MetricsService } from '../metrics/metrics.service';
+import { eventPayload } from './chat-events';
+import type { ChatTurn } from './chat-turn';
+import { ChatService } from './chat.service';
+import { clientIdOf } from './chat.gateway';
+import { AbortRequestDto, SocketChatRequestDto, toChatInput } from './dto/chat-request.dto';
+import { ConnectionRateLimiter, validatePayload } from './socket-payload';
+
+/** Path of the plain WebSocket endpoint. */
+export const CHAT_WS_PATH = '/api/chat/ws';
+
+interface Connection {
+  user: AuthUser;
+  expiresAt: number;
+  limiter: ConnectionRateLimiter;
+  turns: Set<ChatTurn>;
+}
+
+/**
+ * Plain WebSocket chat at `ws://HOST/api/chat/ws?token=<jwt>` (or `Authorization: Bearer`),
+ * for clients without Socket.IO. Attached to the HTTP server's `upgrade` event for this path only,
+ * so Socket.IO keeps handling `/socket.io`.
+ *
+ * Handshake: a missing, invalid or expired token is refused before the upgrade with HTTP 401
+ * `{"detail": ...}` (403 for a disabled account or a disallowed Origin).
+ * Client frames (JSON text): `{"message", "session_id"?, "model"?, "system_prompt"?,
+ * "temperature"?, "max_tokens"?, "client_id"?}` (an optional `"type": "message"` is accepted) or
+ * `{"type": "abort", "session_id"}`. Server frames: `{"type": "start"|"delta"|"done"|"error",
+ * ...SSE payload, "session_id", "client_id"}`; after abort `{"type": "aborted", "session_id",
+ * "running"}`. Invalid JSON or payload → `{"type": "error", "detail", "status": 400}` and the
+ * connection stays open. Closing the connection aborts its running replies. Frames larger than
+ * BODY_LIMIT close the connection (code 1009).
+ */
+@Injectable()
+export class ChatWsServer implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(ChatWsServer.name);
+  private readonly wss: WebSocketServer;
+  private httpServer: HttpServer | undefined;
+  private keepAlive: NodeJS.Timeout | undefined;
+  private readonly alive = new WeakMap<WebSocket, boolean>();
+
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly tokens: AccessTokenService,
+    private readonly chat: ChatService,
+    private readonly config: AppConfig,
+    @Optional() private readonly metrics?: MetricsService,
+  ) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: parseByteSize(config.http.bodyLimit),
+    });
+  }
+
+  onApplicationBootstrap(): void {
+    this.httpServer = this.adapterHost.httpAdapter.getHttpServer() as HttpServer;
+    this.httpServer.on('upgrade', this.onUpgrade);
+    // Pings find dead peers (and keep proxies from closing idle connections).
+    this.keepAlive = setInterval(() => this.pingAll(), this.config.chat.heartbeatMs);
+    this.keepAlive.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.keepAlive);
+    this.httpServer?.off('upgrade', this.onUpgrade);
+    for (const client of this.wss.clients) client.close(1001, 'Server shutting down');
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private readonly onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    if (url.pathname !== CHAT_WS_PATH) return; // Socket.IO (or nobody) handles other paths.
+    socket.on('error', () => socket.destroy());
+    this.authenticate(request, url).then(
+      (connection) => {
+        this.wss.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, connection));
+      },
+      (error: unknown) => {
+        const { status, body } = mapError(error);
+        rejectUpgrade(socket, status, body.detail);
+      },
+    );
+  };
+
+  private async authenticate(request: IncomingMessage, url: URL): Promise<Connection> {
+    const origin = request.headers.origin;
+    const allowed = this.config.http.corsOrigins;
+    if (origin && allowed !== '*' && !allowed.includes(origin)) {
+      throw new ForbiddenError('Origin not allowed');
+    }
+    const token =
+      url.searchParams.get('token') || extractBearerToken(request.headers.authorization);
+    if (!token) throw new UnauthorizedError('Not authenticated');
+    const claims = await this.tokens.verifyClaims(token);
+    const user = await this.tokens.verify(token);
+    return {
+      user,
+      expiresAt: claims.exp,
+      limiter: new ConnectionRateLimiter(this.config.rateLimit.defaultPerMinute),
+      turns: new Set(),
+    };
+  }
+
+  private onConnection(ws: WebSocket, connection: Connection): void {
+    this.metrics?.socketConnected('ws');
+    this.alive.set(ws, true);
+    ws.on('pong', () => this.alive.set(ws, true));
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      void this.onFrame(ws, connection, data, isBinary);
+    });
+    ws.on('error', (error) => this.logger.debug({ err: error }, 'WebSocket error'));
+    ws.on('close', () => {
+      this.metrics?.socketDisconnected('ws');
+      for (const turn of connection.turns) turn.abort();
+    });
+  }
+
+  private async onFrame(
+    ws: WebSocket,
+    connection: Connection,
+    data: RawData,
+    isBinary: boolean,
+  ): Promise<void> {
+    let payload: unknown;
+    try {
+      if (Date.now() / 1000 >= connection.expiresAt) {
+        throw new UnauthorizedError('Access token has expired; reconnect with a new one');
+      }
+      connection.limiter.hit();
+      if (isBinary) throw new InvalidInputError('Frames must be JSON text');
+      try {
+        payload = JSON.parse(rawToString(data));
+      } catch {
+        throw new InvalidInputError('Malformed JSON frame');
+      }
+      if (payload && typeof payload === 'object' && !Array.isArray(payload)) {
+        const { type, ...rest } = payload as { type?: unknown };
+        if (type === 'abort') {
+          const dto = await validatePayload(AbortRequestDto, rest);
+          const running = await this.chat.abort(connection.user.id, dto.session_id);
+          send(ws, { type: 'aborted', session_id: dto.session_id, running });
+          return;
+        }
+        if (type !== undefined && type !== 'message') {
+          throw new InvalidInputError('type must be "message" or "abort"', [
+            { field: 'type', message: 'type must be "message" or "abort"' },
+          ]);
+        }
+        payload = rest;
+      }
+    } catch (error) {
+      this.sendError(ws, error, clientIdOf(payload));
+      return;
+    }
+
+    const clientId = clientIdOf(payload);
+    let turn: ChatTurn;
+    try {
+      const dto = await validatePayload(SocketChatRequestDto, payload);
+      turn = await this.chat.begin(connection.user.id, toChatInput(dto));
+    } catch (error) {
+      this.sendError(ws, error, clientId);
+      return;
+    }
+    connection.turns.add(turn);
+    this.metrics?.streamOpened('ws');
+    const extra = { session_id: turn.sessionId, client_id: clientId };
+    try {
+      await turn.run((event) => send(ws, { type: event.type, ...eventPayload(event), ...extra }));
+    } finally {
+      connection.turns.delete(turn);
+      this.metrics?.streamClosed('ws');
+    }
+  }
+
+  private sendError(ws: WebSocket, error: unknown, clientId: string | undefined): void {
+    const { status, body } = mapError(error);
+    if (status >= 500) this.logger.error({ err: error }, 'WebSocket chat frame failed');
+    send(ws, { type: 'error', ...body, status, client_id: clientId });
+  }
+
+  private pingAll(): void {
+    for (const ws of this.wss.clients) {
+      if (this.alive.get(ws) === false) {
+        ws.terminate();
+        continue;
+      }
+      this.alive.set(ws, false);
+      ws.ping();
+    }
+  }
+}
+
+function send(ws: WebSocket, frame: Record<string, unknown>): void {
+  if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
+}
+
+function rawToString(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
+  return data.toString('utf8');
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  500: 'Internal Server Error',
+};
+
+/** Answers a refused upgrade with a plain HTTP error and the API's `{detail}` body. */
+function rejectUpgrade(socket: Duplex, status: number, detail: string): void {
+  if (!socket.writable) return;
+  const body = JSON.stringify({ detail });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
+      'Content-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      (status === 401 ? 'WWW-Authenticate: Bearer\r\n' : '') +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+}
+
+/** `1mb`, `512kb`, `100b` → bytes (BODY_LIMIT is validated to this form). */
+export function parseByteSize(value: string): number {
+  const match = /^(\d+)(b|kb|mb)$/i.exec(value.trim());
+  if (!match) return 1024 * 1024;
+  const unit = { b: 1, kb: 1024, mb: 1024 * 1024 }[match[2].toLowerCase() as 'b' | 'kb' | 'mb'];
+  return Number(match[1]) * unit;
+}

@@ -1,0 +1,229 @@
+import {
+  Body,
+  Controller,
+  Headers,
+  HttpCode,
+  Optional,
+  Param,
+  Post,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiConflictResponse,
+  ApiForbiddenResponse,
+  ApiHeader,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiPayloadTooLargeResponse,
+  ApiProduces,
+  ApiResponse,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import type { Response } from 'express';
+import { AppConfig } from '@app/config';
+import type { AuthUser } from '../auth/auth-user';
+import { CurrentUser } from '../auth/decorators/current-user.decorator';
+import { ErrorResponseDto } from '../auth/dto/error-response.dto';
+import { JwtAuthGuard } from '../auth/guards/jwt-auth.guard';
+import { MetricsService } from '../metrics/metrics.service';
+import { parseIdempotencyKey } from './chat-input';
+import { ReplyFailedError } from './chat-turn';
+import { ChatService, SESSION_BUSY_DETAIL } from './chat.service';
+import { ChatRequestDto, toChatInput } from './dto/chat-request.dto';
+import { AbortResponseDto, ChatResponseDto, mapChatResponse } from './dto/chat-response.dto';
+import { SseWriter } from './sse-writer';
+
+const IDEMPOTENCY_HEADER = {
+  name: 'Idempotency-Key',
+  required: false,
+  description:
+    'Optional, 1–255 printable ASCII characters, scoped to the user. A retry with the same key and body ' +
+    'returns the first result (on /stream replayed as start, one delta with the whole reply, done) and ' +
+    'stores nothing twice; a provider failure is replayed as the same error. While the first request ' +
+    'runs → 409; the same key with a different body → 409. Kept for CHAT__IDEMPOTENCY_TTL_SECONDS.',
+};
+
+const PROVIDER_FAILURES = [
+  { status: 502, description: 'The provider failed after retries and fallbacks' },
+  { status: 503, description: 'Every provider/key is unavailable (Retry-After)' },
+  { status: 504, description: 'The provider did not answer in time' },
+];
+
+@ApiTags('chat')
+@ApiBearerAuth('bearer')
+@ApiUnauthorizedResponse({
+  type: ErrorResponseDto,
+  description: 'Missing, invalid or expired token',
+})
+@ApiForbiddenResponse({ type: ErrorResponseDto, description: 'The account is disabled' })
+@UseGuards(JwtAuthGuard)
+@Controller('api/chat')
+export class ChatController {
+  constructor(
+    private readonly chat: ChatService,
+    private readonly config: AppConfig,
+    @Optional() private readonly metrics?: MetricsService,
+  ) {}
+
+  @Post()
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Send a message and get the whole reply',
+    description:
+      'Starts a session (no `session_id`) or continues one: its earlier messages are the context, trimmed ' +
+      "from the oldest to the model's context window. The user message is stored before the provider is " +
+      'called; the reply is stored as `complete`, or as `error` / `aborted` with any partial text. ' +
+      'A client that disconnects aborts the generation.',
+  })
+  @ApiHeader(IDEMPOTENCY_HEADER)
+  @ApiOkResponse({ type: ChatResponseDto })
+  @ApiBadRequestResponse({
+    type: ErrorResponseDto,
+    description:
+      'Invalid body (missing/blank/too long message, wrong types, unknown field, unknown model), ' +
+      "malformed Idempotency-Key, or a message too long for the model's context window",
+  })
+  @ApiNotFoundResponse({
+    type: ErrorResponseDto,
+    description: "Unknown, malformed or another user's session_id",
+  })
+  @ApiConflictResponse({
+    type: ErrorResponseDto,
+    description: `\`{"detail": "${SESSION_BUSY_DETAIL}"}\`, or an Idempotency-Key in use / reused with another body`,
+  })
+  @ApiPayloadTooLargeResponse({ type: ErrorResponseDto, description: 'Body over BODY_LIMIT' })
+  @ApiTooManyRequestsResponse({
+    type: ErrorResponseDto,
+    description: 'Rate limit or quota (QUOTA__*) exceeded; see Retry-After',
+  })
+  @ApiResponse({ ...PROVIDER_FAILURES[0], type: ErrorResponseDto })
+  @ApiResponse({ ...PROVIDER_FAILURES[1], type: ErrorResponseDto })
+  @ApiResponse({ ...PROVIDER_FAILURES[2], type: ErrorResponseDto })
+  async send(
+    @CurrentUser() user: AuthUser,
+    @Body() body: ChatRequestDto,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<ChatResponseDto> {
+    const turn = await this.chat.begin(user.id, toChatInput(body), {
+      idempotencyKey: parseIdempotencyKey(idempotencyKey),
+    });
+    const onClose = () => {
+      if (!res.writableFinished) turn.abort();
+    };
+    res.on('close', onClose);
+    try {
+      const outcome = await turn.run();
+      if (outcome.error) {
+        if (outcome.error.status >= 500 && outcome.error.status < 502) {
+          throw new Error('Chat generation failed');
+        }
+        throw new ReplyFailedError(
+          outcome.error.detail,
+          outcome.error.status,
+          outcome.retryAfterSeconds,
+        );
+      }
+      return mapChatResponse(outcome);
+    } finally {
+      res.off('close', onClose);
+    }
+  }
+
+  @Post('stream')
+  @ApiOperation({
+    summary: 'Send a message and stream the reply (server-sent events)',
+    description:
+      'Same body, idempotency and storage as POST /api/chat. Answers `text/event-stream` (works with ' +
+      '`curl -N`). Events, each with an increasing `id:` and a JSON `data:` line:\n\n' +
+      '- `start` `{session_id, message_id, model}` — always first\n' +
+      '- `delta` `{text}` — many; their concatenation is the stored reply\n' +
+      '- `done` `{message_id, usage: {prompt_tokens, completion_tokens, tokens}, finish_reason, model}` — ' +
+      '`finish_reason` is `aborted` when POST /api/chat/{session_id}/abort stopped it; `model` is the ' +
+      'model that actually answered (after a fallback)\n' +
+      '- `error` `{detail, status, message_id}` — instead of `done` when the provider failed (502/503/504)\n\n' +
+      'Comment lines `: ping` are sent every CHAT__HEARTBEAT_MS. Errors found before the stream starts ' +
+      '(400, 401, 404, 409, 429) are ordinary JSON error responses. Closing the connection aborts the ' +
+      'upstream call; the partial reply is stored as `aborted`.',
+  })
+  @ApiHeader(IDEMPOTENCY_HEADER)
+  @ApiProduces('text/event-stream')
+  @ApiOkResponse({
+    description: 'The event stream',
+    content: {
+      'text/event-stream': {
+        schema: { type: 'string' },
+        example:
+          'id: 1\nevent: start\ndata: {"session_id":"3f2b…","message_id":"9c1e…","model":"local/echo"}\n\n' +
+          'id: 2\nevent: delta\ndata: {"text":"Hello"}\n\n' +
+          ': ping\n\n' +
+          'id: 3\nevent: done\ndata: {"message_id":"9c1e…","usage":{"prompt_tokens":12,"completion_tokens":1,"tokens":13},"finish_reason":"stop","model":"local/echo"}\n\n',
+      },
+    },
+  })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Invalid body or Idempotency-Key' })
+  @ApiNotFoundResponse({
+    type: ErrorResponseDto,
+    description: "Unknown, malformed or another user's session_id",
+  })
+  @ApiConflictResponse({
+    type: ErrorResponseDto,
+    description: `\`{"detail": "${SESSION_BUSY_DETAIL}"}\`, or an Idempotency-Key in use / reused with another body`,
+  })
+  @ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'Rate limit or quota' })
+  async stream(
+    @CurrentUser() user: AuthUser,
+    @Body() body: ChatRequestDto,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Res() res: Response,
+  ): Promise<void> {
+    const turn = await this.chat.begin(user.id, toChatInput(body), {
+      idempotencyKey: parseIdempotencyKey(idempotencyKey),
+    });
+    const sse = new SseWriter(res, this.config.chat.heartbeatMs);
+    const onClose = () => {
+      if (!res.writableFinished) turn.abort();
+    };
+    res.on('close', onClose);
+    sse.open();
+    this.metrics?.streamOpened('sse');
+    try {
+      await turn.run((event) => sse.send(event));
+    } finally {
+      res.off('close', onClose);
+      sse.end();
+      this.metrics?.streamClosed('sse');
+    }
+  }
+
+  @Post(':session_id/abort')
+  @HttpCode(202)
+  @ApiOperation({
+    summary: 'Stop the running generation of a session',
+    description:
+      'Aborts the upstream call on whichever instance runs it; the partial reply is stored as `aborted` ' +
+      'and the stream ends with `done` (`finish_reason: "aborted"`). Answers 202 also when nothing is ' +
+      'running (`running: false`).',
+  })
+  @ApiParam({ name: 'session_id', example: '3f2b8a5e-2c1d-4b7a-9e0f-1a2b3c4d5e6f' })
+  @ApiAcceptedResponse({ type: AbortResponseDto })
+  @ApiNotFoundResponse({
+    type: ErrorResponseDto,
+    description: "Unknown, malformed or another user's session",
+  })
+  async abort(
+    @CurrentUser() user: AuthUser,
+    @Param('session_id') sessionId: string,
+  ): Promise<AbortResponseDto> {
+    const running = await this.chat.abort(user.id, sessionId);
+    return { session_id: sessionId.toLowerCase(), running };
+  }
+}

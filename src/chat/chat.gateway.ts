@@ -1,0 +1,182 @@
+import { Logger, Optional } from '@nestjs/common';
+import {
+  OnGatewayConnection,
+  OnGatewayDisconnect,
+  OnGatewayInit,
+  WebSocketGateway,
+  WebSocketServer,
+} from '@nestjs/websockets';
+import type { Namespace, Socket } from 'socket.io';
+import { ForbiddenError, mapError, UnauthorizedError } from '@app/common';
+import { AppConfig } from '@app/config';
+import { AccessTokenService } from '../auth/access-token.service';
+import type { AuthUser } from '../auth/auth-user';
+import { extractBearerToken } from '../auth/bearer-token';
+import { MetricsService } from '../metrics/metrics.service';
+import { ChatEvent, eventPayload } from './chat-events';
+import type { ChatTurn } from './chat-turn';
+import { ChatService } from './chat.service';
+import { AbortRequestDto, SocketChatRequestDto, toChatInput } from './dto/chat-request.dto';
+import { ConnectionRateLimiter, validatePayload } from './socket-payload';
+
+/** What the handshake middleware leaves on `socket.data`. */
+interface ChatSocketData {
+  user: AuthUser;
+  /** Token expiry (epoch seconds): later events are refused with 401. */
+  expiresAt: number;
+  limiter: ConnectionRateLimiter;
+  turns: Set<ChatTurn>;
+}
+
+type ChatSocket = Socket<
+  Record<string, (...args: unknown[]) => void>,
+  Record<string, (...args: unknown[]) => void>,
+  Record<string, never>,
+  ChatSocketData
+>;
+
+type Ack = (response: Record<string, unknown>) => void;
+
+/** The room of all of a user's sockets (tabs, devices; across instances with the Redis adapter). */
+export const userRoom = (userId: string) => `user:${userId}`;
+
+/**
+ * Socket.IO namespace `/chat`. Authentication happens in namespace middleware (guards do not run
+ * on connection): the access token from `auth.token`, an `Authorization: Bearer` header or the
+ * `token` query parameter; failure → `connect_error` with message `unauthorized` (or `forbidden`
+ * for a disabled account). Each socket joins `user:<id>`.
+ *
+ * Client → server: `chat:send` `{message, session_id?, model?, system_prompt?, temperature?,
+ * max_tokens?, client_id?}` with an ack `{ok: true, session_id, message_id}` or
+ * `{ok: false, detail, status}`; `chat:abort` `{session_id}` (ack `{ok, session_id, running}`).
+ * Server → the user's room: `chat:start`, `chat:delta`, `chat:done`, `chat:error` with the SSE
+ * payloads plus `session_id` and `client_id` on every event. Errors before a reply starts go to
+ * the sending socket only, as `chat:error {detail, status, client_id}`. A disconnect aborts the
+ * replies that socket started. CORS comes from CORS_ORIGINS (see ChatIoAdapter).
+ */
+@WebSocketGateway({ namespace: '/chat' })
+export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
+  private readonly logger = new Logger(ChatGateway.name);
+
+  @WebSocketServer()
+  private readonly namespace: Namespace;
+
+  constructor(
+    private readonly tokens: AccessTokenService,
+    private readonly chat: ChatService,
+    private readonly config: AppConfig,
+    @Optional() private readonly metrics?: MetricsService,
+  ) {}
+
+  afterInit(namespace: Namespace): void {
+    namespace.use((socket, next) => {
+      this.authenticate(socket as ChatSocket).then(
+        () => next(),
+        (error: unknown) => {
+          const reason = error instanceof ForbiddenError ? 'forbidden' : 'unauthorized';
+          next(new Error(reason));
+        },
+      );
+    });
+  }
+
+  handleConnection(socket: ChatSocket): void {
+    const { user } = socket.data;
+    if (!user) {
+      socket.disconnect(true);
+      return;
+    }
+    void socket.join(userRoom(user.id));
+    this.metrics?.socketConnected('socketio');
+    socket.on('chat:send', (payload: unknown, ack?: unknown) => {
+      void this.onSend(socket, payload, typeof ack === 'function' ? (ack as Ack) : undefined);
+    });
+    socket.on('chat:abort', (payload: unknown, ack?: unknown) => {
+      void this.onAbort(socket, payload, typeof ack === 'function' ? (ack as Ack) : undefined);
+    });
+  }
+
+  handleDisconnect(socket: ChatSocket): void {
+    if (!socket.data.user) return;
+    this.metrics?.socketDisconnected('socketio');
+    for (const turn of socket.data.turns) turn.abort();
+  }
+
+  private async authenticate(socket: ChatSocket): Promise<void> {
+    const { auth, headers, query } = socket.handshake;
+    const fromAuth = typeof auth?.token === 'string' ? auth.token.replace(/^Bearer\s+/i, '') : '';
+    const fromQuery = typeof query.token === 'string' ? query.token : '';
+    const token = fromAuth || extractBearerToken(headers.authorization) || fromQuery;
+    if (!token) throw new UnauthorizedError('Not authenticated');
+    const claims = await this.tokens.verifyClaims(token);
+    const user = await this.tokens.verify(token);
+    socket.data.user = user;
+    socket.data.expiresAt = claims.exp;
+    socket.data.limiter = new ConnectionRateLimiter(this.config.rateLimit.defaultPerMinute);
+    socket.data.turns = new Set();
+  }
+
+  /** Token expiry and the per-connection event budget, checked on every event. */
+  private admit(socket: ChatSocket): void {
+    if (Date.now() / 1000 >= socket.data.expiresAt) {
+      throw new UnauthorizedError('Access token has expired; reconnect with a new one');
+    }
+    try {
+      socket.data.limiter.hit();
+    } catch (error) {
+      this.metrics?.throttled('socketio');
+      throw error;
+    }
+  }
+
+  private async onSend(socket: ChatSocket, payload: unknown, ack?: Ack): Promise<void> {
+    const clientId = clientIdOf(payload);
+    let turn: ChatTurn;
+    try {
+      this.admit(socket);
+      const dto = await validatePayload(SocketChatRequestDto, payload);
+      turn = await this.chat.begin(socket.data.user.id, toChatInput(dto));
+    } catch (error) {
+      const { status, body } = mapError(error);
+      if (status >= 500) this.logger.error({ err: error }, 'chat:send failed');
+      ack?.({ ok: false, ...body, status });
+      socket.emit('chat:error', { ...body, status, client_id: clientId });
+      return;
+    }
+
+    ack?.({ ok: true, session_id: turn.sessionId, message_id: turn.messageId });
+    socket.data.turns.add(turn);
+    this.metrics?.streamOpened('socketio');
+    const room = this.namespace.to(userRoom(socket.data.user.id));
+    const extra = { session_id: turn.sessionId, client_id: clientId };
+    try {
+      await turn.run((event: ChatEvent) => {
+        room.emit(`chat:${event.type}`, { ...eventPayload(event), ...extra });
+      });
+    } finally {
+      socket.data.turns.delete(turn);
+      this.metrics?.streamClosed('socketio');
+    }
+  }
+
+  private async onAbort(socket: ChatSocket, payload: unknown, ack?: Ack): Promise<void> {
+    try {
+      this.admit(socket);
+      const dto = await validatePayload(AbortRequestDto, payload);
+      const running = await this.chat.abort(socket.data.user.id, dto.session_id);
+      ack?.({ ok: true, session_id: dto.session_id, running });
+    } catch (error) {
+      const { status, body } = mapError(error);
+      if (status >= 500) this.logger.error({ err: error }, 'chat:abort failed');
+      ack?.({ ok: false, ...body, status });
+      socket.emit('chat:error', { ...body, status });
+    }
+  }
+}
+
+/** The `client_id` of a payload, if it is a short string (echoed even when validation fails). */
+export function clientIdOf(payload: unknown): string | undefined {
+  const value =
+    payload && typeof payload === 'object' ? (payload as { client_id?: unknown }).client_id : null;
+  return typeof value === 'string' && value.length <= 100 ? value : undefined;
+}

@@ -1,0 +1,46 @@
+import { Module } from '@nestjs/common';
+import { AccessTokenModule } from '../auth/access-token.module';
+import { ProvidersModule } from '../providers/providers.module';
+import { ChatRedis } from './chat-redis';
+import { ChatWsServer } from './chat-ws.server';
+import { ChatController } from './chat.controller';
+import { ChatGateway } from './chat.gateway';
+import { ChatService } from './chat.service';
+import { GenerationRegistry } from './generation-registry';
+import { IDEMPOTENCY_STORE, IdempotencyStore } from './idempotency/idempotency-store';
+import { MemoryIdempotencyStore } from './idempotency/memory-idempotency-store';
+import { RedisIdempotencyStore } from './idempotency/redis-idempotency-store';
+import { IN_FLIGHT_LOCK, InFlightLock } from './locks/in-flight-lock';
+import { MemoryInFlightLock } from './locks/memory-in-flight-lock';
+import { RedisInFlightLock } from './locks/redis-in-flight-lock';
+
+/**
+ * Chat over REST, SSE, Socket.IO (`/chat` namespace) and plain WebSocket (`/api/chat/ws`), all
+ * through ChatService. Session locks and idempotency records live in Redis when REDIS_URL is
+ * set (shared by every instance), else in process. The history store comes from the global
+ * HistoryModule; MetricsService from the global MetricsModule.
+ */
+@Module({
+  imports: [AccessTokenModule, ProvidersModule],
+  controllers: [ChatController],
+  providers: [
+    ChatService,
+    ChatRedis,
+    GenerationRegistry,
+    ChatGateway,
+    ChatWsServer,
+    {
+      provide: IN_FLIGHT_LOCK,
+      inject: [ChatRedis],
+      useFactory: (redis: ChatRedis): InFlightLock =>
+        redis.client ? new RedisInFlightLock(redis.client) : new MemoryInFlightLock(),
+    },
+    {
+      provide: IDEMPOTENCY_STORE,
+      inject: [ChatRedis],
+      useFactory: (redis: ChatRedis): IdempotencyStore =>
+        redis.client ? new RedisIdempotencyStore(redis.client) : new MemoryIdempotencyStore(),
+    },
+  ],
+})
+export class ChatModule {}

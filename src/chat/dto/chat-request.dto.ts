@@ -1,0 +1,123 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import {
+  IsInt,
+  IsNotEmpty,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
+import type { ChatInput } from '../chat-input';
+
+/** Longest accepted system prompt, in characters. */
+export const MAX_SYSTEM_PROMPT_CHARS = 8000;
+/** Largest accepted `max_tokens`. */
+export const MAX_REPLY_TOKENS = 32768;
+
+/**
+ * One chat turn, the same on every transport (REST, SSE, Socket.IO, WebSocket). Types are strict:
+ * `"0.5"` is not a number and `1` is not a string (400). Unknown fields are rejected (400).
+ */
+export class ChatRequestDto {
+  @ApiProperty({
+    example: 'Explain server-sent events in one sentence.',
+    description:
+      'The user message: 1 to CHAT__MAX_MESSAGE_CHARS characters (default 32000), not blank.',
+  })
+  @IsString()
+  @IsNotEmpty()
+  @Matches(/\S/, { message: 'message must not be blank' })
+  message: string;
+
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    example: '3f2b8a5e-2c1d-4b7a-9e0f-1a2b3c4d5e6f',
+    description:
+      "Session to continue; null or absent starts a new one. Unknown, malformed or another user's id → 404.",
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(100)
+  session_id?: string | null;
+
+  @ApiPropertyOptional({
+    example: 'local/echo',
+    description:
+      'Model id `provider/model` (see GET /api/models); the configured default when absent.',
+  })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  model?: string;
+
+  @ApiPropertyOptional({
+    example: 'You are a concise assistant.',
+    description: `Sent first in the context of this turn; at most ${MAX_SYSTEM_PROMPT_CHARS} characters.`,
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(MAX_SYSTEM_PROMPT_CHARS)
+  system_prompt?: string;
+
+  @ApiPropertyOptional({
+    example: 0.7,
+    minimum: 0,
+    maximum: 2,
+    description: 'Sampling temperature.',
+  })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(2)
+  temperature?: number;
+
+  @ApiPropertyOptional({
+    example: 512,
+    minimum: 1,
+    maximum: MAX_REPLY_TOKENS,
+    description:
+      'Longest reply in tokens; also the room reserved for the reply when the context is trimmed (default CHAT__REPLY_TOKEN_BUDGET).',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_REPLY_TOKENS)
+  max_tokens?: number;
+}
+
+/** `chat:send` (Socket.IO) and WebSocket frames add a client-chosen id echoed on every event. */
+export class SocketChatRequestDto extends ChatRequestDto {
+  @ApiPropertyOptional({
+    example: 'tab-1-msg-7',
+    description: 'Echoed on every event of this reply so a client can match them.',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(100)
+  client_id?: string;
+}
+
+/** `chat:abort` (Socket.IO) and `{"type":"abort"}` WebSocket frames. */
+export class AbortRequestDto {
+  @ApiProperty({ example: '3f2b8a5e-2c1d-4b7a-9e0f-1a2b3c4d5e6f' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(100)
+  session_id: string;
+}
+
+export function toChatInput(dto: ChatRequestDto): ChatInput {
+  return {
+    message: dto.message,
+    sessionId: dto.session_id ?? null,
+    model: dto.model ?? undefined,
+    systemPrompt: dto.system_prompt ?? undefined,
+    temperature: dto.temperature ?? undefined,
+    maxTokens: dto.max_tokens ?? undefined,
+  };
+}
