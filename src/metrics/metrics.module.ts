@@ -1,4 +1,4 @@
-import { DynamicModule, Global, Module } from '@nestjs/common';
+import { DynamicModule, Global, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { AppConfig } from '@app/config';
 import { HttpMetricsMiddleware } from './http-metrics.middleware';
@@ -14,7 +14,7 @@ import { MetricsService } from './metrics.service';
   providers: [MetricsService, HttpMetricsMiddleware],
   exports: [MetricsService],
 })
-export class MetricsModule {
+export class MetricsModule implements NestModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: MetricsModule,
@@ -22,14 +22,26 @@ export class MetricsModule {
     };
   }
 
+  private readonly attachedEarly: boolean;
+
   /**
-   * The timing middleware goes on the Express app while Nest is still instantiating providers
-   * (inside NestFactory.create), i.e. before configureApp() adds helmet and the body parsers and
-   * before Nest's own middleware and routes. So every response is timed, including those
-   * refused before any controller: 400/413 from the body parser, 401/429 from guards, 404s.
-   * (A Nest `consumer.apply()` middleware runs after the body parsers and misses their errors.)
+   * Under NestFactory.create (main.ts, tests' startTestApp) the timing middleware goes on the
+   * Express app while Nest is still instantiating providers, i.e. before configureApp() adds
+   * helmet and the body parsers and before Nest's own middleware and routes. So every response
+   * is timed, including those refused before any controller: 400/413 from the body parser,
+   * 401/429 from guards, 404s.
    */
-  constructor(adapterHost: HttpAdapterHost, middleware: HttpMetricsMiddleware) {
-    adapterHost.httpAdapter?.use(middleware.use.bind(middleware));
+  constructor(
+    adapterHost: HttpAdapterHost,
+    private readonly middleware: HttpMetricsMiddleware,
+  ) {
+    const adapter = adapterHost.httpAdapter;
+    this.attachedEarly = adapter !== undefined && adapter !== null;
+    if (this.attachedEarly) adapter.use(middleware.use.bind(middleware));
+  }
+
+  /** Test.createTestingModule() attaches the adapter later: fall back to Nest middleware. */
+  configure(consumer: MiddlewareConsumer): void {
+    if (!this.attachedEarly) consumer.apply(HttpMetricsMiddleware).forRoutes('*');
   }
 }
