@@ -1,3 +1,4 @@
+import type { MetricValueWithName } from 'prom-client';
 import { MetricsService } from './metrics.service';
 
 async function values(sut: MetricsService, name: string) {
@@ -45,9 +46,11 @@ describe(MetricsService.name, () => {
   it('records zero for negative or non-finite durations instead of throwing', async () => {
     sut.observeHttp('get', '/x', 200, Number.NaN);
     sut.observeHttp('get', '/x', 200, -3);
-    const sum = (await values(sut, 'chatbot_http_request_duration_seconds')).find(
-      (v) => v.metricName === 'chatbot_http_request_duration_seconds_sum',
-    );
+    const all = (await values(
+      sut,
+      'chatbot_http_request_duration_seconds',
+    )) as MetricValueWithName<string>[];
+    const sum = all.find((v) => v.metricName === 'chatbot_http_request_duration_seconds_sum');
     expect(sum).toMatchObject({ labels: { method: 'GET', route: '/x', status: '200' }, value: 0 });
   });
 
