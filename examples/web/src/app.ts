@@ -28,6 +28,7 @@ interface DeltaEvent {
 }
 interface DoneEvent {
   message_id: string;
+  model?: string;
   usage?: Usage;
   finish_reason?: string;
   client_id?: string;
@@ -36,6 +37,15 @@ interface ErrorEvent {
   detail: string;
   status?: number;
   client_id?: string;
+}
+
+/** `chat:send` acknowledgement: the session and message ids, or why it was refused. */
+interface SendAck {
+  ok: boolean;
+  session_id?: string;
+  message_id?: string;
+  detail?: string;
+  status?: number;
 }
 
 /** The reply being streamed right now (one at a time). */
@@ -350,11 +360,12 @@ function connectSocket(): void {
 
   s.on('chat:start', (event: StartEvent) => {
     if (!generation || event.client_id !== generation.clientId) return;
+    const abortPending = generation.stopRequested && !generation.sessionId;
     generation.sessionId = event.session_id;
     currentSessionId = event.session_id;
     generation.model = event.model;
     setStatus(generation.bubble, 'pending', event.model);
-    if (generation.stopRequested) s.emit('chat:abort', { session_id: event.session_id });
+    if (abortPending) s.emit('chat:abort', { session_id: event.session_id });
   });
   s.on('chat:delta', (event: DeltaEvent) => {
     if (!generation || event.client_id !== generation.clientId) return;
@@ -364,14 +375,16 @@ function connectSocket(): void {
   s.on('chat:done', (event: DoneEvent) => {
     if (!generation || event.client_id !== generation.clientId) return;
     const status = event.finish_reason === 'aborted' ? 'aborted' : 'complete';
+    if (event.model) generation.model = event.model; // differs from chat:start after a fallback
     finishGeneration(status, event.usage);
   });
   s.on('chat:error', (event: ErrorEvent) => {
-    if (!generation || (event.client_id && event.client_id !== generation.clientId)) {
+    if (generation && event.client_id === generation.clientId) {
+      finishGeneration('error', undefined, event.detail);
+    } else if (!event.client_id) {
+      // Not tied to a message (e.g. a refused chat:abort); events of other tabs carry their id.
       showError(ui.chatError, event.detail);
-      return;
     }
-    finishGeneration('error', undefined, event.detail);
   });
 }
 
@@ -425,11 +438,15 @@ function sendMessage(): void {
   const payload: Record<string, string> = { message: text, client_id: clientId };
   if (currentSessionId) payload.session_id = currentSessionId;
   if (ui.model.value) payload.model = ui.model.value;
-  socket.emit('chat:send', payload, (ack: unknown) => {
-    // The ack carries an error when the request was refused before streaming began.
-    const detail = (ack as { detail?: unknown } | null)?.detail;
-    if (typeof detail === 'string' && generation?.clientId === clientId) {
-      finishGeneration('error', undefined, detail);
+  socket.emit('chat:send', payload, (ack: SendAck) => {
+    if (generation?.clientId !== clientId) return;
+    if (ack?.ok && ack.session_id) {
+      // Known before chat:start arrives, so Stop works from the first moment.
+      generation.sessionId = ack.session_id;
+      currentSessionId = ack.session_id;
+      if (generation.stopRequested) socket?.emit('chat:abort', { session_id: ack.session_id });
+    } else if (ack && !ack.ok) {
+      finishGeneration('error', undefined, ack.detail ?? 'The message was refused');
     }
   });
 }

@@ -1,0 +1,290 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import request from 'supertest';
+import { startTestApp, TestApp, testDatabaseKind } from '@app/testing';
+import { ensureWebClientBuilt } from './web-build';
+
+/**
+ * The browser chat page and Swagger UI driven in Debian's chromium (playwright-core): register,
+ * log in, a reply streamed token by token, Stop, reload, history, logout; /docs with Authorize.
+ * Screenshots go to artifacts/. Runs once, in the SQLite project.
+ */
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(__dirname, '..', 'artifacts');
+const TOKENS_KEY = 'nest-chatbot.tokens';
+
+function describeBrowser(name: string, body: () => void): void {
+  if (testDatabaseKind() !== 'sqlite') {
+    describe.skip(name, body);
+  } else if (existsSync(CHROMIUM)) {
+    describe(name, body);
+  } else if (process.env.CI === 'true') {
+    describe(name, () => {
+      it('needs chromium', () => {
+        throw new Error(`CI run without ${CHROMIUM}: .ci/run must install the chromium package`);
+      });
+    });
+  } else {
+    console.warn(
+      `\n*** SKIPPED "${name}": ${CHROMIUM} is missing (apt-get install chromium; bash .ci/run does) ***\n`,
+    );
+    describe.skip(name, body);
+  }
+}
+
+/** Samples the newest reply's text length in the page until it stops being `pending`. */
+function sampleReplyGrowth(page: Page): Promise<number[]> {
+  return page.evaluate(
+    () =>
+      new Promise<number[]>((resolve) => {
+        const seen: number[] = [];
+        const timer = setInterval(() => {
+          const bubbles = document.querySelectorAll('.msg.assistant');
+          const last = bubbles[bubbles.length - 1];
+          if (!last) return;
+          const length = last.querySelector('.content')?.textContent?.length ?? 0;
+          if (seen[seen.length - 1] !== length) seen.push(length);
+          if (last.getAttribute('data-status') !== 'pending') {
+            clearInterval(timer);
+            resolve(seen);
+          }
+        }, 10);
+      }),
+  );
+}
+
+describeBrowser('browser chat page and Swagger UI in chromium', () => {
+  jest.setTimeout(120_000);
+
+  let t: TestApp;
+  let context: BrowserContext;
+  let page: Page;
+  let userDataDir: string;
+  const problems: string[] = [];
+  const email = `browser-${Date.now()}@example.com`;
+  const password = 'a long browser passphrase';
+
+  const shot = (name: string) =>
+    page.screenshot({ path: join(ARTIFACTS, `browser-${name}.png`), fullPage: true });
+  const lastReply = () => page.locator('.msg.assistant').last();
+  const accessToken = async () =>
+    page.evaluate(
+      (key) =>
+        (JSON.parse(localStorage.getItem(key) ?? 'null') as { access_token: string })?.access_token,
+      TOKENS_KEY,
+    );
+
+  beforeAll(async () => {
+    ensureWebClientBuilt();
+    mkdirSync(ARTIFACTS, { recursive: true });
+    // 30 ms between words: a reply visibly streams, and a long one can be stopped half-way.
+    t = await startTestApp({ AI_SERVICES__LOCAL_DELAY_MS: '30' });
+    userDataDir = mkdtempSync(join(tmpdir(), 'chatbot-chromium-'));
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+      viewport: { width: 1200, height: 800 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('console', (message) => {
+      // 401/404 responses the page handles itself are logged by chromium as console errors.
+      if (message.type() === 'error' && !/status of 40[14]/.test(message.text())) {
+        problems.push(`console: ${message.text()}`);
+      }
+    });
+    page.on('requestfailed', (req) => {
+      if (!/socket\.io/.test(req.url())) {
+        problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`);
+      }
+    });
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+    await t?.close();
+  });
+
+  it('shows the sign-in form and reports bad credentials', async () => {
+    await page.goto(`${t.url}/`);
+    await page.locator('#auth-view').waitFor({ state: 'visible' });
+    await page.fill('#email', 'nobody@example.com');
+    await page.fill('#password', 'wrong password 123');
+    await page.click('#login-btn');
+    await page.locator('#auth-error').waitFor({ state: 'visible' });
+    expect(await page.textContent('#auth-error')).toMatch(/\S/);
+    await shot('1-sign-in');
+  });
+
+  it('registers, signs in and connects the socket', async () => {
+    await page.fill('#email', email);
+    await page.fill('#password', password);
+    await page.click('#register-btn');
+    await page.locator('#chat-view').waitFor({ state: 'visible' });
+    expect(await page.textContent('#user-email')).toBe(email);
+    await page.locator('#connection[data-state="online"]').waitFor();
+
+    const models = await request(t.url)
+      .get('/api/models')
+      .set('Authorization', `Bearer ${await accessToken()}`)
+      .expect(200);
+    const options = await page
+      .locator('#model option')
+      .evaluateAll((nodes) => nodes.map((node) => (node as HTMLOptionElement).value));
+    expect(options).toEqual(models.body.items.map((item: { id: string }) => item.id));
+    const defaultModel = models.body.items.find((item: { default: boolean }) => item.default).id;
+    expect(await page.inputValue('#model')).toBe(defaultModel);
+  });
+
+  it('streams a reply token by token and renders its Markdown safely', async () => {
+    await page.fill('#input', 'Hello **world** and `code` <img src=x onerror="window.__xss=1">');
+    await page.press('#input', 'Enter');
+    expect(await page.locator('#stop').isVisible()).toBe(true);
+    const samples = await sampleReplyGrowth(page);
+
+    // The text grew over several samples before the reply finished: it really streamed.
+    const growing = samples.filter((length) => length > 0);
+    expect(growing.length).toBeGreaterThanOrEqual(3);
+    expect(growing).toEqual([...growing].sort((a, b) => a - b));
+
+    const reply = lastReply();
+    expect(await reply.getAttribute('data-status')).toBe('complete');
+    expect(await reply.locator('.content').textContent()).toContain('You said');
+    expect(await reply.locator('.content strong').first().textContent()).toBe('world');
+    expect(await reply.locator('.content code').first().textContent()).toBe('code');
+    // The <img> in the model's text is shown as text, never created as an element.
+    expect(await page.locator('.messages img').count()).toBe(0);
+    expect(await reply.locator('.content').textContent()).toContain('<img src=x');
+    expect(await page.evaluate(() => (window as { __xss?: number }).__xss)).toBeUndefined();
+    expect(await page.locator('.msg.user').last().textContent()).toContain('**world**');
+    expect(await page.locator('#send').isVisible()).toBe(true);
+
+    await page.locator('#session-list .session').first().waitFor();
+    expect(await page.locator('#session-list .session').count()).toBe(1);
+    await shot('2-streamed-reply');
+  });
+
+  it('stops a long reply with the Stop button and stores it as aborted', async () => {
+    const words = Array.from({ length: 150 }, (_, i) => `word${i}`).join(' ');
+    await page.fill('#input', `Please repeat: ${words}`);
+    await page.press('#input', 'Enter');
+    await page.waitForFunction(() => {
+      const bubbles = document.querySelectorAll('.msg.assistant .content');
+      return (bubbles[bubbles.length - 1]?.textContent?.length ?? 0) > 20;
+    });
+    await page.click('#stop');
+    await page.locator('.msg.assistant[data-status="aborted"]').last().waitFor();
+    const partial = (await lastReply().locator('.content').textContent()) ?? '';
+    expect(partial.length).toBeGreaterThan(20);
+    expect(partial).not.toContain('word149');
+    expect(await lastReply().locator('.meta').textContent()).toContain('stopped');
+    await shot('3-stopped');
+
+    const token = await accessToken();
+    const list = await request(t.url)
+      .get('/api/history')
+      .set('Authorization', `Bearer ${token}`)
+      .expect(200);
+    expect(list.body.total).toBe(1);
+    const sessionId = list.body.items[0].session_id;
+    const detail = await request(t.url)
+      .get(`/api/history/${sessionId}`)
+      .set('Authorization', `Bearer ${token}`)
+      .expect(200);
+    const messages = detail.body.messages as { role: string; status: string; content: string }[];
+    expect(messages.map((m) => [m.role, m.status])).toEqual([
+      ['user', 'complete'],
+      ['assistant', 'complete'],
+      ['user', 'complete'],
+      ['assistant', 'aborted'],
+    ]);
+    expect(messages[3].content.length).toBeGreaterThan(0);
+    expect(partial.startsWith(messages[3].content.slice(0, 20))).toBe(true);
+  });
+
+  it('keeps the session across a reload and reopens it from the list', async () => {
+    await page.reload();
+    await page.locator('#chat-view').waitFor({ state: 'visible' });
+    await page.locator('#session-list .session').first().waitFor();
+    expect(await page.locator('.msg').count()).toBe(0); // a reload starts a new chat
+    await page.locator('#session-list .session-open').first().click();
+    await page.locator('.msg').nth(3).waitFor();
+    expect(
+      await page
+        .locator('.msg')
+        .evaluateAll((nodes) =>
+          nodes.map((node) => `${node.className}:${node.getAttribute('data-status')}`),
+        ),
+    ).toEqual([
+      'msg user:complete',
+      'msg assistant:complete',
+      'msg user:complete',
+      'msg assistant:aborted',
+    ]);
+    expect(await page.locator('.msg.assistant .content strong').first().textContent()).toBe(
+      'world',
+    );
+    await shot('4-reopened');
+
+    await page.click('#new-chat');
+    expect(await page.locator('.msg').count()).toBe(0);
+  });
+
+  it('logs out, and logs back in to the same history', async () => {
+    await page.click('#logout');
+    await page.locator('#auth-view').waitFor({ state: 'visible' });
+    expect(await page.evaluate((key) => localStorage.getItem(key), TOKENS_KEY)).toBeNull();
+    await page.fill('#email', email);
+    await page.fill('#password', password);
+    await page.click('#login-btn');
+    await page.locator('#chat-view').waitFor({ state: 'visible' });
+    await page.locator('#session-list .session').first().waitFor();
+    expect(await page.locator('#session-list .session').count()).toBe(1);
+  });
+
+  it('loads /docs, authorizes with the login token and calls GET /api/users/me', async () => {
+    const token = await accessToken();
+    expect(token).toEqual(expect.any(String));
+    await page.goto(`${t.url}/docs`);
+    await page.locator('.swagger-ui .information-container').waitFor();
+    await page.click('button.authorize');
+    const dialog = page.locator('.modal-ux');
+    await dialog.locator('input').first().fill(token);
+    await dialog.locator('button.authorize').click();
+    await dialog.locator('button.btn-done, button.close-modal').first().click();
+
+    const operation = page.locator('.opblock-get', { hasText: '/api/users/me' }).first();
+    await operation.locator('.opblock-summary').click();
+    await operation.locator('button.try-out__btn').click();
+    await operation.locator('button.execute').click();
+    const status = operation
+      .locator('.live-responses-table tr.response .response-col_status')
+      .first();
+    await status.waitFor();
+    expect((await status.textContent())?.trim()).toBe('200');
+    expect(
+      await operation
+        .locator('.live-responses-table tr.response .response-col_description')
+        .first()
+        .textContent(),
+    ).toContain(email);
+    await shot('5-swagger-authorized');
+  });
+
+  it('ran without page errors, CSP violations or failed requests', () => {
+    expect(problems).toEqual([]);
+  });
+});
