@@ -6,6 +6,7 @@ import { buildLoggerOptions } from '@app/common';
 import { AppConfigModule } from './config/app-config.module';
 import { AuthModule } from './auth/auth.module';
 import { HealthModule } from './health/health.module';
+import { HistoryModule } from './history/history.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ProvidersModule } from './providers/providers.module';
 import { UsersModule } from './users/users.module';
@@ -24,6 +25,7 @@ export class AppModule {
         HealthModule,
         AuthModule,
         UsersModule,
+        HistoryModule.forRoot(config),
         MetricsModule.forRoot(config),
         ProvidersModule,
         WebModule.forRoot(config),

@@ -1,4 +1,4 @@
-import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, Optional, Res, ServiceUnavailableException } from '@nestjs/common';
 import {
   ApiOkResponse,
   ApiOperation,
@@ -14,6 +14,7 @@ import {
 } from '@nestjs/terminus';
 import type { Response } from 'express';
 import { RedisHealthIndicator } from './redis.health';
+import { MongoHealthIndicator } from '../history/mongo.health';
 
 /** The 503 readiness body: the API's `{detail}` plus terminus' per-dependency breakdown. */
 export type NotReadyBody = HealthCheckResult & { detail: string };
@@ -25,6 +26,8 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly db: TypeOrmHealthIndicator,
     private readonly redis: RedisHealthIndicator,
+    /** Present only when HISTORY_STORE=mongo (provided by HistoryModule). */
+    @Optional() private readonly mongo?: MongoHealthIndicator,
   ) {}
 
   @Get('live')
@@ -59,6 +62,8 @@ export class HealthController {
       () => this.db.pingCheck('database', { timeout: 2_000 }),
     ];
     if (this.redis.enabled) checks.push(() => this.redis.pingCheck('redis'));
+    const mongo = this.mongo;
+    if (mongo) checks.push(() => mongo.pingCheck('mongo'));
     try {
       return await this.health.check(checks);
     } catch (error) {

@@ -1,0 +1,67 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+
+/** Largest page the history endpoints serve; larger `per_page` values are a 400, not clamped. */
+export const MAX_PER_PAGE = 100;
+export const DEFAULT_PER_PAGE = 20;
+/** Deepest page accepted; beyond it an OFFSET would only burn database time on empty pages. */
+export const MAX_PAGE = 1_000_000;
+
+/**
+ * Query strings arrive as text: whole decimal numbers become numbers, anything else stays as
+ * sent so that @IsInt rejects it with a field message ("1.5", "abc", "", repeated keys).
+ */
+const toInteger = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : value;
+
+/** `page` and `per_page` of a paginated history endpoint. */
+export class PageQueryDto {
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_PAGE, default: 1, example: 1 })
+  @IsOptional()
+  @Transform(toInteger)
+  @IsInt({ message: 'page must be a whole number' })
+  @Min(1, { message: 'page must be at least 1' })
+  @Max(MAX_PAGE, { message: `page must not be greater than ${MAX_PAGE}` })
+  page: number = 1;
+
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: MAX_PER_PAGE,
+    default: DEFAULT_PER_PAGE,
+    example: DEFAULT_PER_PAGE,
+    description: `Items per page, 1 to ${MAX_PER_PAGE}; a larger value is rejected with 400.`,
+  })
+  @IsOptional()
+  @Transform(toInteger)
+  @IsInt({ message: 'per_page must be a whole number' })
+  @Min(1, { message: 'per_page must be at least 1' })
+  @Max(MAX_PER_PAGE, { message: `per_page must not be greater than ${MAX_PER_PAGE}` })
+  per_page: number = DEFAULT_PER_PAGE;
+}
+
+/** Query of `GET /api/history`. */
+export class ListHistoryQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({
+    maxLength: 200,
+    example: 'invoice',
+    description:
+      'Only sessions with a message containing this text (case-insensitive substring; ' +
+      '`%`, `_` and other special characters match literally).',
+  })
+  @IsOptional()
+  @IsString({ message: 'q must be a string' })
+  @MaxLength(200, { message: 'q must be at most 200 characters' })
+  q?: string;
+}
+
+export const EXPORT_FORMATS = ['json', 'markdown'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** Query of `GET /api/history/{session_id}/export`. */
+export class ExportQueryDto {
+  @ApiPropertyOptional({ enum: EXPORT_FORMATS, default: 'json', example: 'markdown' })
+  @IsOptional()
+  @IsIn(EXPORT_FORMATS, { message: 'format must be one of: json, markdown' })
+  format: ExportFormat = 'json';
+}

@@ -1,0 +1,172 @@
+import { ApiProperty } from '@nestjs/swagger';
+import type {
+  MessageRecord,
+  MessageRole,
+  MessageStatus,
+  SessionRecord,
+} from '../history-store.interface';
+
+const ROLES: MessageRole[] = ['system', 'user', 'assistant'];
+const STATUSES: MessageStatus[] = ['pending', 'complete', 'error', 'aborted'];
+const SESSION_ID_EXAMPLE = '3f2b8c1e-9a4d-4e7b-8f10-2c5d6e7f8a9b';
+
+/** One entry of the session list. */
+export class SessionSummaryDto {
+  @ApiProperty({ example: SESSION_ID_EXAMPLE, format: 'uuid' })
+  session_id: string;
+
+  @ApiProperty({ example: 'Trip to Lisbon', nullable: true, type: String })
+  title: string | null;
+
+  @ApiProperty({
+    example: 'Day 2 could start at the Belém Tower…',
+    nullable: true,
+    type: String,
+    description: 'Preview of the newest message: whitespace collapsed, at most 200 characters.',
+  })
+  last_message: string | null;
+
+  @ApiProperty({ example: 6 })
+  message_count: number;
+
+  @ApiProperty({ example: '2026-11-25T16:20:31.412Z', format: 'date-time' })
+  updated_at: string;
+}
+
+/** `GET /api/history`: the user's sessions, newest activity first. */
+export class SessionListDto {
+  @ApiProperty({ type: [SessionSummaryDto] })
+  items: SessionSummaryDto[];
+
+  @ApiProperty({ example: 1 })
+  page: number;
+
+  @ApiProperty({ example: 20 })
+  per_page: number;
+
+  @ApiProperty({ example: 42, description: 'Sessions matching the request over all pages.' })
+  total: number;
+}
+
+/** Token counts of one reply. */
+export class UsageDto {
+  @ApiProperty({ example: 128 })
+  prompt_tokens: number;
+
+  @ApiProperty({ example: 64 })
+  completion_tokens: number;
+
+  @ApiProperty({ example: 192, description: 'prompt_tokens + completion_tokens' })
+  tokens: number;
+}
+
+/** One stored message. */
+export class MessageDto {
+  @ApiProperty({ example: '8d0c7a52-1b3e-4f6a-9c2d-0e1f2a3b4c5d', format: 'uuid' })
+  id: string;
+
+  @ApiProperty({ enum: ROLES, example: 'assistant' })
+  role: MessageRole;
+
+  @ApiProperty({ example: 'Day 2 could start at the Belém Tower, then…' })
+  content: string;
+
+  @ApiProperty({
+    enum: STATUSES,
+    example: 'complete',
+    description:
+      '`pending` while generating; `error` or `aborted` keep any partial text of the reply.',
+  })
+  status: MessageStatus;
+
+  @ApiProperty({ example: 'groq/llama-3.1-8b-instant', nullable: true, type: String })
+  model: string | null;
+
+  @ApiProperty({
+    type: UsageDto,
+    nullable: true,
+    description: 'Token usage of an assistant reply; null when unknown (e.g. user messages).',
+  })
+  usage: UsageDto | null;
+
+  @ApiProperty({ example: '2026-11-25T16:20:31.412Z', format: 'date-time' })
+  created_at: string;
+}
+
+/** `GET /api/history/{session_id}`: one session with a page of its messages, oldest first. */
+export class SessionDetailDto {
+  @ApiProperty({ example: SESSION_ID_EXAMPLE, format: 'uuid' })
+  session_id: string;
+
+  @ApiProperty({ example: 'Trip to Lisbon', nullable: true, type: String })
+  title: string | null;
+
+  @ApiProperty({ example: '2026-11-25T16:02:10.004Z', format: 'date-time' })
+  created_at: string;
+
+  @ApiProperty({ example: '2026-11-25T16:20:31.412Z', format: 'date-time' })
+  updated_at: string;
+
+  @ApiProperty({ type: [MessageDto] })
+  messages: MessageDto[];
+
+  @ApiProperty({ example: 1 })
+  page: number;
+
+  @ApiProperty({ example: 20 })
+  per_page: number;
+
+  @ApiProperty({ example: 6, description: 'Messages in the session over all pages.' })
+  total: number;
+}
+
+/** `GET /api/history/{session_id}/export?format=json`: the whole session. */
+export class SessionExportDto {
+  @ApiProperty({ example: SESSION_ID_EXAMPLE, format: 'uuid' })
+  session_id: string;
+
+  @ApiProperty({ example: 'Trip to Lisbon', nullable: true, type: String })
+  title: string | null;
+
+  @ApiProperty({ example: '2026-11-25T16:02:10.004Z', format: 'date-time' })
+  created_at: string;
+
+  @ApiProperty({ example: '2026-11-25T16:20:31.412Z', format: 'date-time' })
+  updated_at: string;
+
+  @ApiProperty({ example: 6 })
+  message_count: number;
+
+  @ApiProperty({ type: [MessageDto], description: 'Every message, oldest first.' })
+  messages: MessageDto[];
+
+  @ApiProperty({ example: '2026-11-25T17:00:00.000Z', format: 'date-time' })
+  exported_at: string;
+}
+
+export function mapSessionSummary(session: SessionRecord): SessionSummaryDto {
+  return {
+    session_id: session.id,
+    title: session.title,
+    last_message: session.lastMessage,
+    message_count: session.messageCount,
+    updated_at: session.updatedAt.toISOString(),
+  };
+}
+
+export function mapMessage(message: MessageRecord): MessageDto {
+  const known = message.promptTokens !== null || message.completionTokens !== null;
+  const prompt = message.promptTokens ?? 0;
+  const completion = message.completionTokens ?? 0;
+  return {
+    id: message.id,
+    role: message.role,
+    content: message.content,
+    status: message.status,
+    model: message.model,
+    usage: known
+      ? { prompt_tokens: prompt, completion_tokens: completion, tokens: prompt + completion }
+      : null,
+    created_at: message.createdAt.toISOString(),
+  };
+}

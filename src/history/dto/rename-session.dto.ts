@@ -1,0 +1,21 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsString, Length, Matches } from 'class-validator';
+
+export const MAX_TITLE_CHARS = 200;
+
+/** Body of `PATCH /api/history/{session_id}`. */
+export class RenameSessionDto {
+  @ApiProperty({
+    example: 'Trip to Lisbon',
+    minLength: 1,
+    maxLength: MAX_TITLE_CHARS,
+    description: 'New title; surrounding whitespace is trimmed, line breaks are not allowed.',
+  })
+  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value))
+  @IsString({ message: 'title must be a string' })
+  @Length(1, MAX_TITLE_CHARS, { message: `title must be 1 to ${MAX_TITLE_CHARS} characters` })
+  // eslint-disable-next-line no-control-regex
+  @Matches(/^[^\u0000-\u001f\u007f]*$/, { message: 'title must not contain control characters' })
+  title: string;
+}

@@ -1,0 +1,197 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Patch,
+  Query,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiExtraModels,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiProduces,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
+  getSchemaPath,
+} from '@nestjs/swagger';
+import type { Response } from 'express';
+import type { AuthUser } from '../auth/auth-user';
+import { CurrentUser } from '../auth/decorators/current-user.decorator';
+import { ErrorResponseDto } from '../auth/dto/error-response.dto';
+import { JwtAuthGuard } from '../auth/guards/jwt-auth.guard';
+import { ExportQueryDto, ListHistoryQueryDto, PageQueryDto } from './dto/history-query.dto';
+import {
+  SessionDetailDto,
+  SessionExportDto,
+  SessionListDto,
+  SessionSummaryDto,
+} from './dto/history-response.dto';
+import { RenameSessionDto } from './dto/rename-session.dto';
+import { HistoryService } from './history.service';
+
+const SESSION_PARAM = {
+  name: 'session_id',
+  format: 'uuid',
+  description: "A session of the caller; malformed, unknown and other users' ids all answer 404.",
+  example: '3f2b8c1e-9a4d-4e7b-8f10-2c5d6e7f8a9b',
+};
+const NOT_FOUND = {
+  type: ErrorResponseDto,
+  description: 'Unknown or malformed session id, or a session of another user',
+  example: { detail: 'Session not found' },
+};
+const MARKDOWN_EXAMPLE =
+  '# Trip to Lisbon\n\n- Session: `3f2b8c1e-…`\n- Created: 2026-11-25T16:02:10.004Z\n' +
+  '- Updated: 2026-11-25T16:20:31.412Z\n- Messages: 2\n\n---\n\n' +
+  '### User · 2026-11-25T16:02:10.004Z\n\nPlan two days in Lisbon\n\n---\n\n' +
+  '### Assistant (local/echo) · 2026-11-25T16:02:11.210Z\n\nDay 1: …\n';
+
+@ApiTags('history')
+@ApiBearerAuth('bearer')
+@ApiUnauthorizedResponse({
+  type: ErrorResponseDto,
+  description: 'Missing, invalid or expired token',
+})
+@ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'Rate limit; see Retry-After' })
+@UseGuards(JwtAuthGuard)
+@Controller('api/history')
+export class HistoryController {
+  constructor(private readonly history: HistoryService) {}
+
+  @Get()
+  @ApiOperation({
+    summary: "List the caller's chat sessions, newest activity first",
+    description:
+      'Sorted by `updated_at` (last message activity; renaming does not count), then id. ' +
+      '`q` keeps only sessions with a message containing the text (case-insensitive).',
+  })
+  @ApiOkResponse({ type: SessionListDto })
+  @ApiBadRequestResponse({
+    type: ErrorResponseDto,
+    description: 'Bad page, per_page (over 100) or q, or an unknown query parameter',
+    example: {
+      detail: 'per_page must not be greater than 100',
+      errors: [{ field: 'per_page', message: 'per_page must not be greater than 100' }],
+    },
+  })
+  list(
+    @CurrentUser() user: AuthUser,
+    @Query() query: ListHistoryQueryDto,
+  ): Promise<SessionListDto> {
+    return this.history.listSessions(
+      user.id,
+      { page: query.page, perPage: query.per_page },
+      query.q,
+    );
+  }
+
+  @Get(':session_id')
+  @ApiOperation({ summary: 'One session with a page of its messages, oldest first' })
+  @ApiParam(SESSION_PARAM)
+  @ApiOkResponse({ type: SessionDetailDto })
+  @ApiBadRequestResponse({
+    type: ErrorResponseDto,
+    description: 'Bad page or per_page',
+    example: {
+      detail: 'page must be at least 1',
+      errors: [{ field: 'page', message: 'page must be at least 1' }],
+    },
+  })
+  @ApiNotFoundResponse(NOT_FOUND)
+  get(
+    @CurrentUser() user: AuthUser,
+    @Param('session_id') sessionId: string,
+    @Query() query: PageQueryDto,
+  ): Promise<SessionDetailDto> {
+    return this.history.getSession(user.id, sessionId, {
+      page: query.page,
+      perPage: query.per_page,
+    });
+  }
+
+  @Patch(':session_id')
+  @ApiOperation({
+    summary: 'Rename a session',
+    description: 'Returns the session summary. Does not change `updated_at` or the list order.',
+  })
+  @ApiParam(SESSION_PARAM)
+  @ApiOkResponse({ type: SessionSummaryDto })
+  @ApiBadRequestResponse({
+    type: ErrorResponseDto,
+    description: 'Missing, empty, too long or multi-line title, or an unknown field',
+    example: {
+      detail: 'title must be 1 to 200 characters',
+      errors: [{ field: 'title', message: 'title must be 1 to 200 characters' }],
+    },
+  })
+  @ApiNotFoundResponse(NOT_FOUND)
+  rename(
+    @CurrentUser() user: AuthUser,
+    @Param('session_id') sessionId: string,
+    @Body() body: RenameSessionDto,
+  ): Promise<SessionSummaryDto> {
+    return this.history.renameSession(user.id, sessionId, body.title);
+  }
+
+  @Delete(':session_id')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a session and all of its messages' })
+  @ApiParam(SESSION_PARAM)
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiNotFoundResponse(NOT_FOUND)
+  async remove(
+    @CurrentUser() user: AuthUser,
+    @Param('session_id') sessionId: string,
+  ): Promise<void> {
+    await this.history.deleteSession(user.id, sessionId);
+  }
+
+  @Get(':session_id/export')
+  @ApiOperation({
+    summary: 'Download a whole session as JSON or Markdown',
+    description:
+      'Sent as an attachment (`Content-Disposition: attachment; filename="chat-<session_id>.json|md"`). ' +
+      '`json` is the session with every message; `markdown` a readable transcript.',
+  })
+  @ApiParam(SESSION_PARAM)
+  @ApiExtraModels(SessionExportDto)
+  @ApiProduces('application/json', 'text/markdown')
+  @ApiOkResponse({
+    description: 'The export',
+    content: {
+      'application/json': { schema: { $ref: getSchemaPath(SessionExportDto) } },
+      'text/markdown': { schema: { type: 'string', example: MARKDOWN_EXAMPLE } },
+    },
+  })
+  @ApiBadRequestResponse({
+    type: ErrorResponseDto,
+    description: 'Unknown format',
+    example: {
+      detail: 'format must be one of: json, markdown',
+      errors: [{ field: 'format', message: 'format must be one of: json, markdown' }],
+    },
+  })
+  @ApiNotFoundResponse(NOT_FOUND)
+  async export(
+    @CurrentUser() user: AuthUser,
+    @Param('session_id') sessionId: string,
+    @Query() query: ExportQueryDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<SessionExportDto | string> {
+    const exported = await this.history.exportSession(user.id, sessionId, query.format);
+    res.setHeader('Content-Type', exported.contentType);
+    res.setHeader('Content-Disposition', `attachment; filename="${exported.filename}"`);
+    return exported.body;
+  }
+}
