@@ -5,6 +5,7 @@ import { AppConfig, buildDataSourceOptions } from '@app/config';
 import { buildLoggerOptions } from '@app/common';
 import { AppConfigModule } from './config/app-config.module';
 import { AuthModule } from './auth/auth.module';
+import { ChatModule } from './chat/chat.module';
 import { HealthModule } from './health/health.module';
 import { HistoryModule } from './history/history.module';
 import { MetricsModule } from './metrics/metrics.module';
@@ -28,6 +29,7 @@ export class AppModule {
         HistoryModule.forRoot(config),
         MetricsModule.forRoot(config),
         ProvidersModule,
+        ChatModule,
         WebModule.forRoot(config),
       ],
     };
