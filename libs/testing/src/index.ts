@@ -2,3 +2,4 @@ export * from './services';
 export * from './test-database';
 export * from './test-app';
 export * from './clients';
+export * from './simulator/provider-simulator';

@@ -135,7 +135,14 @@ export class GeminiProvider implements ChatProvider {
       client = new GoogleGenAI({
         vertexai: false,
         apiKey: apiKey ?? '',
-        httpOptions: { baseUrl: this.baseUrl, apiVersion: this.apiVersion },
+        httpOptions: {
+          baseUrl: this.baseUrl,
+          apiVersion: this.apiVersion,
+          // Plain global fetch: the SDK's default reaches for undici's global dispatcher through
+          // a realm-global symbol, which fails inside VM contexts (jest). Undici's own 300 s
+          // header/body timeouts never bind before the resilience layer's timers.
+          fetch: (input, init) => fetch(input, init),
+        },
       });
       this.clients.set(cacheKey, client);
     }

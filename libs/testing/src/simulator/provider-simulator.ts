@@ -1,0 +1,614 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/**
+ * A scripted behaviour for one upstream request. Fields combine: e.g. `{processingComments: 2,
+ * errorEventAfterChunks: 1}` is OpenRouter's "200, PROCESSING comments, one chunk, then an
+ * error event". A request takes the first queued fault whose `key` matches (or has none).
+ */
+export interface SimulatorFault {
+  /** Only a request made with this API key takes this fault. */
+  key?: string;
+  /** Answer with this HTTP status and the provider's error body (429, 500, 503, 401, 400…). */
+  status?: number;
+  /** Retry-After header (seconds or HTTP date); Gemini also gets it as RetryInfo.retryDelay. */
+  retryAfter?: number | string;
+  /** Wait this long before sending response headers. */
+  headersDelayMs?: number;
+  /** Never send anything (the client must give up). */
+  hang?: boolean;
+  /** Stream: send headers, then nothing. */
+  hangAfterHeaders?: boolean;
+  /** Wait before the first content chunk (non-streamed: before the whole reply). */
+  firstTokenDelayMs?: number;
+  /** Wait between content chunks. */
+  chunkDelayMs?: number;
+  /** Stream: stop sending (connection left open) after this many content chunks. */
+  stallAfterChunks?: number;
+  /** Destroy the connection after this many content chunks (non-streamed: instead of the reply). */
+  cutAfterChunks?: number;
+  /** Send a chunk that is not JSON after this many content chunks (non-streamed: a broken body). */
+  malformedAfterChunks?: number;
+  /** OpenRouter style: after a 200 and this many chunks, an `error` object in a `data:` event. */
+  errorEventAfterChunks?: number;
+  /** Code inside that error event (default 502). */
+  errorEventCode?: number;
+  /** `: OPENROUTER PROCESSING` comments sent before the first chunk (100 ms apart). */
+  processingComments?: number;
+  /** Reply text for this request. */
+  reply?: string;
+}
+
+export type SimulatedApi = 'openai' | 'gemini';
+
+/** One request as the simulator saw it. */
+export interface SimulatedRequest {
+  index: number;
+  api: SimulatedApi;
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  headers: IncomingMessage['headers'];
+  /** Bearer token (OpenAI) or x-goog-api-key / ?key= (Gemini). */
+  apiKey?: string;
+  model?: string;
+  stream: boolean;
+  body: unknown;
+  /** The conversation normalised to OpenAI roles (Gemini's `model` → `assistant`, systemInstruction → `system`). */
+  messages: { role: string; content: string }[];
+  /** Status sent (0 while none). */
+  status: number;
+  /** The fault applied, if any. */
+  fault?: SimulatorFault;
+  /** The client closed the connection before the response was complete. */
+  closedByClient: boolean;
+  /** The response was fully written. */
+  completed: boolean;
+}
+
+export interface ProviderSimulatorOptions {
+  /** Fixed reply text, or a function of the last user message. Default: `Simulated reply to: <message>`. */
+  reply?: string | ((lastUserMessage: string) => string);
+  /** Default wait between streamed chunks. */
+  chunkDelayMs?: number;
+}
+
+const PROCESSING_INTERVAL_MS = 100;
+
+/**
+ * A real HTTP server speaking the wire protocols of the providers, for tests and benchmarks:
+ * OpenAI's `POST …/chat/completions` (JSON, and SSE with `stream: true`, usage in the last
+ * chunk when `stream_options.include_usage`, `data: [DONE]`) and Gemini's
+ * `POST /{version}/models/{model}:generateContent` and `:streamGenerateContent?alt=sse`.
+ * Replies are deterministic; usage is computed (~4 characters per token). Faults are scripted
+ * per request; every request is logged with its headers, key, body and whether the client
+ * closed the connection early.
+ */
+export class ProviderSimulator {
+  readonly requests: SimulatedRequest[] = [];
+  private readonly queue: SimulatorFault[] = [];
+  private readonly rejectedKeys = new Map<string, number>();
+  private readonly sockets = new Set<Socket>();
+  private server?: Server;
+  private baseUrl?: string;
+
+  constructor(private readonly options: ProviderSimulatorOptions = {}) {}
+
+  /** Starts listening on 127.0.0.1 (`port` 0 = any free port); resolves to `http://127.0.0.1:<port>`. */
+  async start(port = 0, host = '127.0.0.1'): Promise<string> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    this.server = server;
+    const address = server.address() as AddressInfo;
+    this.baseUrl = `http://${host}:${address.port}`;
+    return this.baseUrl;
+  }
+
+  /** `http://127.0.0.1:<port>`; throws before start(). */
+  get url(): string {
+    if (!this.baseUrl) throw new Error('ProviderSimulator is not started');
+    return this.baseUrl;
+  }
+
+  /** Closes the server and every open connection (hanging requests included). */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Queues faults, one per future request (in order, matched by `key` when set). */
+  script(...faults: SimulatorFault[]): this {
+    this.queue.push(...faults);
+    return this;
+  }
+
+  /** Every request made with `key` gets `status` (401 by default) from now on. */
+  rejectKey(key: string, status = 401): this {
+    this.rejectedKeys.set(key, status);
+    return this;
+  }
+
+  /** Forgets the request log, the queued faults and the rejected keys. */
+  reset(): void {
+    this.requests.length = 0;
+    this.queue.length = 0;
+    this.rejectedKeys.clear();
+  }
+
+  /** Faults still queued (not yet taken by a request). */
+  get pendingFaults(): number {
+    return this.queue.length;
+  }
+
+  /** Resolves once `predicate` holds (polled), or rejects after `timeoutMs`. */
+  async waitFor(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate()) {
+      if (Date.now() > deadline) throw new Error('ProviderSimulator.waitFor timed out');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://simulator');
+    const rawBody = await readBody(req);
+    const gemini =
+      /^\/(?:[\w-]+\/)*(v1\w*)\/models\/([^/:]+):(generateContent|streamGenerateContent)$/.exec(
+        url.pathname,
+      );
+    const openai = req.method === 'POST' && /\/chat\/completions$/.test(url.pathname);
+    if (!gemini && !openai) {
+      sendJson(res, 404, { error: { message: `No route ${req.method} ${url.pathname}` } });
+      return;
+    }
+    const api: SimulatedApi = gemini ? 'gemini' : 'openai';
+    let body: unknown;
+    try {
+      body = rawBody ? JSON.parse(rawBody) : {};
+    } catch {
+      sendError(res, api, 400, 'Request body is not JSON');
+      return;
+    }
+    const record: SimulatedRequest = {
+      index: this.requests.length,
+      api,
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      headers: req.headers,
+      apiKey:
+        api === 'openai'
+          ? bearer(req)
+          : (headerValue(req, 'x-goog-api-key') ?? url.searchParams.get('key') ?? undefined),
+      model: gemini ? decodeURIComponent(gemini[2]) : stringField(body, 'model'),
+      stream: gemini
+        ? gemini[3] === 'streamGenerateContent'
+        : (body as { stream?: unknown }).stream === true,
+      body,
+      messages: api === 'openai' ? openAiMessages(body) : geminiMessages(body),
+      status: 0,
+      closedByClient: false,
+      completed: false,
+    };
+    this.requests.push(record);
+    const closed = new AbortController();
+    // Writes racing a client that went away must not crash the simulator.
+    res.on('error', () => undefined);
+    res.on('close', () => {
+      if (!res.writableFinished) record.closedByClient = true;
+      closed.abort();
+    });
+    res.on('finish', () => {
+      record.completed = true;
+    });
+
+    const rejected = record.apiKey === undefined ? undefined : this.rejectedKeys.get(record.apiKey);
+    const fault: SimulatorFault =
+      rejected !== undefined ? { status: rejected } : (this.takeFault(record.apiKey) ?? {});
+    record.fault = Object.keys(fault).length > 0 ? fault : undefined;
+
+    try {
+      await this.respond(record, fault, res, closed.signal);
+    } catch (error) {
+      if (!closed.signal.aborted && !res.headersSent) {
+        sendError(res, api, 500, `simulator failure: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  private takeFault(key: string | undefined): SimulatorFault | undefined {
+    const index = this.queue.findIndex((fault) => fault.key === undefined || fault.key === key);
+    return index < 0 ? undefined : this.queue.splice(index, 1)[0];
+  }
+
+  private async respond(
+    record: SimulatedRequest,
+    fault: SimulatorFault,
+    res: ServerResponse,
+    closed: AbortSignal,
+  ): Promise<void> {
+    if (fault.hang) return; // the connection stays open until the client or stop() closes it
+    await sleep(fault.headersDelayMs ?? 0, closed);
+    if (fault.status !== undefined && fault.status >= 400) {
+      record.status = fault.status;
+      sendError(res, record.api, fault.status, errorMessage(fault.status), fault.retryAfter);
+      return;
+    }
+
+    const text = fault.reply ?? this.replyFor(record);
+    const limit = maxTokens(record);
+    const { words, finish } = limitWords(text.match(/\S+\s*/g) ?? [], limit);
+    const reply = words.join('');
+    const promptTokens =
+      estimateTokens(record.messages.map((m) => m.content).join(' ')) + 4 * record.messages.length;
+    const completionTokens = estimateTokens(reply);
+    const usage = { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
+    record.status = 200;
+
+    if (!record.stream) {
+      await sleep(fault.firstTokenDelayMs ?? 0, closed);
+      if (fault.cutAfterChunks !== undefined) {
+        res.socket?.destroy();
+        return;
+      }
+      if (fault.malformedAfterChunks !== undefined) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"id": "broken", "choices": [');
+        return;
+      }
+      if (fault.errorEventAfterChunks !== undefined) {
+        sendJson(res, 200, {
+          error: { code: fault.errorEventCode ?? 502, message: 'Provider returned error' },
+        });
+        return;
+      }
+      sendJson(
+        res,
+        200,
+        record.api === 'openai'
+          ? openAiCompletion(record.model ?? 'unknown', reply, finish, usage)
+          : geminiResponse(record.model ?? 'unknown', reply, finish, usage),
+      );
+      return;
+    }
+
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    });
+    res.flushHeaders();
+    if (fault.hangAfterHeaders) return;
+    for (let i = 0; i < (fault.processingComments ?? 0); i++) {
+      res.write(': OPENROUTER PROCESSING\n\n');
+      await sleep(PROCESSING_INTERVAL_MS, closed);
+    }
+    await sleep(fault.firstTokenDelayMs ?? 0, closed);
+    const chunkDelay = fault.chunkDelayMs ?? this.options.chunkDelayMs ?? 0;
+    const model = record.model ?? 'unknown';
+    const write = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`);
+    const includeUsage = (record.body as { stream_options?: { include_usage?: boolean } })
+      .stream_options?.include_usage;
+
+    if (record.api === 'openai') {
+      write(openAiChunk(model, { role: 'assistant', content: '' }, null));
+    }
+    for (let i = 0; i <= words.length; i++) {
+      if (closed.aborted) return;
+      if (fault.cutAfterChunks === i) {
+        // Let the chunks already written reach the client, then cut without a clean end.
+        await new Promise<void>((resolve) => res.write('', () => resolve()));
+        await sleep(20, closed);
+        res.socket?.destroy();
+        return;
+      }
+      if (fault.malformedAfterChunks === i) {
+        res.write('data: {"choices": [{"delta": {"content": "oops"\n\n');
+        res.end();
+        return;
+      }
+      if (fault.errorEventAfterChunks === i) {
+        const code = fault.errorEventCode ?? 502;
+        write(
+          record.api === 'openai'
+            ? {
+                id: 'gen-sim',
+                object: 'chat.completion.chunk',
+                created: Math.floor(Date.now() / 1000),
+                model,
+                error: { code, message: 'Provider returned error' },
+                choices: [{ index: 0, delta: { content: '' }, finish_reason: 'error' }],
+              }
+            : { error: { code, message: 'Provider returned error', status: 'INTERNAL' } },
+        );
+        res.end();
+        return;
+      }
+      if (fault.stallAfterChunks === i) return;
+      if (i === words.length) break;
+      if (i > 0) await sleep(chunkDelay, closed);
+      const last = i === words.length - 1;
+      if (record.api === 'openai') write(openAiChunk(model, { content: words[i] }, null));
+      else {
+        write(
+          geminiChunk(
+            model,
+            words[i],
+            last ? geminiFinish(finish) : undefined,
+            last ? usage : undefined,
+          ),
+        );
+      }
+    }
+    if (record.api === 'openai') {
+      write(openAiChunk(model, {}, finish));
+      if (includeUsage) {
+        write({
+          id: 'chatcmpl-sim',
+          object: 'chat.completion.chunk',
+          created: Math.floor(Date.now() / 1000),
+          model,
+          choices: [],
+          usage: openAiUsage(usage),
+        });
+      }
+      res.write('data: [DONE]\n\n');
+    } else if (words.length === 0) {
+      write(geminiChunk(model, '', geminiFinish(finish), usage));
+    }
+    res.end();
+  }
+
+  private replyFor(record: SimulatedRequest): string {
+    const lastUser = [...record.messages].reverse().find((m) => m.role === 'user')?.content ?? '';
+    const reply = this.options.reply;
+    if (typeof reply === 'string') return reply;
+    if (typeof reply === 'function') return reply(lastUser);
+    return `Simulated reply to: ${lastUser}`;
+  }
+}
+
+interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+}
+
+/** ~4 characters per token, like the app's own estimate. */
+function estimateTokens(text: string): number {
+  return Math.ceil(text.length / 4);
+}
+
+function limitWords(
+  words: string[],
+  limit: number | undefined,
+): { words: string[]; finish: 'stop' | 'length' } {
+  if (limit === undefined) return { words, finish: 'stop' };
+  const kept: string[] = [];
+  let tokens = 0;
+  for (const word of words) {
+    tokens += estimateTokens(word);
+    if (tokens > limit) return { words: kept, finish: 'length' };
+    kept.push(word);
+  }
+  return { words: kept, finish: 'stop' };
+}
+
+function maxTokens(record: SimulatedRequest): number | undefined {
+  const body = record.body as {
+    max_tokens?: number;
+    max_completion_tokens?: number;
+    generationConfig?: { maxOutputTokens?: number };
+  };
+  const value =
+    body.max_completion_tokens ?? body.max_tokens ?? body.generationConfig?.maxOutputTokens;
+  return typeof value === 'number' ? value : undefined;
+}
+
+function openAiUsage(usage: Usage) {
+  return {
+    prompt_tokens: usage.promptTokens,
+    completion_tokens: usage.completionTokens,
+    total_tokens: usage.totalTokens,
+  };
+}
+
+function openAiCompletion(model: string, text: string, finish: string, usage: Usage) {
+  return {
+    id: 'chatcmpl-sim',
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: text },
+        finish_reason: finish,
+        logprobs: null,
+      },
+    ],
+    usage: openAiUsage(usage),
+  };
+}
+
+function openAiChunk(model: string, delta: Record<string, unknown>, finish: string | null) {
+  return {
+    id: 'chatcmpl-sim',
+    object: 'chat.completion.chunk',
+    created: Math.floor(Date.now() / 1000),
+    model,
+    choices: [{ index: 0, delta, finish_reason: finish }],
+  };
+}
+
+function geminiFinish(finish: string): string {
+  return finish === 'length' ? 'MAX_TOKENS' : 'STOP';
+}
+
+function geminiUsage(usage: Usage) {
+  return {
+    promptTokenCount: usage.promptTokens,
+    candidatesTokenCount: usage.completionTokens,
+    totalTokenCount: usage.totalTokens,
+  };
+}
+
+function geminiResponse(model: string, text: string, finish: string, usage: Usage) {
+  return {
+    candidates: [
+      {
+        content: { role: 'model', parts: [{ text }] },
+        finishReason: geminiFinish(finish),
+        index: 0,
+      },
+    ],
+    usageMetadata: geminiUsage(usage),
+    modelVersion: model,
+  };
+}
+
+function geminiChunk(model: string, text: string, finishReason?: string, usage?: Usage) {
+  return {
+    candidates: [
+      {
+        content: { role: 'model', parts: [{ text }] },
+        index: 0,
+        ...(finishReason ? { finishReason } : {}),
+      },
+    ],
+    ...(usage ? { usageMetadata: geminiUsage(usage) } : {}),
+    modelVersion: model,
+  };
+}
+
+function errorMessage(status: number): string {
+  if (status === 429) return 'Rate limit reached (simulated)';
+  if (status === 401) return 'Invalid API key (simulated)';
+  if (status === 403) return 'Forbidden (simulated)';
+  if (status >= 500) return 'Upstream failure (simulated)';
+  return 'Bad request (simulated)';
+}
+
+const GEMINI_STATUS: Record<number, string> = {
+  400: 'INVALID_ARGUMENT',
+  401: 'UNAUTHENTICATED',
+  403: 'PERMISSION_DENIED',
+  404: 'NOT_FOUND',
+  429: 'RESOURCE_EXHAUSTED',
+  500: 'INTERNAL',
+  503: 'UNAVAILABLE',
+};
+
+function sendError(
+  res: ServerResponse,
+  api: SimulatedApi,
+  status: number,
+  message: string,
+  retryAfter?: number | string,
+): void {
+  if (retryAfter !== undefined) res.setHeader('retry-after', String(retryAfter));
+  if (api === 'openai') {
+    sendJson(res, status, { error: { message, type: 'simulated_error', code: status } });
+    return;
+  }
+  const details =
+    status === 429 && typeof retryAfter === 'number'
+      ? [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${retryAfter}s` }]
+      : [];
+  sendJson(res, status, {
+    error: { code: status, message, status: GEMINI_STATUS[status] ?? 'UNKNOWN', details },
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function bearer(req: IncomingMessage): string | undefined {
+  const match = /^Bearer\s+(.+)$/i.exec(headerValue(req, 'authorization') ?? '');
+  return match?.[1];
+}
+
+function stringField(body: unknown, field: string): string | undefined {
+  const value = (body as Record<string, unknown> | null)?.[field];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function contentText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content
+      .map((part: { text?: unknown }) => (typeof part?.text === 'string' ? part.text : ''))
+      .join('');
+  }
+  return '';
+}
+
+function openAiMessages(body: unknown): { role: string; content: string }[] {
+  const messages = (body as { messages?: unknown }).messages;
+  if (!Array.isArray(messages)) return [];
+  return messages.map((m: { role?: unknown; content?: unknown }) => ({
+    role: typeof m.role === 'string' ? m.role : 'user',
+    content: contentText(m.content),
+  }));
+}
+
+function geminiMessages(body: unknown): { role: string; content: string }[] {
+  const request = body as {
+    contents?: { role?: string; parts?: { text?: string }[] }[];
+    systemInstruction?: { parts?: { text?: string }[] } | string;
+  };
+  const out: { role: string; content: string }[] = [];
+  const system = request.systemInstruction;
+  if (typeof system === 'string') out.push({ role: 'system', content: system });
+  else if (system?.parts) out.push({ role: 'system', content: contentText(system.parts) });
+  for (const content of request.contents ?? []) {
+    out.push({
+      role: content.role === 'model' ? 'assistant' : 'user',
+      content: contentText(content.parts ?? []),
+    });
+  }
+  return out;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
