@@ -88,6 +88,35 @@ describeE2e('history API', () => {
     });
   });
 
+  describe('OpenAPI', () => {
+    it('documents every history route with bearer auth, parameters and error responses', async () => {
+      const doc = (await request(t.url).get('/docs-json').expect(200)).body;
+      const routes: [string, string, string[]][] = [
+        ['/api/history', 'get', ['200', '400', '401']],
+        ['/api/history/{session_id}', 'get', ['200', '400', '401', '404']],
+        ['/api/history/{session_id}', 'patch', ['200', '400', '401', '404']],
+        ['/api/history/{session_id}', 'delete', ['204', '401', '404']],
+        ['/api/history/{session_id}/export', 'get', ['200', '400', '401', '404']],
+      ];
+      for (const [path, method, statuses] of routes) {
+        const operation = doc.paths[path]?.[method];
+        expect(operation).toBeDefined();
+        expect(operation.security).toEqual([{ bearer: [] }]);
+        expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(statuses));
+      }
+      const list = doc.paths['/api/history'].get;
+      expect(list.parameters.map((p: { name: string }) => p.name).sort()).toEqual([
+        'page',
+        'per_page',
+        'q',
+      ]);
+      expect(doc.components.schemas.SessionSummaryDto.properties.updated_at.example).toMatch(/Z$/);
+      expect(
+        Object.keys(doc.paths['/api/history/{session_id}/export'].get.responses['200'].content),
+      ).toEqual(['application/json', 'text/markdown']);
+    });
+  });
+
   describe('GET /api/history', () => {
     it('lists the first 20 sessions, newest first, with the total', async () => {
       const res = await as(alice).get('/api/history').expect(200);
