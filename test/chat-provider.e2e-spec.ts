@@ -201,6 +201,72 @@ describeE2e('chat against a provider (simulator)', () => {
   });
 });
 
+describeE2e('chat session titles (simulator)', () => {
+  let t: TestApp;
+  let sim: ProviderSimulator;
+  let user: LoggedInUser;
+  beforeAll(async () => {
+    sim = new ProviderSimulator();
+    const url = await sim.start();
+    t = await startTestApp({
+      AI_SERVICES__GROQ_API_KEY: 'sim-groq-key',
+      AI_SERVICES__GROQ_BASE_URL: url,
+      AI_SERVICES__DEFAULT_MODEL: 'groq/llama-3.1-8b-instant',
+      AI_SERVICES__MAX_RETRIES: '0',
+      CHAT__GENERATE_TITLES: 'true',
+    });
+    user = await registerAndLogin(t.url);
+  });
+  afterAll(async () => {
+    await t.close();
+    await sim.stop();
+  });
+
+  const title = async (sessionId: string) =>
+    (
+      await request(t.url)
+        .get(`/api/history/${sessionId}`)
+        .set('Authorization', `Bearer ${user.token}`)
+        .expect(200)
+    ).body.title as string;
+
+  it('replaces the derived title with a short generated one after the first exchange', async () => {
+    sim.script({}, { reply: 'Title: "Sourdough Starter Basics."' });
+    const res = await request(t.url)
+      .post('/api/chat')
+      .set('Authorization', `Bearer ${user.token}`)
+      .send({ message: 'How do I keep a sourdough starter alive while I am away for two weeks?' })
+      .expect(200);
+    await sim.waitFor(() => sim.requests.length === 2);
+    const titleRequest = sim.requests[1];
+    expect(titleRequest.stream).toBe(false);
+    expect(titleRequest.body).toEqual(expect.objectContaining({ max_tokens: 16 }));
+    for (
+      let i = 0;
+      i < 50 && (await title(res.body.session_id)) !== 'Sourdough Starter Basics';
+      i++
+    ) {
+      await sleep(20);
+    }
+    expect(await title(res.body.session_id)).toBe('Sourdough Starter Basics');
+  });
+
+  it('keeps the derived title when title generation fails, without failing the reply', async () => {
+    sim.reset();
+    sim.script({}, { status: 500 });
+    const res = await request(t.url)
+      .post('/api/chat')
+      .set('Authorization', `Bearer ${user.token}`)
+      .send({ message: 'Please explain the difference between optimistic and pessimistic locking' })
+      .expect(200);
+    await sim.waitFor(() => sim.requests.length === 2);
+    await sleep(100);
+    expect(await title(res.body.session_id)).toBe(
+      'Please explain the difference between optimistic and…',
+    );
+  });
+});
+
 /** The 502 detail is client-safe text: it never carries the provider's own error or a key. */
 function res502Detail(detail: unknown): string {
   expect(typeof detail).toBe('string');

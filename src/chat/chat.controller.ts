@@ -152,7 +152,19 @@ export class ChatController {
       '- `error` `{detail, status, message_id}` — instead of `done` when the provider failed (502/503/504)\n\n' +
       'Comment lines `: ping` are sent every CHAT__HEARTBEAT_MS. Errors found before the stream starts ' +
       '(400, 401, 404, 409, 429) are ordinary JSON error responses. Closing the connection aborts the ' +
-      'upstream call; the partial reply is stored as `aborted`.',
+      'upstream call; the partial reply is stored as `aborted`.\n\n' +
+      '**Other transports** (same payloads; see docs/CHAT_PROTOCOLS.md):\n\n' +
+      '- Socket.IO namespace `/chat` (path `/socket.io`): token in `auth.token`, an ' +
+      '`Authorization: Bearer` header or query `token`; a bad token fails with `connect_error` ' +
+      '`unauthorized`. Emit `chat:send` `{message, session_id?, model?, system_prompt?, temperature?, ' +
+      'max_tokens?, client_id?}` with an ack (`{ok: true, session_id, message_id}` or `{ok: false, ' +
+      'detail, status}`); every socket of the user receives `chat:start`, `chat:delta`, `chat:done`, ' +
+      '`chat:error` with `session_id` and `client_id` added. `chat:abort` `{session_id}` stops a reply; ' +
+      'a disconnect aborts the replies that socket started.\n' +
+      '- Plain WebSocket `ws://HOST/api/chat/ws?token=<jwt>` (bad token: HTTP 401 before the upgrade): ' +
+      'send `{"message", "session_id"?, ...}` or `{"type": "abort", "session_id"}`; receive ' +
+      '`{"type": "start"|"delta"|"done"|"error", ...}` frames. Invalid frames get ' +
+      '`{"type": "error", "detail", "status": 400}` and the connection stays open.',
   })
   @ApiHeader(IDEMPOTENCY_HEADER)
   @ApiProduces('text/event-stream')

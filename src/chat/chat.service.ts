@@ -315,7 +315,8 @@ export class ChatService {
         model,
       });
     }
-    if (turn.generateTitle && status === 'complete') {
+    // The offline local provider can only echo: its "title" would be worse than the derived one.
+    if (turn.generateTitle && status === 'complete' && !model.startsWith('local/')) {
       void this.generateTitle(turn.userId, turn.sessionId, model, turn.input.message, text);
     }
     return outcome;
