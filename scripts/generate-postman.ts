@@ -114,7 +114,7 @@ const SAVE_TOKENS = [
   "pm.test('token saved', () => pm.expect(body.access_token).to.be.a('string'));",
 ];
 const SAVE_SESSION = [
-  "if (pm.response.headers.get('Content-Type', '').includes('application/json')) {",
+  "if ((pm.response.headers.get('Content-Type') || '').includes('application/json')) {",
   '  const body = pm.response.json();',
   '  if (body && body.session_id) {',
   "    pm.environment.set('session_id', body.session_id);",
@@ -237,7 +237,11 @@ function requestsFor(
       item.request.body = {
         mode: 'raw',
         raw: JSON.stringify(
-          bodyExample(json.example ?? refs.example(json.schema, true), 'json'),
+          bodyExample(json.example ?? refs.example(json.schema, true), {
+            kind: 'json',
+            required: refs.required(json.schema),
+            saves: script,
+          }),
           null,
           2,
         ),
@@ -256,7 +260,11 @@ function requestsFor(
       key: 'Content-Type',
       value: 'application/x-www-form-urlencoded',
     });
-    const example = bodyExample(form.example ?? refs.example(form.schema, true), 'form');
+    const example = bodyExample(form.example ?? refs.example(form.schema, true), {
+      kind: 'form',
+      required: refs.required(form.schema),
+      saves: script,
+    });
     item.request.body = {
       mode: 'urlencoded',
       urlencoded: Object.entries(example).map(([key, value]) => ({
@@ -276,18 +284,40 @@ function scriptFor(path: string, operation: Operation, refs: RefResolver): strin
   const schema = refs.resolve<Schema>(success?.content?.['application/json']?.schema ?? {});
   const properties = refs.properties(schema);
   if ('access_token' in properties || /\/auth\/(login|refresh)$/.test(path)) return SAVE_TOKENS;
-  if ('session_id' in properties && /\/chat(\/stream)?$/.test(path)) return SAVE_SESSION;
+  if ('session_id' in properties && /\/chat$/.test(path)) return SAVE_SESSION;
   return undefined;
 }
 
+/** Collection variables a body field of the same name is filled from. */
+const VARIABLE_FIELDS = ['access_token', 'refresh_token', 'session_id'];
+
 /**
- * A request body example: optional fields documented as empty are left out, and where a body
- * accepts both `email` and its OAuth2 alias `username`, JSON shows `email` and forms `username`.
+ * A request body example. Optional fields documented as empty are left out; fields named like a
+ * collection variable take `{{variable}}` (an optional one is left out of the request that sets
+ * it: the first chat starts a session, later ones continue it); where a body accepts both
+ * `email` and its OAuth2 alias `username`, JSON shows `email` and forms `username`.
  */
-function bodyExample(example: Json, kind: 'json' | 'form'): Record<string, Json> {
+function bodyExample(
+  example: Json,
+  options: { kind: 'json' | 'form'; required: Set<string>; saves?: string[] },
+): Record<string, Json> {
   const body = { ...((example ?? {}) as Record<string, Json>) };
-  for (const [key, value] of Object.entries(body)) if (value === '') delete body[key];
-  if ('email' in body && 'username' in body) delete body[kind === 'json' ? 'username' : 'email'];
+  const saved =
+    options.saves === SAVE_SESSION
+      ? ['session_id']
+      : options.saves
+        ? ['access_token', 'refresh_token']
+        : [];
+  for (const [key, value] of Object.entries(body)) {
+    if (value === '' && !options.required.has(key)) delete body[key];
+    else if (VARIABLE_FIELDS.includes(key)) {
+      if (saved.includes(key) && !options.required.has(key)) delete body[key];
+      else body[key] = `{{${key}}}`;
+    }
+  }
+  if ('email' in body && 'username' in body) {
+    delete body[options.kind === 'json' ? 'username' : 'email'];
+  }
   return body;
 }
 
@@ -315,6 +345,14 @@ class RefResolver {
       ) as { $ref?: string };
     }
     return current as T;
+  }
+
+  /** Names of the required properties of a (possibly referenced) object schema. */
+  required(schemaOrRef: Schema | undefined): Set<string> {
+    const schema = this.resolve<Schema>(schemaOrRef ?? {});
+    const names = [...(schema.required ?? [])];
+    for (const part of schema.allOf ?? []) names.push(...this.required(part));
+    return new Set(names);
   }
 
   properties(schema: Schema): Record<string, Schema> {
