@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto';
+import { mapError, RateLimitedError } from '@app/common';
+import { AppConfig } from '@app/config';
+import { QuotaService, retryAfterMs } from './quota.service';
+import { MemoryQuotaStore } from './quota/quota-store';
+
+function config(env: Record<string, string>): AppConfig {
+  return AppConfig.fromEnv({ SECRET_KEY: randomBytes(32).toString('hex'), ...env });
+}
+
+describe(QuotaService.name, () => {
+  it('lets N requests per minute through, then 429 with Retry-After; users are independent', async () => {
+    const sut = new QuotaService(
+      config({ QUOTA__REQUESTS_PER_MINUTE: '3' }),
+      new MemoryQuotaStore(),
+    );
+    for (let i = 0; i < 3; i++) await sut.assertWithinQuota('alice');
+    const error = await sut.assertWithinQuota('alice').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+    const mapped = mapError(error);
+    expect(mapped.status).toBe(429);
+    expect(mapped.body.detail).toBe('Too many chat requests: at most 3 per minute');
+    expect(mapped.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(mapped.retryAfterSeconds).toBeLessThanOrEqual(120);
+    await expect(sut.assertWithinQuota('bob')).resolves.toBeUndefined();
+  });
+
+  it('refuses once the daily token budget is used, until 00:00 UTC', async () => {
+    const sut = new QuotaService(config({ QUOTA__TOKENS_PER_DAY: '100' }), new MemoryQuotaStore());
+    await sut.assertWithinQuota('carol');
+    await sut.recordUsage('carol', 60);
+    await sut.assertWithinQuota('carol');
+    await sut.recordUsage('carol', 40);
+    const error = await sut.assertWithinQuota('carol').catch((e: unknown) => e);
+    const mapped = mapError(error);
+    expect(mapped.status).toBe(429);
+    expect(mapped.body.detail).toBe(
+      'Daily token quota of 100 tokens used up; it resets at 00:00 UTC',
+    );
+    const midnight = new Date();
+    midnight.setUTCHours(24, 0, 0, 0);
+    const expected = Math.ceil((midnight.getTime() - Date.now()) / 1000);
+    expect(Math.abs(mapped.retryAfterSeconds! - expected)).toBeLessThanOrEqual(2);
+  });
+
+  it('ignores empty or invalid usage', async () => {
+    const store = new MemoryQuotaStore();
+    const sut = new QuotaService(config({}), store);
+    await sut.recordUsage('dave', 0);
+    await sut.recordUsage('dave', Number.NaN);
+    await sut.recordUsage('dave', -5);
+    const day = new Date().toISOString().slice(0, 10);
+    expect(await store.get(`tokens:dave:${day}`)).toBe(0);
+  });
+});
+
+describe('retryAfterMs (sliding window)', () => {
+  it('waits until enough of the previous minute slid out', () => {
+    // limit 10, previous minute 10, current 5, at 20 s: estimate 10*(2/3)+5 ≈ 11.7.
+    // One more fits when 10*(1-t)+5 ≤ 9 → t ≥ 0.6 → 0.6*60 s - 20 s = 16 s.
+    expect(retryAfterMs(5, 10, 10, 1 / 3)).toBeCloseTo(16_000, -1);
+  });
+
+  it('waits for the next minute when the current one alone is full', () => {
+    // limit 10, current 10 at 30 s: next minute starts in 30 s; then 10*(1-t) ≤ 9 → t ≥ 0.1 → +6 s.
+    expect(retryAfterMs(10, 0, 10, 0.5)).toBeCloseTo(36_000, -1);
+  });
+});
+
+describe(MemoryQuotaStore.name, () => {
+  it('expires counters after their ttl', async () => {
+    let now = 0;
+    const sut = new MemoryQuotaStore(() => now);
+    expect(await sut.add('k', 5, 1000)).toBe(5);
+    expect(await sut.add('k', 2, 1000)).toBe(7);
+    now = 999;
+    expect(await sut.get('k')).toBe(7);
+    now = 1000;
+    expect(await sut.get('k')).toBe(0);
+  });
+
+  it('counts a window hit only when the weighted estimate stays within the limit', async () => {
+    const sut = new MemoryQuotaStore(() => 0);
+    await sut.add('prev', 4, 10_000);
+    expect(await sut.hitWindow('cur', 'prev', 5, 0.5, 10_000)).toEqual({
+      allowed: true,
+      current: 1,
+      previous: 4,
+    });
+    expect(await sut.hitWindow('cur', 'prev', 5, 0.5, 10_000)).toEqual({
+      allowed: true,
+      current: 2,
+      previous: 4,
+    });
+    expect(await sut.hitWindow('cur', 'prev', 5, 0.5, 10_000)).toEqual({
+      allowed: true,
+      current: 3,
+      previous: 4,
+    });
+    expect(await sut.hitWindow('cur', 'prev', 5, 0.5, 10_000)).toEqual({
+      allowed: false,
+      current: 3,
+      previous: 4,
+    });
+  });
+});
