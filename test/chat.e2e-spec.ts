@@ -1,7 +1,9 @@
 import request from 'supertest';
 import {
+  connectChatSocket,
   describeE2e,
   LoggedInUser,
+  openChatWs,
   postSse,
   registerAndLogin,
   SseEvent,
@@ -471,5 +473,23 @@ describeE2e('chat quota', () => {
       { token: user.token },
     );
     expect(stream.status).toBe(429);
+
+    // The same per-user quota covers Socket.IO and the plain WebSocket.
+    const socket = await connectChatSocket(t.url, user.token);
+    try {
+      const ack = await socket.timeout(5_000).emitWithAck('chat:send', { message: 'hi' });
+      expect(ack).toEqual({ ok: false, detail: expect.any(String), status: 429 });
+    } finally {
+      socket.close();
+    }
+    const ws = await openChatWs(t.url, user.token);
+    try {
+      ws.send({ message: 'hi' });
+      expect(await ws.next((f) => f.type === 'error')).toEqual(
+        expect.objectContaining({ status: 429, detail: expect.any(String) }),
+      );
+    } finally {
+      await ws.close();
+    }
   });
 });
