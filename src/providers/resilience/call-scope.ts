@@ -90,6 +90,8 @@ export class AttemptScope {
   private connectTimer?: NodeJS.Timeout;
   private firstTokenTimer?: NodeJS.Timeout;
   private idleTimer?: NodeJS.Timeout;
+  /** When we started waiting for the next chunk; undefined while the caller holds a delta. */
+  private waitingSince?: number;
   private disposed = false;
   private readonly onCallAbort = () => this.controller.abort(this.call.signal.reason);
 
@@ -128,14 +130,28 @@ export class AttemptScope {
     clearTimeout(this.firstTokenTimer);
   }
 
-  /** Start waiting for the next chunk; the idle timer runs only while we wait upstream. */
+  /**
+   * Start waiting for the next chunk; the idle gap counts only while we wait upstream (not
+   * while the caller consumes a delta). One timer serves the whole stream: it re-arms itself
+   * for the rest of the gap instead of being replaced per chunk.
+   */
   armIdle(): void {
-    clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => this.timeout('idle'), this.timeouts.idleTimeoutMs);
+    this.waitingSince = Date.now();
+    if (!this.idleTimer) this.scheduleIdle(this.timeouts.idleTimeoutMs);
   }
 
   disarmIdle(): void {
-    clearTimeout(this.idleTimer);
+    this.waitingSince = undefined;
+  }
+
+  private scheduleIdle(ms: number): void {
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (this.waitingSince === undefined || this.disposed) return;
+      const waited = Date.now() - this.waitingSince;
+      if (waited >= this.timeouts.idleTimeoutMs) this.timeout('idle');
+      else this.scheduleIdle(this.timeouts.idleTimeoutMs - waited);
+    }, ms);
   }
 
   /** Which of our timers ended this attempt, if one did. */

@@ -485,12 +485,13 @@ export class ResilientExecutor {
       ...result,
     };
     const usage = result.usage;
-    const line = {
-      ...entry,
-      usage: undefined,
+    const { usage: _usage, ...fields } = entry;
+    const line: Record<string, unknown> = {
+      ...fields,
       promptTokens: usage?.promptTokens,
       completionTokens: usage?.completionTokens,
     };
+    for (const key of Object.keys(line)) if (line[key] === undefined) delete line[key];
     if (result.outcome === 'success' || result.outcome === 'aborted') {
       this.logger.log(line, `Provider call ${result.outcome}`);
     } else {
