@@ -120,6 +120,8 @@ export class ChatController {
       if (!res.writableFinished) turn.abort();
     };
     res.on('close', onClose);
+    // The client may already have gone while the turn was being prepared.
+    if (!res.socket || res.socket.destroyed) turn.abort();
     try {
       const outcome = await turn.run();
       if (outcome.error) {
@@ -205,6 +207,8 @@ export class ChatController {
       if (!res.writableFinished) turn.abort();
     };
     res.on('close', onClose);
+    // The client may already have gone while the turn was being prepared.
+    if (!res.socket || res.socket.destroyed) turn.abort();
     sse.open();
     this.metrics?.streamOpened('sse');
     try {
