@@ -1,4 +1,4 @@
-import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
 import { AppConfig } from '@app/config';
 import { AccessTokenModule } from '../auth/access-token.module';
@@ -25,10 +25,13 @@ import { ResilientExecutor } from './resilience/resilient-executor';
     {
       provide: QUOTA_STORE,
       inject: [AppConfig],
-      useFactory: (config: AppConfig): QuotaStore =>
-        config.redisUrl
-          ? new RedisQuotaStore(new Redis(config.redisUrl, { maxRetriesPerRequest: 2 }))
-          : new MemoryQuotaStore(),
+      useFactory: (config: AppConfig): QuotaStore => {
+        if (!config.redisUrl) return new MemoryQuotaStore();
+        const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
+        const logger = new Logger('QuotaService');
+        redis.on('error', (error: Error) => logger.warn(`Redis: ${error.message}`));
+        return new RedisQuotaStore(redis);
+      },
     },
   ],
   exports: [ProvidersService, QuotaService],

@@ -54,6 +54,19 @@ describe(QuotaService.name, () => {
   });
 });
 
+describe(`${QuotaService.name} with a failing store`, () => {
+  it('lets requests through and does not throw when the store is down', async () => {
+    const broken = new MemoryQuotaStore();
+    const failure = () => Promise.reject(new Error('connection refused'));
+    broken.hitWindow = failure;
+    broken.get = failure;
+    broken.add = failure;
+    const sut = new QuotaService(config({}), broken);
+    await expect(sut.assertWithinQuota('erin')).resolves.toBeUndefined();
+    await expect(sut.recordUsage('erin', 10)).resolves.toBeUndefined();
+  });
+});
+
 describe('retryAfterMs (sliding window)', () => {
   it('waits until enough of the previous minute slid out', () => {
     // limit 10, previous minute 10, current 5, at 20 s: estimate 10*(2/3)+5 ≈ 11.7.

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { RateLimitedError } from '@app/common';
 import { AppConfig, type QuotaConfig } from '@app/config';
 import { MetricsService } from '../metrics/metrics.service';
@@ -15,6 +15,7 @@ const DAY_MS = 86_400_000;
  */
 @Injectable()
 export class QuotaService {
+  private readonly logger = new Logger(QuotaService.name);
   private readonly limits: QuotaConfig;
 
   constructor(
@@ -30,6 +31,16 @@ export class QuotaService {
    * Retry-After) when the per-minute limit or the daily token budget is used up.
    */
   async assertWithinQuota(userId: string): Promise<void> {
+    try {
+      await this.check(userId);
+    } catch (error) {
+      if (error instanceof RateLimitedError) throw error;
+      // The counter store (Redis) is down: serve the chat rather than fail every request.
+      this.logger.error({ err: error, userId }, 'Quota store unavailable; request let through');
+    }
+  }
+
+  private async check(userId: string): Promise<void> {
     const now = Date.now();
     const day = utcDay(now);
     const used = await this.store.get(`tokens:${userId}:${day}`);
@@ -63,7 +74,14 @@ export class QuotaService {
   /** Adds a finished reply's tokens (prompt + completion) to the user's daily count. */
   async recordUsage(userId: string, tokens: number): Promise<void> {
     if (!Number.isFinite(tokens) || tokens <= 0) return;
-    await this.store.add(`tokens:${userId}:${utcDay(Date.now())}`, tokens, 2 * DAY_MS);
+    try {
+      await this.store.add(`tokens:${userId}:${utcDay(Date.now())}`, tokens, 2 * DAY_MS);
+    } catch (error) {
+      this.logger.error(
+        { err: error, userId, tokens },
+        'Quota store unavailable; usage not recorded',
+      );
+    }
   }
 }
 
