@@ -10,6 +10,8 @@ import { ChatIoAdapter } from './chat/redis-io.adapter';
 export async function createApp(config: AppConfig) {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bufferLogs: true,
+    // Rethrow start-up failures (main.ts prints a one-line reason) instead of process.abort().
+    abortOnError: false,
   });
   app.useLogger(app.get(Logger));
   configureApp(app, config);

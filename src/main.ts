@@ -1,6 +1,9 @@
 import 'dotenv/config';
+import { DataSource } from 'typeorm';
 import { AppConfig, ConfigError } from '@app/config';
 import { createApp } from './bootstrap';
+import { ProvidersService } from './providers/providers.service';
+import { describeStartError, startupLine } from './startup-summary';
 
 async function main(): Promise<void> {
   let config: AppConfig;
@@ -13,14 +16,23 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const app = await createApp(config);
-  await app.listen(config.http.port, config.http.host);
-  const url = `http://${config.http.host === '0.0.0.0' ? 'localhost' : config.http.host}:${config.http.port}`;
-  process.stdout.write(
-    `Chatbot API listening on ${url} — database ${config.database.type}, history ${config.historyStore}` +
-      (config.http.docsEnabled ? `, docs ${url}/docs` : '') +
-      '\n',
-  );
+  try {
+    const app = await createApp(config);
+    await app.listen(config.http.port, config.http.host);
+    const models = app.get(ProvidersService).listModels();
+    process.stdout.write(
+      `${startupLine({
+        config,
+        address: app.getHttpServer().address(),
+        providers: [...new Set(models.map((model) => model.provider))],
+        defaultModel: models.find((model) => model.default)?.id,
+        pendingMigrations: await app.get(DataSource).showMigrations(),
+      })}\n`,
+    );
+  } catch (error) {
+    process.stderr.write(`Failed to start: ${describeStartError(error, config)}\n`);
+    process.exit(1);
+  }
 }
 
 void main();
