@@ -284,6 +284,38 @@ describeBrowser('browser chat page and Swagger UI in chromium', () => {
     await shot('5-swagger-authorized');
   });
 
+  it('refreshes an expired access token before sending and after a reload', async () => {
+    // A second server whose access tokens live 3 s: the page must refresh them on its own.
+    const short = await startTestApp({
+      AI_SERVICES__LOCAL_DELAY_MS: '5',
+      SECURITY__JWT_EXPIRES_IN: '3',
+    });
+    try {
+      await page.goto(`${short.url}/`);
+      await page.fill('#email', email);
+      await page.fill('#password', password);
+      await page.click('#register-btn');
+      await page.locator('#connection[data-state="online"]').waitFor();
+      const first = await accessToken();
+      await page.waitForTimeout(3_500); // the token (and the socket's handshake) has expired
+
+      await page.fill('#input', 'Still there?');
+      await page.press('#input', 'Enter');
+      await page.locator('.msg.assistant[data-status="complete"]').waitFor();
+      expect(await lastReply().locator('.content').textContent()).toContain('Still there?');
+      const second = await accessToken();
+      expect(second).not.toBe(first);
+
+      await page.waitForTimeout(3_500);
+      await page.reload(); // GET /api/users/me answers 401 once, then the page refreshes
+      await page.locator('#chat-view').waitFor({ state: 'visible' });
+      await page.locator('#session-list .session').first().waitFor();
+      expect(await accessToken()).not.toBe(second);
+    } finally {
+      await short.close();
+    }
+  });
+
   it('ran without page errors, CSP violations or failed requests', () => {
     expect(problems).toEqual([]);
   });

@@ -94,6 +94,21 @@ export class ApiClient {
     return this.tokens !== null;
   }
 
+  /** When the access token expires (epoch ms, from its `exp` claim), or null if unknown. */
+  get accessTokenExpiresAt(): number | null {
+    const payload = this.tokens?.access_token.split('.')[1];
+    if (!payload) return null;
+    try {
+      const base64 = payload.replace(/-/g, '+').replace(/_/g, '/');
+      const claims = JSON.parse(atob(base64.padEnd(Math.ceil(base64.length / 4) * 4, '='))) as {
+        exp?: unknown;
+      };
+      return typeof claims.exp === 'number' ? claims.exp * 1000 : null;
+    } catch {
+      return null;
+    }
+  }
+
   async register(email: string, password: string): Promise<void> {
     await this.request('POST', '/api/auth/register', { email, password }, false);
   }

@@ -98,6 +98,10 @@ let socket: Socket | null = null;
 let currentSessionId: string | null = null;
 let generation: Generation | null = null;
 let renderScheduled = false;
+let sending = false;
+
+/** Refresh the access token this long before it expires (it is checked on every socket event). */
+const TOKEN_REFRESH_MARGIN_MS = 30_000;
 
 // ---------------------------------------------------------------------------------------------
 // Views
@@ -388,6 +392,34 @@ function connectSocket(): void {
   });
 }
 
+/** Reconnects so that the server sees the current token; resolves once it is settled. */
+function reconnectSocket(): Promise<void> {
+  const s = socket;
+  if (!s) return Promise.resolve();
+  return new Promise((resolve) => {
+    const settled = () => {
+      s.off('connect', settled);
+      s.off('connect_error', settled);
+      resolve();
+    };
+    s.on('connect', settled);
+    s.on('connect_error', settled);
+    s.disconnect().connect();
+  });
+}
+
+/**
+ * The socket was authenticated with the token of its handshake, and the server refuses events
+ * once that token expires: refresh it shortly before, then reconnect with the new one.
+ */
+async function ensureFreshToken(): Promise<boolean> {
+  const expiresAt = api.accessTokenExpiresAt;
+  if (expiresAt === null || expiresAt - Date.now() > TOKEN_REFRESH_MARGIN_MS) return true;
+  if (!(await api.refresh())) return false; // signed out: onSignedOut shows the login form
+  await reconnectSocket();
+  return true;
+}
+
 function disconnectSocket(): void {
   socket?.disconnect();
   socket = null;
@@ -405,9 +437,15 @@ function scheduleRender(): void {
   });
 }
 
-function sendMessage(): void {
+async function sendMessage(): Promise<void> {
   const text = ui.input.value.trim();
-  if (!text || generation) return;
+  if (!text || generation || sending) return;
+  sending = true;
+  try {
+    if (!(await ensureFreshToken())) return;
+  } finally {
+    sending = false;
+  }
   if (!socket?.connected) {
     showError(ui.chatError, 'Not connected to the chat server yet; try again in a moment.');
     return;
@@ -485,12 +523,12 @@ ui.logout.addEventListener('click', () => void api.logout().catch(() => undefine
 ui.newChat.addEventListener('click', startNewChat);
 ui.composer.addEventListener('submit', (event) => {
   event.preventDefault();
-  sendMessage();
+  void sendMessage();
 });
 ui.input.addEventListener('keydown', (event) => {
   if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
-    sendMessage();
+    void sendMessage();
   }
 });
 ui.stop.addEventListener('click', stopGeneration);
