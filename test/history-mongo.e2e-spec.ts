@@ -140,5 +140,15 @@ describeWithServices(
       }
       expect((await store.getSession(alice.id, session.id))?.title).toBe('Private');
     });
+
+    it('erases the Mongo history when the account is deleted', async () => {
+      const carol = await registerAndLogin(t.url);
+      const session = await store.createSession(carol.id, 'Soon gone');
+      await store.appendMessage(session.id, { role: 'user', content: 'bye', status: 'complete' });
+      await request(t.url).delete('/api/users/me').set(auth(carol)).expect(204);
+      expect(await store.getSession(carol.id, session.id)).toBeNull();
+      expect((await store.listSessions(carol.id, { page: 1, perPage: 10 })).total).toBe(0);
+      expect((await store.listMessages(session.id, { page: 1, perPage: 10 })).total).toBe(0);
+    });
   },
 );

@@ -1,14 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { QueryFailedError, Repository } from 'typeorm';
 import { ConflictError } from '@app/common';
+import { HISTORY_STORE, HistoryStore } from '../history/history-store.interface';
 import { User } from './entities/user.entity';
 
 /** Users table access. Emails reach here already trimmed and lower-cased by the DTOs. */
 @Injectable()
 export class UsersService {
-  constructor(@InjectRepository(User) private readonly users: Repository<User>) {}
+  constructor(
+    @InjectRepository(User) private readonly users: Repository<User>,
+    @Inject(HISTORY_STORE) private readonly history: HistoryStore,
+  ) {}
 
   /** Creates an account; ConflictError when the e-mail is taken (also under a concurrent insert). */
   async create(email: string, passwordHash: string): Promise<User> {
@@ -47,10 +51,11 @@ export class UsersService {
 
   /**
    * Deletes the account and everything it owns. SQL foreign keys cascade to refresh and e-mail
-   * tokens and to SQL chat history; stores outside this database (e.g. Mongo history) must be
-   * cleared here too before the row goes.
+   * tokens and to SQL chat history; history kept outside this database (Mongo) is erased first,
+   * so a failure there leaves the account in place to retry rather than orphaned messages.
    */
   async deleteAccount(userId: string): Promise<void> {
+    await this.history.deleteAllForUser(userId);
     await this.users.delete({ id: userId });
   }
 }
