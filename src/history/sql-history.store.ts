@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, In, Repository, SelectQueryBuilder } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import { ChatMessage } from './entities/chat-message.entity';
 import { ChatSession } from './entities/chat-session.entity';
 import { MessageNotFoundError, SessionNotFoundError } from './history.errors';
@@ -41,17 +41,27 @@ export function escapeLikePattern(text: string): string {
  * SQLite has a single writer, but TypeORM shares one connection between all callers, so
  * overlapping transactions would nest as savepoints of each other: writes here are serialised
  * in-process first.
+ *
+ * The chat hot path (getSession, recentMessages, appendMessage, updateMessage, listMessages) is
+ * plain SQL through the same connection rather than query builders: building and hydrating a
+ * TypeORM query costs ~0.1–0.3 ms of CPU each, several times the database's own work, and a chat
+ * turn makes about a dozen (bench/RESULTS.md). Values still go through the driver's own
+ * conversions (dates), so rows are identical either way. `seq` is dense (1…message_count, only
+ * appendMessage assigns it, messages are only deleted with their session), so a message page is
+ * a `seq` range: any page is an index seek, and the total is the session's counter.
  */
 @Injectable()
 export class SqlHistoryStore implements HistoryStore {
   private readonly sqliteWrites = new KeyedMutex();
   private readonly isSqlite: boolean;
+  private readonly sql: SqlRows;
 
   constructor(
     @InjectRepository(ChatSession) private readonly sessions: Repository<ChatSession>,
     @InjectRepository(ChatMessage) private readonly messages: Repository<ChatMessage>,
   ) {
     this.isSqlite = sessions.manager.connection.options.type !== 'postgres';
+    this.sql = new SqlRows(sessions, messages, this.isSqlite);
   }
 
   async createSession(userId: string, title: string | null = null): Promise<SessionRecord> {
@@ -71,8 +81,11 @@ export class SqlHistoryStore implements HistoryStore {
 
   async getSession(userId: string, sessionId: string): Promise<SessionRecord | null> {
     if (!userId || !sessionId) return null;
-    const session = await this.sessions.findOneBy({ id: sessionId, userId });
-    return session ? toSessionRecord(session) : null;
+    const rows = await this.sessions.manager.query<RawRow[]>(
+      this.sql.text(`SELECT ${SESSION_COLUMNS} FROM chat_sessions WHERE id = ? AND user_id = ?`),
+      [sessionId, userId],
+    );
+    return rows.length ? this.sql.session(rows[0]) : null;
   }
 
   async listSessions(
@@ -166,28 +179,21 @@ export class SqlHistoryStore implements HistoryStore {
     const now = new Date();
     const preview = messagePreview(message.content);
     return this.write(async (em) => {
-      const changes: QueryDeepPartialEntity<ChatSession> = {
-        messageCount: () => 'message_count + 1',
-        updatedAt: now,
-      };
       // A reply that has no text yet keeps the previous preview until updateMessage fills it.
-      if (preview) changes.lastMessage = preview;
-      const result = await em
-        .createQueryBuilder()
-        .update(ChatSession)
-        .set(changes)
-        .where('id = :sessionId', { sessionId })
-        .execute();
-      if (!result.affected) throw new SessionNotFoundError();
-      const counter = await em
-        .createQueryBuilder(ChatSession, 's')
-        .select('s.messageCount', 'seq')
-        .where('s.id = :sessionId', { sessionId })
-        .getRawOne<{ seq: number | string }>();
+      const counter = await this.sql.run(
+        em,
+        `UPDATE chat_sessions SET message_count = message_count + 1, updated_at = ?${
+          preview ? ', last_message = ?' : ''
+        } WHERE id = ? RETURNING message_count`,
+        preview
+          ? [this.sql.sessionDate(now), preview, sessionId]
+          : [this.sql.sessionDate(now), sessionId],
+      );
+      if (!counter.length) throw new SessionNotFoundError();
       const row: ChatMessage = {
         id: newHistoryId(),
         sessionId,
-        seq: Number(counter!.seq),
+        seq: Number(counter[0].message_count),
         role: message.role,
         content: message.content,
         status: message.status,
@@ -197,7 +203,23 @@ export class SqlHistoryStore implements HistoryStore {
         error: message.error ?? null,
         createdAt: now,
       };
-      await em.insert(ChatMessage, row);
+      await this.sql.run(
+        em,
+        `INSERT INTO chat_messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          row.id,
+          row.sessionId,
+          row.seq,
+          row.role,
+          row.content,
+          row.status,
+          row.model,
+          row.promptTokens,
+          row.completionTokens,
+          row.error,
+          this.sql.messageDate(now),
+        ],
+      );
       return toMessageRecord(row);
     });
   }
@@ -208,58 +230,67 @@ export class SqlHistoryStore implements HistoryStore {
     patch: MessagePatch,
   ): Promise<MessageRecord> {
     if (!sessionId || !messageId) throw new MessageNotFoundError();
-    const changes = definedFields(patch);
+    const changes = Object.entries(definedFields(patch)) as [keyof MessagePatch, unknown][];
     return this.write(async (em) => {
-      const existing = await em.findOneBy(ChatMessage, { id: messageId, sessionId });
-      if (!existing) throw new MessageNotFoundError();
-      if (Object.keys(changes).length) {
-        await em.update(ChatMessage, { id: messageId }, changes);
-      }
-      const updated: ChatMessage = { ...existing, ...changes };
-      const preview = changes.content === undefined ? '' : messagePreview(changes.content);
-      const sessionChanges: QueryDeepPartialEntity<ChatSession> = { updatedAt: new Date() };
+      const rows = changes.length
+        ? await this.sql.run(
+            em,
+            `UPDATE chat_messages SET ${changes
+              .map(([field]) => `${PATCH_COLUMNS[field]} = ?`)
+              .join(', ')} WHERE id = ? AND session_id = ? RETURNING ${MESSAGE_COLUMNS}`,
+            [...changes.map(([, value]) => value), messageId, sessionId],
+          )
+        : await this.sql.run(
+            em,
+            `SELECT ${MESSAGE_COLUMNS} FROM chat_messages WHERE id = ? AND session_id = ?`,
+            [messageId, sessionId],
+          );
+      if (!rows.length) throw new MessageNotFoundError();
+      const updated = this.sql.message(rows[0]);
+      const preview = patch.content === undefined ? '' : messagePreview(patch.content);
       // Only the newest message (seq = message_count) is the session's preview.
-      if (preview) {
-        sessionChanges.lastMessage = () =>
-          'CASE WHEN message_count = :seq THEN :preview ELSE last_message END';
-      }
-      await em
-        .createQueryBuilder()
-        .update(ChatSession)
-        .set(sessionChanges)
-        .where('id = :sessionId', { sessionId })
-        .setParameters({ seq: existing.seq, preview })
-        .execute();
-      return toMessageRecord(updated);
+      await this.sql.run(
+        em,
+        preview
+          ? 'UPDATE chat_sessions SET updated_at = ?, last_message = CASE WHEN message_count = ? THEN ? ELSE last_message END WHERE id = ?'
+          : 'UPDATE chat_sessions SET updated_at = ? WHERE id = ?',
+        preview
+          ? [this.sql.sessionDate(new Date()), updated.seq, preview, sessionId]
+          : [this.sql.sessionDate(new Date()), sessionId],
+      );
+      return updated;
     });
   }
 
   async listMessages(sessionId: string, page: PageRequest): Promise<Page<MessageRecord>> {
     if (!sessionId) return { items: [], total: 0 };
-    const [rows, countRow] = await Promise.all([
-      this.messages.find({
-        where: { sessionId },
-        order: { seq: 'ASC' },
-        skip: (page.page - 1) * page.perPage,
-        take: page.perPage,
-      }),
-      this.messages
-        .createQueryBuilder('m')
-        .select('COUNT(*)', 'total')
-        .where('m.sessionId = :sessionId', { sessionId })
-        .getRawOne<{ total: string | number }>(),
+    const [rows, counter] = await Promise.all([
+      this.sessions.manager.query<RawRow[]>(
+        this.sql.text(
+          `SELECT ${MESSAGE_COLUMNS} FROM chat_messages WHERE session_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?`,
+        ),
+        [sessionId, (page.page - 1) * page.perPage, page.perPage],
+      ),
+      this.sessions.manager.query<RawRow[]>(
+        this.sql.text('SELECT message_count FROM chat_sessions WHERE id = ?'),
+        [sessionId],
+      ),
     ]);
-    return { items: rows.map(toMessageRecord), total: Number(countRow?.total ?? 0) };
+    return {
+      items: rows.map((row) => this.sql.message(row)),
+      total: Number(counter[0]?.message_count ?? 0),
+    };
   }
 
   async recentMessages(sessionId: string, limit: number): Promise<MessageRecord[]> {
     if (!sessionId || limit <= 0) return [];
-    const rows = await this.messages.find({
-      where: { sessionId },
-      order: { seq: 'DESC' },
-      take: limit,
-    });
-    return rows.reverse().map(toMessageRecord);
+    const rows = await this.sessions.manager.query<RawRow[]>(
+      this.sql.text(
+        `SELECT ${MESSAGE_COLUMNS} FROM chat_messages WHERE session_id = ? ORDER BY seq DESC LIMIT ?`,
+      ),
+      [sessionId, limit],
+    );
+    return rows.reverse().map((row) => this.sql.message(row));
   }
 
   private write<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
@@ -298,4 +329,102 @@ function toMessageRecord(row: ChatMessage): MessageRecord {
     error: row.error,
     createdAt: row.createdAt,
   };
+}
+
+type RawRow = Record<string, unknown>;
+
+const SESSION_COLUMNS = 'id, user_id, title, message_count, last_message, created_at, updated_at';
+const MESSAGE_COLUMNS =
+  'id, session_id, seq, role, content, status, model, prompt_tokens, completion_tokens, error, created_at';
+const PATCH_COLUMNS: Record<keyof MessagePatch, string> = {
+  content: 'content',
+  status: 'status',
+  model: 'model',
+  promptTokens: 'prompt_tokens',
+  completionTokens: 'completion_tokens',
+  error: 'error',
+};
+
+/**
+ * Plain SQL on the store's connection: `?` placeholders (numbered for Postgres), and values
+ * converted by the driver exactly as TypeORM converts entity columns (SQLite keeps dates as UTC
+ * text, Postgres as timestamps).
+ */
+class SqlRows {
+  private readonly texts = new Map<string, string>();
+  private readonly sessionCreated: ColumnMetadata;
+  private readonly sessionUpdated: ColumnMetadata;
+  private readonly messageCreated: ColumnMetadata;
+
+  constructor(
+    private readonly sessions: Repository<ChatSession>,
+    messages: Repository<ChatMessage>,
+    private readonly isSqlite: boolean,
+  ) {
+    this.sessionCreated = sessions.metadata.findColumnWithPropertyName('createdAt')!;
+    this.sessionUpdated = sessions.metadata.findColumnWithPropertyName('updatedAt')!;
+    this.messageCreated = messages.metadata.findColumnWithPropertyName('createdAt')!;
+  }
+
+  /** The statement in the driver's placeholder style. */
+  text(sql: string): string {
+    if (this.isSqlite) return sql;
+    let text = this.texts.get(sql);
+    if (!text) {
+      let n = 0;
+      text = sql.replace(/\?/g, () => `$${++n}`);
+      this.texts.set(sql, text);
+    }
+    return text;
+  }
+
+  /** Runs a statement in a transaction; the rows it returned (SELECT or RETURNING). */
+  async run(em: EntityManager, sql: string, parameters: unknown[]): Promise<RawRow[]> {
+    const result = await em.queryRunner!.query(this.text(sql), parameters, true);
+    return (result.records ?? []) as RawRow[];
+  }
+
+  sessionDate(date: Date): unknown {
+    return this.driver.preparePersistentValue(date, this.sessionUpdated);
+  }
+
+  messageDate(date: Date): unknown {
+    return this.driver.preparePersistentValue(date, this.messageCreated);
+  }
+
+  session(row: RawRow): SessionRecord {
+    return {
+      id: row.id as string,
+      userId: row.user_id as string,
+      title: (row.title as string | null) ?? null,
+      messageCount: Number(row.message_count),
+      lastMessage: (row.last_message as string | null) ?? null,
+      createdAt: this.driver.prepareHydratedValue(row.created_at, this.sessionCreated) as Date,
+      updatedAt: this.driver.prepareHydratedValue(row.updated_at, this.sessionUpdated) as Date,
+    };
+  }
+
+  message(row: RawRow): MessageRecord {
+    return {
+      id: row.id as string,
+      sessionId: row.session_id as string,
+      seq: Number(row.seq),
+      role: row.role as MessageRecord['role'],
+      content: row.content as string,
+      status: row.status as MessageRecord['status'],
+      model: (row.model as string | null) ?? null,
+      promptTokens: nullableNumber(row.prompt_tokens),
+      completionTokens: nullableNumber(row.completion_tokens),
+      error: (row.error as string | null) ?? null,
+      createdAt: this.driver.prepareHydratedValue(row.created_at, this.messageCreated) as Date,
+    };
+  }
+
+  private get driver() {
+    return this.sessions.manager.connection.driver;
+  }
+}
+
+function nullableNumber(value: unknown): number | null {
+  return value === null || value === undefined ? null : Number(value);
 }
