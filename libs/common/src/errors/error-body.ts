@@ -1,4 +1,9 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
+import {
+  DATABASE_RETRY_AFTER_SECONDS,
+  DATABASE_UNAVAILABLE_DETAIL,
+  isDatabaseUnavailable,
+} from './database-unavailable';
 import { DomainError, InvalidInputError } from './domain-errors';
 
 export interface FieldError {
@@ -35,8 +40,9 @@ const GENERIC_DETAIL: Record<number, string> = {
 };
 
 /**
- * Maps anything thrown to a status and a safe body. Unknown errors become a generic 500 whose
- * message never reaches the client (it may hold SQL, provider text or secrets).
+ * Maps anything thrown to a status and a safe body. An unreachable database is a 503
+ * `Database unavailable` with Retry-After (an outage, not a bug); other unknown errors become a
+ * generic 500. Neither message reaches the client (it may hold SQL, provider text or secrets).
  */
 export function mapError(error: unknown): MappedError {
   if (error instanceof DomainError) {
@@ -59,6 +65,13 @@ export function mapError(error: unknown): MappedError {
     return {
       status: parserError.status,
       body: { detail: GENERIC_DETAIL[parserError.status] ?? 'Bad request' },
+    };
+  }
+  if (isDatabaseUnavailable(error)) {
+    return {
+      status: 503,
+      body: { detail: DATABASE_UNAVAILABLE_DETAIL },
+      retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS,
     };
   }
   return { status: 500, body: { detail: 'Internal server error' } };

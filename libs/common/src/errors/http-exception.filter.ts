@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { DATABASE_UNAVAILABLE_DETAIL } from './database-unavailable';
 import { mapError } from './error-body';
 
 /** The one HTTP exception filter: every error leaves as `{detail}` with the right status. */
@@ -17,6 +18,12 @@ export class HttpExceptionFilter implements ExceptionFilter {
       this.logger.error(
         { err: exception, reqId: request.id, method: request.method, path: request.path },
         'Unhandled error',
+      );
+    } else if (mapped.body.detail === DATABASE_UNAVAILABLE_DETAIL) {
+      // An outage, not a bug: one line per request without the stack.
+      this.logger.warn(
+        { reqId: request.id, method: request.method, path: request.path },
+        `Database unavailable: ${(exception as Error)?.message ?? String(exception)}`,
       );
     }
     if (response.headersSent) {

@@ -48,7 +48,9 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   app.useBodyParser('urlencoded', { limit: config.http.bodyLimit, extended: false });
   app.useGlobalFilters(new HttpExceptionFilter());
   app.useGlobalPipes(createValidationPipe());
-  app.enableShutdownHooks();
+  // SIGTERM/SIGINT: close gracefully (streams get SHUTDOWN_GRACE_MS), then exit 0 — a clean stop
+  // for systemd and Docker, instead of re-raising the signal after close.
+  app.enableShutdownHooks(undefined, { useProcessExit: true });
 
   if (config.http.docsEnabled) {
     const document = SwaggerModule.createDocument(app, buildOpenApiConfig());
