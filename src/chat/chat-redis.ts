@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
+import { failFastAfterFirstConnect } from '@app/common';
 import { AppConfig } from '@app/config';
 
 /**
@@ -14,15 +15,24 @@ export class ChatRedis implements OnApplicationShutdown {
   private subscriberConnection: Redis | null = null;
 
   constructor(config: AppConfig) {
+    // Fail fast once connected: while Redis is down, lock and idempotency commands fail at once
+    // and chat falls back to in-process state (FailoverInFlightLock) instead of waiting.
     this.client = config.redisUrl
-      ? this.watch(new Redis(config.redisUrl, { maxRetriesPerRequest: 2 }), 'commands')
+      ? this.watch(
+          failFastAfterFirstConnect(new Redis(config.redisUrl, { maxRetriesPerRequest: 2 })),
+          'commands',
+        )
       : null;
   }
 
   /** A dedicated connection in subscriber mode, created on first use; null without Redis. */
   subscriber(): Redis | null {
     if (!this.client) return null;
-    this.subscriberConnection ??= this.watch(this.client.duplicate(), 'subscriber');
+    // PSUBSCRIBE waits for the connection however long Redis is away (start-up included).
+    this.subscriberConnection ??= this.watch(
+      this.client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null }),
+      'subscriber',
+    );
     return this.subscriberConnection;
   }
 
@@ -30,6 +40,11 @@ export class ChatRedis implements OnApplicationShutdown {
     await Promise.all(
       [this.subscriberConnection, this.client].map(async (connection) => {
         if (!connection) return;
+        // QUIT on a connection that is down would wait behind queued commands forever.
+        if (connection.status !== 'ready') {
+          connection.disconnect();
+          return;
+        }
         try {
           await connection.quit();
         } catch {

@@ -7,9 +7,11 @@ import { ChatController } from './chat.controller';
 import { ChatGateway } from './chat.gateway';
 import { ChatService } from './chat.service';
 import { GenerationRegistry } from './generation-registry';
+import { FailoverIdempotencyStore } from './idempotency/failover-idempotency-store';
 import { IDEMPOTENCY_STORE, IdempotencyStore } from './idempotency/idempotency-store';
 import { MemoryIdempotencyStore } from './idempotency/memory-idempotency-store';
 import { RedisIdempotencyStore } from './idempotency/redis-idempotency-store';
+import { FailoverInFlightLock } from './locks/failover-in-flight-lock';
 import { IN_FLIGHT_LOCK, InFlightLock } from './locks/in-flight-lock';
 import { MemoryInFlightLock } from './locks/memory-in-flight-lock';
 import { RedisInFlightLock } from './locks/redis-in-flight-lock';
@@ -17,7 +19,8 @@ import { RedisInFlightLock } from './locks/redis-in-flight-lock';
 /**
  * Chat over REST, SSE, Socket.IO (`/chat` namespace) and plain WebSocket (`/api/chat/ws`), all
  * through ChatService. Session locks and idempotency records live in Redis when REDIS_URL is
- * set (shared by every instance), else in process. The history store comes from the global
+ * set (shared by every instance; in process while Redis is unreachable), else in process. The
+ * history store comes from the global
  * HistoryModule; MetricsService from the global MetricsModule.
  */
 @Module({
@@ -33,13 +36,20 @@ import { RedisInFlightLock } from './locks/redis-in-flight-lock';
       provide: IN_FLIGHT_LOCK,
       inject: [ChatRedis],
       useFactory: (redis: ChatRedis): InFlightLock =>
-        redis.client ? new RedisInFlightLock(redis.client) : new MemoryInFlightLock(),
+        redis.client
+          ? new FailoverInFlightLock(new RedisInFlightLock(redis.client), new MemoryInFlightLock())
+          : new MemoryInFlightLock(),
     },
     {
       provide: IDEMPOTENCY_STORE,
       inject: [ChatRedis],
       useFactory: (redis: ChatRedis): IdempotencyStore =>
-        redis.client ? new RedisIdempotencyStore(redis.client) : new MemoryIdempotencyStore(),
+        redis.client
+          ? new FailoverIdempotencyStore(
+              new RedisIdempotencyStore(redis.client),
+              new MemoryIdempotencyStore(),
+            )
+          : new MemoryIdempotencyStore(),
     },
   ],
 })

@@ -34,13 +34,17 @@ export class GenerationRegistry implements OnApplicationBootstrap, BeforeApplica
     private readonly config: AppConfig,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
+  onApplicationBootstrap(): void {
     const subscriber = this.redis.subscriber();
     if (!subscriber) return;
     subscriber.on('pmessage', (_pattern: string, channel: string, reason: string) => {
       this.abortLocal(channel.slice(ABORT_CHANNEL_PREFIX.length), reason as AbortReason);
     });
-    await subscriber.psubscribe(`${ABORT_CHANNEL_PREFIX}*`);
+    // Not awaited: with Redis down at start-up the app starts anyway and subscribes once Redis
+    // is reachable (until then aborts reach only this process's generations).
+    subscriber.psubscribe(`${ABORT_CHANNEL_PREFIX}*`).catch((error: unknown) => {
+      this.logger.error({ err: error }, 'Could not subscribe to abort requests');
+    });
   }
 
   /** Registers the generation of a session; the returned signal aborts the upstream call. */

@@ -4,6 +4,7 @@ import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
 import Redis from 'ioredis';
 import type { Server, ServerOptions } from 'socket.io';
+import { failFastAfterFirstConnect } from '@app/common';
 import type { AppConfig } from '@app/config';
 
 /**
@@ -26,15 +27,46 @@ export class ChatIoAdapter extends IoAdapter {
   /** Opens the publish/subscribe connections when REDIS_URL is set; no-op otherwise. */
   async connectToRedis(): Promise<void> {
     if (!this.config.redisUrl) return;
-    const pub = new Redis(this.config.redisUrl, { maxRetriesPerRequest: 2 });
-    const sub = pub.duplicate();
+    // While Redis is down, events still reach this process's sockets; what would go to the other
+    // processes is dropped at once (not queued: no burst of stale deltas on reconnect).
+    const pub = failFastAfterFirstConnect(
+      new Redis(this.config.redisUrl, { maxRetriesPerRequest: 2 }),
+    );
+    // The subscriber queues its SUBSCRIBE until connected, however long Redis is away (the
+    // adapter does not handle a rejected SUBSCRIBE), and re-subscribes after a reconnect.
+    const sub = pub.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
     for (const connection of [pub, sub]) {
       connection.on('error', (error) =>
         this.logger.warn({ err: error }, 'Redis connection error (Socket.IO adapter)'),
       );
       this.connections.push(connection);
     }
-    this.adapterConstructor = createAdapter(pub, sub, { key: 'chatbot-socket.io' });
+    this.adapterConstructor = createAdapter(this.catchPublishErrors(pub), sub, {
+      key: 'chatbot-socket.io',
+    });
+  }
+
+  /**
+   * The Redis adapter fires `publish` without handling its promise: a failed publish (Redis
+   * down) would be an unhandled rejection, which ends a Node 20 process. Handle it here.
+   */
+  private catchPublishErrors(pub: Redis): Redis {
+    const publish = pub.publish.bind(pub);
+    let lastWarning = 0;
+    const safePublish = (channel: string | Buffer, message: string | Buffer) => {
+      const sent = publish(channel, message);
+      sent.catch((error: unknown) => {
+        if (Date.now() - lastWarning < 30_000) return;
+        lastWarning = Date.now();
+        this.logger.warn(
+          { err: error },
+          'Redis unavailable: Socket.IO events reach only the sockets of this process',
+        );
+      });
+      return sent;
+    };
+    Object.assign(pub, { publish: safePublish });
+    return pub;
   }
 
   override createIOServer(port: number, options?: ServerOptions): Server {
@@ -51,6 +83,11 @@ export class ChatIoAdapter extends IoAdapter {
     await super.dispose();
     await Promise.all(
       this.connections.splice(0).map(async (connection) => {
+        // QUIT on a connection that is down would wait behind queued commands forever.
+        if (connection.status !== 'ready') {
+          connection.disconnect();
+          return;
+        }
         try {
           await connection.quit();
         } catch {

@@ -1,5 +1,6 @@
 import { Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
+import { failFastAfterFirstConnect } from '@app/common';
 import { AppConfig } from '@app/config';
 import { AccessTokenModule } from '../auth/access-token.module';
 import { ModelsController } from './models.controller';
@@ -27,7 +28,11 @@ import { ResilientExecutor } from './resilience/resilient-executor';
       inject: [AppConfig],
       useFactory: (config: AppConfig): QuotaStore => {
         if (!config.redisUrl) return new MemoryQuotaStore();
-        const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
+        // Once connected, a quota check during a Redis outage fails at once and QuotaService
+        // lets the request through, instead of waiting for reconnection attempts.
+        const redis = failFastAfterFirstConnect(
+          new Redis(config.redisUrl, { maxRetriesPerRequest: 2 }),
+        );
         const logger = new Logger('QuotaService');
         redis.on('error', (error: Error) => logger.warn(`Redis: ${error.message}`));
         return new RedisQuotaStore(redis);

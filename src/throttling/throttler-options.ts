@@ -1,6 +1,8 @@
 import type { ThrottlerModuleOptions } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import type { Request } from 'express';
+import type Redis from 'ioredis';
+import { failFastAfterFirstConnect } from '@app/common';
 import type { AppConfig } from '@app/config';
 import { hasAuthRateLimit } from './auth-rate-limit.decorator';
 import { clientIp } from './client-ip';
@@ -24,9 +26,18 @@ export function buildThrottlerOptions(config: AppConfig): ThrottlerModuleOptions
         getTracker: (req) => `ip:${clientIp(req as Request)}`,
       },
     ],
-    storage: config.redisUrl
-      ? // One retry per command: when Redis is unreachable the guard fails open quickly.
-        new ThrottlerStorageRedisService(config.redisUrl, { maxRetriesPerRequest: 1 })
-      : undefined,
+    storage: config.redisUrl ? redisStorage(config.redisUrl) : undefined,
   };
+}
+
+/**
+ * Counters in Redis. Once connected, commands fail at once while Redis is unreachable, so the
+ * guard (and the login lock) fail open immediately instead of holding each request until a
+ * reconnection attempt gives up. Connection errors are reported by the guard, rate-limited.
+ */
+function redisStorage(url: string): ThrottlerStorageRedisService {
+  const storage = new ThrottlerStorageRedisService(url, { maxRetriesPerRequest: 1 });
+  failFastAfterFirstConnect(storage.redis as Redis);
+  storage.redis.on('error', () => undefined);
+  return storage;
 }
