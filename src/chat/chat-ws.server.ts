@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
+  BeforeApplicationShutdown,
   Injectable,
   Logger,
   OnApplicationBootstrap,
@@ -48,12 +49,16 @@ interface Connection {
  * BODY_LIMIT close the connection (code 1009).
  */
 @Injectable()
-export class ChatWsServer implements OnApplicationBootstrap, OnApplicationShutdown {
+export class ChatWsServer
+  implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
   private readonly logger = new Logger(ChatWsServer.name);
   private readonly wss: WebSocketServer;
   private httpServer: HttpServer | undefined;
   private keepAlive: NodeJS.Timeout | undefined;
   private readonly alive = new WeakMap<WebSocket, boolean>();
+  /** Replies being streamed to WebSocket clients (awaited at shutdown). */
+  private readonly streams = new Set<Promise<unknown>>();
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
@@ -74,6 +79,21 @@ export class ChatWsServer implements OnApplicationBootstrap, OnApplicationShutdo
     // Pings find dead peers (and keep proxies from closing idle connections).
     this.keepAlive = setInterval(() => this.pingAll(), this.config.chat.heartbeatMs);
     this.keepAlive.unref();
+  }
+
+  /**
+   * Before the HTTP server closes — it waits for every upgraded connection, so open WebSockets
+   * would hold the shutdown forever: let running replies finish or be aborted (GenerationRegistry
+   * applies SHUTDOWN_GRACE_MS) so their last frames are sent, then close every connection.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise((resolve) => {
+      timer = setTimeout(resolve, this.config.chat.shutdownGraceMs + 10_000);
+    });
+    await Promise.race([Promise.allSettled([...this.streams]), bound]);
+    clearTimeout(timer);
+    await this.onApplicationShutdown();
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -182,7 +202,11 @@ export class ChatWsServer implements OnApplicationBootstrap, OnApplicationShutdo
     this.metrics?.streamOpened('ws');
     const extra = { session_id: turn.sessionId, client_id: clientId };
     try {
-      await turn.run((event) => send(ws, { type: event.type, ...eventPayload(event), ...extra }));
+      const finished = turn.run((event) =>
+        send(ws, { type: event.type, ...eventPayload(event), ...extra }),
+      );
+      this.streams.add(finished);
+      await finished.finally(() => this.streams.delete(finished));
     } finally {
       connection.turns.delete(turn);
       this.metrics?.streamClosed('ws');

@@ -44,7 +44,8 @@ export const userRoom = (userId: string) => `user:${userId}`;
  * Socket.IO namespace `/chat`. Authentication happens in namespace middleware (guards do not run
  * on connection): the access token from `auth.token`, an `Authorization: Bearer` header or the
  * `token` query parameter; failure → `connect_error` with message `unauthorized` (or `forbidden`
- * for a disabled account). Each socket joins `user:<id>`.
+ * for a disabled account, `unavailable` while the database is down). Each socket joins
+ * `user:<id>`.
  *
  * Client → server: `chat:send` `{message, session_id?, model?, system_prompt?, temperature?,
  * max_tokens?, client_id?}` with an ack `{ok: true, session_id, message_id}` or
@@ -73,7 +74,14 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       this.authenticate(socket as ChatSocket).then(
         () => next(),
         (error: unknown) => {
-          const reason = error instanceof ForbiddenError ? 'forbidden' : 'unauthorized';
+          // A database outage is not a bad token: `unavailable` tells the client to retry later
+          // instead of logging the user out.
+          const reason =
+            error instanceof ForbiddenError
+              ? 'forbidden'
+              : mapError(error).status === 503
+                ? 'unavailable'
+                : 'unauthorized';
           next(new Error(reason));
         },
       );
