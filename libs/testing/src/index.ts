@@ -3,3 +3,5 @@ export * from './test-database';
 export * from './test-app';
 export * from './clients';
 export * from './simulator/provider-simulator';
+export * from './app-process';
+export * from './private-services';
