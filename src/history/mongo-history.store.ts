@@ -11,11 +11,11 @@ import type {
   PageRequest,
   SessionRecord,
 } from './history-store.interface';
+import { definedFields, newMessageRecord, newSessionRecord } from './history-records';
 import { KeyedMutex } from './keyed-mutex';
 import { messagePreview } from './message-preview';
 import { MongoChatMessage } from './schemas/mongo-chat-message.schema';
 import { MongoChatSession } from './schemas/mongo-chat-session.schema';
-import { newHistoryId } from './session-id';
 
 /** How often appendMessage re-tries after the unique (sessionId, seq) index refused a number. */
 const MAX_SEQ_ATTEMPTS = 20;
@@ -59,16 +59,8 @@ export class MongoHistoryStore implements HistoryStore, OnModuleInit {
   }
 
   async createSession(userId: string, title: string | null = null): Promise<SessionRecord> {
-    const now = new Date();
-    const doc: MongoChatSession = {
-      _id: newHistoryId(),
-      userId,
-      title,
-      messageCount: 0,
-      lastMessage: null,
-      createdAt: now,
-      updatedAt: now,
-    };
+    const { id, ...fields } = newSessionRecord(userId, title, new Date());
+    const doc: MongoChatSession = { _id: id, ...fields };
     await this.sessions.create(doc);
     return toSessionRecord(doc);
   }
@@ -154,20 +146,8 @@ export class MongoHistoryStore implements HistoryStore, OnModuleInit {
           )
           .lean<MongoChatSession>();
         if (!session) throw new SessionNotFoundError();
-        const doc: MongoChatMessage = {
-          _id: newHistoryId(),
-          sessionId,
-          userId: session.userId,
-          seq: session.messageCount,
-          role: message.role,
-          content: message.content,
-          status: message.status,
-          model: message.model ?? null,
-          promptTokens: message.promptTokens ?? null,
-          completionTokens: message.completionTokens ?? null,
-          error: message.error ?? null,
-          createdAt: now,
-        };
+        const { id, ...fields } = newMessageRecord(sessionId, session.messageCount, message, now);
+        const doc: MongoChatMessage = { _id: id, userId: session.userId, ...fields };
         try {
           await this.messages.create(doc);
           return toMessageRecord(doc);
@@ -185,9 +165,7 @@ export class MongoHistoryStore implements HistoryStore, OnModuleInit {
     patch: MessagePatch,
   ): Promise<MessageRecord> {
     if (!sessionId || !messageId) throw new MessageNotFoundError();
-    const changes = Object.fromEntries(
-      Object.entries(patch).filter(([, value]) => value !== undefined),
-    ) as MessagePatch;
+    const changes = definedFields(patch);
     return this.sessionWrites.run(sessionId, async () => {
       const updated = await this.messages
         .findOneAndUpdate({ _id: messageId, sessionId }, { $set: changes }, { new: true })

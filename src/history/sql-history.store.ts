@@ -14,9 +14,9 @@ import type {
   PageRequest,
   SessionRecord,
 } from './history-store.interface';
+import { definedFields, newMessageRecord, newSessionRecord } from './history-records';
 import { KeyedMutex } from './keyed-mutex';
 import { messagePreview } from './message-preview';
-import { newHistoryId } from './session-id';
 
 /** Escapes LIKE wildcards so `q` is matched literally; pairs with `ESCAPE '\'`. */
 export function escapeLikePattern(text: string): string {
@@ -65,16 +65,7 @@ export class SqlHistoryStore implements HistoryStore {
   }
 
   async createSession(userId: string, title: string | null = null): Promise<SessionRecord> {
-    const now = new Date();
-    const session: ChatSession = {
-      id: newHistoryId(),
-      userId,
-      title,
-      messageCount: 0,
-      lastMessage: null,
-      createdAt: now,
-      updatedAt: now,
-    };
+    const session: ChatSession = newSessionRecord(userId, title, new Date());
     await this.write((em) => em.insert(ChatSession, session));
     return toSessionRecord(session);
   }
@@ -190,19 +181,12 @@ export class SqlHistoryStore implements HistoryStore {
           : [this.sql.sessionDate(now), sessionId],
       );
       if (!counter.length) throw new SessionNotFoundError();
-      const row: ChatMessage = {
-        id: newHistoryId(),
+      const row: ChatMessage = newMessageRecord(
         sessionId,
-        seq: Number(counter[0].message_count),
-        role: message.role,
-        content: message.content,
-        status: message.status,
-        model: message.model ?? null,
-        promptTokens: message.promptTokens ?? null,
-        completionTokens: message.completionTokens ?? null,
-        error: message.error ?? null,
-        createdAt: now,
-      };
+        Number(counter[0].message_count),
+        message,
+        now,
+      );
       await this.sql.run(
         em,
         `INSERT INTO chat_messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -297,10 +281,6 @@ export class SqlHistoryStore implements HistoryStore {
     const transaction = () => this.sessions.manager.transaction(work);
     return this.isSqlite ? this.sqliteWrites.run('sqlite', transaction) : transaction();
   }
-}
-
-function definedFields(patch: MessagePatch): MessagePatch {
-  return Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
 }
 
 function toSessionRecord(row: ChatSession): SessionRecord {

@@ -1,0 +1,47 @@
+import type {
+  MessagePatch,
+  MessageRecord,
+  NewMessage,
+  SessionRecord,
+} from './history-store.interface';
+import { newHistoryId } from './session-id';
+
+/** A new, empty session as both stores write it: fresh id, no messages, no preview yet. */
+export function newSessionRecord(userId: string, title: string | null, now: Date): SessionRecord {
+  return {
+    id: newHistoryId(),
+    userId,
+    title,
+    messageCount: 0,
+    lastMessage: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+/** A new message at position `seq`, with the optional fields of NewMessage stored as null. */
+export function newMessageRecord(
+  sessionId: string,
+  seq: number,
+  message: NewMessage,
+  now: Date,
+): MessageRecord {
+  return {
+    id: newHistoryId(),
+    sessionId,
+    seq,
+    role: message.role,
+    content: message.content,
+    status: message.status,
+    model: message.model ?? null,
+    promptTokens: message.promptTokens ?? null,
+    completionTokens: message.completionTokens ?? null,
+    error: message.error ?? null,
+    createdAt: now,
+  };
+}
+
+/** The fields a patch really sets: an `undefined` field means "leave as is", never "clear". */
+export function definedFields(patch: MessagePatch): MessagePatch {
+  return Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
+}
