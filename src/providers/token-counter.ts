@@ -1,4 +1,4 @@
-import type { ProviderMessage } from './chat-provider.interface';
+import type { ProviderMessage, TokenUsage } from './chat-provider.interface';
 
 /**
  * A cheap, dependency-free token estimate, used to trim context to a model's window, to
@@ -30,4 +30,11 @@ export function countMessagesTokens(messages: readonly ProviderMessage[]): numbe
   let total = REPLY_PRIMING_TOKENS;
   for (const message of messages) total += MESSAGE_OVERHEAD_TOKENS + countTokens(message.content);
   return total;
+}
+
+/** Estimated usage of a reply: the local provider's count, and when a provider reports none. */
+export function estimateUsage(messages: readonly ProviderMessage[], text: string): TokenUsage {
+  const promptTokens = countMessagesTokens(messages);
+  const completionTokens = countTokens(text);
+  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
 }

@@ -3,6 +3,7 @@ import {
   GoogleGenAI,
   type Content,
   type GenerateContentConfig,
+  type GenerateContentParameters,
   type GenerateContentResponse,
 } from '@google/genai';
 import type {
@@ -16,7 +17,7 @@ import type {
 } from '../chat-provider.interface';
 import { catalogModels } from '../model-catalog';
 import { failureForStatus, GenerationAbortedError, UpstreamError } from '../provider.errors';
-import { countMessagesTokens, countTokens } from '../token-counter';
+import { estimateUsage } from '../token-counter';
 
 export const GEMINI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
 const DEFAULT_API_VERSION = 'v1beta';
@@ -57,11 +58,7 @@ export class GeminiProvider implements ChatProvider {
   ): Promise<ProviderCompletion> {
     let response: GenerateContentResponse;
     try {
-      response = await this.client(apiKey).models.generateContent({
-        model: request.model,
-        contents: toContents(request),
-        config: toConfig(request),
-      });
+      response = await this.client(apiKey).models.generateContent(toParameters(request));
     } catch (error) {
       throw normalizeGeminiError(error, request.signal);
     }
@@ -87,11 +84,7 @@ export class GeminiProvider implements ChatProvider {
   ): AsyncIterable<ProviderStreamEvent> {
     let stream: AsyncGenerator<GenerateContentResponse>;
     try {
-      stream = await this.client(apiKey).models.generateContentStream({
-        model: request.model,
-        contents: toContents(request),
-        config: toConfig(request),
-      });
+      stream = await this.client(apiKey).models.generateContentStream(toParameters(request));
     } catch (error) {
       throw normalizeGeminiError(error, request.signal);
     }
@@ -150,6 +143,11 @@ export class GeminiProvider implements ChatProvider {
   }
 }
 
+/** The SDK request for `request`, the same for generateContent and generateContentStream. */
+function toParameters(request: ProviderRequest): GenerateContentParameters {
+  return { model: request.model, contents: toContents(request), config: toConfig(request) };
+}
+
 function toContents(request: ProviderRequest): Content[] {
   const contents: Content[] = [];
   for (const message of request.messages) {
@@ -198,9 +196,7 @@ function toUsage(
       totalTokens: meta.totalTokenCount ?? meta.promptTokenCount + completionTokens,
     };
   }
-  const promptTokens = countMessagesTokens(request.messages);
-  const completionTokens = countTokens(text);
-  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
+  return estimateUsage(request.messages, text);
 }
 
 const FINISH_REASONS: Readonly<Record<string, FinishReason>> = {

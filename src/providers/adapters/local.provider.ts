@@ -7,7 +7,7 @@ import type {
   ProviderStreamEvent,
 } from '../chat-provider.interface';
 import { GenerationAbortedError } from '../provider.errors';
-import { countMessagesTokens, countTokens } from '../token-counter';
+import { countTokens, estimateUsage } from '../token-counter';
 
 /**
  * The built-in offline provider: answers without any network, so the app works with no key.
@@ -36,7 +36,7 @@ export class LocalProvider implements ChatProvider {
     return {
       text,
       model: `local/${request.model}`,
-      usage: usage(request, text),
+      usage: estimateUsage(request.messages, text),
       finishReason,
     };
   }
@@ -52,7 +52,7 @@ export class LocalProvider implements ChatProvider {
       text += words[i];
       yield { type: 'delta', text: words[i] };
     }
-    yield { type: 'done', usage: usage(request, text), finishReason };
+    yield { type: 'done', usage: estimateUsage(request.messages, text), finishReason };
   }
 
   /** The reply split into words (each keeps its trailing space), cut at `maxTokens`. */
@@ -73,12 +73,6 @@ export class LocalProvider implements ChatProvider {
     }
     return { words: kept, finishReason: 'stop' };
   }
-}
-
-function usage(request: ProviderRequest, text: string) {
-  const promptTokens = countMessagesTokens(request.messages);
-  const completionTokens = countTokens(text);
-  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {

@@ -21,7 +21,7 @@ import {
   parseRetryAfter,
   UpstreamError,
 } from '../provider.errors';
-import { countMessagesTokens, countTokens } from '../token-counter';
+import { estimateUsage } from '../token-counter';
 
 export interface OpenAiCompatibleOptions {
   /** Model-id prefix: `openrouter`, `groq`, `openai`, `openai-compatible`. */
@@ -200,9 +200,7 @@ function toUsage(
     };
   }
   // Some compatible servers report no usage: estimate it so quotas still count.
-  const promptTokens = countMessagesTokens(request.messages);
-  const completionTokens = countTokens(text);
-  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
+  return estimateUsage(request.messages, text);
 }
 
 function toFinishReason(reason: string | null | undefined): FinishReason {
