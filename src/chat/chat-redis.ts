@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
-import { failFastAfterFirstConnect } from '@app/common';
+import { closeRedis, failFastAfterFirstConnect } from '@app/common';
 import { AppConfig } from '@app/config';
 
 /**
@@ -37,21 +37,10 @@ export class ChatRedis implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all(
-      [this.subscriberConnection, this.client].map(async (connection) => {
-        if (!connection) return;
-        // QUIT on a connection that is down would wait behind queued commands forever.
-        if (connection.status !== 'ready') {
-          connection.disconnect();
-          return;
-        }
-        try {
-          await connection.quit();
-        } catch {
-          connection.disconnect();
-        }
-      }),
+    const connections = [this.subscriberConnection, this.client].filter(
+      (connection): connection is Redis => connection !== null,
     );
+    await Promise.all(connections.map(closeRedis));
   }
 
   private watch(connection: Redis, role: string): Redis {

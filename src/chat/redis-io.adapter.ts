@@ -4,7 +4,7 @@ import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
 import Redis from 'ioredis';
 import type { Server, ServerOptions } from 'socket.io';
-import { failFastAfterFirstConnect } from '@app/common';
+import { closeRedis, failFastAfterFirstConnect } from '@app/common';
 import type { AppConfig } from '@app/config';
 
 /**
@@ -81,19 +81,6 @@ export class ChatIoAdapter extends IoAdapter {
 
   override async dispose(): Promise<void> {
     await super.dispose();
-    await Promise.all(
-      this.connections.splice(0).map(async (connection) => {
-        // QUIT on a connection that is down would wait behind queued commands forever.
-        if (connection.status !== 'ready') {
-          connection.disconnect();
-          return;
-        }
-        try {
-          await connection.quit();
-        } catch {
-          connection.disconnect();
-        }
-      }),
-    );
+    await Promise.all(this.connections.splice(0).map(closeRedis));
   }
 }

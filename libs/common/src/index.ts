@@ -5,4 +5,5 @@ export * from './errors/http-exception.filter';
 export * from './http/validation.pipe';
 export * from './http/configure-app';
 export * from './logging/logger-options';
+export * from './redis/close-redis';
 export * from './redis/fail-fast-redis';
