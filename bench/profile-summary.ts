@@ -32,6 +32,48 @@ function owner(url: string): string {
   return ours ? `${ours[1]}/${ours[2]}` : url;
 }
 
+/** Broad buckets for "where does a request's CPU go". */
+const CATEGORIES: [string, RegExp][] = [
+  ['database (TypeORM + driver)', /^(typeorm|better-sqlite3|pg|pg-[\w-]+|postgres-[\w-]+)$/],
+  [
+    'provider SDK (openai + fetch/undici + web streams)',
+    /^(openai|node:internal\/deps\/undici\/.*|node:internal\/webstreams\/.*|node:internal\/abort_controller|node:internal\/event_target|node:internal\/per_context\/domexception|node:internal\/worker\/js_transferable|node:internal\/encoding)$/,
+  ],
+  [
+    'HTTP framework (Express, Nest, middleware, node:http)',
+    /^(express|router|body-parser|raw-body|helmet|cors|@nestjs\/(core|common|platform-express|throttler|passport|swagger)|path-to-regexp|parseurl|content-type|type-is|on-finished|finalhandler|qs|send|mime-types|media-typer|vary|iconv-lite|depd|http-errors|statuses|node:_http_\w+|reflect-metadata|rxjs|lodash|object-assign)$/,
+  ],
+  [
+    'logging (pino, nestjs-pino)',
+    /^(pino|pino-http|pino-std-serializers|@pinojs\/.*|nestjs-pino|sonic-boom|thread-stream|fast-redact)$/,
+  ],
+  [
+    'JWT + crypto',
+    /^(jsonwebtoken|jws|jwa|@nestjs\/jwt|node:internal\/crypto\/.*|safe-buffer|buffer-equal-constant-time|ecdsa-sig-formatter)$/,
+  ],
+  [
+    'validation (class-validator/transformer)',
+    /^(class-validator|class-transformer|validator|libphonenumber-js)$/,
+  ],
+  ['async context (AsyncLocalStorage hooks)', /^(node:internal\/async_hooks|node:async_hooks)$/],
+  [
+    'Socket.IO / ws',
+    /^(socket\.io|socket\.io-parser|socket\.io-adapter|engine\.io|engine\.io-parser|ws|@socket\.io\/.*)$/,
+  ],
+  ['metrics (prom-client)', /^prom-client$/],
+  ['app code (src/, libs/, config/)', /^(src|libs|config)\//],
+  ['module loading (start-up)', /^node:internal\/modules\/.*$/],
+  ['GC', /^\(GC\)$/],
+  ['native (syscalls: socket writes, SQLite I/O…)', /^\(native\/V8\)$/],
+];
+
+function category(ownerKey: string): string {
+  for (const [name, pattern] of CATEGORIES) if (pattern.test(ownerKey)) return name;
+  return ownerKey.startsWith('node:')
+    ? 'other Node internals (streams, events, timers, net)'
+    : `other (${ownerKey})`;
+}
+
 function label(node: ProfileNode): string {
   const { functionName, url, lineNumber } = node.callFrame;
   return `${functionName || '(anonymous)'} ${owner(url)}:${lineNumber + 1}`;
@@ -102,6 +144,13 @@ function main(): void {
   console.log(
     `profile: ${(totalUs / 1e6).toFixed(1)} s, busy ${(busy / 1e6).toFixed(1)} s (${((100 * busy) / totalUs).toFixed(0)}%); percentages of busy time`,
   );
+  const byCategory = new Map<string, number>();
+  for (const [ownerKey, us] of selfByOwner) {
+    if (ownerKey === '(idle)') continue;
+    const name = category(ownerKey);
+    byCategory.set(name, (byCategory.get(name) ?? 0) + us);
+  }
+  print('self time by category', byCategory, busy);
   print('self time by package / file', selfByOwner, busy);
   print('self time by function', selfByLabel, busy);
   print('total time by function (self + callees)', totalByLabel, busy);
