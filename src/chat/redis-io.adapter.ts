@@ -6,6 +6,7 @@ import Redis from 'ioredis';
 import type { Server, ServerOptions } from 'socket.io';
 import { closeRedis, failFastAfterFirstConnect } from '@app/common';
 import type { AppConfig } from '@app/config';
+import { OutageWarning } from './outage-warning';
 
 /**
  * The Socket.IO adapter of the app: gateway CORS from CORS_ORIGINS (gateways do not use
@@ -52,17 +53,13 @@ export class ChatIoAdapter extends IoAdapter {
    */
   private catchPublishErrors(pub: Redis): Redis {
     const publish = pub.publish.bind(pub);
-    let lastWarning = 0;
+    const outage = new OutageWarning(
+      this.logger,
+      'Redis unavailable: Socket.IO events reach only the sockets of this process',
+    );
     const safePublish = (channel: string | Buffer, message: string | Buffer) => {
       const sent = publish(channel, message);
-      sent.catch((error: unknown) => {
-        if (Date.now() - lastWarning < 30_000) return;
-        lastWarning = Date.now();
-        this.logger.warn(
-          { err: error },
-          'Redis unavailable: Socket.IO events reach only the sockets of this process',
-        );
-      });
+      sent.catch((error: unknown) => outage.log(error));
       return sent;
     };
     Object.assign(pub, { publish: safePublish });

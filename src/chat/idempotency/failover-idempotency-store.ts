@@ -1,7 +1,6 @@
 import { Logger } from '@nestjs/common';
+import { OutageWarning } from '../outage-warning';
 import type { IdempotencyRecord, IdempotencyStore, StoredChatResult } from './idempotency-store';
-
-const WARNING_INTERVAL_MS = 30_000;
 
 /**
  * The Redis idempotency store with an in-process fallback. A key claimed while Redis is
@@ -10,8 +9,10 @@ const WARNING_INTERVAL_MS = 30_000;
  * during the outage runs again (the documented degraded mode).
  */
 export class FailoverIdempotencyStore implements IdempotencyStore {
-  private readonly logger = new Logger('IdempotencyStore');
-  private lastWarning = 0;
+  private readonly outage = new OutageWarning(
+    new Logger('IdempotencyStore'),
+    'Redis unavailable: Idempotency-Key results are kept in this process until it is back',
+  );
   /** Keys claimed in the fallback store, whose outcome must be stored there too. */
   private readonly local = new Set<string>();
 
@@ -29,7 +30,7 @@ export class FailoverIdempotencyStore implements IdempotencyStore {
     try {
       return await this.primary.claim(key, fingerprint, runningTtlSeconds);
     } catch (error) {
-      this.warn(error);
+      this.outage.log(error);
       const existing = await this.fallback.claim(key, fingerprint, runningTtlSeconds);
       if (!existing) this.local.add(key);
       return existing;
@@ -61,15 +62,5 @@ export class FailoverIdempotencyStore implements IdempotencyStore {
 
   async close(): Promise<void> {
     await Promise.all([this.primary.close(), this.fallback.close()]);
-  }
-
-  private warn(error: unknown): void {
-    const now = Date.now();
-    if (now - this.lastWarning < WARNING_INTERVAL_MS) return;
-    this.lastWarning = now;
-    this.logger.warn(
-      { err: error },
-      'Redis unavailable: Idempotency-Key results are kept in this process until it is back',
-    );
   }
 }

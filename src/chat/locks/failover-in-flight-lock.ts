@@ -1,7 +1,6 @@
 import { Logger } from '@nestjs/common';
+import { OutageWarning } from '../outage-warning';
 import type { InFlightLock, LockHandle } from './in-flight-lock';
-
-const WARNING_INTERVAL_MS = 30_000;
 
 /**
  * The Redis lock with an in-process fallback. While Redis is unreachable (its commands fail
@@ -11,8 +10,10 @@ const WARNING_INTERVAL_MS = 30_000;
  * taken in memory are released in memory; Redis locks whose release fails expire after their ttl.
  */
 export class FailoverInFlightLock implements InFlightLock {
-  private readonly logger = new Logger('InFlightLock');
-  private lastWarning = 0;
+  private readonly outage = new OutageWarning(
+    new Logger('InFlightLock'),
+    'Redis unavailable: session locks fall back to this process (one generation per session is enforced per instance only)',
+  );
 
   constructor(
     private readonly primary: InFlightLock,
@@ -25,7 +26,7 @@ export class FailoverInFlightLock implements InFlightLock {
     try {
       return await this.primary.acquire(key, ttlMs);
     } catch (error) {
-      this.warn(error);
+      this.outage.log(error);
       return this.fallback.acquire(key, ttlMs);
     }
   }
@@ -35,22 +36,12 @@ export class FailoverInFlightLock implements InFlightLock {
     try {
       return await this.primary.isHeld(key);
     } catch (error) {
-      this.warn(error);
+      this.outage.log(error);
       return false;
     }
   }
 
   async close(): Promise<void> {
     await Promise.all([this.primary.close(), this.fallback.close()]);
-  }
-
-  private warn(error: unknown): void {
-    const now = Date.now();
-    if (now - this.lastWarning < WARNING_INTERVAL_MS) return;
-    this.lastWarning = now;
-    this.logger.warn(
-      { err: error },
-      'Redis unavailable: session locks fall back to this process (one generation per session is enforced per instance only)',
-    );
   }
 }
