@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { InFlightLock, LockHandle } from './in-flight-lock';
+import { LockRenewals } from './lock-renewals';
 
 interface Holder {
   token: string;
@@ -9,7 +10,7 @@ interface Holder {
 /** In-process lock for a single instance. Expiry mirrors the Redis lock so both behave alike. */
 export class MemoryInFlightLock implements InFlightLock {
   private readonly holders = new Map<string, Holder>();
-  private readonly renewals = new Set<NodeJS.Timeout>();
+  private readonly renewals = new LockRenewals();
 
   async acquire(key: string, ttlMs: number): Promise<LockHandle | null> {
     const now = Date.now();
@@ -17,24 +18,16 @@ export class MemoryInFlightLock implements InFlightLock {
     if (current && current.expiresAt > now) return null;
     const holder: Holder = { token: randomUUID(), expiresAt: now + ttlMs };
     this.holders.set(key, holder);
-    const renewal = setInterval(
+    const owned = () => this.holders.get(key)?.token === holder.token;
+    return this.renewals.hold(
+      ttlMs,
       () => {
-        if (this.holders.get(key)?.token === holder.token) holder.expiresAt = Date.now() + ttlMs;
+        if (owned()) holder.expiresAt = Date.now() + ttlMs;
       },
-      Math.max(1, Math.floor(ttlMs / 3)),
+      async () => {
+        if (owned()) this.holders.delete(key);
+      },
     );
-    renewal.unref();
-    this.renewals.add(renewal);
-    let released = false;
-    return {
-      release: async () => {
-        if (released) return;
-        released = true;
-        clearInterval(renewal);
-        this.renewals.delete(renewal);
-        if (this.holders.get(key)?.token === holder.token) this.holders.delete(key);
-      },
-    };
   }
 
   async isHeld(key: string): Promise<boolean> {
@@ -43,8 +36,7 @@ export class MemoryInFlightLock implements InFlightLock {
   }
 
   async close(): Promise<void> {
-    for (const renewal of this.renewals) clearInterval(renewal);
-    this.renewals.clear();
+    this.renewals.stopAll();
     this.holders.clear();
   }
 }

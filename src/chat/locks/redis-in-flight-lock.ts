@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import { Logger } from '@nestjs/common';
 import type { InFlightLock, LockHandle } from './in-flight-lock';
+import { LockRenewals } from './lock-renewals';
 
 /** Deletes the key only if it still holds our token (never another holder's lock). */
 const RELEASE_SCRIPT = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
@@ -14,7 +15,7 @@ const RENEW_SCRIPT = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis
  */
 export class RedisInFlightLock implements InFlightLock {
   private readonly logger = new Logger(RedisInFlightLock.name);
-  private readonly renewals = new Set<NodeJS.Timeout>();
+  private readonly renewals = new LockRenewals();
 
   constructor(
     private readonly redis: Redis,
@@ -26,23 +27,14 @@ export class RedisInFlightLock implements InFlightLock {
     const token = randomUUID();
     const ok = await this.redis.set(redisKey, token, 'PX', ttlMs, 'NX');
     if (ok !== 'OK') return null;
-    const renewal = setInterval(
+    return this.renewals.hold(
+      ttlMs,
       () => {
         this.redis.eval(RENEW_SCRIPT, 1, redisKey, token, String(ttlMs)).catch((error) => {
           this.logger.warn({ err: error, key }, 'Could not renew a session lock');
         });
       },
-      Math.max(1, Math.floor(ttlMs / 3)),
-    );
-    renewal.unref();
-    this.renewals.add(renewal);
-    let released = false;
-    return {
-      release: async () => {
-        if (released) return;
-        released = true;
-        clearInterval(renewal);
-        this.renewals.delete(renewal);
+      async () => {
         try {
           await this.redis.eval(RELEASE_SCRIPT, 1, redisKey, token);
         } catch (error) {
@@ -50,7 +42,7 @@ export class RedisInFlightLock implements InFlightLock {
           this.logger.warn({ err: error, key }, 'Could not release a session lock');
         }
       },
-    };
+    );
   }
 
   async isHeld(key: string): Promise<boolean> {
@@ -58,7 +50,6 @@ export class RedisInFlightLock implements InFlightLock {
   }
 
   async close(): Promise<void> {
-    for (const renewal of this.renewals) clearInterval(renewal);
-    this.renewals.clear();
+    this.renewals.stopAll();
   }
 }
