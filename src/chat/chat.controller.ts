@@ -1,18 +1,7 @@
-import {
-  Body,
-  Controller,
-  Headers,
-  HttpCode,
-  Optional,
-  Param,
-  Post,
-  Res,
-  UseGuards,
-} from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Optional, Param, Post, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiConflictResponse,
   ApiForbiddenResponse,
   ApiHeader,
@@ -25,14 +14,13 @@ import {
   ApiResponse,
   ApiTags,
   ApiTooManyRequestsResponse,
-  ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { AppConfig } from '@app/config';
 import type { AuthUser } from '../auth/auth-user';
+import { BearerAuth } from '../auth/decorators/bearer-auth.decorator';
 import { CurrentUser } from '../auth/decorators/current-user.decorator';
 import { ErrorResponseDto } from '../auth/dto/error-response.dto';
-import { JwtAuthGuard } from '../auth/guards/jwt-auth.guard';
 import { MetricsService } from '../metrics/metrics.service';
 import { parseIdempotencyKey } from './chat-input';
 import { ReplyFailedError } from './chat-turn';
@@ -58,13 +46,8 @@ const PROVIDER_FAILURES = [
 ];
 
 @ApiTags('chat')
-@ApiBearerAuth('bearer')
-@ApiUnauthorizedResponse({
-  type: ErrorResponseDto,
-  description: 'Missing, invalid or expired token',
-})
+@BearerAuth()
 @ApiForbiddenResponse({ type: ErrorResponseDto, description: 'The account is disabled' })
-@UseGuards(JwtAuthGuard)
 @Controller('api/chat')
 export class ChatController {
   constructor(

@@ -1,18 +1,6 @@
-import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  Param,
-  Patch,
-  Query,
-  Res,
-  UseGuards,
-} from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Query, Res } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiExtraModels,
   ApiNoContentResponse,
   ApiNotFoundResponse,
@@ -22,14 +10,13 @@ import {
   ApiProduces,
   ApiTags,
   ApiTooManyRequestsResponse,
-  ApiUnauthorizedResponse,
   getSchemaPath,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { AuthUser } from '../auth/auth-user';
+import { BearerAuth } from '../auth/decorators/bearer-auth.decorator';
 import { CurrentUser } from '../auth/decorators/current-user.decorator';
 import { ErrorResponseDto } from '../auth/dto/error-response.dto';
-import { JwtAuthGuard } from '../auth/guards/jwt-auth.guard';
 import { ExportQueryDto, ListHistoryQueryDto, PageQueryDto } from './dto/history-query.dto';
 import {
   SessionDetailDto,
@@ -58,13 +45,8 @@ const MARKDOWN_EXAMPLE =
   '### Assistant (local/echo) · 2026-11-25T16:02:11.210Z\n\nDay 1: …\n';
 
 @ApiTags('history')
-@ApiBearerAuth('bearer')
-@ApiUnauthorizedResponse({
-  type: ErrorResponseDto,
-  description: 'Missing, invalid or expired token',
-})
+@BearerAuth()
 @ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'Rate limit; see Retry-After' })
-@UseGuards(JwtAuthGuard)
 @Controller('api/history')
 export class HistoryController {
   constructor(private readonly history: HistoryService) {}

@@ -1,25 +1,13 @@
-import { Controller, Get, UseGuards } from '@nestjs/common';
-import {
-  ApiBearerAuth,
-  ApiOkResponse,
-  ApiOperation,
-  ApiTags,
-  ApiTooManyRequestsResponse,
-  ApiUnauthorizedResponse,
-} from '@nestjs/swagger';
+import { Controller, Get } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
+import { BearerAuth } from '../auth/decorators/bearer-auth.decorator';
 import { ErrorResponseDto } from '../auth/dto/error-response.dto';
-import { JwtAuthGuard } from '../auth/guards/jwt-auth.guard';
 import { mapModel, ModelListDto } from './dto/model.dto';
 import { ProvidersService } from './providers.service';
 
 @ApiTags('models')
-@ApiBearerAuth('bearer')
-@ApiUnauthorizedResponse({
-  type: ErrorResponseDto,
-  description: 'Missing, invalid or expired token',
-})
+@BearerAuth()
 @ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'Rate limit; see Retry-After' })
-@UseGuards(JwtAuthGuard)
 @Controller('api/models')
 export class ModelsController {
   constructor(private readonly providers: ProvidersService) {}

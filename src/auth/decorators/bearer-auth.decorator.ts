@@ -1,0 +1,19 @@
+import { applyDecorators, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ErrorResponseDto } from '../dto/error-response.dto';
+import { JwtAuthGuard } from '../guards/jwt-auth.guard';
+
+/**
+ * Routes for signed-in users: JwtAuthGuard, and in Swagger the bearer scheme and its 401 answer.
+ * Use on a controller whose every route needs an access token.
+ */
+export function BearerAuth(): ClassDecorator & MethodDecorator {
+  return applyDecorators(
+    ApiBearerAuth('bearer'),
+    ApiUnauthorizedResponse({
+      type: ErrorResponseDto,
+      description: 'Missing, invalid or expired token',
+    }),
+    UseGuards(JwtAuthGuard),
+  );
+}
