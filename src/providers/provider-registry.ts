@@ -1,9 +1,17 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InvalidInputError } from '@app/common';
-import { AppConfig, ConfigError } from '@app/config';
+import {
+  AppConfig,
+  ConfigError,
+  type AiServicesConfig,
+  type ProviderCredentials,
+} from '@app/config';
 import { GeminiProvider } from './adapters/gemini.provider';
 import { LocalProvider } from './adapters/local.provider';
-import { OpenAiCompatibleProvider } from './adapters/openai-compatible.provider';
+import {
+  OpenAiCompatibleProvider,
+  type OpenAiCompatibleOptions,
+} from './adapters/openai-compatible.provider';
 import type { ChatProvider } from './chat-provider.interface';
 import type { ListedModel, ResolvedModel } from './generation.types';
 import {
@@ -30,49 +38,66 @@ export interface ProviderRegistration {
 /** An OpenRouter model id is itself `vendor/model` (optionally `:variant`). */
 const OPENROUTER_MODEL = /^[\w.-]+\/[\w.:-]+$/;
 
+/** A hosted service speaking OpenAI's API, with its models in the catalog and its own keys. */
+interface HostedOpenAiService {
+  name: string;
+  credentials: (ai: AiServicesConfig) => ProviderCredentials;
+  /** The public endpoint, used unless the credentials name another `baseUrl`. */
+  defaultBaseUrl: string;
+  maxTokensParam: OpenAiCompatibleOptions['maxTokensParam'];
+  /** Options only this service needs. */
+  extra?: (
+    ai: AiServicesConfig,
+  ) => Pick<OpenAiCompatibleOptions, 'acceptsUnlisted' | 'defaultHeaders'>;
+}
+
+/** The registration of a hosted OpenAI-compatible service: enabled when it has at least one key. */
+function hostedOpenAiService(service: HostedOpenAiService): ProviderRegistration {
+  return {
+    name: service.name,
+    create: ({ ai }) => {
+      const { keys, baseUrl } = service.credentials(ai);
+      if (keys.length === 0) return undefined;
+      return {
+        keys,
+        provider: new OpenAiCompatibleProvider({
+          name: service.name,
+          baseUrl: baseUrl ?? service.defaultBaseUrl,
+          models: catalogModels(service.name),
+          ...service.extra?.(ai),
+          maxTokensParam: service.maxTokensParam,
+          timeoutMs: ai.resilience.totalTimeoutMs,
+        }),
+      };
+    },
+  };
+}
+
 /**
  * Every provider the app knows, in the order used to pick a default model. Adding a provider is
  * one adapter file plus one entry here.
  */
 export const PROVIDER_REGISTRATIONS: readonly ProviderRegistration[] = [
-  {
+  hostedOpenAiService({
     name: 'openrouter',
-    create: ({ ai }) =>
-      ai.openRouter.keys.length === 0
-        ? undefined
-        : {
-            keys: ai.openRouter.keys,
-            provider: new OpenAiCompatibleProvider({
-              name: 'openrouter',
-              baseUrl: ai.openRouter.baseUrl ?? 'https://openrouter.ai/api/v1',
-              models: catalogModels('openrouter'),
-              acceptsUnlisted: (model) => OPENROUTER_MODEL.test(model),
-              // OpenRouter's app attribution (https://openrouter.ai/docs/app-attribution).
-              defaultHeaders: {
-                'HTTP-Referer': ai.openRouterSiteUrl,
-                'X-Title': ai.openRouterAppName,
-              },
-              maxTokensParam: 'max_tokens',
-              timeoutMs: ai.resilience.totalTimeoutMs,
-            }),
-          },
-  },
-  {
+    credentials: (ai) => ai.openRouter,
+    defaultBaseUrl: 'https://openrouter.ai/api/v1',
+    maxTokensParam: 'max_tokens',
+    extra: (ai) => ({
+      acceptsUnlisted: (model) => OPENROUTER_MODEL.test(model),
+      // OpenRouter's app attribution (https://openrouter.ai/docs/app-attribution).
+      defaultHeaders: {
+        'HTTP-Referer': ai.openRouterSiteUrl,
+        'X-Title': ai.openRouterAppName,
+      },
+    }),
+  }),
+  hostedOpenAiService({
     name: 'groq',
-    create: ({ ai }) =>
-      ai.groq.keys.length === 0
-        ? undefined
-        : {
-            keys: ai.groq.keys,
-            provider: new OpenAiCompatibleProvider({
-              name: 'groq',
-              baseUrl: ai.groq.baseUrl ?? 'https://api.groq.com/openai/v1',
-              models: catalogModels('groq'),
-              maxTokensParam: 'max_tokens',
-              timeoutMs: ai.resilience.totalTimeoutMs,
-            }),
-          },
-  },
+    credentials: (ai) => ai.groq,
+    defaultBaseUrl: 'https://api.groq.com/openai/v1',
+    maxTokensParam: 'max_tokens',
+  }),
   {
     name: 'gemini',
     create: ({ ai }) =>
@@ -80,22 +105,12 @@ export const PROVIDER_REGISTRATIONS: readonly ProviderRegistration[] = [
         ? undefined
         : { keys: ai.gemini.keys, provider: new GeminiProvider(ai.gemini.baseUrl) },
   },
-  {
+  hostedOpenAiService({
     name: 'openai',
-    create: ({ ai }) =>
-      ai.openai.keys.length === 0
-        ? undefined
-        : {
-            keys: ai.openai.keys,
-            provider: new OpenAiCompatibleProvider({
-              name: 'openai',
-              baseUrl: ai.openai.baseUrl ?? 'https://api.openai.com/v1',
-              models: catalogModels('openai'),
-              maxTokensParam: 'max_completion_tokens',
-              timeoutMs: ai.resilience.totalTimeoutMs,
-            }),
-          },
-  },
+    credentials: (ai) => ai.openai,
+    defaultBaseUrl: 'https://api.openai.com/v1',
+    maxTokensParam: 'max_completion_tokens',
+  }),
   {
     name: 'openai-compatible',
     create: ({ ai }) =>
