@@ -193,26 +193,23 @@ export class ResilientExecutor {
             yield event;
             continue;
           }
-          slot.breaker.onSuccess();
-          this.record(
+          this.succeeded(
             { target, slot, retry, stream: true, started, ttftMs, userId: request.userId },
-            { outcome: 'success', usage: event.usage },
+            event.usage,
           );
           yield event;
           return;
         }
       } catch (error) {
-        attempt.dispose();
-        const failure = this.classify(error, call, attempt);
-        this.recordFailure(failure, slot, {
+        const failure = this.failed(error, call, attempt, entry, {
           target,
+          slot,
           retry,
           stream: true,
           started,
           ttftMs,
           userId: request.userId,
         });
-        this.applyToKey(entry, target, slot, failure);
         // Never retried once text reached the caller: it would be sent twice.
         if (delivered) throw this.finalError(target, failure);
         retry = await this.beforeRetry(target, failure, retry, call);
@@ -238,28 +235,46 @@ export class ResilientExecutor {
         const result = await attempt.race(
           entry.provider.complete(this.providerRequest(target, request, attempt), slot.key),
         );
-        slot.breaker.onSuccess();
-        this.record(
+        this.succeeded(
           { target, slot, retry, stream: false, started, userId: request.userId },
-          { outcome: 'success', usage: result.usage },
+          result.usage,
         );
         return result;
       } catch (error) {
-        attempt.dispose();
-        const failure = this.classify(error, call, attempt);
-        this.recordFailure(failure, slot, {
+        const failure = this.failed(error, call, attempt, entry, {
           target,
+          slot,
           retry,
           stream: false,
           started,
           userId: request.userId,
         });
-        this.applyToKey(entry, target, slot, failure);
         retry = await this.beforeRetry(target, failure, retry, call);
       } finally {
         attempt.dispose();
       }
     }
+  }
+
+  /** A successful attempt: its key's breaker hears of it, and the call is recorded. */
+  private succeeded(context: RecordContext, usage: TokenUsage): void {
+    context.slot.breaker.onSuccess();
+    this.record(context, { outcome: 'success', usage });
+  }
+
+  /** A failed attempt: classified, recorded and applied to its key; retrying is the caller's. */
+  private failed(
+    error: unknown,
+    call: CallScope,
+    attempt: AttemptScope,
+    entry: RegisteredProvider,
+    context: RecordContext,
+  ): AttemptFailure {
+    attempt.dispose();
+    const failure = this.classify(error, call, attempt);
+    this.recordFailure(failure, context);
+    this.applyToKey(entry, context.target, context.slot, failure);
+    return failure;
   }
 
   private providerRequest(
@@ -441,31 +456,17 @@ export class ResilientExecutor {
     this.metrics?.providerFallback(from.id, to.id);
   }
 
-  private recordFailure(
-    failure: AttemptFailure,
-    slot: KeySlot,
-    context: Omit<RecordContext, 'slot'>,
-  ): void {
+  private recordFailure(failure: AttemptFailure, context: RecordContext): void {
     if (failure.kind === 'final') {
       const aborted = failure.error instanceof GenerationAbortedError;
       const timeout = failure.error instanceof ProviderTimeoutError;
-      this.record(
-        { ...context, slot },
-        {
-          outcome: aborted ? 'aborted' : timeout ? 'timeout' : 'server',
-          detail: aborted
-            ? 'aborted by the caller'
-            : timeout
-              ? 'total timeout'
-              : failure.error.name,
-        },
-      );
+      this.record(context, {
+        outcome: aborted ? 'aborted' : timeout ? 'timeout' : 'server',
+        detail: aborted ? 'aborted by the caller' : timeout ? 'total timeout' : failure.error.name,
+      });
       return;
     }
-    this.record(
-      { ...context, slot },
-      { outcome: failure.kind, status: failure.status, detail: failure.detail },
-    );
+    this.record(context, { outcome: failure.kind, status: failure.status, detail: failure.detail });
   }
 
   private record(
