@@ -5,6 +5,7 @@ import {
   postSse,
   ProviderSimulator,
   registerAndLogin,
+  settledMessages,
   startTestApp,
   TestApp,
 } from '@app/testing';
@@ -12,19 +13,6 @@ import { countMessagesTokens } from '../src/providers/token-counter';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const LONG_REPLY = Array.from({ length: 200 }, (_, i) => `token${i}`).join(' ');
-
-async function settledMessages(t: TestApp, token: string, sessionId: string) {
-  for (let i = 0; i < 100; i++) {
-    const res = await request(t.url)
-      .get(`/api/history/${sessionId}`)
-      .set('Authorization', `Bearer ${token}`)
-      .expect(200);
-    const last = res.body.messages.at(-1);
-    if (last && last.status !== 'pending') return res.body.messages;
-    await sleep(50);
-  }
-  throw new Error('reply still pending');
-}
 
 /** Chat against real HTTP providers (the simulator): context sent upstream, failures, timeouts, aborts. */
 describeE2e('chat against a provider (simulator)', () => {

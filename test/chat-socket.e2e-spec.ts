@@ -11,6 +11,7 @@ import {
   openChatWs,
   recordSocketEvents,
   registerAndLogin,
+  settledMessages,
   startTestApp,
   TestApp,
 } from '@app/testing';
@@ -21,19 +22,6 @@ const LONG = Array.from({ length: 300 }, (_, i) => `word${i}`).join(' ');
 type Ack = { ok: boolean; [key: string]: unknown };
 const send = (socket: Socket, event: string, payload: unknown): Promise<Ack> =>
   socket.timeout(10_000).emitWithAck(event, payload);
-
-async function settledMessages(t: TestApp, token: string, sessionId: string) {
-  for (let i = 0; i < 100; i++) {
-    const res = await request(t.url)
-      .get(`/api/history/${sessionId}`)
-      .set('Authorization', `Bearer ${token}`)
-      .expect(200);
-    const last = res.body.messages.at(-1);
-    if (last && last.status !== 'pending') return res.body.messages;
-    await sleep(50);
-  }
-  throw new Error('reply still pending');
-}
 
 describeE2e('chat over Socket.IO and WebSocket', () => {
   let t: TestApp;

@@ -6,6 +6,7 @@ import {
   openChatWs,
   postSse,
   registerAndLogin,
+  settledMessages,
   SseEvent,
   startTestApp,
   TestApp,
@@ -15,20 +16,6 @@ const BUSY = { detail: 'A reply is already being generated for this session' };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** A message whose echoed reply streams for a few seconds at 10 ms per word. */
 const LONG = Array.from({ length: 300 }, (_, i) => `word${i}`).join(' ');
-
-/** Polls the stored session until its newest message leaves `pending`. */
-async function settledMessages(t: TestApp, token: string, sessionId: string) {
-  for (let i = 0; i < 100; i++) {
-    const res = await request(t.url)
-      .get(`/api/history/${sessionId}`)
-      .set('Authorization', `Bearer ${token}`)
-      .expect(200);
-    const last = res.body.messages.at(-1);
-    if (last && last.status !== 'pending') return res.body.messages;
-    await sleep(50);
-  }
-  throw new Error('reply still pending');
-}
 
 function deltaText(events: SseEvent[]): string {
   return events

@@ -1,3 +1,4 @@
 export * from './auth-client';
+export * from './history-client';
 export * from './socket-clients';
 export * from './sse-client';
