@@ -39,6 +39,16 @@ const IDEMPOTENCY_HEADER = {
     'runs → 409; the same key with a different body → 409. Kept for CHAT__IDEMPOTENCY_TTL_SECONDS.',
 };
 
+/** 404 and 409 of both chat routes (JSON and SSE). */
+const SESSION_NOT_FOUND = {
+  type: ErrorResponseDto,
+  description: "Unknown, malformed or another user's session_id",
+};
+const SESSION_CONFLICT = {
+  type: ErrorResponseDto,
+  description: `\`{"detail": "${SESSION_BUSY_DETAIL}"}\`, or an Idempotency-Key in use / reused with another body`,
+};
+
 const PROVIDER_FAILURES = [
   { status: 502, description: 'The provider failed after retries and fallbacks' },
   { status: 503, description: 'Every provider/key is unavailable (Retry-After)' },
@@ -74,14 +84,8 @@ export class ChatController {
       'Invalid body (missing/blank/too long message, wrong types, unknown field, unknown model), ' +
       "malformed Idempotency-Key, or a message too long for the model's context window",
   })
-  @ApiNotFoundResponse({
-    type: ErrorResponseDto,
-    description: "Unknown, malformed or another user's session_id",
-  })
-  @ApiConflictResponse({
-    type: ErrorResponseDto,
-    description: `\`{"detail": "${SESSION_BUSY_DETAIL}"}\`, or an Idempotency-Key in use / reused with another body`,
-  })
+  @ApiNotFoundResponse(SESSION_NOT_FOUND)
+  @ApiConflictResponse(SESSION_CONFLICT)
   @ApiPayloadTooLargeResponse({ type: ErrorResponseDto, description: 'Body over BODY_LIMIT' })
   @ApiTooManyRequestsResponse({
     type: ErrorResponseDto,
@@ -167,14 +171,8 @@ export class ChatController {
     },
   })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Invalid body or Idempotency-Key' })
-  @ApiNotFoundResponse({
-    type: ErrorResponseDto,
-    description: "Unknown, malformed or another user's session_id",
-  })
-  @ApiConflictResponse({
-    type: ErrorResponseDto,
-    description: `\`{"detail": "${SESSION_BUSY_DETAIL}"}\`, or an Idempotency-Key in use / reused with another body`,
-  })
+  @ApiNotFoundResponse(SESSION_NOT_FOUND)
+  @ApiConflictResponse(SESSION_CONFLICT)
   @ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'Rate limit or quota' })
   async stream(
     @CurrentUser() user: AuthUser,
