@@ -62,9 +62,9 @@ export const PROFILES: Record<Profile['name'], Profile> = {
   quick: {
     name: 'quick',
     seconds: 5,
-    warmupSeconds: 2,
-    rateSeconds: 4,
-    chatRates: [200, 500, 1000],
+    warmupSeconds: 1,
+    rateSeconds: 3,
+    chatRates: [200, 500],
     connections: 32,
     chatDatabases: ['sqlite', 'postgres'],
     historyDatabases: ['sqlite'],
@@ -77,12 +77,12 @@ export const PROFILES: Record<Profile['name'], Profile> = {
       longSessionMessages: 10_000,
       rate: 100,
     },
-    login: { connections: 8, seconds: 10 },
+    login: { connections: 8, seconds: 8 },
     streaming: [
-      { concurrency: 10, tokens: 30, chunkDelayMs: 50, rampSeconds: 1.5, seconds: 4 },
-      { concurrency: 100, tokens: 30, chunkDelayMs: 50, rampSeconds: 1.5, seconds: 4 },
-      // 1,000 replies of 8 s each, started over 6 s: all 1,000 are open at the same time.
-      { concurrency: 1000, tokens: 20, chunkDelayMs: 400, rampSeconds: 6, repliesPerClient: 1 },
+      { concurrency: 10, tokens: 30, chunkDelayMs: 50, rampSeconds: 1.5, seconds: 3 },
+      { concurrency: 100, tokens: 30, chunkDelayMs: 50, rampSeconds: 1.5, seconds: 3 },
+      // 1,000 replies of 6 s each, started over 5 s: all 1,000 are open at the same time.
+      { concurrency: 1000, tokens: 15, chunkDelayMs: 400, rampSeconds: 5, repliesPerClient: 1 },
     ],
     idleSockets: 10_000,
   },

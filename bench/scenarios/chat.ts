@@ -25,6 +25,8 @@ export const CHAT_REPLY_TOKENS = 12;
 
 export interface ChatRatePoint {
   rate: number;
+  /** Offered rate ÷ the chat saturation rate of this run: near or above 1, latency is queueing. */
+  shareOfCapacity: number;
   direct: LoadResult;
   chat: LoadResult;
   /** chat latency − direct latency at the same offered load, ms. */
@@ -175,6 +177,7 @@ async function runOnDatabase(
       );
       rates.push({
         rate,
+        shareOfCapacity: ratio(rate, chatSaturation.rps, 2),
         direct: directPoint,
         chat: chatPoint,
         addedP50: round(chatPoint.latency.p50 - directPoint.latency.p50),

@@ -124,7 +124,7 @@ export async function runStreaming(ctx: BenchContext): Promise<StreamingResult> 
   }
 }
 
-async function runPhase(options: {
+export async function runPhase(options: {
   transport: StreamTransport;
   level: StreamLevel;
   appUrl: string;
