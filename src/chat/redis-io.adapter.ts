@@ -42,9 +42,13 @@ export class ChatIoAdapter extends IoAdapter {
       );
       this.connections.push(connection);
     }
-    this.adapterConstructor = createAdapter(this.catchPublishErrors(pub), sub, {
-      key: 'chatbot-socket.io',
-    });
+    this.adapterConstructor = createAdapter(
+      this.catchPublishErrors(pub),
+      this.catchSubscribeErrors(sub),
+      {
+        key: 'chatbot-socket.io',
+      },
+    );
   }
 
   /**
@@ -64,6 +68,27 @@ export class ChatIoAdapter extends IoAdapter {
     };
     Object.assign(pub, { publish: safePublish });
     return pub;
+  }
+
+  /**
+   * Likewise the adapter never handles its (P)SUBSCRIBE promises. The subscriber queues them
+   * until Redis answers; closing a connection that never came up rejects them, which would be
+   * an unhandled rejection at shutdown. Mark them handled and log the failure.
+   */
+  private catchSubscribeErrors(sub: Redis): Redis {
+    const logFailure = (error: unknown) =>
+      this.logger.warn({ err: error }, 'Socket.IO adapter subscription failed');
+    const subscribe = sub.subscribe.bind(sub) as (...args: unknown[]) => Promise<unknown>;
+    const psubscribe = sub.psubscribe.bind(sub) as (...args: unknown[]) => Promise<unknown>;
+    const handled =
+      (command: (...args: unknown[]) => Promise<unknown>) =>
+      (...args: unknown[]) => {
+        const pending = command(...args);
+        pending.catch(logFailure);
+        return pending;
+      };
+    Object.assign(sub, { subscribe: handled(subscribe), psubscribe: handled(psubscribe) });
+    return sub;
   }
 
   override createIOServer(port: number, options?: ServerOptions): Server {
