@@ -276,13 +276,23 @@ describeWithServices(['postgres'], 'Redis restarted under two app processes', ()
         await new Promise((resolve) => setTimeout(resolve, 200));
         return seen.some((e) => e.event === 'chat:done' && e.payload.message_id === ack.message_id);
       });
-      // An abort sent to C stops a stream on A (C subscribed once Redis appeared).
-      const { stream, sessionId } = await runningStream(a.url, alice.token);
-      const abort = await api(c!.url, 'POST', `/api/chat/${sessionId}/abort`, {
-        token: alice.token,
+      // An abort sent to C stops a stream on A once C's own Redis connections have reconnected
+      // (each ioredis client reconnects on its own backoff, so the socket adapter may be back a
+      // moment before the lock/abort client): retried with a fresh stream until it is.
+      await eventually('an abort sent to C stops a stream on A', async () => {
+        const { stream, sessionId } = await runningStream(a.url, alice.token);
+        const abort = await api(c!.url, 'POST', `/api/chat/${sessionId}/abort`, {
+          token: alice.token,
+        });
+        if (abort.body.running !== true) {
+          await api(a.url, 'POST', `/api/chat/${sessionId}/abort`, { token: alice.token });
+          await stream.finished;
+          return false;
+        }
+        expect(abort.body).toEqual({ session_id: sessionId, running: true });
+        expect((await stream.finished).at(-1)!.data.finish_reason).toBe('aborted');
+        return true;
       });
-      expect(abort.body).toEqual({ session_id: sessionId, running: true });
-      expect((await stream.finished).at(-1)!.data.finish_reason).toBe('aborted');
     });
 
     it('rate limits are shared again: a limit used up through A is enforced on B', async () => {
