@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { EntityManager, In, Repository, SelectQueryBuilder } from 'typeorm';
+import { EntityManager, Repository } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import { ChatMessage } from './entities/chat-message.entity';
 import { ChatSession } from './entities/chat-session.entity';
@@ -85,39 +85,34 @@ export class SqlHistoryStore implements HistoryStore {
     query?: string,
   ): Promise<Page<SessionRecord>> {
     const search = query?.trim();
-    const scoped = (qb: SelectQueryBuilder<ChatSession>) => {
-      qb.where('s.userId = :userId', { userId });
-      if (search) {
-        const like = this.isSqlite ? 'LIKE' : 'ILIKE';
-        // SQLite's LIKE is case-insensitive for ASCII letters only; Postgres' ILIKE for all.
-        qb.andWhere(
-          `EXISTS (SELECT 1 FROM chat_messages m WHERE m.session_id = s.id AND m.content ${like} :pattern ESCAPE '\\')`,
-          { pattern: `%${escapeLikePattern(search)}%` },
-        );
-      }
-      return qb;
-    };
-
-    const [idRows, countRow] = await Promise.all([
-      scoped(this.sessions.createQueryBuilder('s'))
-        .select('s.id', 'id')
-        .orderBy('s.updatedAt', 'DESC')
-        .addOrderBy('s.id', 'DESC')
-        .offset((page.page - 1) * page.perPage)
-        .limit(page.perPage)
-        .getRawMany<{ id: string }>(),
-      scoped(this.sessions.createQueryBuilder('s'))
-        .select('COUNT(*)', 'total')
-        .getRawOne<{ total: string | number }>(),
+    // SQLite's LIKE is case-insensitive for ASCII letters only; Postgres' ILIKE for all.
+    const filter = search
+      ? ` AND EXISTS (SELECT 1 FROM chat_messages m WHERE m.session_id = s.id AND m.content ${
+          this.isSqlite ? 'LIKE' : 'ILIKE'
+        } ? ESCAPE '\\')`
+      : '';
+    const scope = search ? [userId, `%${escapeLikePattern(search)}%`] : [userId];
+    // The OFFSET runs in the subquery over the (user_id, updated_at, id) index alone; only the
+    // page's rows are then read from the table.
+    const [rows, counted] = await Promise.all([
+      this.sessions.manager.query<RawRow[]>(
+        this.sql.text(
+          `SELECT ${SESSION_COLUMNS} FROM chat_sessions WHERE id IN (` +
+            `SELECT s.id FROM chat_sessions s WHERE s.user_id = ?${filter} ` +
+            'ORDER BY s.updated_at DESC, s.id DESC LIMIT ? OFFSET ?) ' +
+            'ORDER BY updated_at DESC, id DESC',
+        ),
+        [...scope, page.perPage, (page.page - 1) * page.perPage],
+      ),
+      this.sessions.manager.query<RawRow[]>(
+        this.sql.text(`SELECT COUNT(*) AS total FROM chat_sessions s WHERE s.user_id = ?${filter}`),
+        scope,
+      ),
     ]);
-    const ids = idRows.map((row) => row.id);
-    const rows = ids.length ? await this.sessions.findBy({ id: In(ids) }) : [];
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    const items = ids
-      .map((id) => byId.get(id))
-      .filter((row): row is ChatSession => row !== undefined)
-      .map(toSessionRecord);
-    return { items, total: Number(countRow?.total ?? 0) };
+    return {
+      items: rows.map((row) => this.sql.session(row)),
+      total: Number(counted[0]?.total ?? 0),
+    };
   }
 
   async renameSession(
