@@ -218,6 +218,8 @@ export async function startBareServer(): Promise<{ url: string; proc: ManagedPro
 export interface BenchDatabase {
   kind: 'sqlite' | 'postgres';
   url: string;
+  /** Refreshes the planner statistics (ANALYZE), e.g. after seeding. */
+  analyze(): Promise<void>;
   drop(): Promise<void>;
 }
 
@@ -225,9 +227,19 @@ export interface BenchDatabase {
 export async function createBenchDatabase(kind: 'sqlite' | 'postgres'): Promise<BenchDatabase> {
   if (kind === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'chatbot-bench-'));
+    const file = join(dir, 'bench.db');
     return {
       kind,
-      url: `sqlite:///${join(dir, 'bench.db')}`,
+      url: `sqlite:///${file}`,
+      analyze: async () => {
+        const { default: Database } = await import('better-sqlite3');
+        const sqlite = new Database(file);
+        try {
+          sqlite.exec('ANALYZE');
+        } finally {
+          sqlite.close();
+        }
+      },
       drop: async () => rmSync(dir, { recursive: true, force: true }),
     };
   }
@@ -239,8 +251,8 @@ export async function createBenchDatabase(kind: 'sqlite' | 'postgres'): Promise<
   }
   const { Client } = await import('pg');
   const name = `chatbot_bench_${randomBytes(6).toString('hex')}`;
-  const admin = async (sql: string) => {
-    const client = new Client({ connectionString: adminUrl });
+  const run = async (connectionString: string, sql: string) => {
+    const client = new Client({ connectionString });
     await client.connect();
     try {
       await client.query(sql);
@@ -248,13 +260,14 @@ export async function createBenchDatabase(kind: 'sqlite' | 'postgres'): Promise<
       await client.end();
     }
   };
-  await admin(`CREATE DATABASE ${name}`);
+  await run(adminUrl, `CREATE DATABASE ${name}`);
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return {
     kind,
     url: url.toString(),
-    drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+    analyze: () => run(url.toString(), 'ANALYZE'),
+    drop: () => run(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };
 }
 

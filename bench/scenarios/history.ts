@@ -94,6 +94,9 @@ async function runOnDatabase(
       B: await seed(ctx, db.url, 'hist-b-', h.users, h.sessionsPerUser, h.messagesPerSession),
       C: await seed(ctx, db.url, 'hist-c-', 1, 1, h.longSessionMessages),
     };
+    // A live database has planner statistics; one just bulk-loaded has none until autovacuum
+    // gets to it, and Postgres then plans the session list as a scan of every session.
+    await db.analyze();
     const app = await startApp({
       entry: ctx.appEntry,
       nodeArgs: ctx.appNodeArgs,
