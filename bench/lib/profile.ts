@@ -77,12 +77,12 @@ export const PROFILES: Record<Profile['name'], Profile> = {
       longSessionMessages: 10_000,
       rate: 100,
     },
-    login: { connections: 8, seconds: 8 },
+    login: { connections: 8, seconds: 6 },
     streaming: [
-      { concurrency: 10, tokens: 30, chunkDelayMs: 50, rampSeconds: 1.5, seconds: 3 },
-      { concurrency: 100, tokens: 30, chunkDelayMs: 50, rampSeconds: 1.5, seconds: 3 },
-      // 1,000 replies of 6 s each, started over 5 s: all 1,000 are open at the same time.
-      { concurrency: 1000, tokens: 15, chunkDelayMs: 400, rampSeconds: 5, repliesPerClient: 1 },
+      { concurrency: 10, tokens: 30, chunkDelayMs: 50, rampSeconds: 1.5, seconds: 2.5 },
+      { concurrency: 100, tokens: 30, chunkDelayMs: 50, rampSeconds: 1.5, seconds: 2.5 },
+      // 1,000 replies of 6 s each, started over 4 s: all 1,000 are open at the same time.
+      { concurrency: 1000, tokens: 15, chunkDelayMs: 400, rampSeconds: 4, repliesPerClient: 1 },
     ],
     idleSockets: 10_000,
   },
