@@ -177,6 +177,65 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
       );
     });
 
+    it('appends several messages in order with the next numbers (a chat turn)', async () => {
+      const owner = await harness.createUser();
+      const session = await store.createSession(owner);
+      const earlier = await append(session.id, userMessage('Earlier'));
+      await sleep(3);
+
+      const [question, pending] = await store.appendMessages(session.id, [
+        userMessage('What is the time?'),
+        { role: 'assistant', content: '', status: 'pending', model: 'local/echo' },
+      ]);
+
+      expect(question).toEqual({
+        id: expect.stringMatching(UUID),
+        sessionId: session.id,
+        seq: 2,
+        role: 'user',
+        content: 'What is the time?',
+        status: 'complete',
+        model: null,
+        promptTokens: null,
+        completionTokens: null,
+        error: null,
+        createdAt: expect.any(Date),
+      });
+      expect(pending).toMatchObject({ seq: 3, role: 'assistant', status: 'pending', content: '' });
+      expect(pending.id).not.toBe(question.id);
+      const after = await store.getSession(owner, session.id);
+      expect(after?.messageCount).toBe(3);
+      // The empty pending reply keeps the question as the preview.
+      expect(after?.lastMessage).toBe('What is the time?');
+      expect(after!.updatedAt.getTime()).toBe(pending.createdAt.getTime());
+      const listed = await store.listMessages(session.id, { page: 1, perPage: 10 });
+      expect(listed.items).toEqual([earlier, question, pending]);
+      await expect(store.appendMessages(session.id, [])).resolves.toEqual([]);
+    });
+
+    it('gives concurrent multi-message appends distinct, gap-free numbers', async () => {
+      const owner = await harness.createUser();
+      const session = await store.createSession(owner);
+      const turns = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          store.appendMessages(session.id, [userMessage(`q${i}`), userMessage(`a${i}`)]),
+        ),
+      );
+      const seqs = turns
+        .flat()
+        .map((m) => m.seq)
+        .sort((a, b) => a - b);
+      expect(seqs).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      for (const [question, answer] of turns) expect(answer.seq).toBeGreaterThan(question.seq);
+      expect((await store.getSession(owner, session.id))?.messageCount).toBe(20);
+    });
+
+    it('refuses a multi-message append to an unknown session and stores nothing', async () => {
+      await expect(
+        store.appendMessages(UNKNOWN_ID, [userMessage('lost'), userMessage('too')]),
+      ).rejects.toBeInstanceOf(SessionNotFoundError);
+    });
+
     it('stores a trimmed, whitespace-collapsed preview of at most 200 characters', async () => {
       const owner = await harness.createUser();
       const session = await store.createSession(owner);

@@ -124,17 +124,10 @@ export class ChatService {
         await this.history.renameSession(userId, session.id, titleFromMessage(input.message));
       }
 
-      await this.history.appendMessage(session.id, {
-        role: 'user',
-        content: input.message,
-        status: 'complete',
-      });
-      const assistant = await this.history.appendMessage(session.id, {
-        role: 'assistant',
-        content: '',
-        status: 'pending',
-        model: model.id,
-      });
+      const [, assistant] = await this.history.appendMessages(session.id, [
+        { role: 'user', content: input.message, status: 'complete' },
+        { role: 'assistant', content: '', status: 'pending', model: model.id },
+      ]);
       if (!lock) throw new ConflictError(SESSION_BUSY_DETAIL);
       const controller = this.registry.register(session.id, userId);
       return new LiveTurn(this, {

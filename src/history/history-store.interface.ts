@@ -79,6 +79,12 @@ export interface HistoryStore {
    * lastMessage and updatedAt in the same step.
    */
   appendMessage(sessionId: string, message: NewMessage): Promise<MessageRecord>;
+  /**
+   * Appends messages in order with the next `seq` numbers (e.g. the user's message and the
+   * pending reply of a chat turn), updating the session like appendMessage. The SQL store does it
+   * in one transaction; MongoDB has none, so there they are appended one after the other.
+   */
+  appendMessages(sessionId: string, messages: NewMessage[]): Promise<MessageRecord[]>;
   /** Updates a message (e.g. the assistant reply when it ends) and the session preview. */
   updateMessage(sessionId: string, messageId: string, patch: MessagePatch): Promise<MessageRecord>;
   /** Oldest first. */

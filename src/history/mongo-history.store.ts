@@ -128,6 +128,12 @@ export class MongoHistoryStore implements HistoryStore, OnModuleInit {
     await this.messages.deleteMany({ userId });
   }
 
+  async appendMessages(sessionId: string, messages: NewMessage[]): Promise<MessageRecord[]> {
+    const records: MessageRecord[] = [];
+    for (const message of messages) records.push(await this.appendMessage(sessionId, message));
+    return records;
+  }
+
   async appendMessage(sessionId: string, message: NewMessage): Promise<MessageRecord> {
     if (!sessionId) throw new SessionNotFoundError();
     const now = new Date();

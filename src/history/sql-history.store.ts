@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { EntityManager, Repository } from 'typeorm';
+import type { Database, Statement } from 'better-sqlite3';
+import { Repository } from 'typeorm';
+import type { Driver } from 'typeorm/driver/Driver';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import { ChatMessage } from './entities/chat-message.entity';
 import { ChatSession } from './entities/chat-session.entity';
@@ -15,7 +17,6 @@ import type {
   SessionRecord,
 } from './history-store.interface';
 import { definedFields, newMessageRecord, newSessionRecord } from './history-records';
-import { KeyedMutex } from './keyed-mutex';
 import { messagePreview } from './message-preview';
 
 /** Escapes LIKE wildcards so `q` is matched literally; pairs with `ESCAPE '\'`. */
@@ -24,7 +25,7 @@ export function escapeLikePattern(text: string): string {
 }
 
 /**
- * History in the SQL database (SQLite or PostgreSQL) through TypeORM.
+ * History in the SQL database (SQLite or PostgreSQL), as plain SQL on TypeORM's connection.
  *
  * Ordering and pagination: a user's sessions are listed by (updated_at DESC, id DESC), which is
  * exactly the (user_id, updated_at, id) index read backwards. The contract asks for
@@ -33,47 +34,64 @@ export function escapeLikePattern(text: string): string {
  * three columns live in the index, so Postgres does an index-only scan and SQLite uses it as a
  * covering index — skipped rows cost an index entry each, never a table row), the second loads
  * those ≤ 100 rows by primary key. `total` is a COUNT(*) over the same index range. Both costs
- * grow with one user's session count, never with the size of the table.
+ * grow with one user's session count, never with the size of the table. `seq` is dense
+ * (1…message_count, only appendMessages assigns it, messages are only deleted with their
+ * session), so a message page is a `seq` range: any page is an index seek, and the total is the
+ * session's counter.
  *
- * Atomic `seq`: appendMessage increments the session's message_count and reads it back in one
- * transaction. On Postgres the UPDATE takes the session row lock, so concurrent appends to one
- * session queue up and each gets the next number; the unique (session_id, seq) index backs it.
- * SQLite has a single writer, but TypeORM shares one connection between all callers, so
- * overlapping transactions would nest as savepoints of each other: writes here are serialised
- * in-process first.
+ * Atomic `seq`: appending raises the session's message_count and inserts the messages numbered
+ * from it in one transaction; the unique (session_id, seq) index backs it.
  *
- * The chat hot path (getSession, recentMessages, appendMessage, updateMessage, listMessages) is
- * plain SQL through the same connection rather than query builders: building and hydrating a
- * TypeORM query costs ~0.1–0.3 ms of CPU each, several times the database's own work, and a chat
- * turn makes about a dozen (bench/RESULTS.md). Values still go through the driver's own
- * conversions (dates), so rows are identical either way. `seq` is dense (1…message_count, only
- * appendMessage assigns it, messages are only deleted with their session), so a message page is
- * a `seq` range: any page is an index seek, and the total is the session's counter.
+ * Why plain SQL rather than query builders and entities: building and hydrating a TypeORM query
+ * costs ~0.1–0.3 ms of CPU each, several times the database's own work, and the chat path runs
+ * several per turn (bench/RESULTS.md). The two databases are driven the way each is cheapest:
+ * - SQLite (better-sqlite3) is synchronous, so statements run straight on the driver's handle as
+ *   cached prepared statements, and each write is one synchronous transaction: it cannot
+ *   interleave with another one, so no in-process lock is needed (TypeORM's shared connection
+ *   would nest overlapping async transactions as savepoints of each other).
+ * - On Postgres every statement is a network round trip, so each write is one statement:
+ *   data-modifying CTEs update the session and insert or update its messages atomically. The
+ *   session UPDATE takes the row lock, so concurrent appends to one session queue up and each
+ *   gets the next numbers.
+ * Values go through the driver's own column conversions (SQLite keeps dates as UTC text, Postgres
+ * as timestamps), so rows are identical to TypeORM's.
  */
 @Injectable()
 export class SqlHistoryStore implements HistoryStore {
-  private readonly sqliteWrites = new KeyedMutex();
-  private readonly isSqlite: boolean;
   private readonly sql: SqlRows;
+  /** better-sqlite3's statements; null on Postgres. */
+  private readonly sqlite: SqliteStatements | null;
 
   constructor(
-    @InjectRepository(ChatSession) private readonly sessions: Repository<ChatSession>,
-    @InjectRepository(ChatMessage) private readonly messages: Repository<ChatMessage>,
+    @InjectRepository(ChatSession) sessions: Repository<ChatSession>,
+    @InjectRepository(ChatMessage) messages: Repository<ChatMessage>,
   ) {
-    this.isSqlite = sessions.manager.connection.options.type !== 'postgres';
-    this.sql = new SqlRows(sessions, messages, this.isSqlite);
+    const isSqlite = sessions.manager.connection.options.type !== 'postgres';
+    this.sql = new SqlRows(sessions, messages, isSqlite);
+    this.sqlite = isSqlite ? new SqliteStatements(sessions.manager.connection.driver) : null;
   }
 
   async createSession(userId: string, title: string | null = null): Promise<SessionRecord> {
-    const session: ChatSession = newSessionRecord(userId, title, new Date());
-    await this.write((em) => em.insert(ChatSession, session));
-    return toSessionRecord(session);
+    const session = newSessionRecord(userId, title, new Date());
+    await this.query(
+      `INSERT INTO chat_sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      [
+        session.id,
+        session.userId,
+        session.title,
+        session.messageCount,
+        session.lastMessage,
+        this.sql.sessionDate(session.createdAt),
+        this.sql.sessionDate(session.updatedAt),
+      ],
+    );
+    return session;
   }
 
   async getSession(userId: string, sessionId: string): Promise<SessionRecord | null> {
     if (!userId || !sessionId) return null;
-    const rows = await this.sessions.manager.query<RawRow[]>(
-      this.sql.text(`SELECT ${SESSION_COLUMNS} FROM chat_sessions WHERE id = ? AND user_id = ?`),
+    const rows = await this.query(
+      `SELECT ${SESSION_COLUMNS} FROM chat_sessions WHERE id = ? AND user_id = ?`,
       [sessionId, userId],
     );
     return rows.length ? this.sql.session(rows[0]) : null;
@@ -88,24 +106,22 @@ export class SqlHistoryStore implements HistoryStore {
     // SQLite's LIKE is case-insensitive for ASCII letters only; Postgres' ILIKE for all.
     const filter = search
       ? ` AND EXISTS (SELECT 1 FROM chat_messages m WHERE m.session_id = s.id AND m.content ${
-          this.isSqlite ? 'LIKE' : 'ILIKE'
+          this.sqlite ? 'LIKE' : 'ILIKE'
         } ? ESCAPE '\\')`
       : '';
     const scope = search ? [userId, `%${escapeLikePattern(search)}%`] : [userId];
     // The OFFSET runs in the subquery over the (user_id, updated_at, id) index alone; only the
     // page's rows are then read from the table.
     const [rows, counted] = await Promise.all([
-      this.sessions.manager.query<RawRow[]>(
-        this.sql.text(
-          `SELECT ${SESSION_COLUMNS} FROM chat_sessions WHERE id IN (` +
-            `SELECT s.id FROM chat_sessions s WHERE s.user_id = ?${filter} ` +
-            'ORDER BY s.updated_at DESC, s.id DESC LIMIT ? OFFSET ?) ' +
-            'ORDER BY updated_at DESC, id DESC',
-        ),
+      this.query(
+        `SELECT ${SESSION_COLUMNS} FROM chat_sessions WHERE id IN (` +
+          `SELECT s.id FROM chat_sessions s WHERE s.user_id = ?${filter} ` +
+          'ORDER BY s.updated_at DESC, s.id DESC LIMIT ? OFFSET ?) ' +
+          'ORDER BY updated_at DESC, id DESC',
         [...scope, page.perPage, (page.page - 1) * page.perPage],
       ),
-      this.sessions.manager.query<RawRow[]>(
-        this.sql.text(`SELECT COUNT(*) AS total FROM chat_sessions s WHERE s.user_id = ?${filter}`),
+      this.query(
+        `SELECT COUNT(*) AS total FROM chat_sessions s WHERE s.user_id = ?${filter}`,
         scope,
       ),
     ]);
@@ -121,86 +137,103 @@ export class SqlHistoryStore implements HistoryStore {
     title: string,
   ): Promise<SessionRecord | null> {
     if (!userId || !sessionId) return null;
-    return this.write(async (em) => {
-      // Renaming is not activity: updated_at (and so the list order) stays as it was.
-      const result = await em
-        .createQueryBuilder()
-        .update(ChatSession)
-        .set({ title, updatedAt: () => 'updated_at' })
-        .where('id = :sessionId AND user_id = :userId', { sessionId, userId })
-        .execute();
-      if (!result.affected) return null;
-      const session = await em.findOneBy(ChatSession, { id: sessionId, userId });
-      return session ? toSessionRecord(session) : null;
-    });
+    // Renaming is not activity: updated_at (and so the list order) stays as it was.
+    const rows = await this.query(
+      `UPDATE chat_sessions SET title = ? WHERE id = ? AND user_id = ? RETURNING ${SESSION_COLUMNS}`,
+      [title, sessionId, userId],
+    );
+    return rows.length ? this.sql.session(rows[0]) : null;
   }
 
   async deleteSession(userId: string, sessionId: string): Promise<boolean> {
     if (!userId || !sessionId) return false;
-    return this.write(async (em) => {
-      const owned = await em.existsBy(ChatSession, { id: sessionId, userId });
-      if (!owned) return false;
-      // Explicit, so the result never depends on SQLite's foreign_keys pragma for the cascade.
-      await em.delete(ChatMessage, { sessionId });
-      await em.delete(ChatSession, { id: sessionId, userId });
-      return true;
-    });
+    // Messages explicitly too, so the result never depends on SQLite's foreign_keys pragma.
+    const deleteMessages =
+      'DELETE FROM chat_messages WHERE session_id = (SELECT id FROM chat_sessions WHERE id = ? AND user_id = ?)';
+    const deleteSession = 'DELETE FROM chat_sessions WHERE id = ? AND user_id = ? RETURNING id';
+    if (this.sqlite) {
+      const sqlite = this.sqlite;
+      return sqlite.transaction(() => {
+        sqlite.run(deleteMessages, [sessionId, userId]);
+        return sqlite.all(deleteSession, [sessionId, userId]).length > 0;
+      });
+    }
+    const rows = await this.query(`WITH messages AS (${deleteMessages}) ${deleteSession}`, [
+      sessionId,
+      userId,
+      sessionId,
+      userId,
+    ]);
+    return rows.length > 0;
   }
 
   async deleteAllForUser(userId: string): Promise<void> {
     if (!userId) return;
-    await this.write(async (em) => {
-      await em
-        .createQueryBuilder()
-        .delete()
-        .from(ChatMessage)
-        .where('session_id IN (SELECT id FROM chat_sessions WHERE user_id = :userId)', { userId })
-        .execute();
-      await em.delete(ChatSession, { userId });
-    });
+    const deleteMessages =
+      'DELETE FROM chat_messages WHERE session_id IN (SELECT id FROM chat_sessions WHERE user_id = ?)';
+    const deleteSessions = 'DELETE FROM chat_sessions WHERE user_id = ?';
+    if (this.sqlite) {
+      const sqlite = this.sqlite;
+      sqlite.transaction(() => {
+        sqlite.run(deleteMessages, [userId]);
+        sqlite.run(deleteSessions, [userId]);
+      });
+      return;
+    }
+    await this.query(`WITH messages AS (${deleteMessages}) ${deleteSessions}`, [userId, userId]);
   }
 
   async appendMessage(sessionId: string, message: NewMessage): Promise<MessageRecord> {
+    const [record] = await this.appendMessages(sessionId, [message]);
+    return record;
+  }
+
+  async appendMessages(sessionId: string, messages: NewMessage[]): Promise<MessageRecord[]> {
     if (!sessionId) throw new SessionNotFoundError();
+    if (!messages.length) return [];
     const now = new Date();
-    const preview = messagePreview(message.content);
-    return this.write(async (em) => {
-      // A reply that has no text yet keeps the previous preview until updateMessage fills it.
-      const counter = await this.sql.run(
-        em,
-        `UPDATE chat_sessions SET message_count = message_count + 1, updated_at = ?${
-          preview ? ', last_message = ?' : ''
-        } WHERE id = ? RETURNING message_count`,
-        preview
-          ? [this.sql.sessionDate(now), preview, sessionId]
-          : [this.sql.sessionDate(now), sessionId],
+    const count = messages.length;
+    // A reply that has no text yet keeps the previous preview until updateMessage fills it.
+    const preview =
+      messages
+        .map((message) => messagePreview(message.content))
+        .filter(Boolean)
+        .pop() ?? null;
+    const counter = `UPDATE chat_sessions SET message_count = message_count + ${count}, updated_at = ?, last_message = COALESCE(?, last_message) WHERE id = ?`;
+    const counterParams = [this.sql.sessionDate(now), preview, sessionId];
+    // Each message's seq is read from the raised counter in the same transaction.
+    const records = messages.map((message) => newMessageRecord(sessionId, 0, message, now));
+    const messageParams = records.map((record) => [
+      record.id,
+      record.role,
+      record.content,
+      record.status,
+      record.model,
+      record.promptTokens,
+      record.completionTokens,
+      record.error,
+      this.sql.messageDate(now),
+    ]);
+    let inserted: RawRow[];
+    if (this.sqlite) {
+      const sqlite = this.sqlite;
+      inserted = sqlite.transaction(() => {
+        sqlite.run(counter, counterParams);
+        return sqlite.all(
+          insertMessagesFrom(count, 'FROM chat_sessions WHERE id = ?', () => '?'),
+          messageParams.flatMap((params) => [...params, sessionId]),
+        );
+      });
+    } else {
+      inserted = await this.query(
+        `WITH counter AS (${counter} RETURNING id, message_count) ` +
+          insertMessagesFrom(count, 'FROM counter', (type) => `?::${type}`),
+        [...counterParams, ...messageParams.flat()],
       );
-      if (!counter.length) throw new SessionNotFoundError();
-      const row: ChatMessage = newMessageRecord(
-        sessionId,
-        Number(counter[0].message_count),
-        message,
-        now,
-      );
-      await this.sql.run(
-        em,
-        `INSERT INTO chat_messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [
-          row.id,
-          row.sessionId,
-          row.seq,
-          row.role,
-          row.content,
-          row.status,
-          row.model,
-          row.promptTokens,
-          row.completionTokens,
-          row.error,
-          this.sql.messageDate(now),
-        ],
-      );
-      return toMessageRecord(row);
-    });
+    }
+    if (inserted.length !== count) throw new SessionNotFoundError();
+    const seqById = new Map(inserted.map((row) => [row.id as string, Number(row.seq)]));
+    return records.map((record) => ({ ...record, seq: seqById.get(record.id)! }));
   }
 
   async updateMessage(
@@ -210,50 +243,51 @@ export class SqlHistoryStore implements HistoryStore {
   ): Promise<MessageRecord> {
     if (!sessionId || !messageId) throw new MessageNotFoundError();
     const changes = Object.entries(definedFields(patch)) as [keyof MessagePatch, unknown][];
-    return this.write(async (em) => {
-      const rows = changes.length
-        ? await this.sql.run(
-            em,
-            `UPDATE chat_messages SET ${changes
-              .map(([field]) => `${PATCH_COLUMNS[field]} = ?`)
-              .join(', ')} WHERE id = ? AND session_id = ? RETURNING ${MESSAGE_COLUMNS}`,
-            [...changes.map(([, value]) => value), messageId, sessionId],
-          )
-        : await this.sql.run(
-            em,
-            `SELECT ${MESSAGE_COLUMNS} FROM chat_messages WHERE id = ? AND session_id = ?`,
-            [messageId, sessionId],
-          );
-      if (!rows.length) throw new MessageNotFoundError();
-      const updated = this.sql.message(rows[0]);
-      const preview = patch.content === undefined ? '' : messagePreview(patch.content);
-      // Only the newest message (seq = message_count) is the session's preview.
-      await this.sql.run(
-        em,
-        preview
-          ? 'UPDATE chat_sessions SET updated_at = ?, last_message = CASE WHEN message_count = ? THEN ? ELSE last_message END WHERE id = ?'
-          : 'UPDATE chat_sessions SET updated_at = ? WHERE id = ?',
-        preview
-          ? [this.sql.sessionDate(new Date()), updated.seq, preview, sessionId]
-          : [this.sql.sessionDate(new Date()), sessionId],
+    const message = changes.length
+      ? `UPDATE chat_messages SET ${changes
+          .map(([field]) => `${PATCH_COLUMNS[field]} = ?`)
+          .join(', ')} WHERE id = ? AND session_id = ? RETURNING ${MESSAGE_COLUMNS}`
+      : `SELECT ${MESSAGE_COLUMNS} FROM chat_messages WHERE id = ? AND session_id = ?`;
+    const messageParams = [...changes.map(([, value]) => value), messageId, sessionId];
+    const preview = patch.content === undefined ? '' : messagePreview(patch.content);
+    const now = this.sql.sessionDate(new Date());
+    let rows: RawRow[];
+    if (this.sqlite) {
+      const sqlite = this.sqlite;
+      rows = sqlite.transaction(() => {
+        const updated = sqlite.all(message, messageParams);
+        if (!updated.length) return updated;
+        // Only the newest message (seq = message_count) is the session's preview.
+        sqlite.run(
+          preview
+            ? 'UPDATE chat_sessions SET updated_at = ?, last_message = CASE WHEN message_count = ? THEN ? ELSE last_message END WHERE id = ?'
+            : 'UPDATE chat_sessions SET updated_at = ? WHERE id = ?',
+          preview ? [now, updated[0].seq, preview, sessionId] : [now, sessionId],
+        );
+        return updated;
+      });
+    } else {
+      rows = await this.query(
+        `WITH message AS (${message}), session AS (UPDATE chat_sessions s SET updated_at = ?${
+          preview
+            ? ', last_message = CASE WHEN s.message_count = message.seq THEN ? ELSE s.last_message END'
+            : ''
+        } FROM message WHERE s.id = message.session_id) SELECT * FROM message`,
+        [...messageParams, now, ...(preview ? [preview] : [])],
       );
-      return updated;
-    });
+    }
+    if (!rows.length) throw new MessageNotFoundError();
+    return this.sql.message(rows[0]);
   }
 
   async listMessages(sessionId: string, page: PageRequest): Promise<Page<MessageRecord>> {
     if (!sessionId) return { items: [], total: 0 };
     const [rows, counter] = await Promise.all([
-      this.sessions.manager.query<RawRow[]>(
-        this.sql.text(
-          `SELECT ${MESSAGE_COLUMNS} FROM chat_messages WHERE session_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?`,
-        ),
+      this.query(
+        `SELECT ${MESSAGE_COLUMNS} FROM chat_messages WHERE session_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?`,
         [sessionId, (page.page - 1) * page.perPage, page.perPage],
       ),
-      this.sessions.manager.query<RawRow[]>(
-        this.sql.text('SELECT message_count FROM chat_sessions WHERE id = ?'),
-        [sessionId],
-      ),
+      this.query('SELECT message_count FROM chat_sessions WHERE id = ?', [sessionId]),
     ]);
     return {
       items: rows.map((row) => this.sql.message(row)),
@@ -263,47 +297,46 @@ export class SqlHistoryStore implements HistoryStore {
 
   async recentMessages(sessionId: string, limit: number): Promise<MessageRecord[]> {
     if (!sessionId || limit <= 0) return [];
-    const rows = await this.sessions.manager.query<RawRow[]>(
-      this.sql.text(
-        `SELECT ${MESSAGE_COLUMNS} FROM chat_messages WHERE session_id = ? ORDER BY seq DESC LIMIT ?`,
-      ),
+    const rows = await this.query(
+      `SELECT ${MESSAGE_COLUMNS} FROM chat_messages WHERE session_id = ? ORDER BY seq DESC LIMIT ?`,
       [sessionId, limit],
     );
     return rows.reverse().map((row) => this.sql.message(row));
   }
 
-  private write<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    const transaction = () => this.sessions.manager.transaction(work);
-    return this.isSqlite ? this.sqliteWrites.run('sqlite', transaction) : transaction();
+  /** One statement (a single statement is atomic on its own); its rows (SELECT or RETURNING). */
+  private async query(sql: string, parameters: unknown[]): Promise<RawRow[]> {
+    return this.sqlite ? this.sqlite.all(sql, parameters) : this.sql.query(sql, parameters);
   }
 }
 
-function toSessionRecord(row: ChatSession): SessionRecord {
-  return {
-    id: row.id,
-    userId: row.userId,
-    title: row.title,
-    messageCount: Number(row.messageCount),
-    lastMessage: row.lastMessage,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-  };
-}
-
-function toMessageRecord(row: ChatMessage): MessageRecord {
-  return {
-    id: row.id,
-    sessionId: row.sessionId,
-    seq: Number(row.seq),
-    role: row.role,
-    content: row.content,
-    status: row.status,
-    model: row.model,
-    promptTokens: row.promptTokens,
-    completionTokens: row.completionTokens,
-    error: row.error,
-    createdAt: row.createdAt,
-  };
+/**
+ * `INSERT INTO chat_messages … SELECT` of `count` messages numbered from the raised counter in
+ * `source` (its row has the session's id and message_count); 9 parameters per message, plus
+ * whatever `source` takes after each. `param` writes a placeholder of a column type.
+ */
+function insertMessagesFrom(
+  count: number,
+  source: string,
+  param: (type: 'varchar' | 'text' | 'integer' | 'timestamp') => string,
+): string {
+  const selects = Array.from({ length: count }, (_, index) => {
+    const values = [
+      param('varchar'),
+      'id',
+      `message_count - ${count - 1 - index}`,
+      param('varchar'),
+      param('text'),
+      param('varchar'),
+      param('varchar'),
+      param('integer'),
+      param('integer'),
+      param('text'),
+      param('timestamp'),
+    ];
+    return `SELECT ${values.join(', ')} ${source}`;
+  });
+  return `INSERT INTO chat_messages (${MESSAGE_COLUMNS}) ${selects.join(' UNION ALL ')} RETURNING id, seq`;
 }
 
 type RawRow = Record<string, unknown>;
@@ -341,8 +374,20 @@ class SqlRows {
     this.messageCreated = messages.metadata.findColumnWithPropertyName('createdAt')!;
   }
 
+  /** One statement through TypeORM's connection (pooled on Postgres); its rows. */
+  async query(sql: string, parameters: unknown[]): Promise<RawRow[]> {
+    // The structured result: plain `query()` answers an UPDATE/DELETE with [rows, affected].
+    const runner = this.sessions.manager.connection.createQueryRunner();
+    try {
+      const result = await runner.query(this.text(sql), parameters, true);
+      return (result.records ?? []) as RawRow[];
+    } finally {
+      await runner.release();
+    }
+  }
+
   /** The statement in the driver's placeholder style. */
-  text(sql: string): string {
+  private text(sql: string): string {
     if (this.isSqlite) return sql;
     let text = this.texts.get(sql);
     if (!text) {
@@ -351,12 +396,6 @@ class SqlRows {
       this.texts.set(sql, text);
     }
     return text;
-  }
-
-  /** Runs a statement in a transaction; the rows it returned (SELECT or RETURNING). */
-  async run(em: EntityManager, sql: string, parameters: unknown[]): Promise<RawRow[]> {
-    const result = await em.queryRunner!.query(this.text(sql), parameters, true);
-    return (result.records ?? []) as RawRow[];
   }
 
   sessionDate(date: Date): unknown {
@@ -402,4 +441,52 @@ class SqlRows {
 
 function nullableNumber(value: unknown): number | null {
   return value === null || value === undefined ? null : Number(value);
+}
+
+/**
+ * Statements straight on better-sqlite3's handle (the one TypeORM opened), prepared once. The
+ * driver is synchronous: a transaction here runs start to end without yielding to the event loop.
+ */
+class SqliteStatements {
+  private readonly statements = new Map<string, Statement>();
+  private database: Database | undefined;
+
+  constructor(private readonly driver: Driver) {}
+
+  /** Rows of a SELECT or `… RETURNING` statement; none for any other. */
+  all(sql: string, parameters: unknown[]): RawRow[] {
+    const statement = this.statement(sql);
+    if (statement.reader) return statement.all(...parameters) as RawRow[];
+    statement.run(...parameters);
+    return [];
+  }
+
+  run(sql: string, parameters: unknown[]): void {
+    this.statement(sql).run(...parameters);
+  }
+
+  /** Runs `work` in one transaction (rolled back when it throws). */
+  transaction<T>(work: () => T): T {
+    return this.handle().transaction(work)();
+  }
+
+  private statement(sql: string): Statement {
+    const handle = this.handle();
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = handle.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** The open handle; statements prepared on an earlier one (closed, reconnected) are dropped. */
+  private handle(): Database {
+    const current = (this.driver as unknown as { databaseConnection: Database }).databaseConnection;
+    if (current !== this.database) {
+      this.statements.clear();
+      this.database = current;
+    }
+    return current;
+  }
 }
