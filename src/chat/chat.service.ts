@@ -68,7 +68,8 @@ export class ChatService {
     const idempotencyKey = options.idempotencyKey
       ? `${userId}:${options.idempotencyKey}`
       : undefined;
-    const fingerprint = fingerprintInput(input);
+    // Only an idempotent request is ever compared with an earlier one.
+    const fingerprint = idempotencyKey ? fingerprintInput(input) : '';
     if (idempotencyKey) {
       const existing = await this.idempotency.claim(
         idempotencyKey,

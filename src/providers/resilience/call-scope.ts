@@ -93,6 +93,10 @@ export class AttemptScope {
   /** When we started waiting for the next chunk; undefined while the caller holds a delta. */
   private waitingSince?: number;
   private disposed = false;
+  /** The upstream reply was read to its end: there is no connection left to close. */
+  private completed = false;
+  /** Rejects the promise `race` is waiting on, if any. */
+  private rejectRace?: (error: Error) => void;
   private readonly onCallAbort = () => this.controller.abort(this.call.signal.reason);
 
   /**
@@ -106,6 +110,12 @@ export class AttemptScope {
   ) {
     if (call.signal.aborted) this.onCallAbort();
     else call.signal.addEventListener('abort', this.onCallAbort, { once: true });
+    // One listener for the attempt's whole life rather than one per `race` (per chunk).
+    this.controller.signal.addEventListener(
+      'abort',
+      () => this.rejectRace?.(new Error('attempt aborted')),
+      { once: true },
+    );
     if (streaming) {
       this.connectTimer = setTimeout(() => this.timeout('connect'), timeouts.connectTimeoutMs);
     }
@@ -160,24 +170,30 @@ export class AttemptScope {
     return reason instanceof TimeoutReason ? reason.phase : undefined;
   }
 
-  /** `promise`, or a rejection as soon as this attempt is aborted (the SDK may be slow to notice). */
+  /**
+   * `promise`, or a rejection as soon as this attempt is aborted (the SDK may be slow to notice).
+   * One race at a time: the attempt awaits each chunk before asking for the next.
+   */
   race<T>(promise: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const signal = this.controller.signal;
-      const onAbort = () => reject(new Error('attempt aborted'));
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
+      if (this.controller.signal.aborted) reject(new Error('attempt aborted'));
+      else this.rejectRace = reject;
       promise.then(
         (value) => {
-          signal.removeEventListener('abort', onAbort);
+          this.rejectRace = undefined;
           resolve(value);
         },
         (error: unknown) => {
-          signal.removeEventListener('abort', onAbort);
+          this.rejectRace = undefined;
           reject(error instanceof Error ? error : new Error(String(error)));
         },
       );
     });
+  }
+
+  /** The upstream reply was read to its end (success): disposing then aborts nothing. */
+  markCompleted(): void {
+    this.completed = true;
   }
 
   /** Stops the timers and closes the upstream connection if it is still open. */
@@ -188,7 +204,8 @@ export class AttemptScope {
     clearTimeout(this.firstTokenTimer);
     clearTimeout(this.idleTimer);
     this.call.signal.removeEventListener('abort', this.onCallAbort);
-    if (!this.controller.signal.aborted) this.controller.abort(DISCARDED);
+    // Aborting a finished request would only make the SDK build and dispatch an AbortError.
+    if (!this.completed && !this.controller.signal.aborted) this.controller.abort(DISCARDED);
   }
 
   private timeout(phase: TimeoutPhase): void {

@@ -193,6 +193,7 @@ export class ResilientExecutor {
             yield event;
             continue;
           }
+          attempt.markCompleted();
           this.succeeded(
             { target, slot, retry, stream: true, started, ttftMs, userId: request.userId },
             event.usage,
@@ -235,6 +236,7 @@ export class ResilientExecutor {
         const result = await attempt.race(
           entry.provider.complete(this.providerRequest(target, request, attempt), slot.key),
         );
+        attempt.markCompleted();
         this.succeeded(
           { target, slot, retry, stream: false, started, userId: request.userId },
           result.usage,
