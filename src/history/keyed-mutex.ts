@@ -1,8 +1,7 @@
 /**
- * Runs async tasks one at a time per key inside this process. The stores use it where the
- * database cannot serialise writes for them: SQLite behind TypeORM shares one connection (two
- * overlapping `transaction()` calls would nest as savepoints of each other), and FerretDB 1.x
- * applies document updates as read-modify-write without isolation.
+ * Runs async tasks one at a time per key inside this process. The Mongo store uses it where the
+ * database cannot serialise writes for it: FerretDB 1.x applies document updates as
+ * read-modify-write without isolation.
  */
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<void>>();
