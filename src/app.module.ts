@@ -1,11 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
-import { AppConfig, buildDataSourceOptions } from '@app/config';
+import { AppConfig } from '@app/config';
 import { buildLoggerOptions } from '@app/common';
 import { AppConfigModule } from './config/app-config.module';
 import { AuthModule } from './auth/auth.module';
 import { ChatModule } from './chat/chat.module';
+import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { HistoryModule } from './history/history.module';
 import { MetricsModule } from './metrics/metrics.module';
@@ -22,7 +22,7 @@ export class AppModule {
       imports: [
         AppConfigModule.forRoot(config),
         LoggerModule.forRoot(buildLoggerOptions(config.logLevel)),
-        TypeOrmModule.forRoot(buildDataSourceOptions(config.database)),
+        DatabaseModule.forRoot(config.database),
         HealthModule,
         AuthModule,
         UsersModule,
