@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { AppConfig, buildDataSourceOptions } from '@app/config';
 import { baseTestEnv, createTestDatabase, type TestDatabase } from '@app/testing';
 import { SqliteCheckpointer } from '../src/database/sqlite-checkpointer';
+import { openSqliteHandle } from '../src/database/sqlite-handle';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -18,7 +19,7 @@ describe('SqliteCheckpointer (real SQLite file, real worker thread)', () => {
     const config = AppConfig.fromEnv({ ...baseTestEnv(), DATABASE_URL: database.url });
     dataSource = new DataSource(buildDataSourceOptions(config.database));
     await dataSource.initialize();
-    handle = (dataSource.driver as unknown as { databaseConnection: Database }).databaseConnection;
+    handle = openSqliteHandle(dataSource.driver)!;
     file = handle.name;
     handle.exec('CREATE TABLE blobs (id INTEGER PRIMARY KEY, body BLOB NOT NULL)');
   });

@@ -32,11 +32,17 @@ export interface IssuedAccessToken {
  */
 @Injectable()
 export class AccessTokenService {
+  /** The user lookup every authenticated request runs, in the driver's placeholder style. */
+  private readonly userByIdSql: string;
+
   constructor(
     private readonly jwt: JwtService,
     private readonly config: AppConfig,
     @InjectRepository(User) private readonly users: Repository<User>,
-  ) {}
+  ) {
+    const placeholder = users.manager.connection.options.type === 'postgres' ? '$1' : '?';
+    this.userByIdSql = `SELECT id, email, is_active FROM users WHERE id = ${placeholder}`;
+  }
 
   async issue(userId: string): Promise<IssuedAccessToken> {
     const accessToken = await this.jwt.signAsync({ sub: userId }, { jwtid: randomUUID() });
@@ -80,10 +86,5 @@ export class AccessTokenService {
     // SQLite stores booleans as 0/1, Postgres returns true/false.
     if (!user.is_active) throw new ForbiddenError('Account is disabled');
     return { id: user.id, email: user.email };
-  }
-
-  private get userByIdSql(): string {
-    const placeholder = this.users.manager.connection.options.type === 'postgres' ? '$1' : '?';
-    return `SELECT id, email, is_active FROM users WHERE id = ${placeholder}`;
   }
 }

@@ -10,6 +10,7 @@ import {
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Database } from 'better-sqlite3';
 import { DataSource } from 'typeorm';
+import { openSqliteHandle } from './sqlite-handle';
 
 /** How often the worker checkpoints the WAL. */
 export const CHECKPOINT_INTERVAL_MS = 500;
@@ -125,8 +126,6 @@ export class SqliteCheckpointer implements OnApplicationBootstrap, OnApplication
     if (this.dataSource.options.type !== 'better-sqlite3' || !this.dataSource.isInitialized) {
       return undefined;
     }
-    const handle = (this.dataSource.driver as unknown as { databaseConnection?: Database })
-      .databaseConnection;
-    return handle?.open ? handle : undefined;
+    return openSqliteHandle(this.dataSource.driver);
   }
 }

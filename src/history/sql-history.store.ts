@@ -4,6 +4,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import { Repository } from 'typeorm';
 import type { Driver } from 'typeorm/driver/Driver';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
+import { openSqliteHandle } from '../database/sqlite-handle';
 import { ChatMessage } from './entities/chat-message.entity';
 import { ChatSession } from './entities/chat-session.entity';
 import { MessageNotFoundError, SessionNotFoundError } from './history.errors';
@@ -482,7 +483,8 @@ class SqliteStatements {
 
   /** The open handle; statements prepared on an earlier one (closed, reconnected) are dropped. */
   private handle(): Database {
-    const current = (this.driver as unknown as { databaseConnection: Database }).databaseConnection;
+    const current = openSqliteHandle(this.driver);
+    if (!current) throw new Error('The SQLite connection is not open');
     if (current !== this.database) {
       this.statements.clear();
       this.database = current;
