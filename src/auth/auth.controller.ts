@@ -37,7 +37,7 @@ import {
   RefreshDto,
   RegisterDto,
 } from './dto/auth.dto';
-import { ErrorResponseDto } from './dto/error-response.dto';
+import { ErrorResponseDto } from '@app/common';
 import { JwtAuthGuard } from './guards/jwt-auth.guard';
 
 const MAIL_DISABLED_NOTE =

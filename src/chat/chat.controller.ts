@@ -20,7 +20,7 @@ import { AppConfig } from '@app/config';
 import type { AuthUser } from '../auth/auth-user';
 import { BearerAuth } from '../auth/decorators/bearer-auth.decorator';
 import { CurrentUser } from '../auth/decorators/current-user.decorator';
-import { ErrorResponseDto } from '../auth/dto/error-response.dto';
+import { ErrorResponseDto } from '@app/common';
 import { MetricsService } from '../metrics/metrics.service';
 import { parseIdempotencyKey } from './chat-input';
 import { ReplyFailedError } from './chat-turn';

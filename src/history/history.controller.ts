@@ -16,7 +16,7 @@ import type { Response } from 'express';
 import type { AuthUser } from '../auth/auth-user';
 import { BearerAuth } from '../auth/decorators/bearer-auth.decorator';
 import { CurrentUser } from '../auth/decorators/current-user.decorator';
-import { ErrorResponseDto } from '../auth/dto/error-response.dto';
+import { ErrorResponseDto } from '@app/common';
 import { ExportQueryDto, ListHistoryQueryDto, PageQueryDto } from './dto/history-query.dto';
 import {
   SessionDetailDto,

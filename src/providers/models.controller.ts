@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
 import { BearerAuth } from '../auth/decorators/bearer-auth.decorator';
-import { ErrorResponseDto } from '../auth/dto/error-response.dto';
+import { ErrorResponseDto } from '@app/common';
 import { mapModel, ModelListDto } from './dto/model.dto';
 import { ProvidersService } from './providers.service';
 

@@ -7,11 +7,10 @@ import {
   ApiTags,
   ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
-import { NotFoundError } from '@app/common';
+import { ErrorResponseDto, NotFoundError } from '@app/common';
 import type { AuthUser } from '../auth/auth-user';
 import { BearerAuth } from '../auth/decorators/bearer-auth.decorator';
 import { CurrentUser } from '../auth/decorators/current-user.decorator';
-import { ErrorResponseDto } from '../auth/dto/error-response.dto';
 import { mapUser, UserResponseDto } from './dto/user-response.dto';
 import { UsersService } from './users.service';
 

@@ -1,6 +1,6 @@
 import { applyDecorators, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import { ErrorResponseDto } from '../dto/error-response.dto';
+import { ErrorResponseDto } from '@app/common';
 import { JwtAuthGuard } from '../guards/jwt-auth.guard';
 
 /**
