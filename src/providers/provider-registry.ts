@@ -183,6 +183,13 @@ export class ProviderRegistry {
     return this.providers.get(name);
   }
 
+  /** Every key of every configured provider, in registration order (to mask them in logs). */
+  keys(): string[] {
+    return [...this.providers.values()].flatMap(({ pool }) =>
+      pool.slots.flatMap((slot) => (slot.key === undefined ? [] : [slot.key])),
+    );
+  }
+
   /** Configured provider names, in registration order. */
   names(): string[] {
     return [...this.providers.keys()];

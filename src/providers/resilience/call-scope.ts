@@ -101,12 +101,13 @@ export class AttemptScope {
 
   /**
    * `streaming`: the connect timer runs until response headers. A non-streamed reply sends its
-   * headers with the whole body, so there the first-token timer alone bounds the wait.
+   * headers with the whole body, so there the first-token timer alone bounds the wait, and there
+   * are no gaps between chunks for the idle timer to watch.
    */
   constructor(
     private readonly call: CallScope,
     private readonly timeouts: AttemptTimeouts,
-    streaming: boolean,
+    private readonly streaming: boolean,
   ) {
     if (call.signal.aborted) this.onCallAbort();
     else call.signal.addEventListener('abort', this.onCallAbort, { once: true });
@@ -146,6 +147,7 @@ export class AttemptScope {
    * for the rest of the gap instead of being replaced per chunk.
    */
   armIdle(): void {
+    if (!this.streaming) return;
     this.waitingSince = Date.now();
     if (!this.idleTimer) this.scheduleIdle(this.timeouts.idleTimeoutMs);
   }

@@ -1,14 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import { Injectable, Logger, Optional } from '@nestjs/common';
-import { DomainError } from '@app/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { AppConfig, type ResilienceConfig } from '@app/config';
-import { MetricsService, type ProviderOutcome } from '../../metrics/metrics.service';
-import type {
-  ProviderCompletion,
-  ProviderRequest,
-  ProviderStreamEvent,
-  TokenUsage,
-} from '../chat-provider.interface';
+import type { ProviderRequest, ProviderStreamEvent } from '../chat-provider.interface';
 import type {
   GenerationEvent,
   GenerationRequest,
@@ -18,44 +11,25 @@ import type {
 import {
   GenerationAbortedError,
   ProviderError,
-  ProviderTimeoutError,
   ProviderUnavailableError,
   UpstreamError,
-  type UpstreamFailureKind,
 } from '../provider.errors';
 import { ProviderRegistry, type RegisteredProvider } from '../provider-registry';
+import {
+  canFallBack,
+  classifyFailure,
+  failureRecord,
+  finalError,
+  type AttemptFailure,
+} from './attempt-failure';
 import { retryDelay } from './backoff';
-import { AttemptScope, CallScope, type TimeoutPhase } from './call-scope';
+import { AttemptScope, CallScope } from './call-scope';
 import type { KeySlot } from './key-pool';
+import { ProviderCallRecorder, type ProviderCallRecord } from './provider-call-recorder';
+import { STREAMED_REPLY, WHOLE_REPLY, type ReplyMode } from './reply-mode';
 
-/** How one attempt ended, as far as retry, rotation and the breaker are concerned. */
-type AttemptFailure =
-  | { kind: 'final'; error: Error }
-  | {
-      kind: UpstreamFailureKind | 'timeout';
-      phase?: TimeoutPhase;
-      status?: number;
-      retryAfterMs?: number;
-      detail: string;
-    };
-
-/** Everything the log line and the metrics of one upstream attempt need. */
-export interface ProviderCallRecord {
-  provider: string;
-  model: string;
-  /** Index of the key in the configured list (never the key). */
-  keyIndex: number;
-  /** 0 for the first attempt on this model, then 1, 2… */
-  retry: number;
-  stream: boolean;
-  outcome: 'success' | UpstreamFailureKind | 'timeout' | 'aborted';
-  latencyMs: number;
-  ttftMs?: number;
-  usage?: TokenUsage;
-  status?: number;
-  userId?: string;
-  detail?: string;
-}
+/** Keys shorter than this are not masked: they would mask ordinary words of a message. */
+const MIN_MASKED_KEY_LENGTH = 4;
 
 /**
  * Runs every provider call through the resilience rules, all from `config.ai.resilience`:
@@ -69,41 +43,57 @@ export interface ProviderCallRecord {
  *   it down) with a circuit breaker per key;
  * - a fallback chain of models tried in order while no token was yielded;
  * - the caller's AbortSignal reaches the SDK, so aborting closes the upstream connection.
+ *
+ * `stream` and `complete` run the same loop; they differ only in the adapter call an attempt
+ * makes (ReplyMode), and `complete` collects the events into one result.
  */
 @Injectable()
 export class ResilientExecutor {
-  private readonly logger = new Logger('Providers');
   private readonly resilience: ResilienceConfig;
   private readonly secrets: string[];
 
   constructor(
     config: AppConfig,
     private readonly registry: ProviderRegistry,
-    @Optional() private readonly metrics?: MetricsService,
+    @Optional() private readonly recorder: ProviderCallRecorder = new ProviderCallRecorder(),
   ) {
     this.resilience = config.ai.resilience;
-    const { ai } = config;
-    this.secrets = [
-      ...ai.openRouter.keys,
-      ...ai.groq.keys,
-      ...ai.gemini.keys,
-      ...ai.openai.keys,
-      ...ai.openaiCompatible.keys,
-    ].filter((key) => key.length >= 4);
+    this.secrets = registry.keys().filter((key) => key.length >= MIN_MASKED_KEY_LENGTH);
   }
 
   /** A streamed generation; see GenerationEvent for the event order and the errors. */
-  async *stream(request: GenerationRequest): AsyncGenerator<GenerationEvent> {
+  stream(request: GenerationRequest): AsyncGenerator<GenerationEvent> {
+    return this.generate(request, STREAMED_REPLY);
+  }
+
+  /** A whole reply at once, with the same rules (every failure happens before a token). */
+  async complete(request: GenerationRequest): Promise<GenerationResult> {
+    let text = '';
+    for await (const event of this.generate(request, WHOLE_REPLY)) {
+      if (event.type === 'delta') text += event.text;
+      if (event.type === 'done') {
+        return { text, model: event.model, usage: event.usage, finishReason: event.finishReason };
+      }
+    }
+    // generate() ends with `done` or throws.
+    throw new ProviderError();
+  }
+
+  /** The fallback chain: each model in turn until one commits (sends its first event). */
+  private async *generate(
+    request: GenerationRequest,
+    mode: ReplyMode,
+  ): AsyncGenerator<GenerationEvent> {
     const chain = this.registry.chain(request.model, request.fallbackModels);
     const call = new CallScope(request.signal, this.resilience.totalTimeoutMs);
     try {
       let lastError: Error | undefined;
       for (let i = 0; i < chain.length; i++) {
         const target = chain[i];
-        if (i > 0) this.noteFallback(chain[i - 1], target, lastError);
+        if (i > 0) this.recorder.fallback(chain[i - 1], target, lastError);
         let committed = false;
         try {
-          for await (const event of this.streamModel(target, request, call)) {
+          for await (const event of this.attemptModel(target, request, mode, call)) {
             if (!committed) {
               committed = true;
               yield { type: 'start', model: target.id };
@@ -130,50 +120,30 @@ export class ResilientExecutor {
     }
   }
 
-  /** A whole reply at once, with the same rules (every failure happens before a token). */
-  async complete(request: GenerationRequest): Promise<GenerationResult> {
-    const chain = this.registry.chain(request.model, request.fallbackModels);
-    const call = new CallScope(request.signal, this.resilience.totalTimeoutMs);
-    try {
-      let lastError: Error | undefined;
-      for (let i = 0; i < chain.length; i++) {
-        const target = chain[i];
-        if (i > 0) this.noteFallback(chain[i - 1], target, lastError);
-        try {
-          const result = await this.completeModel(target, request, call);
-          return {
-            text: result.text,
-            model: target.id,
-            usage: result.usage,
-            finishReason: result.finishReason,
-          };
-        } catch (error) {
-          if (!canFallBack(error, call)) throw error;
-          lastError = error as Error;
-        }
-      }
-      throw lastError ?? new ProviderError();
-    } finally {
-      call.dispose();
-    }
-  }
-
   /** Attempts on one model: key rotation and retries, no fallback. */
-  private async *streamModel(
+  private async *attemptModel(
     target: ResolvedModel,
     request: GenerationRequest,
+    mode: ReplyMode,
     call: CallScope,
   ): AsyncGenerator<ProviderStreamEvent> {
     const entry = this.registry.get(target.provider)!;
     let retry = 0;
     for (;;) {
       const slot = await this.acquire(entry, target, call);
-      const attempt = new AttemptScope(call, this.resilience, true);
-      const started = performance.now();
-      let ttftMs: number | undefined;
+      const attempt = new AttemptScope(call, this.resilience, mode.streaming);
+      const context: AttemptContext = {
+        target,
+        slot,
+        retry,
+        stream: mode.streaming,
+        started: performance.now(),
+        userId: request.userId,
+      };
+      let answered = false;
       let delivered = false;
-      const iterator = entry.provider
-        .stream(this.providerRequest(target, request, attempt), slot.key)
+      const iterator = mode
+        .call(entry.provider, this.providerRequest(target, request, attempt), slot.key)
         [Symbol.asyncIterator]();
       try {
         for (;;) {
@@ -184,9 +154,10 @@ export class ResilientExecutor {
             throw new UpstreamError('network', 'adapter stream ended without a done event');
           }
           const event = next.value;
-          if (ttftMs === undefined) {
+          if (!answered) {
+            answered = true;
             attempt.markFirstToken();
-            ttftMs = performance.now() - started;
+            if (mode.streaming) context.ttftMs = performance.now() - context.started;
           }
           if (event.type === 'delta') {
             delivered = true;
@@ -194,89 +165,24 @@ export class ResilientExecutor {
             continue;
           }
           attempt.markCompleted();
-          this.succeeded(
-            { target, slot, retry, stream: true, started, ttftMs, userId: request.userId },
-            event.usage,
-          );
+          slot.breaker.onSuccess();
+          this.record(context, { outcome: 'success', usage: event.usage });
           yield event;
           return;
         }
       } catch (error) {
-        const failure = this.failed(error, call, attempt, entry, {
-          target,
-          slot,
-          retry,
-          stream: true,
-          started,
-          ttftMs,
-          userId: request.userId,
-        });
+        attempt.dispose();
+        const failure = classifyFailure(error, call, attempt, this.secrets);
+        this.record(context, failureRecord(failure));
+        this.applyToKey(entry, target, slot, failure);
         // Never retried once text reached the caller: it would be sent twice.
-        if (delivered) throw this.finalError(target, failure);
+        if (delivered) throw finalError(target, failure);
         retry = await this.beforeRetry(target, failure, retry, call);
       } finally {
         attempt.dispose();
         void iterator.return?.().catch(() => undefined);
       }
     }
-  }
-
-  private async completeModel(
-    target: ResolvedModel,
-    request: GenerationRequest,
-    call: CallScope,
-  ): Promise<ProviderCompletion> {
-    const entry = this.registry.get(target.provider)!;
-    let retry = 0;
-    for (;;) {
-      const slot = await this.acquire(entry, target, call);
-      const attempt = new AttemptScope(call, this.resilience, false);
-      const started = performance.now();
-      try {
-        const result = await attempt.race(
-          entry.provider.complete(this.providerRequest(target, request, attempt), slot.key),
-        );
-        attempt.markCompleted();
-        this.succeeded(
-          { target, slot, retry, stream: false, started, userId: request.userId },
-          result.usage,
-        );
-        return result;
-      } catch (error) {
-        const failure = this.failed(error, call, attempt, entry, {
-          target,
-          slot,
-          retry,
-          stream: false,
-          started,
-          userId: request.userId,
-        });
-        retry = await this.beforeRetry(target, failure, retry, call);
-      } finally {
-        attempt.dispose();
-      }
-    }
-  }
-
-  /** A successful attempt: its key's breaker hears of it, and the call is recorded. */
-  private succeeded(context: RecordContext, usage: TokenUsage): void {
-    context.slot.breaker.onSuccess();
-    this.record(context, { outcome: 'success', usage });
-  }
-
-  /** A failed attempt: classified, recorded and applied to its key; retrying is the caller's. */
-  private failed(
-    error: unknown,
-    call: CallScope,
-    attempt: AttemptScope,
-    entry: RegisteredProvider,
-    context: RecordContext,
-  ): AttemptFailure {
-    attempt.dispose();
-    const failure = this.classify(error, call, attempt);
-    this.recordFailure(failure, context);
-    this.applyToKey(entry, context.target, context.slot, failure);
-    return failure;
   }
 
   private providerRequest(
@@ -310,10 +216,7 @@ export class ResilientExecutor {
       if (slot) return slot;
       const wait = entry.pool.allDisabled() ? undefined : entry.pool.readyInMs();
       if (wait === undefined || wait > this.resilience.retryMaxMs || wait >= call.remainingMs()) {
-        this.logger.warn(
-          { provider: target.provider, model: target.model, waitMs: wait },
-          'No healthy key: every key is disabled, cooling down or behind an open circuit',
-        );
+        this.recorder.noHealthyKey(target, wait);
         throw new ProviderUnavailableError(
           `Model ${target.id} is temporarily unavailable; please try again later or choose another model`,
           wait === undefined ? undefined : Math.max(1, Math.ceil(wait / 1000)),
@@ -338,10 +241,7 @@ export class ResilientExecutor {
         return;
       case 'auth':
         entry.pool.disable(slot);
-        this.logger.error(
-          { provider: target.provider, keyIndex: slot.index, status: failure.status },
-          'Provider refused a key (401/403); it is disabled until restart',
-        );
+        this.recorder.keyRefused(target, slot.index, failure.status);
         return;
       case 'bad_request':
         // The provider is up; the request itself was refused.
@@ -378,10 +278,10 @@ export class ResilientExecutor {
     if (failure.kind === 'final') throw failure.error;
     if (failure.kind === 'auth') return retry;
     if (failure.kind === 'bad_request' || retry >= this.resilience.maxRetries) {
-      throw this.finalError(target, failure);
+      throw finalError(target, failure);
     }
     const next = retry + 1;
-    this.metrics?.providerRetry(target.provider, target.model);
+    this.recorder.retry(target);
     // A 429 waits in acquire() for the key's cooldown, or takes another key at once.
     const delay =
       failure.kind === 'rate_limited'
@@ -396,141 +296,26 @@ export class ResilientExecutor {
     return next;
   }
 
-  private classify(error: unknown, call: CallScope, attempt: AttemptScope): AttemptFailure {
-    const ended = call.endError();
-    if (ended) return { kind: 'final', error: ended };
-    const phase = attempt.timeoutPhase();
-    if (phase) return { kind: 'timeout', phase, detail: `${phase} timeout` };
-    if (error instanceof UpstreamError) {
-      return {
-        kind: error.failure,
-        status: error.status,
-        retryAfterMs: error.retryAfterMs,
-        detail: this.redact(error.message),
-      };
-    }
-    if (error instanceof DomainError) return { kind: 'final', error };
-    // Anything else (an aborted adapter without our abort, a bug): treat as a server failure.
-    const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    return { kind: 'server', detail: this.redact(detail) };
-  }
-
-  /** The error the client sees for a model that failed for good; never quotes the provider. */
-  private finalError(target: ResolvedModel, failure: AttemptFailure): Error {
-    switch (failure.kind) {
-      case 'final':
-        return failure.error;
-      case 'timeout':
-        return new ProviderTimeoutError(
-          failure.phase === 'connect'
-            ? `Model ${target.id} could not be reached in time`
-            : failure.phase === 'idle'
-              ? `Model ${target.id} stopped sending its reply`
-              : `Model ${target.id} did not answer in time`,
-        );
-      case 'rate_limited':
-        return new ProviderUnavailableError(
-          `Model ${target.id} is rate limited by its provider; please try again later`,
-          failure.retryAfterMs === undefined
-            ? undefined
-            : Math.max(1, Math.ceil(failure.retryAfterMs / 1000)),
-        );
-      case 'auth':
-        return new ProviderUnavailableError(
-          `Model ${target.id} is temporarily unavailable; please try again later or choose another model`,
-        );
-      case 'bad_request':
-        return new ProviderError(`Model ${target.id} rejected the request`);
-      case 'malformed':
-        return new ProviderError(`Model ${target.id} sent a malformed reply`);
-      case 'network':
-        return new ProviderError(`The connection to the provider of ${target.id} failed`);
-      case 'server':
-        return new ProviderError(`Model ${target.id} returned an error; please try again`);
-    }
-  }
-
-  private noteFallback(from: ResolvedModel, to: ResolvedModel, error: Error | undefined): void {
-    this.logger.warn(
-      { from: from.id, to: to.id, reason: error?.message },
-      'Falling back to the next model',
-    );
-    this.metrics?.providerFallback(from.id, to.id);
-  }
-
-  private recordFailure(failure: AttemptFailure, context: RecordContext): void {
-    if (failure.kind === 'final') {
-      const aborted = failure.error instanceof GenerationAbortedError;
-      const timeout = failure.error instanceof ProviderTimeoutError;
-      this.record(context, {
-        outcome: aborted ? 'aborted' : timeout ? 'timeout' : 'server',
-        detail: aborted ? 'aborted by the caller' : timeout ? 'total timeout' : failure.error.name,
-      });
-      return;
-    }
-    this.record(context, { outcome: failure.kind, status: failure.status, detail: failure.detail });
-  }
-
   private record(
-    context: RecordContext,
+    context: AttemptContext,
     result: Pick<ProviderCallRecord, 'outcome' | 'usage' | 'status' | 'detail'>,
   ): void {
-    const latencyMs = performance.now() - context.started;
-    const entry: ProviderCallRecord = {
+    this.recorder.record({
       provider: context.target.provider,
       model: context.target.model,
       keyIndex: context.slot.index,
       retry: context.retry,
       stream: context.stream,
-      latencyMs: Math.round(latencyMs),
-      ttftMs: context.ttftMs === undefined ? undefined : Math.round(context.ttftMs),
+      latencyMs: performance.now() - context.started,
+      ttftMs: context.ttftMs,
       userId: context.userId,
       ...result,
-    };
-    const usage = result.usage;
-    const { usage: _usage, ...fields } = entry;
-    const line: Record<string, unknown> = {
-      ...fields,
-      promptTokens: usage?.promptTokens,
-      completionTokens: usage?.completionTokens,
-    };
-    for (const key of Object.keys(line)) if (line[key] === undefined) delete line[key];
-    if (result.outcome === 'success' || result.outcome === 'aborted') {
-      this.logger.log(line, `Provider call ${result.outcome}`);
-    } else {
-      this.logger.warn(line, `Provider call failed: ${result.outcome}`);
-    }
-    if (this.metrics) {
-      const outcome: ProviderOutcome =
-        result.outcome === 'success' || result.outcome === 'aborted' || result.outcome === 'timeout'
-          ? result.outcome
-          : 'error';
-      this.metrics.providerCall({
-        provider: entry.provider,
-        model: entry.model,
-        outcome,
-        seconds: latencyMs / 1000,
-      });
-      if (usage) {
-        this.metrics.providerTokens(
-          entry.provider,
-          entry.model,
-          usage.promptTokens,
-          usage.completionTokens,
-        );
-      }
-    }
-  }
-
-  /** Provider messages may quote a key (e.g. "Incorrect API key provided: sk-…"): mask ours. */
-  private redact(text: string): string {
-    let out = text;
-    for (const secret of this.secrets) out = out.split(secret).join('[key]');
-    return out.length > 300 ? `${out.slice(0, 300)}…` : out;
+    });
   }
 }
 
-interface RecordContext {
+/** One attempt, as its log line and metrics describe it. */
+interface AttemptContext {
   target: ResolvedModel;
   slot: KeySlot;
   retry: number;
@@ -538,14 +323,4 @@ interface RecordContext {
   started: number;
   ttftMs?: number;
   userId?: string;
-}
-
-/** A model failed before any token: may the next model of the chain be tried? */
-function canFallBack(error: unknown, call: CallScope): boolean {
-  if (call.endError()) return false;
-  return (
-    error instanceof ProviderError ||
-    error instanceof ProviderUnavailableError ||
-    error instanceof ProviderTimeoutError
-  );
 }
