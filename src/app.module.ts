@@ -10,6 +10,7 @@ import { HealthModule } from './health/health.module';
 import { HistoryModule } from './history/history.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ProvidersModule } from './providers/providers.module';
+import { RedisModule } from './redis/redis.module';
 import { UsersModule } from './users/users.module';
 import { WebModule } from './web/web.module';
 
@@ -23,6 +24,7 @@ export class AppModule {
         AppConfigModule.forRoot(config),
         LoggerModule.forRoot(buildLoggerOptions(config.logLevel)),
         DatabaseModule.forRoot(config.database),
+        RedisModule.forRoot(config.redisUrl),
         HealthModule,
         AuthModule,
         UsersModule,

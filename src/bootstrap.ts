@@ -5,6 +5,7 @@ import { AppConfig } from '@app/config';
 import { configureApp } from '@app/common';
 import { AppModule } from './app.module';
 import { ChatIoAdapter } from './chat/redis-io.adapter';
+import { RedisConnections } from './redis/redis-connections';
 
 /** Creates and configures (but does not start) the application; shared by main.ts and tests. */
 export async function createApp(config: AppConfig) {
@@ -16,8 +17,7 @@ export async function createApp(config: AppConfig) {
   app.useLogger(app.get(Logger));
   configureApp(app, config);
   // Socket.IO: gateway CORS from CORS_ORIGINS, and the Redis adapter when REDIS_URL is set.
-  const ioAdapter = new ChatIoAdapter(app, config);
-  await ioAdapter.connectToRedis();
-  app.useWebSocketAdapter(ioAdapter);
+  const redis = config.redisUrl ? app.get(RedisConnections) : undefined;
+  app.useWebSocketAdapter(new ChatIoAdapter(app, config, redis));
   return app;
 }

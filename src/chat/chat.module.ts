@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AccessTokenModule } from '../auth/access-token.module';
 import { ProvidersModule } from '../providers/providers.module';
-import { ChatRedis } from './chat-redis';
+import { RedisConnections } from '../redis/redis-connections';
 import { ChatWsServer } from './chat-ws.server';
 import { ChatController } from './chat.controller';
 import { ChatGateway } from './chat.gateway';
@@ -28,25 +28,27 @@ import { RedisInFlightLock } from './locks/redis-in-flight-lock';
   controllers: [ChatController],
   providers: [
     ChatService,
-    ChatRedis,
     GenerationRegistry,
     ChatGateway,
     ChatWsServer,
     {
       provide: IN_FLIGHT_LOCK,
-      inject: [ChatRedis],
-      useFactory: (redis: ChatRedis): InFlightLock =>
-        redis.client
-          ? new FailoverInFlightLock(new RedisInFlightLock(redis.client), new MemoryInFlightLock())
+      inject: [{ token: RedisConnections, optional: true }],
+      useFactory: (redis?: RedisConnections): InFlightLock =>
+        redis
+          ? new FailoverInFlightLock(
+              new RedisInFlightLock(redis.commands),
+              new MemoryInFlightLock(),
+            )
           : new MemoryInFlightLock(),
     },
     {
       provide: IDEMPOTENCY_STORE,
-      inject: [ChatRedis],
-      useFactory: (redis: ChatRedis): IdempotencyStore =>
-        redis.client
+      inject: [{ token: RedisConnections, optional: true }],
+      useFactory: (redis?: RedisConnections): IdempotencyStore =>
+        redis
           ? new FailoverIdempotencyStore(
-              new RedisIdempotencyStore(redis.client),
+              new RedisIdempotencyStore(redis.commands),
               new MemoryIdempotencyStore(),
             )
           : new MemoryIdempotencyStore(),

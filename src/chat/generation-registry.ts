@@ -3,9 +3,10 @@ import {
   Injectable,
   Logger,
   OnApplicationBootstrap,
+  Optional,
 } from '@nestjs/common';
 import { AppConfig } from '@app/config';
-import { ChatRedis } from './chat-redis';
+import { RedisConnections } from '../redis/redis-connections';
 
 /** Why a generation was stopped. */
 export type AbortReason = 'user_request' | 'client_disconnected' | 'shutdown';
@@ -30,12 +31,12 @@ export class GenerationRegistry implements OnApplicationBootstrap, BeforeApplica
   private readonly running = new Map<string, Running>();
 
   constructor(
-    private readonly redis: ChatRedis,
     private readonly config: AppConfig,
+    @Optional() private readonly redis?: RedisConnections,
   ) {}
 
   onApplicationBootstrap(): void {
-    const subscriber = this.redis.subscriber();
+    const subscriber = this.redis?.subscriber('chat aborts');
     if (!subscriber) return;
     subscriber.on('pmessage', (_pattern: string, channel: string, reason: string) => {
       this.abortLocal(channel.slice(ABORT_CHANNEL_PREFIX.length), reason as AbortReason);
@@ -75,9 +76,9 @@ export class GenerationRegistry implements OnApplicationBootstrap, BeforeApplica
    */
   async abort(sessionId: string, reason: AbortReason): Promise<boolean> {
     const local = this.abortLocal(sessionId, reason);
-    if (!local && this.redis.client) {
+    if (!local && this.redis) {
       try {
-        await this.redis.client.publish(ABORT_CHANNEL_PREFIX + sessionId, reason);
+        await this.redis.commands.publish(ABORT_CHANNEL_PREFIX + sessionId, reason);
       } catch (error) {
         this.logger.warn({ err: error, sessionId }, 'Could not publish an abort request');
       }

@@ -2,10 +2,10 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { Logger } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import type { Server, ServerOptions } from 'socket.io';
-import { closeRedis, failFastAfterFirstConnect } from '@app/common';
 import type { AppConfig } from '@app/config';
+import type { RedisConnections } from '../redis/redis-connections';
 import { OutageWarning } from './outage-warning';
 
 /**
@@ -16,32 +16,28 @@ import { OutageWarning } from './outage-warning';
 export class ChatIoAdapter extends IoAdapter {
   private readonly logger = new Logger(ChatIoAdapter.name);
   private adapterConstructor: ReturnType<typeof createAdapter> | undefined;
-  private readonly connections: Redis[] = [];
 
+  /** `redis`: the app's Redis connections when REDIS_URL is set. */
   constructor(
     app: INestApplicationContext,
     private readonly config: AppConfig,
+    redis?: RedisConnections,
   ) {
     super(app);
+    if (redis) this.useRedis(redis);
   }
 
-  /** Opens the publish/subscribe connections when REDIS_URL is set; no-op otherwise. */
-  async connectToRedis(): Promise<void> {
-    if (!this.config.redisUrl) return;
+  /**
+   * Publish and subscribe connections of their own (the wrappers below patch them). Closed with
+   * the app's other Redis connections, after the Socket.IO server.
+   */
+  private useRedis(redis: RedisConnections): void {
     // While Redis is down, events still reach this process's sockets; what would go to the other
     // processes is dropped at once (not queued: no burst of stale deltas on reconnect).
-    const pub = failFastAfterFirstConnect(
-      new Redis(this.config.redisUrl, { maxRetriesPerRequest: 2 }),
-    );
+    const pub = redis.commandConnection('Socket.IO adapter publish');
     // The subscriber queues its SUBSCRIBE until connected, however long Redis is away (the
     // adapter does not handle a rejected SUBSCRIBE), and re-subscribes after a reconnect.
-    const sub = pub.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
-    for (const connection of [pub, sub]) {
-      connection.on('error', (error) =>
-        this.logger.warn({ err: error }, 'Redis connection error (Socket.IO adapter)'),
-      );
-      this.connections.push(connection);
-    }
+    const sub = redis.subscriber('Socket.IO adapter subscribe');
     this.adapterConstructor = createAdapter(
       this.catchPublishErrors(pub),
       this.catchSubscribeErrors(sub),
@@ -99,10 +95,5 @@ export class ChatIoAdapter extends IoAdapter {
     }) as Server;
     if (this.adapterConstructor) server.adapter(this.adapterConstructor);
     return server;
-  }
-
-  override async dispose(): Promise<void> {
-    await super.dispose();
-    await Promise.all(this.connections.splice(0).map(closeRedis));
   }
 }

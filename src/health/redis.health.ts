@@ -1,7 +1,7 @@
-import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
-import Redis from 'ioredis';
-import { AppConfig } from '@app/config';
+import type Redis from 'ioredis';
+import { RedisConnections } from '../redis/redis-connections';
 
 /**
  * Readiness of Redis (`REDIS_URL`): a PING on a dedicated connection with a short deadline.
@@ -10,15 +10,14 @@ import { AppConfig } from '@app/config';
  * fixed strings: the URL (which may hold a password) never reaches a response.
  */
 @Injectable()
-export class RedisHealthIndicator implements OnModuleDestroy {
+export class RedisHealthIndicator {
   private readonly client?: Redis;
 
   constructor(
-    config: AppConfig,
     private readonly indicators: HealthIndicatorService,
+    @Optional() redis?: RedisConnections,
   ) {
-    if (!config.redisUrl) return;
-    this.client = new Redis(config.redisUrl, {
+    this.client = redis?.dedicated('health', {
       connectionName: 'chatbot-health',
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
@@ -27,8 +26,6 @@ export class RedisHealthIndicator implements OnModuleDestroy {
       disconnectTimeout: 200,
       retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
     });
-    // Connection errors surface as a down check; without a listener ioredis prints each one.
-    this.client.on('error', () => undefined);
   }
 
   /** True when REDIS_URL is set, i.e. Redis is part of readiness. */
@@ -54,9 +51,5 @@ export class RedisHealthIndicator implements OnModuleDestroy {
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  onModuleDestroy(): void {
-    this.client?.disconnect();
   }
 }

@@ -46,6 +46,6 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   }
 
   async close(): Promise<void> {
-    // The Redis connection is owned by ChatRedis.
+    // The Redis connection is owned by RedisConnections.
   }
 }

@@ -3,9 +3,9 @@ import { OutageWarning } from '../outage-warning';
 import type { InFlightLock, LockHandle } from './in-flight-lock';
 
 /**
- * The Redis lock with an in-process fallback. While Redis is unreachable (its commands fail
- * at once: ChatRedis has no offline queue), a session lock is taken in this process instead, so
- * chat keeps working and one generation per session still holds on this instance — across
+ * The Redis lock with an in-process fallback. While Redis is unreachable (its commands fail at
+ * once: the shared command connection has no offline queue), a session lock is taken in this
+ * process instead, so chat keeps working and one generation per session still holds on this instance — across
  * instances it is not guaranteed until Redis is back (the documented degraded mode). Locks
  * taken in memory are released in memory; Redis locks whose release fails expire after their ttl.
  */
