@@ -8,12 +8,75 @@ import { ensureWebClientBuilt } from './web-build';
 
 /**
  * The browser chat page and Swagger UI driven in Debian's chromium (playwright-core): register,
- * log in, a reply streamed token by token, Stop, reload, history, logout; /docs with Authorize.
- * Screenshots go to artifacts/. Runs once, in the SQLite project.
+ * log in, a reply streamed token by token, Stop, reload, history, logout; /docs with Authorize;
+ * then the page on a phone (390×844): no horizontal scroll with a 200-character title, rename,
+ * delete with confirmation. Screenshots go to artifacts/. Runs once, in the SQLite project.
  */
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(__dirname, '..', 'artifacts');
 const TOKENS_KEY = 'nest-chatbot.tokens';
+const PHONE = { width: 390, height: 844 };
+
+/** A chromium with its own profile (so its own localStorage), closed with `close()`. */
+async function launchBrowser(
+  options: Parameters<typeof chromium.launchPersistentContext>[1],
+): Promise<{ context: BrowserContext; page: Page; close(): Promise<void> }> {
+  const userDataDir = mkdtempSync(join(tmpdir(), 'chatbot-chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    ...options,
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  return {
+    context,
+    page,
+    close: async () => {
+      await context.close();
+      rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Records page errors, console errors and failed requests of `page` into `problems`. */
+function watchForProblems(page: Page, problems: string[]): void {
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    // 401/404 responses the page handles itself are logged by chromium as console errors.
+    if (message.type() === 'error' && !/status of 40[14]/.test(message.text())) {
+      problems.push(`console: ${message.text()}`);
+    }
+  });
+  page.on('requestfailed', (req) => {
+    if (!/socket\.io/.test(req.url())) {
+      problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`);
+    }
+  });
+}
+
+/** Where an element is on screen, and whether all of it is inside a `viewport`-sized window. */
+async function boxInViewport(page: Page, selector: string, viewport = PHONE) {
+  const box = await page.locator(selector).boundingBox();
+  if (!box) return { box, inside: false };
+  const inside =
+    box.x >= 0 &&
+    box.y >= 0 &&
+    box.x + box.width <= viewport.width &&
+    box.y + box.height <= viewport.height;
+  return { box, inside };
+}
+
+const pageWidth = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth);
 
 function describeBrowser(name: string, body: () => void): void {
   if (testDatabaseKind() !== 'sqlite') {
@@ -59,9 +122,8 @@ describeBrowser('browser chat page and Swagger UI in chromium', () => {
   jest.setTimeout(120_000);
 
   let t: TestApp;
-  let context: BrowserContext;
+  let browser: Awaited<ReturnType<typeof launchBrowser>>;
   let page: Page;
-  let userDataDir: string;
   const problems: string[] = [];
   const email = `browser-${Date.now()}@example.com`;
   const password = 'a long browser passphrase';
@@ -81,40 +143,13 @@ describeBrowser('browser chat page and Swagger UI in chromium', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     // 30 ms between words: a reply visibly streams, and a long one can be stopped half-way.
     t = await startTestApp({ AI_SERVICES__LOCAL_DELAY_MS: '30' });
-    userDataDir = mkdtempSync(join(tmpdir(), 'chatbot-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1200, height: 800 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('console', (message) => {
-      // 401/404 responses the page handles itself are logged by chromium as console errors.
-      if (message.type() === 'error' && !/status of 40[14]/.test(message.text())) {
-        problems.push(`console: ${message.text()}`);
-      }
-    });
-    page.on('requestfailed', (req) => {
-      if (!/socket\.io/.test(req.url())) {
-        problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`);
-      }
-    });
+    browser = await launchBrowser({ viewport: { width: 1200, height: 800 } });
+    page = browser.page;
+    watchForProblems(page, problems);
   });
 
   afterAll(async () => {
-    await context?.close();
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+    await browser?.close();
     await t?.close();
   });
 
@@ -147,6 +182,9 @@ describeBrowser('browser chat page and Swagger UI in chromium', () => {
     expect(options).toEqual(models.body.items.map((item: { id: string }) => item.id));
     const defaultModel = models.body.items.find((item: { default: boolean }) => item.default).id;
     expect(await page.inputValue('#model')).toBe(defaultModel);
+
+    expect(await page.locator('#sessions-empty').isVisible()).toBe(true);
+    expect(await page.textContent('#sessions-empty')).toBe('No conversations yet');
   });
 
   it('streams a reply token by token and renders its Markdown safely', async () => {
@@ -174,6 +212,7 @@ describeBrowser('browser chat page and Swagger UI in chromium', () => {
 
     await page.locator('#session-list .session').first().waitFor();
     expect(await page.locator('#session-list .session').count()).toBe(1);
+    expect(await page.locator('#sessions-empty').isVisible()).toBe(false);
     await shot('2-streamed-reply');
   });
 
@@ -215,32 +254,64 @@ describeBrowser('browser chat page and Swagger UI in chromium', () => {
     expect(partial.startsWith(messages[3].content.slice(0, 20))).toBe(true);
   });
 
-  it('keeps the session across a reload and reopens it from the list', async () => {
-    await page.reload();
-    await page.locator('#chat-view').waitFor({ state: 'visible' });
-    await page.locator('#session-list .session').first().waitFor();
-    expect(await page.locator('.msg').count()).toBe(0); // a reload starts a new chat
-    await page.locator('#session-list .session-open').first().click();
-    await page.locator('.msg').nth(3).waitFor();
-    expect(
-      await page
-        .locator('.msg')
-        .evaluateAll((nodes) =>
-          nodes.map((node) => `${node.className}:${node.getAttribute('data-status')}`),
-        ),
-    ).toEqual([
+  it('reopens the last conversation after a reload; after New chat a reload stays blank', async () => {
+    const conversation = [
       'msg user:complete',
       'msg assistant:complete',
       'msg user:complete',
       'msg assistant:aborted',
-    ]);
+    ];
+    const shownMessages = () =>
+      page
+        .locator('.msg')
+        .evaluateAll((nodes) =>
+          nodes.map((node) => `${node.className}:${node.getAttribute('data-status')}`),
+        );
+
+    await page.reload();
+    await page.locator('#chat-view').waitFor({ state: 'visible' });
+    await page.locator('.msg').nth(3).waitFor();
+    expect(await shownMessages()).toEqual(conversation);
     expect(await page.locator('.msg.assistant .content strong').first().textContent()).toBe(
       'world',
     );
+    await page.locator('#session-list .session.active').waitFor();
     await shot('4-reopened');
 
     await page.click('#new-chat');
     expect(await page.locator('.msg').count()).toBe(0);
+    await page.reload();
+    await page.locator('#session-list .session').first().waitFor();
+    expect(await page.locator('.msg').count()).toBe(0);
+    expect(await page.locator('#session-list .session.active').count()).toBe(0);
+
+    await page.locator('#session-list .session-open').first().click();
+    await page.locator('.msg').nth(3).waitFor();
+    expect(await shownMessages()).toEqual(conversation);
+  });
+
+  it('starts a blank chat, without an error, when the remembered conversation is gone', async () => {
+    // A second conversation, opened last, then deleted behind the page's back.
+    await page.click('#new-chat');
+    await page.fill('#input', 'A conversation that another tab deletes');
+    await page.press('#input', 'Enter');
+    await page.locator('.msg.assistant[data-status="complete"]').waitFor();
+    const token = await accessToken();
+    const list = await request(t.url)
+      .get('/api/history')
+      .set('Authorization', `Bearer ${token}`)
+      .expect(200);
+    expect(list.body.total).toBe(2);
+    await request(t.url)
+      .delete(`/api/history/${list.body.items[0].session_id}`)
+      .set('Authorization', `Bearer ${token}`)
+      .expect(204);
+
+    await page.reload();
+    await page.locator('#session-list .session').first().waitFor();
+    expect(await page.locator('#session-list .session').count()).toBe(1);
+    expect(await page.locator('.msg').count()).toBe(0);
+    expect(await page.locator('#chat-error').isVisible()).toBe(false);
   });
 
   it('logs out, and logs back in to the same history', async () => {
@@ -312,8 +383,151 @@ describeBrowser('browser chat page and Swagger UI in chromium', () => {
       await page.locator('#session-list .session').first().waitFor();
       expect(await accessToken()).not.toBe(second);
     } finally {
+      await page.goto('about:blank'); // no socket left retrying the server closed below
       await short.close();
     }
+  });
+
+  describe('on a phone (390×844)', () => {
+    let phone: Awaited<ReturnType<typeof launchBrowser>>;
+    let mobile: Page;
+    let token: string;
+    let sessionId: string;
+    // A long address and a 200-character title (the most PATCH accepts), one unbreakable word.
+    const phoneEmail = `phone-${Date.now()}-with-a-rather-long-mailbox-name@subdomain.example.com`;
+    const longTitle = `Long ${'x'.repeat(195)}`;
+    const phoneShot = (name: string) =>
+      mobile.screenshot({ path: join(ARTIFACTS, `browser-phone-${name}.png`) });
+    const storedTitles = async () => {
+      const res = await request(t.url)
+        .get('/api/history')
+        .set('Authorization', `Bearer ${token}`)
+        .expect(200);
+      return (res.body.items as { title: string }[]).map((item) => item.title);
+    };
+
+    beforeAll(async () => {
+      await request(t.url).post('/api/auth/register').send({ email: phoneEmail, password });
+      const login = await request(t.url)
+        .post('/api/auth/login')
+        .send({ email: phoneEmail, password })
+        .expect(200);
+      token = login.body.access_token;
+      const chat = await request(t.url)
+        .post('/api/chat')
+        .set('Authorization', `Bearer ${token}`)
+        .send({ message: 'A conversation with a very long title' })
+        .expect(200);
+      sessionId = chat.body.session_id;
+      await request(t.url)
+        .patch(`/api/history/${sessionId}`)
+        .set('Authorization', `Bearer ${token}`)
+        .send({ title: longTitle })
+        .expect(200);
+      expect(longTitle).toHaveLength(200);
+
+      phone = await launchBrowser({ viewport: PHONE, isMobile: true, hasTouch: true });
+      mobile = phone.page;
+      watchForProblems(mobile, problems);
+      await mobile.goto(`${t.url}/`);
+      await mobile.fill('#email', phoneEmail);
+      await mobile.fill('#password', password);
+      await mobile.click('#login-btn');
+      await mobile.locator('#chat-view').waitFor({ state: 'visible' });
+      await mobile.locator('#connection[data-state="online"]').waitFor();
+    });
+
+    afterAll(async () => {
+      await phone?.close();
+    });
+
+    it('fits the screen with a 200-character title: no horizontal scroll, Send visible and working', async () => {
+      await mobile.locator('#session-list .session').first().waitFor({ state: 'attached' });
+      expect(await pageWidth(mobile)).toBeLessThanOrEqual(PHONE.width);
+      const send = await boxInViewport(mobile, '#send');
+      expect(send).toEqual({ box: expect.any(Object), inside: true });
+      await phoneShot('1-chat');
+
+      await mobile.fill('#input', 'Hello from a phone');
+      await mobile.click('#send');
+      await mobile.locator('.msg.assistant[data-status="complete"]').waitFor();
+      expect(await mobile.locator('.msg.assistant .content').last().textContent()).toContain(
+        'Hello from a phone',
+      );
+      expect(await pageWidth(mobile)).toBeLessThanOrEqual(PHONE.width);
+      expect((await boxInViewport(mobile, '#send')).inside).toBe(true);
+    });
+
+    it('opens the history as a drawer whose long title and e-mail are cut with an ellipsis', async () => {
+      await mobile.click('#sidebar-toggle');
+      const item = mobile.locator(`.session[data-session-id="${sessionId}"]`);
+      await item.locator('.session-delete').waitFor({ state: 'visible' });
+      await mobile.waitForTimeout(300); // the drawer slides in
+      expect(await pageWidth(mobile)).toBeLessThanOrEqual(PHONE.width);
+      const title = item.locator('.session-title');
+      expect(await title.textContent()).toBe(longTitle);
+      const cut = (selector: string) =>
+        mobile
+          .locator(selector)
+          .evaluate((node) => node.scrollWidth > node.clientWidth && node.clientWidth > 0);
+      expect(await cut(`.session[data-session-id="${sessionId}"] .session-title`)).toBe(true);
+      expect(await cut('#user-email')).toBe(true);
+      expect(await mobile.getAttribute('#user-email', 'title')).toBe(phoneEmail);
+      for (const selector of [
+        `.session[data-session-id="${sessionId}"] .session-delete`,
+        `.session[data-session-id="${sessionId}"] .session-rename`,
+        '#user-email',
+        '#logout',
+      ]) {
+        expect({ selector, inside: (await boxInViewport(mobile, selector)).inside }).toEqual({
+          selector,
+          inside: true,
+        });
+      }
+      await phoneShot('2-drawer');
+    });
+
+    it('renames a conversation in place', async () => {
+      const item = mobile.locator(`.session[data-session-id="${sessionId}"]`);
+      await item.locator('.session-rename').click();
+      const input = item.locator('.session-rename-form input');
+      expect(await input.inputValue()).toBe(longTitle);
+      await input.fill('Trip to Lisbon');
+      await input.press('Enter');
+      await item.locator('.session-title', { hasText: 'Trip to Lisbon' }).waitFor();
+      expect(await storedTitles()).toContain('Trip to Lisbon');
+
+      // Escape leaves the title as it was.
+      await item.locator('.session-rename').click();
+      await item.locator('.session-rename-form input').fill('Not this one');
+      await item.locator('.session-rename-form input').press('Escape');
+      expect(await item.locator('.session-title').textContent()).toBe('Trip to Lisbon');
+      expect(await storedTitles()).not.toContain('Not this one');
+    });
+
+    it('deletes a conversation only after confirmation; Cancel keeps it', async () => {
+      if (!(await mobile.locator('#sidebar').isVisible())) await mobile.click('#sidebar-toggle');
+      const item = mobile.locator(`.session[data-session-id="${sessionId}"]`);
+      const before = (await storedTitles()).length;
+
+      await item.locator('.session-delete').click();
+      await item.locator('.session-confirm').waitFor();
+      expect(await item.locator('.session-confirm').textContent()).toContain('Trip to Lisbon');
+      expect((await boxInViewport(mobile, '.session-confirm-delete')).inside).toBe(true);
+      await phoneShot('3-confirm-delete');
+      await item.locator('.session-confirm-cancel').click();
+      await item.locator('.session-title').waitFor();
+      expect(await storedTitles()).toHaveLength(before);
+
+      await item.locator('.session-delete').click();
+      await item.locator('.session-confirm-delete').click();
+      await item.waitFor({ state: 'detached' });
+      expect(await storedTitles()).toHaveLength(before - 1);
+      await request(t.url)
+        .get(`/api/history/${sessionId}`)
+        .set('Authorization', `Bearer ${token}`)
+        .expect(404);
+    });
   });
 
   it('ran without page errors, CSP violations or failed requests', () => {

@@ -158,6 +158,10 @@ export class ApiClient {
     );
   }
 
+  renameSession(id: string, title: string): Promise<SessionSummary> {
+    return this.request('PATCH', `/api/history/${encodeURIComponent(id)}`, { title });
+  }
+
   async deleteSession(id: string): Promise<void> {
     await this.request('DELETE', `/api/history/${encodeURIComponent(id)}`);
   }

@@ -1,17 +1,13 @@
 /**
  * The browser chat page: sign in, pick a model, chat with replies streamed over Socket.IO
- * (namespace /chat), stop a reply, browse and reload past conversations. Model text only ever
- * reaches the page through `renderMarkdown` (escape first) or `textContent`.
+ * (namespace /chat), stop a reply, browse, rename and delete past conversations; a reload
+ * reopens the last one. Model text only ever reaches the page through `renderMarkdown`
+ * (escape first) or `textContent`.
  */
 import type { Socket } from 'socket.io-client';
-import {
-  ApiClient,
-  ApiError,
-  type HistoryMessage,
-  type SessionSummary,
-  type Usage,
-} from './api.js';
+import { ApiClient, ApiError, type HistoryMessage, type Usage } from './api.js';
 import { renderMarkdown } from './markdown.js';
+import { LastSessionMemory, SessionList } from './sessions.js';
 
 /** The global from /web/vendor/socket.io.min.js (the socket.io-client browser bundle). */
 declare const io: typeof import('socket.io-client').io;
@@ -79,7 +75,10 @@ const ui = {
   registerBtn: byId<HTMLButtonElement>('register-btn'),
   chatView: byId<HTMLElement>('chat-view'),
   newChat: byId<HTMLButtonElement>('new-chat'),
+  sidebarToggle: byId<HTMLButtonElement>('sidebar-toggle'),
+  sidebarBackdrop: byId<HTMLElement>('sidebar-backdrop'),
   sessionList: byId<HTMLUListElement>('session-list'),
+  sessionsEmpty: byId<HTMLElement>('sessions-empty'),
   userEmail: byId<HTMLElement>('user-email'),
   logout: byId<HTMLButtonElement>('logout'),
   model: byId<HTMLSelectElement>('model'),
@@ -96,6 +95,7 @@ const ui = {
 const api = new ApiClient();
 let socket: Socket | null = null;
 let currentSessionId: string | null = null;
+let lastSession: LastSessionMemory | null = null;
 let generation: Generation | null = null;
 let renderScheduled = false;
 let sending = false;
@@ -121,6 +121,8 @@ function showAuth(): void {
   disconnectSocket();
   generation = null;
   currentSessionId = null;
+  lastSession = null;
+  setSidebarOpen(false);
   ui.chatView.hidden = true;
   ui.authView.hidden = false;
   ui.password.value = '';
@@ -130,13 +132,32 @@ function showAuth(): void {
 async function showChat(): Promise<void> {
   const me = await api.me();
   ui.userEmail.textContent = me.email;
+  ui.userEmail.title = me.email;
+  lastSession = new LastSessionMemory(me.id);
   ui.authView.hidden = true;
   ui.chatView.hidden = false;
   showError(ui.chatError, null);
-  startNewChat();
+  showBlankChat();
   connectSocket();
-  await Promise.all([loadModels(), loadSessions()]);
+  const remembered = lastSession.get();
+  await Promise.all([
+    loadModels(),
+    loadSessions(),
+    remembered ? openSession(remembered, { forgetIfGone: true }) : Promise.resolve(),
+  ]);
   ui.input.focus();
+}
+
+/** The sidebar is a drawer on narrow screens (see style.css); on wide ones this only sets a class. */
+function setSidebarOpen(open: boolean): void {
+  ui.chatView.classList.toggle('sidebar-open', open);
+  ui.sidebarToggle.setAttribute('aria-expanded', String(open));
+}
+
+/** The conversation shown now; remembered so that a reload reopens it. */
+function setCurrentSession(sessionId: string | null): void {
+  currentSessionId = sessionId;
+  lastSession?.set(sessionId);
 }
 
 function setBusy(busy: boolean): void {
@@ -187,85 +208,75 @@ async function loadModels(): Promise<void> {
   }
 }
 
+const sessionList = new SessionList(ui.sessionList, ui.sessionsEmpty, {
+  open: (sessionId) => void openSession(sessionId),
+  rename: async (sessionId, title) => {
+    await api.renameSession(sessionId, title);
+  },
+  remove: deleteSession,
+  isBusy: (sessionId) => generation?.sessionId === sessionId,
+  showError: (message) => showError(ui.chatError, message),
+});
+
 async function loadSessions(): Promise<void> {
   try {
     const { items } = await api.sessions();
-    ui.sessionList.replaceChildren(...items.map(sessionItem));
+    sessionList.render(items, currentSessionId);
   } catch (error) {
     showError(ui.chatError, `Could not load history: ${errorMessage(error)}`);
   }
 }
 
-function sessionItem(session: SessionSummary): HTMLLIElement {
-  const item = document.createElement('li');
-  item.className = 'session';
-  item.dataset.sessionId = session.session_id;
-  if (session.session_id === currentSessionId) item.classList.add('active');
-
-  const open = document.createElement('button');
-  open.type = 'button';
-  open.className = 'session-open';
-  const title = document.createElement('span');
-  title.className = 'session-title';
-  title.textContent = session.title || session.last_message || 'New chat';
-  const meta = document.createElement('span');
-  meta.className = 'muted small';
-  meta.textContent = `${session.message_count} messages · ${new Date(session.updated_at).toLocaleString()}`;
-  open.append(title, meta);
-  open.addEventListener('click', () => void openSession(session.session_id));
-
-  const remove = document.createElement('button');
-  remove.type = 'button';
-  remove.className = 'session-delete';
-  remove.title = 'Delete this conversation';
-  remove.setAttribute('aria-label', 'Delete conversation');
-  remove.textContent = '×';
-  remove.addEventListener('click', () => void deleteSession(session.session_id));
-
-  item.append(open, remove);
-  return item;
-}
-
-async function openSession(sessionId: string): Promise<void> {
+/**
+ * Shows a stored conversation (its last page). `forgetIfGone`: a remembered id that was
+ * deleted meanwhile (404) silently leaves a new chat instead of an error.
+ */
+async function openSession(
+  sessionId: string,
+  { forgetIfGone = false }: { forgetIfGone?: boolean } = {},
+): Promise<void> {
   if (generation) return;
   showError(ui.chatError, null);
+  setSidebarOpen(false);
   try {
     let detail = await api.session(sessionId);
     const lastPage = Math.max(1, Math.ceil(detail.total / detail.per_page));
     if (lastPage > 1) detail = await api.session(sessionId, lastPage, detail.per_page);
-    currentSessionId = detail.session_id;
+    if (generation) return; // a message was sent while this loaded: that chat wins
+    setCurrentSession(detail.session_id);
     clearMessages();
     detail.messages.filter((m) => m.role !== 'system').forEach(showStoredMessage);
-    markActiveSession();
+    sessionList.markActive(currentSessionId);
     scrollToEnd();
   } catch (error) {
+    if (forgetIfGone && error instanceof ApiError && error.status === 404) {
+      lastSession?.set(null);
+      return;
+    }
     showError(ui.chatError, `Could not open the conversation: ${errorMessage(error)}`);
   }
 }
 
+/** Called once the user confirmed in the list; rejects so the list can show the failure. */
 async function deleteSession(sessionId: string): Promise<void> {
-  if (generation?.sessionId === sessionId) return;
-  try {
-    await api.deleteSession(sessionId);
-    if (currentSessionId === sessionId) startNewChat();
-    await loadSessions();
-  } catch (error) {
-    showError(ui.chatError, `Could not delete: ${errorMessage(error)}`);
-  }
+  await api.deleteSession(sessionId);
+  if (currentSessionId === sessionId) startNewChat();
+  await loadSessions();
 }
 
-function markActiveSession(): void {
-  for (const item of Array.from(ui.sessionList.children) as HTMLElement[]) {
-    item.classList.toggle('active', item.dataset.sessionId === currentSessionId);
-  }
-}
-
+/** "New chat": a blank conversation, and a reload no longer reopens the previous one. */
 function startNewChat(): void {
   if (generation) return;
+  setCurrentSession(null);
+  showBlankChat();
+  setSidebarOpen(false);
+  ui.input.focus();
+}
+
+function showBlankChat(): void {
   currentSessionId = null;
   clearMessages();
-  markActiveSession();
-  ui.input.focus();
+  sessionList.markActive(null);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -366,7 +377,7 @@ function connectSocket(): void {
     if (!generation || event.client_id !== generation.clientId) return;
     const abortPending = generation.stopRequested && !generation.sessionId;
     generation.sessionId = event.session_id;
-    currentSessionId = event.session_id;
+    setCurrentSession(event.session_id);
     generation.model = event.model;
     setStatus(generation.bubble, 'pending', event.model);
     if (abortPending) s.emit('chat:abort', { session_id: event.session_id });
@@ -481,7 +492,7 @@ async function sendMessage(): Promise<void> {
     if (ack?.ok && ack.session_id) {
       // Known before chat:start arrives, so Stop works from the first moment.
       generation.sessionId = ack.session_id;
-      currentSessionId = ack.session_id;
+      setCurrentSession(ack.session_id);
       if (generation.stopRequested) socket?.emit('chat:abort', { session_id: ack.session_id });
     } else if (ack && !ack.ok) {
       finishGeneration('error', undefined, ack.detail ?? 'The message was refused');
@@ -521,6 +532,15 @@ ui.registerBtn.addEventListener('click', () => void submitAuth('register'));
 // Logging out clears the tokens, which calls onSignedOut (showAuth) even if the request failed.
 ui.logout.addEventListener('click', () => void api.logout().catch(() => undefined));
 ui.newChat.addEventListener('click', startNewChat);
+ui.sidebarToggle.addEventListener('click', () =>
+  setSidebarOpen(!ui.chatView.classList.contains('sidebar-open')),
+);
+ui.sidebarBackdrop.addEventListener('click', () => setSidebarOpen(false));
+document.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape' && ui.chatView.classList.contains('sidebar-open')) {
+    setSidebarOpen(false);
+  }
+});
 ui.composer.addEventListener('submit', (event) => {
   event.preventDefault();
   void sendMessage();
