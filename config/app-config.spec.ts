@@ -58,6 +58,34 @@ describe(AppConfig.name, () => {
     }
   });
 
+  describe('CORS_ORIGINS', () => {
+    it('is same-origin only (an empty list) by default', () => {
+      expect(load({}).http.corsOrigins).toEqual([]);
+      expect(load({ CORS_ORIGINS: ' ' }).http.corsOrigins).toEqual([]);
+    });
+
+    it('takes a comma list of origins, as browsers send them, or * alone', () => {
+      expect(
+        load({ CORS_ORIGINS: 'https://a.example, http://localhost:3000/' }).http.corsOrigins,
+      ).toEqual(['https://a.example', 'http://localhost:3000']);
+      expect(load({ CORS_ORIGINS: '*' }).http.corsOrigins).toBe('*');
+    });
+
+    it('refuses entries that are not origins', () => {
+      for (const entry of [
+        'a.example',
+        'https://a.example/app',
+        'ftp://a.example',
+        '*,https://a.example',
+      ]) {
+        expectRefusal(
+          { SECRET_KEY: SECRET, CORS_ORIGINS: entry },
+          /^CORS_ORIGINS entry ".*" is not an origin/,
+        );
+      }
+    });
+  });
+
   describe('TRUST_PROXY', () => {
     it('refuses "true" (it would trust a spoofable X-Forwarded-For)', () => {
       expectRefusal(

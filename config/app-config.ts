@@ -24,7 +24,10 @@ export interface HttpConfig {
   port: number;
   /** Largest accepted request body (`BODY_LIMIT`, e.g. `1mb`). */
   bodyLimit: string;
-  /** Allowed CORS origins (`CORS_ORIGINS`, comma list or `*`). */
+  /**
+   * Browser origins allowed cross-origin (`CORS_ORIGINS`, comma list or `*`); empty (default)
+   * means same-origin only: no CORS headers, WebSockets only from the page's own origin.
+   */
   corsOrigins: string[] | '*';
   /** Express `trust proxy` value from `TRUST_PROXY` (hop count or subnet list); false when unset. */
   trustProxy: number | string | false;
@@ -164,6 +167,8 @@ export interface MetricsConfig {
 export class AppConfig {
   nodeEnv: 'development' | 'production' | 'test';
   logLevel: string;
+  /** `LOG_FORMAT`: `json` lines (default in production) or `pretty` for people (default otherwise). */
+  logFormat: 'json' | 'pretty';
   http: HttpConfig;
   database: DatabaseConfig;
   historyStore: HistoryStoreKind;
@@ -189,13 +194,18 @@ export class AppConfig {
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
       'info',
     );
+    c.logFormat = r.oneOf(
+      'LOG_FORMAT',
+      ['json', 'pretty'],
+      c.nodeEnv === 'production' ? 'json' : 'pretty',
+    );
 
     const port = r.int('PORT', 8000, 0, 65535);
     c.http = {
       host: r.str('HOST', '0.0.0.0'),
       port,
       bodyLimit: r.match('BODY_LIMIT', /^\d+(b|kb|mb)$/i, '1mb', 'a size such as 1mb or 512kb'),
-      corsOrigins: parseCorsOrigins(r.str('CORS_ORIGINS', '*')),
+      corsOrigins: parseCorsOrigins(r.str('CORS_ORIGINS', '')),
       trustProxy: parseTrustProxy(r.optional('TRUST_PROXY')),
       docsEnabled: r.bool('DOCS_ENABLED', true),
       webClientEnabled: r.bool('WEB_CLIENT_ENABLED', true),
@@ -239,12 +249,22 @@ export class AppConfig {
   }
 }
 
+/** `*`, or origins as browsers send them in `Origin` (a trailing slash is dropped). */
 function parseCorsOrigins(value: string): string[] | '*' {
   if (value.trim() === '*') return '*';
   return value
     .split(',')
-    .map((origin) => origin.trim())
-    .filter(Boolean);
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const url = URL.canParse(entry) ? new URL(entry) : undefined;
+      if (!url || !['http:', 'https:'].includes(url.protocol) || url.href !== `${url.origin}/`) {
+        throw new ConfigError(
+          `CORS_ORIGINS entry "${entry}" is not an origin: give scheme://host[:port] like https://app.example.com, or * alone for any`,
+        );
+      }
+      return url.origin;
+    });
 }
 
 function parseTrustProxy(value: string | undefined): number | string | false {

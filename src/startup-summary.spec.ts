@@ -19,7 +19,7 @@ describe('startup summary', () => {
     expect(sut).toBe(
       'Chatbot API listening on http://localhost:8000 | database sqlite ./chatbot.db | ' +
         'history sql | providers groq, local (default groq/llama-3.1-8b-instant) | ' +
-        'chat page http://localhost:8000/ | docs http://localhost:8000/docs',
+        'cors same-origin | chat page http://localhost:8000/ | docs http://localhost:8000/docs',
     );
     expect(sut).not.toContain('\n');
   });
@@ -31,6 +31,7 @@ describe('startup summary', () => {
         WEB_CLIENT_ENABLED: 'false',
         REDIS_URL: 'redis://:secret@cache:6379',
         DATABASE_URL: 'postgres://app:hunter2@db.internal:5432/chatbot',
+        CORS_ORIGINS: '*',
       }),
       address: null,
       providers: ['local'],
@@ -38,9 +39,24 @@ describe('startup summary', () => {
     });
     expect(sut).toBe(
       'Chatbot API listening on http://localhost:8000 | database postgres db.internal:5432/chatbot ' +
-        '(PENDING MIGRATIONS: run "npm run migration:run") | history sql | providers local | redis on',
+        '(PENDING MIGRATIONS: run "npm run migration:run") | history sql | providers local | redis on | ' +
+        'cors *',
     );
     expect(sut).not.toMatch(/hunter2|secret/);
+  });
+
+  it('says which browser origins CORS lets in', () => {
+    const line = (CORS_ORIGINS: string) =>
+      startupLine({
+        config: config({ CORS_ORIGINS }),
+        address: null,
+        providers: ['local'],
+        pendingMigrations: false,
+      });
+    expect(line('')).toContain('| cors same-origin |');
+    expect(line('https://a.example')).toContain('| cors 1 origin |');
+    expect(line('https://a.example,https://b.example')).toContain('| cors 2 origins |');
+    expect(line('*')).toContain('| cors * |');
   });
 
   it('shows the real port when PORT=0 picked one, and a bound host as given', () => {

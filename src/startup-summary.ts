@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { describeCors } from '@app/common';
 import type { AppConfig, DatabaseConfig } from '@app/config';
 
 /** What the start-up line reports; gathered by main.ts once the server listens. */
@@ -50,6 +51,7 @@ export function startupLine(facts: StartupFacts): string {
     }`,
   ];
   if (config.redisUrl) parts.push('redis on');
+  parts.push(`cors ${describeCors(config.http.corsOrigins)}`);
   if (config.http.webClientEnabled) parts.push(`chat page ${url}/`);
   if (config.http.docsEnabled) parts.push(`docs ${url}/docs`);
   return parts.join(' | ');

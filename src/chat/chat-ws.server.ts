@@ -10,7 +10,13 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { RawData, WebSocket, WebSocketServer } from 'ws';
-import { ForbiddenError, InvalidInputError, mapError, UnauthorizedError } from '@app/common';
+import {
+  ForbiddenError,
+  InvalidInputError,
+  isWebSocketOriginAllowed,
+  mapError,
+  UnauthorizedError,
+} from '@app/common';
 import { AppConfig } from '@app/config';
 import { AccessTokenService } from '../auth/access-token.service';
 import type { AuthUser } from '../auth/auth-user';
@@ -119,9 +125,8 @@ export class ChatWsServer
   };
 
   private async authenticate(request: IncomingMessage, url: URL): Promise<Connection> {
-    const origin = request.headers.origin;
-    const allowed = this.config.http.corsOrigins;
-    if (origin && allowed !== '*' && !allowed.includes(origin)) {
+    const { origin, host } = request.headers;
+    if (!isWebSocketOriginAllowed(origin, host, this.config.http.corsOrigins)) {
       throw new ForbiddenError('Origin not allowed');
     }
     const token =

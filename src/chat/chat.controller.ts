@@ -20,7 +20,7 @@ import { AppConfig } from '@app/config';
 import type { AuthUser } from '../auth/auth-user';
 import { BearerAuth } from '../auth/decorators/bearer-auth.decorator';
 import { CurrentUser } from '../auth/decorators/current-user.decorator';
-import { ErrorResponseDto } from '@app/common';
+import { ErrorResponseDto, JsonBodyOnly } from '@app/common';
 import { MetricsService } from '../metrics/metrics.service';
 import { parseIdempotencyKey } from './chat-input';
 import { ReplyFailedError } from './chat-turn';
@@ -67,6 +67,7 @@ export class ChatController {
   ) {}
 
   @Post()
+  @JsonBodyOnly()
   @HttpCode(200)
   @ApiOperation({
     summary: 'Send a message and get the whole reply',
@@ -128,6 +129,7 @@ export class ChatController {
   }
 
   @Post('stream')
+  @JsonBodyOnly()
   @ApiOperation({
     summary: 'Send a message and stream the reply (server-sent events)',
     description:

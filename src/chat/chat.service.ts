@@ -1,5 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ConflictError, DomainError, InvalidInputError, mapError } from '@app/common';
+import {
+  codePointLength,
+  ConflictError,
+  DomainError,
+  InvalidInputError,
+  mapError,
+} from '@app/common';
 import { AppConfig } from '@app/config';
 import {
   HISTORY_STORE,
@@ -169,7 +175,7 @@ export class ChatService {
 
   private checkMessage(message: string): void {
     const max = this.config.chat.maxMessageChars;
-    if (message.length > max) {
+    if (codePointLength(message) > max) {
       throw new InvalidInputError(`message must be at most ${max} characters`, [
         { field: 'message', message: `must be at most ${max} characters` },
       ]);

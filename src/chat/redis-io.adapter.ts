@@ -4,6 +4,7 @@ import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
 import type Redis from 'ioredis';
 import type { Server, ServerOptions } from 'socket.io';
+import { corsSettings } from '@app/common';
 import type { AppConfig } from '@app/config';
 import type { RedisConnections } from '../redis/redis-connections';
 import { OutageWarning } from './outage-warning';
@@ -88,10 +89,9 @@ export class ChatIoAdapter extends IoAdapter {
   }
 
   override createIOServer(port: number, options?: ServerOptions): Server {
-    const origins = this.config.http.corsOrigins;
     const server = super.createIOServer(port, {
       ...options,
-      cors: { origin: origins === '*' ? true : origins, credentials: origins !== '*' },
+      cors: corsSettings(this.config.http.corsOrigins),
     }) as Server;
     if (this.adapterConstructor) server.adapter(this.adapterConstructor);
     return server;

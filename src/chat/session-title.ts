@@ -2,16 +2,25 @@
 export const MAX_TITLE_CHARS = 60;
 
 /**
- * A title from the first user message: whitespace collapsed, cut on a word boundary to at most
- * 60 characters, with an ellipsis when something was cut. A single over-long word is cut hard.
+ * Control characters (C0, DEL, C1) and lone surrogates: a renamed title may not hold them
+ * (PATCH rejects them), so a derived one must not either.
+ */
+// eslint-disable-next-line no-control-regex
+const NOT_TITLE_TEXT = /[\u0000-\u001f\u007f-\u009f]|\p{Surrogate}/gu;
+
+/**
+ * A title from the first user message: control characters dropped, whitespace collapsed, cut on
+ * a word boundary to at most 60 characters (code points, so an emoji is never split), with an
+ * ellipsis when something was cut. A single over-long word is cut hard.
  */
 export function titleFromMessage(message: string): string {
-  const text = message.replace(/\s+/g, ' ').trim();
-  if (text.length <= MAX_TITLE_CHARS) return text;
+  const text = message.replace(NOT_TITLE_TEXT, ' ').replace(/\s+/g, ' ').trim();
+  const chars = Array.from(text);
+  if (chars.length <= MAX_TITLE_CHARS) return text;
   const room = MAX_TITLE_CHARS - 1; // for the ellipsis
-  const cut = text.slice(0, room + 1);
+  const cut = chars.slice(0, room + 1).join('');
   const lastSpace = cut.lastIndexOf(' ');
-  const head = lastSpace > 0 ? cut.slice(0, lastSpace) : text.slice(0, room);
+  const head = lastSpace > 0 ? cut.slice(0, lastSpace) : chars.slice(0, room).join('');
   return `${head.replace(/[\s.,;:!?-]+$/, '')}…`;
 }
 
@@ -21,6 +30,7 @@ export function titleFromMessage(message: string): string {
  */
 export function cleanGeneratedTitle(raw: string): string | null {
   const line = raw
+    .replace(NOT_TITLE_TEXT, (char) => (char === '\n' ? char : ' '))
     .split('\n')
     .map((l) => l.trim())
     .find(Boolean);

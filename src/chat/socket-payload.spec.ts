@@ -1,4 +1,9 @@
-import { InvalidInputError, RateLimitedError } from '@app/common';
+import {
+  InvalidInputError,
+  JSON_TOO_DEEP_DETAIL,
+  MAX_JSON_DEPTH,
+  RateLimitedError,
+} from '@app/common';
 import { SocketChatRequestDto } from './dto/chat-request.dto';
 import { ConnectionRateLimiter, validatePayload } from './socket-payload';
 
@@ -25,7 +30,25 @@ describe('validatePayload', () => {
     expect(error).toBeInstanceOf(InvalidInputError);
     expect((error as InvalidInputError).message).toContain(detail);
   });
+
+  it('rejects a payload nested deeper than the JSON depth limit before validating it', async () => {
+    const payload = { message: 'hi', client_id: nested(MAX_JSON_DEPTH) };
+    const error = await validatePayload(SocketChatRequestDto, payload).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect((error as InvalidInputError).message).toBe(JSON_TOO_DEEP_DETAIL);
+
+    const deepest = { message: 'hi', client_id: nested(MAX_JSON_DEPTH - 1) };
+    const validated = await validatePayload(SocketChatRequestDto, deepest).catch((e: unknown) => e);
+    expect((validated as InvalidInputError).message).toContain('client_id must be a string');
+  });
 });
+
+/** Arrays nested `levels` deep: `[[...]]`. */
+function nested(levels: number): unknown {
+  let value: unknown = [];
+  for (let i = 1; i < levels; i++) value = [value];
+  return value;
+}
 
 describe(ConnectionRateLimiter.name, () => {
   it('allows `limit` events per window, then throws 429 with a retry hint', () => {

@@ -1,11 +1,16 @@
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
-import { InvalidInputError, RateLimitedError, toInvalidInputError } from '@app/common';
+import {
+  assertJsonDepth,
+  InvalidInputError,
+  RateLimitedError,
+  toInvalidInputError,
+} from '@app/common';
 
 /**
- * Validates a Socket.IO / WebSocket payload with the same DTO rules as HTTP (whitelist, unknown
- * fields rejected, no implicit conversion), throwing InvalidInputError (400) instead of the
- * HttpException a ValidationPipe would throw inside a gateway.
+ * Validates a Socket.IO / WebSocket payload with the same DTO rules as HTTP (depth limit,
+ * whitelist, unknown fields rejected, no implicit conversion), throwing InvalidInputError (400)
+ * instead of the HttpException a ValidationPipe would throw inside a gateway.
  */
 export async function validatePayload<T extends object>(
   dto: new () => T,
@@ -14,6 +19,7 @@ export async function validatePayload<T extends object>(
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
     throw new InvalidInputError('Payload must be a JSON object');
   }
+  assertJsonDepth(payload);
   const instance = plainToInstance(dto, payload, { enableImplicitConversion: false });
   const errors = await validate(instance, {
     whitelist: true,

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Equals, IsBoolean, IsOptional, ValidateIf } from 'class-validator';
-import { InvalidInputError } from '@app/common';
+import { InvalidInputError, IsWellFormedText } from '@app/common';
 import { IsEmailAddress, IsStringOfLength, MAX_EMAIL_LENGTH, NormalizeEmail } from './validators';
 
 export const PASSWORD_MIN = 8;
@@ -24,6 +24,7 @@ export class RegisterDto {
     maxLength: PASSWORD_MAX,
   })
   @IsStringOfLength(PASSWORD_MIN, PASSWORD_MAX)
+  @IsWellFormedText()
   password: string;
 }
 
@@ -147,5 +148,6 @@ export class PasswordResetConfirmDto {
     maxLength: PASSWORD_MAX,
   })
   @IsStringOfLength(PASSWORD_MIN, PASSWORD_MAX)
+  @IsWellFormedText()
   new_password: string;
 }

@@ -1,5 +1,6 @@
 import { Transform } from 'class-transformer';
-import { isEmail, length, ValidateBy, type ValidationOptions } from 'class-validator';
+import { isEmail, ValidateBy, type ValidationOptions } from 'class-validator';
+import { hasCodePointLength } from '@app/common';
 
 /** Longest e-mail address SMTP allows (RFC 5321 path limit). */
 export const MAX_EMAIL_LENGTH = 254;
@@ -38,7 +39,7 @@ export function IsStringOfLength(
     {
       name: 'isStringOfLength',
       validator: {
-        validate: (value: unknown) => typeof value === 'string' && length(value, min, max),
+        validate: (value: unknown) => hasCodePointLength(value, min, max),
         defaultMessage: (args) => {
           if (args?.value === undefined || args?.value === null) {
             return `${args?.property} is required`;

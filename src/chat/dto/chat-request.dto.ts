@@ -5,12 +5,11 @@ import {
   IsNumber,
   IsOptional,
   IsString,
-  Length,
   Matches,
   Max,
-  MaxLength,
   Min,
 } from 'class-validator';
+import { HasCodePointLength, IsWellFormedText } from '@app/common';
 import type { ChatInput } from '../chat-input';
 
 /** Longest accepted system prompt, in characters. */
@@ -31,6 +30,7 @@ export class ChatRequestDto {
   @IsString()
   @IsNotEmpty()
   @Matches(/\S/, { message: 'message must not be blank' })
+  @IsWellFormedText()
   message: string;
 
   @ApiPropertyOptional({
@@ -42,7 +42,7 @@ export class ChatRequestDto {
   })
   @IsOptional()
   @IsString()
-  @MaxLength(100)
+  @HasCodePointLength(0, 100)
   session_id?: string | null;
 
   @ApiPropertyOptional({
@@ -52,7 +52,8 @@ export class ChatRequestDto {
   })
   @IsOptional()
   @IsString()
-  @Length(1, 200)
+  @HasCodePointLength(1, 200)
+  @IsWellFormedText()
   model?: string;
 
   @ApiPropertyOptional({
@@ -61,7 +62,8 @@ export class ChatRequestDto {
   })
   @IsOptional()
   @IsString()
-  @MaxLength(MAX_SYSTEM_PROMPT_CHARS)
+  @HasCodePointLength(0, MAX_SYSTEM_PROMPT_CHARS)
+  @IsWellFormedText()
   system_prompt?: string;
 
   @ApiPropertyOptional({
@@ -98,7 +100,8 @@ export class SocketChatRequestDto extends ChatRequestDto {
   })
   @IsOptional()
   @IsString()
-  @MaxLength(100)
+  @HasCodePointLength(0, 100)
+  @IsWellFormedText()
   client_id?: string;
 }
 
@@ -107,7 +110,7 @@ export class AbortRequestDto {
   @ApiProperty({ example: '3f2b8a5e-2c1d-4b7a-9e0f-1a2b3c4d5e6f' })
   @IsString()
   @IsNotEmpty()
-  @MaxLength(100)
+  @HasCodePointLength(0, 100)
   session_id: string;
 }
 

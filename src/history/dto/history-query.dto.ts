@@ -1,6 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { HasCodePointLength, IsWellFormedText } from '@app/common';
 
 /** Largest page the history endpoints serve; larger `per_page` values are a 400, not clamped. */
 export const MAX_PER_PAGE = 100;
@@ -51,7 +52,8 @@ export class ListHistoryQueryDto extends PageQueryDto {
   })
   @IsOptional()
   @IsString({ message: 'q must be a string' })
-  @MaxLength(200, { message: 'q must be at most 200 characters' })
+  @HasCodePointLength(0, 200, { message: 'q must be at most 200 characters' })
+  @IsWellFormedText()
   q?: string;
 }
 

@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsString, Length, Matches } from 'class-validator';
+import { IsString, Matches } from 'class-validator';
+import { HasCodePointLength, IsWellFormedText } from '@app/common';
 
 export const MAX_TITLE_CHARS = 200;
 
@@ -14,8 +15,11 @@ export class RenameSessionDto {
   })
   @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value))
   @IsString({ message: 'title must be a string' })
-  @Length(1, MAX_TITLE_CHARS, { message: `title must be 1 to ${MAX_TITLE_CHARS} characters` })
+  @HasCodePointLength(1, MAX_TITLE_CHARS, {
+    message: `title must be 1 to ${MAX_TITLE_CHARS} characters`,
+  })
   // eslint-disable-next-line no-control-regex
   @Matches(/^[^\u0000-\u001f\u007f]*$/, { message: 'title must not contain control characters' })
+  @IsWellFormedText()
   title: string;
 }

@@ -9,6 +9,7 @@ export type DomainErrorKind =
   | 'not_found'
   | 'conflict'
   | 'payload_too_large'
+  | 'unsupported_media_type'
   | 'rate_limited'
   | 'upstream_error'
   | 'upstream_unavailable'
@@ -21,6 +22,7 @@ export const DOMAIN_ERROR_STATUS: Record<DomainErrorKind, number> = {
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   rate_limited: 429,
   upstream_error: 502,
   upstream_unavailable: 503,
@@ -66,6 +68,11 @@ export class ConflictError extends DomainError {
 
 export class PayloadTooLargeError extends DomainError {
   readonly kind = 'payload_too_large';
+}
+
+/** A request body in a format the route does not take (e.g. a form where only JSON is). */
+export class UnsupportedMediaTypeError extends DomainError {
+  readonly kind = 'unsupported_media_type';
 }
 
 export class RateLimitedError extends DomainError {

@@ -3,6 +3,8 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import type { AppConfig } from '@app/config';
 import { HttpExceptionFilter } from '../errors/http-exception.filter';
+import { corsSettings } from './cors-policy';
+import { rejectDeepJsonBodies } from './json-depth';
 import { createValidationPipe } from './validation.pipe';
 
 /** Title and description of the OpenAPI document, shared by /docs and the Postman generator. */
@@ -39,13 +41,13 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
       },
     }),
   );
-  app.enableCors({
-    origin: config.http.corsOrigins === '*' ? true : config.http.corsOrigins,
-    credentials: config.http.corsOrigins !== '*',
-    exposedHeaders: ['Retry-After', 'X-Request-Id'],
-  });
+  // Without CORS_ORIGINS: same-origin only, no CORS headers (the served chat page needs none).
+  const cors = corsSettings(config.http.corsOrigins);
+  if (cors) app.enableCors(cors);
   app.useBodyParser('json', { limit: config.http.bodyLimit });
+  // `extended: false` parses forms flat (no `a[b][c]` nesting), so only JSON can be too deep.
   app.useBodyParser('urlencoded', { limit: config.http.bodyLimit, extended: false });
+  app.use(rejectDeepJsonBodies);
   app.useGlobalFilters(new HttpExceptionFilter());
   app.useGlobalPipes(createValidationPipe());
   // SIGTERM/SIGINT: close gracefully (streams get SHUTDOWN_GRACE_MS), then exit 0 — a clean stop
