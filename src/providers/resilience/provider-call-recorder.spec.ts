@@ -45,12 +45,19 @@ function call(fields: Partial<ProviderCallRecord>): ProviderCallRecord {
   };
 }
 
-/** The samples of one metric as `labels → value`, labels joined in declaration order. */
-async function samples(metrics: MetricsService, name: string): Promise<Record<string, number>> {
+/**
+ * The samples of one metric as `labels → value`, labels joined in declaration order; for a
+ * histogram, its `_count` series (or the one named by `series`).
+ */
+async function samples(
+  metrics: MetricsService,
+  name: string,
+  series: '_count' | '_sum' = '_count',
+): Promise<Record<string, number>> {
   const metric = await metrics.registry.getSingleMetric(name)!.get();
   return Object.fromEntries(
     metric.values
-      .filter((sample) => !('metricName' in sample) || sample.metricName === `${name}_count`)
+      .filter((sample) => !('metricName' in sample) || sample.metricName === `${name}${series}`)
       .map((sample) => [Object.values(sample.labels).join(','), sample.value]),
   );
 }
@@ -110,10 +117,9 @@ describe(ProviderCallRecorder.name, () => {
     expect(await samples(metrics, 'chatbot_provider_request_duration_seconds')).toEqual({
       'groq,llama-3.1-8b-instant,success': 1,
     });
-    const duration = await metrics.registry
-      .getSingleMetric('chatbot_provider_request_duration_seconds')!
-      .get();
-    expect(duration.values.find((s) => s.metricName?.endsWith('_sum'))?.value).toBeCloseTo(1.2344);
+    const seconds = await samples(metrics, 'chatbot_provider_request_duration_seconds', '_sum');
+    // The histogram gets the exact duration, the log line whole milliseconds.
+    expect(seconds['groq,llama-3.1-8b-instant,success']).toBeCloseTo(1.2344, 6);
     expect(await samples(metrics, 'chatbot_provider_tokens_total')).toEqual({
       'groq,llama-3.1-8b-instant,prompt': 12,
       'groq,llama-3.1-8b-instant,completion': 34,
