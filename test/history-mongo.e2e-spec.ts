@@ -11,7 +11,7 @@ import {
 } from '@app/testing';
 import { LoggedInUser, registerAndLogin } from '@app/testing/clients';
 import { HISTORY_STORE, HistoryStore } from '../src/history/history-store.interface';
-import { MongoHistoryStore } from '../src/history/mongo-history.store';
+import { MongoHistoryStore } from '../src/history/persistence/mongo-history.store';
 
 /** The whole app with HISTORY_STORE=mongo: users in SQL, history in MongoDB / FerretDB. */
 describeWithServices(

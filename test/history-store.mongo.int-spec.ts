@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import mongoose, { Connection } from 'mongoose';
 import { describeWithServices, serviceUrl } from '@app/testing';
-import { MongoHistoryStore } from '../src/history/mongo-history.store';
+import { MongoHistoryStore } from '../src/history/persistence/mongo-history.store';
 import {
   MongoChatMessage,
   MongoChatMessageSchema,

@@ -4,11 +4,12 @@ import { AppConfig, buildDataSourceOptions } from '@app/config';
 import { baseTestEnv, createTestDatabase } from '@app/testing';
 import { ChatMessage } from '../src/history/entities/chat-message.entity';
 import { ChatSession } from '../src/history/entities/chat-session.entity';
-import { SqlHistoryStore } from '../src/history/sql-history.store';
+import { PostgresHistoryStore } from '../src/history/persistence/postgres-history.store';
+import { SqliteHistoryStore } from '../src/history/persistence/sqlite-history.store';
 import { User } from '../src/users/entities/user.entity';
 import type { HistoryStoreHarness } from './history-store.contract';
 
-/** A SqlHistoryStore on a fresh database of `kind`, schema built by the real migrations. */
+/** The SQL store of `kind` on a fresh database, schema built by the real migrations. */
 export async function openSqlHistoryStore(
   kind: 'sqlite' | 'postgres',
 ): Promise<HistoryStoreHarness> {
@@ -16,11 +17,9 @@ export async function openSqlHistoryStore(
   const config = AppConfig.fromEnv({ ...baseTestEnv(), DATABASE_URL: database.url });
   const dataSource = new DataSource(buildDataSourceOptions(config.database));
   await dataSource.initialize();
+  const Store = kind === 'postgres' ? PostgresHistoryStore : SqliteHistoryStore;
   return {
-    store: new SqlHistoryStore(
-      dataSource.getRepository(ChatSession),
-      dataSource.getRepository(ChatMessage),
-    ),
+    store: new Store(dataSource.getRepository(ChatSession), dataSource.getRepository(ChatMessage)),
     createUser: async () => {
       const id = randomUUID();
       await dataSource

@@ -1,6 +1,6 @@
 import { historyStoreContract } from './history-store.contract';
 import { openSqlHistoryStore } from './history-store.sql';
 
-describe('HistoryStore contract: SqlHistoryStore on SQLite', () => {
+describe('HistoryStore contract: SqliteHistoryStore', () => {
   historyStoreContract(() => openSqlHistoryStore('sqlite'));
 });

@@ -1,10 +1,3 @@
-/**
- * Where conversations live. Two implementations behind the HISTORY_STORE token: SqlHistoryStore
- * (TypeORM, the default) and MongoHistoryStore (Mongoose, HISTORY_STORE=mongo). Every method that
- * takes a userId scopes to that user: another user's session behaves exactly like a missing one.
- */
-export const HISTORY_STORE = Symbol('HISTORY_STORE');
-
 export type MessageRole = 'system' | 'user' | 'assistant';
 /** `pending` while a reply is being generated; `complete`, `error` or `aborted` once it ended. */
 export type MessageStatus = 'pending' | 'complete' | 'error' | 'aborted';
@@ -64,31 +57,50 @@ export interface Page<T> {
   total: number;
 }
 
-export interface HistoryStore {
-  createSession(userId: string, title?: string | null): Promise<SessionRecord>;
+/**
+ * Where conversations live (the implementations: docs/HISTORY_STORES.md). Every method taking a
+ * userId scopes to that user: another user's session behaves exactly like a missing one.
+ */
+export abstract class HistoryStore {
+  abstract createSession(userId: string, title?: string | null): Promise<SessionRecord>;
   /** The session if it exists and belongs to `userId`, else null. */
-  getSession(userId: string, sessionId: string): Promise<SessionRecord | null>;
+  abstract getSession(userId: string, sessionId: string): Promise<SessionRecord | null>;
   /** Newest first (by updatedAt, then id). `query` matches message text, case-insensitive. */
-  listSessions(userId: string, page: PageRequest, query?: string): Promise<Page<SessionRecord>>;
-  renameSession(userId: string, sessionId: string, title: string): Promise<SessionRecord | null>;
+  abstract listSessions(
+    userId: string,
+    page: PageRequest,
+    query?: string,
+  ): Promise<Page<SessionRecord>>;
+  abstract renameSession(
+    userId: string,
+    sessionId: string,
+    title: string,
+  ): Promise<SessionRecord | null>;
   /** True when a session of this user was deleted (with its messages). */
-  deleteSession(userId: string, sessionId: string): Promise<boolean>;
-  deleteAllForUser(userId: string): Promise<void>;
+  abstract deleteSession(userId: string, sessionId: string): Promise<boolean>;
+  abstract deleteAllForUser(userId: string): Promise<void>;
   /**
    * Appends a message with the next `seq`, and updates the session's messageCount,
    * lastMessage and updatedAt in the same step.
    */
-  appendMessage(sessionId: string, message: NewMessage): Promise<MessageRecord>;
+  abstract appendMessage(sessionId: string, message: NewMessage): Promise<MessageRecord>;
   /**
    * Appends messages in order with the next `seq` numbers (e.g. the user's message and the
-   * pending reply of a chat turn), updating the session like appendMessage. The SQL store does it
+   * pending reply of a chat turn), updating the session like appendMessage. The SQL stores do it
    * in one transaction; MongoDB has none, so there they are appended one after the other.
    */
-  appendMessages(sessionId: string, messages: NewMessage[]): Promise<MessageRecord[]>;
+  abstract appendMessages(sessionId: string, messages: NewMessage[]): Promise<MessageRecord[]>;
   /** Updates a message (e.g. the assistant reply when it ends) and the session preview. */
-  updateMessage(sessionId: string, messageId: string, patch: MessagePatch): Promise<MessageRecord>;
+  abstract updateMessage(
+    sessionId: string,
+    messageId: string,
+    patch: MessagePatch,
+  ): Promise<MessageRecord>;
   /** Oldest first. */
-  listMessages(sessionId: string, page: PageRequest): Promise<Page<MessageRecord>>;
+  abstract listMessages(sessionId: string, page: PageRequest): Promise<Page<MessageRecord>>;
   /** The newest `limit` messages, returned oldest first (context building). */
-  recentMessages(sessionId: string, limit: number): Promise<MessageRecord[]>;
+  abstract recentMessages(sessionId: string, limit: number): Promise<MessageRecord[]>;
 }
+
+/** @deprecated Inject `HistoryService`, or `HistoryStore` inside src/history; kept while callers move. */
+export const HISTORY_STORE = HistoryStore;

@@ -1,52 +1,33 @@
-import { DynamicModule, Global, Module, Provider } from '@nestjs/common';
-import { MongooseModule } from '@nestjs/mongoose';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { DynamicModule, Module } from '@nestjs/common';
 import type { AppConfig } from '@app/config';
 import { AccessTokenModule } from '../auth/access-token.module';
-import { ChatMessage } from './entities/chat-message.entity';
-import { ChatSession } from './entities/chat-session.entity';
 import { HistoryController } from './history.controller';
 import { HistoryService } from './history.service';
-import { HISTORY_STORE } from './history-store.interface';
-import { MongoHistoryStore } from './mongo-history.store';
 import { MongoHealthIndicator } from './mongo.health';
-import { MongoChatMessage, MongoChatMessageSchema } from './schemas/mongo-chat-message.schema';
-import { MongoChatSession, MongoChatSessionSchema } from './schemas/mongo-chat-session.schema';
-import { SqlHistoryStore } from './sql-history.store';
+import { MongoPersistenceModule } from './persistence/mongo-persistence.module';
+import { SqlPersistenceModule } from './persistence/sql-persistence.module';
 
 /**
- * Chat history behind the HISTORY_STORE token: SqlHistoryStore in the main database (default)
- * or MongoHistoryStore when HISTORY_STORE=mongo. Global, so ChatModule and UsersModule inject
- * HISTORY_STORE / HistoryService without importing it. With Mongo it also provides
- * MongoHealthIndicator, which /health/ready then includes.
+ * Chat history: HistoryService and the history API over the store of the configured backend.
+ * Global because the backend is chosen once, from the app's configuration; it exports
+ * HistoryService and, with Mongo, the readiness check (which /health/ready then includes).
  */
-@Global()
 @Module({})
 export class HistoryModule {
   static forRoot(config: AppConfig): DynamicModule {
     const mongo = config.historyStore === 'mongo';
-    const storeClass = mongo ? MongoHistoryStore : SqlHistoryStore;
-    const store: Provider = { provide: HISTORY_STORE, useExisting: storeClass };
     const persistence = mongo
-      ? [
-          MongooseModule.forRoot(config.mongoUri!, {
-            // Fail start-up (and readiness) within seconds rather than hang on a dead server.
-            serverSelectionTimeoutMS: 5_000,
-          }),
-          MongooseModule.forFeature([
-            { name: MongoChatSession.name, schema: MongoChatSessionSchema },
-            { name: MongoChatMessage.name, schema: MongoChatMessageSchema },
-          ]),
-        ]
-      : [TypeOrmModule.forFeature([ChatSession, ChatMessage])];
+      ? MongoPersistenceModule.forRoot(config.mongoUri!)
+      : SqlPersistenceModule.forRoot(config.database.type);
     const health = mongo ? [MongoHealthIndicator] : [];
     return {
       module: HistoryModule,
       global: true,
-      imports: [AccessTokenModule, ...persistence],
+      imports: [AccessTokenModule, persistence],
       controllers: [HistoryController],
-      providers: [storeClass, store, HistoryService, ...health],
-      exports: [HISTORY_STORE, HistoryService, ...health],
+      providers: [HistoryService, ...health],
+      // The store too, until ChatService and UsersService reach history through HistoryService.
+      exports: [HistoryService, ...health, persistence],
     };
   }
 }

@@ -1,7 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { FilterQuery, Model } from 'mongoose';
-import { MessageNotFoundError, SessionNotFoundError } from './history.errors';
+import { MessageNotFoundError, SessionNotFoundError } from '../history.errors';
 import type {
   HistoryStore,
   MessagePatch,
@@ -10,12 +10,12 @@ import type {
   Page,
   PageRequest,
   SessionRecord,
-} from './history-store.interface';
-import { definedFields, newMessageRecord, newSessionRecord } from './history-records';
-import { KeyedMutex } from './keyed-mutex';
-import { messagePreview } from './message-preview';
-import { MongoChatMessage } from './schemas/mongo-chat-message.schema';
-import { MongoChatSession } from './schemas/mongo-chat-session.schema';
+} from '../history-store.interface';
+import { definedFields, newMessageRecord, newSessionRecord } from '../history-records';
+import { KeyedMutex } from '../keyed-mutex';
+import { messagePreview } from '../message-preview';
+import { MongoChatMessage } from '../schemas/mongo-chat-message.schema';
+import { MongoChatSession } from '../schemas/mongo-chat-session.schema';
 
 /** How often appendMessage re-tries after the unique (sessionId, seq) index refused a number. */
 const MAX_SEQ_ATTEMPTS = 20;
@@ -27,22 +27,8 @@ export function escapeRegex(text: string): string {
 }
 
 /**
- * History in MongoDB (or FerretDB) through Mongoose. Written for the subset both support: no
- * transactions, no `$text` index (FerretDB 1.x lacks it; `q` is a case-insensitive regex over
- * message content, scoped by the user's id copied onto each message), simple finds and counts.
- *
- * Atomic `seq`: the session's messageCount is the counter. `findOneAndUpdate` + `$inc` hands out
- * the next number, and the unique (sessionId, seq) index makes the database reject any number
- * handed out twice. That matters on FerretDB 1.x, whose updates are read-modify-write without
- * isolation (measured on 1.24: 30 concurrent `$inc` of one document end at ~13, and a concurrent
- * `$set` of another field can be lost). So writes to one session are also serialised inside
- * this process, and when the index still reports a duplicate (another process lost an
- * increment) the counter is raised to the real maximum and the append retried: no duplicates,
- * no gaps. On MongoDB `$inc` is atomic and the retry never runs. Running several app instances
- * on FerretDB 1.x can still lose a concurrent rename; use MongoDB or SQL for that deployment.
- *
- * Pagination: find + sort on the {userId, updatedAt: -1, _id: -1} index with skip/limit, and
- * `countDocuments` over the same index prefix for `total`.
+ * History in MongoDB or FerretDB 1.x (no transactions, no `$text`): the unique (sessionId, seq)
+ * index, an in-process lock per session and a counter resync keep `seq` gap- and duplicate-free.
  */
 @Injectable()
 export class MongoHistoryStore implements HistoryStore, OnModuleInit {

@@ -1,0 +1,82 @@
+import { Injectable } from '@nestjs/common';
+import type { RawRow } from './sql-history-rows';
+import {
+  DELETE_SESSION,
+  DELETE_SESSION_MESSAGES,
+  DELETE_USER_MESSAGES,
+  DELETE_USER_SESSIONS,
+  insertMessagesFrom,
+  MessageAppend,
+  MessageChange,
+  SqlHistoryStore,
+} from './sql-history.store';
+
+/**
+ * History in PostgreSQL: every statement is a round trip, so every write is one statement
+ * (data-modifying CTEs); the session UPDATE's row lock queues concurrent appends to a session.
+ */
+@Injectable()
+export class PostgresHistoryStore extends SqlHistoryStore {
+  protected readonly caseInsensitiveLike = 'ILIKE';
+  /** Statements with `?` placeholders → with `$n` ones. */
+  private readonly texts = new Map<string, string>();
+
+  /** One statement through TypeORM's pool; its rows. */
+  protected async query(sql: string, parameters: unknown[]): Promise<RawRow[]> {
+    // The structured result: plain `query()` answers an UPDATE/DELETE with [rows, affected].
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      const result = await runner.query(this.numbered(sql), parameters, true);
+      return (result.records ?? []) as RawRow[];
+    } finally {
+      await runner.release();
+    }
+  }
+
+  protected async deleteOwnedSession(userId: string, sessionId: string): Promise<boolean> {
+    const rows = await this.query(
+      `WITH messages AS (${DELETE_SESSION_MESSAGES}) ${DELETE_SESSION}`,
+      [sessionId, userId, sessionId, userId],
+    );
+    return rows.length > 0;
+  }
+
+  protected async deleteUserHistory(userId: string): Promise<void> {
+    await this.query(`WITH messages AS (${DELETE_USER_MESSAGES}) ${DELETE_USER_SESSIONS}`, [
+      userId,
+      userId,
+    ]);
+  }
+
+  protected async insertNumbered(append: MessageAppend): Promise<RawRow[]> {
+    return this.query(
+      `WITH counter AS (${append.counter} RETURNING id, message_count) ` +
+        insertMessagesFrom(append.count, 'FROM counter', (type) => `?::${type}`),
+      [...append.counterParams, ...append.messageParams.flat()],
+    );
+  }
+
+  protected async changeMessage(change: MessageChange): Promise<RawRow[]> {
+    const { preview } = change;
+    // Only the newest message (seq = message_count) is the session's preview.
+    return this.query(
+      `WITH message AS (${change.message}), session AS (UPDATE chat_sessions s SET updated_at = ?${
+        preview
+          ? ', last_message = CASE WHEN s.message_count = message.seq THEN ? ELSE s.last_message END'
+          : ''
+      } FROM message WHERE s.id = message.session_id) SELECT * FROM message`,
+      [...change.messageParams, change.now, ...(preview ? [preview] : [])],
+    );
+  }
+
+  /** The statement in node-postgres' placeholder style. */
+  private numbered(sql: string): string {
+    let text = this.texts.get(sql);
+    if (!text) {
+      let n = 0;
+      text = sql.replace(/\?/g, () => `$${++n}`);
+      this.texts.set(sql, text);
+    }
+    return text;
+  }
+}

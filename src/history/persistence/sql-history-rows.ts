@@ -1,0 +1,85 @@
+import type { Repository } from 'typeorm';
+import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
+import type { ChatMessage } from '../entities/chat-message.entity';
+import type { ChatSession } from '../entities/chat-session.entity';
+import type { MessagePatch, MessageRecord, SessionRecord } from '../history-store.interface';
+
+/** A row as the driver returns it: snake_case columns, driver-native values. */
+export type RawRow = Record<string, unknown>;
+
+export const SESSION_COLUMNS =
+  'id, user_id, title, message_count, last_message, created_at, updated_at';
+export const MESSAGE_COLUMNS =
+  'id, session_id, seq, role, content, status, model, prompt_tokens, completion_tokens, error, created_at';
+/** The column each patchable MessageRecord field is stored in. */
+export const PATCH_COLUMNS: Record<keyof MessagePatch, string> = {
+  content: 'content',
+  status: 'status',
+  model: 'model',
+  promptTokens: 'prompt_tokens',
+  completionTokens: 'completion_tokens',
+  error: 'error',
+};
+
+/**
+ * Raw rows ↔ records, with values converted by the driver exactly as TypeORM converts the entity
+ * columns (SQLite keeps dates as UTC text, Postgres as timestamps), so rows stay identical to TypeORM's.
+ */
+export class SqlHistoryRowMapper {
+  private readonly sessionCreated: ColumnMetadata;
+  private readonly sessionUpdated: ColumnMetadata;
+  private readonly messageCreated: ColumnMetadata;
+
+  constructor(
+    private readonly sessions: Repository<ChatSession>,
+    messages: Repository<ChatMessage>,
+  ) {
+    this.sessionCreated = sessions.metadata.findColumnWithPropertyName('createdAt')!;
+    this.sessionUpdated = sessions.metadata.findColumnWithPropertyName('updatedAt')!;
+    this.messageCreated = messages.metadata.findColumnWithPropertyName('createdAt')!;
+  }
+
+  sessionDate(date: Date): unknown {
+    return this.driver.preparePersistentValue(date, this.sessionUpdated);
+  }
+
+  messageDate(date: Date): unknown {
+    return this.driver.preparePersistentValue(date, this.messageCreated);
+  }
+
+  session(row: RawRow): SessionRecord {
+    return {
+      id: row.id as string,
+      userId: row.user_id as string,
+      title: (row.title as string | null) ?? null,
+      messageCount: Number(row.message_count),
+      lastMessage: (row.last_message as string | null) ?? null,
+      createdAt: this.driver.prepareHydratedValue(row.created_at, this.sessionCreated) as Date,
+      updatedAt: this.driver.prepareHydratedValue(row.updated_at, this.sessionUpdated) as Date,
+    };
+  }
+
+  message(row: RawRow): MessageRecord {
+    return {
+      id: row.id as string,
+      sessionId: row.session_id as string,
+      seq: Number(row.seq),
+      role: row.role as MessageRecord['role'],
+      content: row.content as string,
+      status: row.status as MessageRecord['status'],
+      model: (row.model as string | null) ?? null,
+      promptTokens: nullableNumber(row.prompt_tokens),
+      completionTokens: nullableNumber(row.completion_tokens),
+      error: (row.error as string | null) ?? null,
+      createdAt: this.driver.prepareHydratedValue(row.created_at, this.messageCreated) as Date,
+    };
+  }
+
+  private get driver() {
+    return this.sessions.manager.connection.driver;
+  }
+}
+
+function nullableNumber(value: unknown): number | null {
+  return value === null || value === undefined ? null : Number(value);
+}

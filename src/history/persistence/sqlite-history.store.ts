@@ -1,0 +1,119 @@
+import { Injectable } from '@nestjs/common';
+import type { Database, Statement } from 'better-sqlite3';
+import type { Driver } from 'typeorm/driver/Driver';
+import { openSqliteHandle } from '../../database/sqlite-handle';
+import type { RawRow } from './sql-history-rows';
+import {
+  DELETE_SESSION,
+  DELETE_SESSION_MESSAGES,
+  DELETE_USER_MESSAGES,
+  DELETE_USER_SESSIONS,
+  insertMessagesFrom,
+  MessageAppend,
+  MessageChange,
+  SqlHistoryStore,
+} from './sql-history.store';
+
+/**
+ * History in SQLite: statements run on better-sqlite3's own handle as cached prepared statements,
+ * and every write is one synchronous transaction, so writes never interleave (no lock needed).
+ */
+@Injectable()
+export class SqliteHistoryStore extends SqlHistoryStore {
+  protected readonly caseInsensitiveLike = 'LIKE';
+  private readonly statements = new SqliteStatements(this.dataSource.driver);
+
+  protected async query(sql: string, parameters: unknown[]): Promise<RawRow[]> {
+    return this.statements.all(sql, parameters);
+  }
+
+  protected async deleteOwnedSession(userId: string, sessionId: string): Promise<boolean> {
+    return this.statements.transaction(() => {
+      this.statements.run(DELETE_SESSION_MESSAGES, [sessionId, userId]);
+      return this.statements.all(DELETE_SESSION, [sessionId, userId]).length > 0;
+    });
+  }
+
+  protected async deleteUserHistory(userId: string): Promise<void> {
+    this.statements.transaction(() => {
+      this.statements.run(DELETE_USER_MESSAGES, [userId]);
+      this.statements.run(DELETE_USER_SESSIONS, [userId]);
+    });
+  }
+
+  protected async insertNumbered(append: MessageAppend): Promise<RawRow[]> {
+    const insert = insertMessagesFrom(append.count, 'FROM chat_sessions WHERE id = ?', () => '?');
+    return this.statements.transaction(() => {
+      this.statements.run(append.counter, append.counterParams);
+      return this.statements.all(
+        insert,
+        append.messageParams.flatMap((params) => [...params, append.sessionId]),
+      );
+    });
+  }
+
+  protected async changeMessage(change: MessageChange): Promise<RawRow[]> {
+    const { sessionId, now, preview } = change;
+    return this.statements.transaction(() => {
+      const updated = this.statements.all(change.message, change.messageParams);
+      if (!updated.length) return updated;
+      // Only the newest message (seq = message_count) is the session's preview.
+      this.statements.run(
+        preview
+          ? 'UPDATE chat_sessions SET updated_at = ?, last_message = CASE WHEN message_count = ? THEN ? ELSE last_message END WHERE id = ?'
+          : 'UPDATE chat_sessions SET updated_at = ? WHERE id = ?',
+        preview ? [now, updated[0].seq, preview, sessionId] : [now, sessionId],
+      );
+      return updated;
+    });
+  }
+}
+
+/**
+ * Statements straight on better-sqlite3's handle (the one TypeORM opened), prepared once. The
+ * driver is synchronous: a transaction here runs start to end without yielding to the event loop.
+ */
+class SqliteStatements {
+  private readonly statements = new Map<string, Statement>();
+  private database: Database | undefined;
+
+  constructor(private readonly driver: Driver) {}
+
+  /** Rows of a SELECT or `… RETURNING` statement; none for any other. */
+  all(sql: string, parameters: unknown[]): RawRow[] {
+    const statement = this.statement(sql);
+    if (statement.reader) return statement.all(...parameters) as RawRow[];
+    statement.run(...parameters);
+    return [];
+  }
+
+  run(sql: string, parameters: unknown[]): void {
+    this.statement(sql).run(...parameters);
+  }
+
+  /** Runs `work` in one transaction (rolled back when it throws). */
+  transaction<T>(work: () => T): T {
+    return this.handle().transaction(work)();
+  }
+
+  private statement(sql: string): Statement {
+    const handle = this.handle();
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = handle.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** The open handle; statements prepared on an earlier one (closed, reconnected) are dropped. */
+  private handle(): Database {
+    const current = openSqliteHandle(this.driver);
+    if (!current) throw new Error('The SQLite connection is not open');
+    if (current !== this.database) {
+      this.statements.clear();
+      this.database = current;
+    }
+    return current;
+  }
+}
