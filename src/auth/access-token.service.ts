@@ -19,6 +19,12 @@ export interface AccessTokenClaims {
   jti: string;
 }
 
+/** A token checked once: the user behind it and its claims (sockets keep `exp`). */
+export interface VerifiedAccessToken {
+  user: AuthUser;
+  claims: AccessTokenClaims;
+}
+
 export interface IssuedAccessToken {
   accessToken: string;
   /** Lifetime in seconds, as sent in `expires_in`. */
@@ -26,9 +32,9 @@ export interface IssuedAccessToken {
 }
 
 /**
- * Issues and checks access tokens. `verify` is the one entry point for every transport
- * (HTTP guard, Socket.IO and plain WebSocket handshakes): it checks the token and that the
- * account still exists and is active.
+ * Issues and checks access tokens. `authenticate` (and `verify`, its user only) is the one entry
+ * point for every transport (HTTP guard, Socket.IO and plain WebSocket handshakes): it checks the
+ * token and that the account still exists and is active.
  */
 @Injectable()
 export class AccessTokenService {
@@ -69,22 +75,27 @@ export class AccessTokenService {
     return claims as AccessTokenClaims;
   }
 
-  /**
-   * The user behind a token. UnauthorizedError for a bad token or a deleted account,
-   * ForbiddenError for a deactivated one.
-   */
+  /** The user behind a token; see `authenticate`. */
   async verify(token: string): Promise<AuthUser> {
-    const { sub } = await this.verifyClaims(token);
+    return (await this.authenticate(token)).user;
+  }
+
+  /**
+   * The user behind a token and its claims, from one verification. UnauthorizedError for a bad
+   * token or a deleted account, ForbiddenError for a deactivated one.
+   */
+  async authenticate(token: string): Promise<VerifiedAccessToken> {
+    const claims = await this.verifyClaims(token);
     // Every authenticated request runs this: a plain indexed SELECT of the three columns it
     // needs, without building and hydrating a TypeORM query (~0.15 ms of CPU each, bench/RESULTS.md).
     const rows = await this.users.query<{ id: string; email: string; is_active: unknown }[]>(
       this.userByIdSql,
-      [sub],
+      [claims.sub],
     );
     const user = rows[0];
     if (!user) throw new UnauthorizedError('Invalid access token');
     // SQLite stores booleans as 0/1, Postgres returns true/false.
     if (!user.is_active) throw new ForbiddenError('Account is disabled');
-    return { id: user.id, email: user.email };
+    return { user: { id: user.id, email: user.email }, claims };
   }
 }

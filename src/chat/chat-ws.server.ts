@@ -18,23 +18,19 @@ import {
   UnauthorizedError,
 } from '@app/common';
 import { AppConfig } from '@app/config';
-import { AccessTokenService } from '../auth/access-token.service';
-import type { AuthUser } from '../auth/auth-user';
-import { extractBearerToken } from '../auth/bearer-token';
 import { MetricsService } from '../metrics/metrics.service';
 import { eventPayload } from './chat-events';
 import type { ChatTurn } from './chat-turn';
 import { ChatService } from './chat.service';
 import { clientIdOf } from './chat.gateway';
 import { AbortRequestDto, SocketChatRequestDto, toChatInput } from './dto/chat-request.dto';
+import { SocketAuthenticator, type SocketIdentity } from './socket-authenticator';
 import { ConnectionRateLimiter, validatePayload } from './socket-payload';
 
 /** Path of the plain WebSocket endpoint. */
 export const CHAT_WS_PATH = '/api/chat/ws';
 
-interface Connection {
-  user: AuthUser;
-  expiresAt: number;
+interface Connection extends SocketIdentity {
   limiter: ConnectionRateLimiter;
   turns: Set<ChatTurn>;
 }
@@ -68,7 +64,7 @@ export class ChatWsServer
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
-    private readonly tokens: AccessTokenService,
+    private readonly authenticator: SocketAuthenticator,
     private readonly chat: ChatService,
     private readonly config: AppConfig,
     @Optional() private readonly metrics?: MetricsService,
@@ -129,14 +125,8 @@ export class ChatWsServer
     if (!isWebSocketOriginAllowed(origin, host, this.config.http.corsOrigins)) {
       throw new ForbiddenError('Origin not allowed');
     }
-    const token =
-      url.searchParams.get('token') || extractBearerToken(request.headers.authorization);
-    if (!token) throw new UnauthorizedError('Not authenticated');
-    const claims = await this.tokens.verifyClaims(token);
-    const user = await this.tokens.verify(token);
     return {
-      user,
-      expiresAt: claims.exp,
+      ...(await this.authenticator.webSocket(request, url)),
       limiter: new ConnectionRateLimiter(this.config.rateLimit.defaultPerMinute),
       turns: new Set(),
     };

@@ -9,21 +9,16 @@ import {
 import type { Namespace, Socket } from 'socket.io';
 import { ForbiddenError, mapError, UnauthorizedError } from '@app/common';
 import { AppConfig } from '@app/config';
-import { AccessTokenService } from '../auth/access-token.service';
-import type { AuthUser } from '../auth/auth-user';
-import { extractBearerToken } from '../auth/bearer-token';
 import { MetricsService } from '../metrics/metrics.service';
 import { ChatEvent, eventPayload } from './chat-events';
 import type { ChatTurn } from './chat-turn';
 import { ChatService } from './chat.service';
 import { AbortRequestDto, SocketChatRequestDto, toChatInput } from './dto/chat-request.dto';
+import { SocketAuthenticator, type SocketIdentity } from './socket-authenticator';
 import { ConnectionRateLimiter, validatePayload } from './socket-payload';
 
 /** What the handshake middleware leaves on `socket.data`. */
-interface ChatSocketData {
-  user: AuthUser;
-  /** Token expiry (epoch seconds): later events are refused with 401. */
-  expiresAt: number;
+interface ChatSocketData extends SocketIdentity {
   limiter: ConnectionRateLimiter;
   turns: Set<ChatTurn>;
 }
@@ -63,7 +58,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   private readonly namespace: Namespace;
 
   constructor(
-    private readonly tokens: AccessTokenService,
+    private readonly authenticator: SocketAuthenticator,
     private readonly chat: ChatService,
     private readonly config: AppConfig,
     @Optional() private readonly metrics?: MetricsService,
@@ -111,15 +106,9 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   }
 
   private async authenticate(socket: ChatSocket): Promise<void> {
-    const { auth, headers, query } = socket.handshake;
-    const fromAuth = typeof auth?.token === 'string' ? auth.token.replace(/^Bearer\s+/i, '') : '';
-    const fromQuery = typeof query.token === 'string' ? query.token : '';
-    const token = fromAuth || extractBearerToken(headers.authorization) || fromQuery;
-    if (!token) throw new UnauthorizedError('Not authenticated');
-    const claims = await this.tokens.verifyClaims(token);
-    const user = await this.tokens.verify(token);
+    const { user, expiresAt } = await this.authenticator.socketIo(socket.handshake);
     socket.data.user = user;
-    socket.data.expiresAt = claims.exp;
+    socket.data.expiresAt = expiresAt;
     socket.data.limiter = new ConnectionRateLimiter(this.config.rateLimit.defaultPerMinute);
     socket.data.turns = new Set();
   }

@@ -7,6 +7,7 @@ import { ChatController } from './chat.controller';
 import { ChatGateway } from './chat.gateway';
 import { ChatService } from './chat.service';
 import { GenerationRegistry } from './generation-registry';
+import { SocketAuthenticator } from './socket-authenticator';
 import { FailoverIdempotencyStore } from './idempotency/failover-idempotency-store';
 import { IDEMPOTENCY_STORE, IdempotencyStore } from './idempotency/idempotency-store';
 import { MemoryIdempotencyStore } from './idempotency/memory-idempotency-store';
@@ -29,6 +30,7 @@ import { RedisInFlightLock } from './locks/redis-in-flight-lock';
   providers: [
     ChatService,
     GenerationRegistry,
+    SocketAuthenticator,
     ChatGateway,
     ChatWsServer,
     {
