@@ -21,9 +21,10 @@ export const JSON_ONLY_DETAIL = 'Content-Type must be application/json';
 export class JsonBodyOnlyGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const request = context.switchToHttp().getRequest<Request>();
-    // `is` answers null without a body (validation reports the missing fields), false for a
-    // body of another type.
-    if (request.is('application/json') === false) {
+    // No body, or an empty one, is left to validation (it names the missing fields); `is`
+    // answers false only for a body of another type.
+    const empty = request.headers['content-length'] === '0';
+    if (!empty && request.is('application/json') === false) {
       throw new UnsupportedMediaTypeError(JSON_ONLY_DETAIL);
     }
     return true;
