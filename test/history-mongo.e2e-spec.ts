@@ -10,7 +10,7 @@ import {
   testDatabaseKind,
 } from '@app/testing';
 import { LoggedInUser, registerAndLogin } from '@app/testing/clients';
-import { HISTORY_STORE, HistoryStore } from '../src/history/history-store.interface';
+import { HistoryStore } from '../src/history/history-store.interface';
 import { MongoHistoryStore } from '../src/history/persistence/mongo-history.store';
 
 /** The whole app with HISTORY_STORE=mongo: users in SQL, history in MongoDB / FerretDB. */
@@ -27,7 +27,7 @@ describeWithServices(
       const uri = new URL(serviceUrl('mongo')!);
       uri.pathname = `/history_e2e_${randomBytes(6).toString('hex')}`;
       t = await startTestApp({ HISTORY_STORE: 'mongo', MONGO_URI: uri.toString() });
-      store = t.app.get<HistoryStore>(HISTORY_STORE);
+      store = t.app.get(HistoryStore);
       [alice, bob] = await Promise.all([registerAndLogin(t.url), registerAndLogin(t.url)]);
     });
     afterAll(async () => {

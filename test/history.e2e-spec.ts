@@ -1,12 +1,7 @@
 import request from 'supertest';
 import { describeE2e, startTestApp, TestApp } from '@app/testing';
 import { LoggedInUser, registerAndLogin } from '@app/testing/clients';
-import {
-  HISTORY_STORE,
-  HistoryStore,
-  MessageRecord,
-  SessionRecord,
-} from '../src/history/history-store.interface';
+import { HistoryStore, MessageRecord, SessionRecord } from '../src/history/history-store.interface';
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
@@ -49,7 +44,7 @@ describeE2e('history API', () => {
 
   beforeAll(async () => {
     t = await startTestApp();
-    store = t.app.get<HistoryStore>(HISTORY_STORE);
+    store = t.app.get(HistoryStore);
     [alice, bob] = await Promise.all([registerAndLogin(t.url), registerAndLogin(t.url)]);
     for (let i = 0; i < 25; i++) {
       const session = await store.createSession(alice.id, `Alice chat ${i}`);

@@ -27,7 +27,7 @@ export function escapeLikePattern(text: string): string {
   return text.replace(/[\\%_]/g, (char) => `\\${char}`);
 }
 
-/** The messages of one user's session; messages explicitly, so no result depends on SQLite's foreign_keys pragma. */
+// Messages are deleted explicitly, so no result depends on SQLite's foreign_keys pragma.
 export const DELETE_SESSION_MESSAGES =
   'DELETE FROM chat_messages WHERE session_id = (SELECT id FROM chat_sessions WHERE id = ? AND user_id = ?)';
 export const DELETE_SESSION = 'DELETE FROM chat_sessions WHERE id = ? AND user_id = ? RETURNING id';
@@ -61,7 +61,7 @@ export interface MessageChange {
  * statement on both. Each subclass runs statements, and writes that take several, its own way.
  */
 export abstract class SqlHistoryStore implements HistoryStore {
-  protected readonly rows: SqlHistoryRowMapper;
+  protected readonly mapper: SqlHistoryRowMapper;
   /** TypeORM's connection, whose driver the subclasses run statements on. */
   protected readonly dataSource: DataSource;
 
@@ -69,7 +69,7 @@ export abstract class SqlHistoryStore implements HistoryStore {
     @InjectRepository(ChatSession) sessions: Repository<ChatSession>,
     @InjectRepository(ChatMessage) messages: Repository<ChatMessage>,
   ) {
-    this.rows = new SqlHistoryRowMapper(sessions, messages);
+    this.mapper = new SqlHistoryRowMapper(sessions, messages);
     this.dataSource = sessions.manager.connection;
   }
 
@@ -96,8 +96,8 @@ export abstract class SqlHistoryStore implements HistoryStore {
         session.title,
         session.messageCount,
         session.lastMessage,
-        this.rows.sessionDate(session.createdAt),
-        this.rows.sessionDate(session.updatedAt),
+        this.mapper.sessionDate(session.createdAt),
+        this.mapper.sessionDate(session.updatedAt),
       ],
     );
     return session;
@@ -109,7 +109,7 @@ export abstract class SqlHistoryStore implements HistoryStore {
       `SELECT ${SESSION_COLUMNS} FROM chat_sessions WHERE id = ? AND user_id = ?`,
       [sessionId, userId],
     );
-    return rows.length ? this.rows.session(rows[0]) : null;
+    return rows.length ? this.mapper.session(rows[0]) : null;
   }
 
   async listSessions(
@@ -139,7 +139,7 @@ export abstract class SqlHistoryStore implements HistoryStore {
       ),
     ]);
     return {
-      items: rows.map((row) => this.rows.session(row)),
+      items: rows.map((row) => this.mapper.session(row)),
       total: Number(counted[0]?.total ?? 0),
     };
   }
@@ -155,7 +155,7 @@ export abstract class SqlHistoryStore implements HistoryStore {
       `UPDATE chat_sessions SET title = ? WHERE id = ? AND user_id = ? RETURNING ${SESSION_COLUMNS}`,
       [title, sessionId, userId],
     );
-    return rows.length ? this.rows.session(rows[0]) : null;
+    return rows.length ? this.mapper.session(rows[0]) : null;
   }
 
   async deleteSession(userId: string, sessionId: string): Promise<boolean> {
@@ -190,7 +190,7 @@ export abstract class SqlHistoryStore implements HistoryStore {
       sessionId,
       count,
       counter: `UPDATE chat_sessions SET message_count = message_count + ${count}, updated_at = ?, last_message = COALESCE(?, last_message) WHERE id = ?`,
-      counterParams: [this.rows.sessionDate(now), preview, sessionId],
+      counterParams: [this.mapper.sessionDate(now), preview, sessionId],
       messageParams: records.map((record) => [
         record.id,
         record.role,
@@ -200,7 +200,7 @@ export abstract class SqlHistoryStore implements HistoryStore {
         record.promptTokens,
         record.completionTokens,
         record.error,
-        this.rows.messageDate(now),
+        this.mapper.messageDate(now),
       ]),
     });
     if (inserted.length !== count) throw new SessionNotFoundError();
@@ -223,11 +223,11 @@ export abstract class SqlHistoryStore implements HistoryStore {
             .join(', ')} WHERE id = ? AND session_id = ? RETURNING ${MESSAGE_COLUMNS}`
         : `SELECT ${MESSAGE_COLUMNS} FROM chat_messages WHERE id = ? AND session_id = ?`,
       messageParams: [...changes.map(([, value]) => value), messageId, sessionId],
-      now: this.rows.sessionDate(new Date()),
+      now: this.mapper.sessionDate(new Date()),
       preview: patch.content === undefined ? '' : messagePreview(patch.content),
     });
     if (!rows.length) throw new MessageNotFoundError();
-    return this.rows.message(rows[0]);
+    return this.mapper.message(rows[0]);
   }
 
   async listMessages(sessionId: string, page: PageRequest): Promise<Page<MessageRecord>> {
@@ -240,7 +240,7 @@ export abstract class SqlHistoryStore implements HistoryStore {
       this.query('SELECT message_count FROM chat_sessions WHERE id = ?', [sessionId]),
     ]);
     return {
-      items: rows.map((row) => this.rows.message(row)),
+      items: rows.map((row) => this.mapper.message(row)),
       total: Number(counter[0]?.message_count ?? 0),
     };
   }
@@ -251,7 +251,7 @@ export abstract class SqlHistoryStore implements HistoryStore {
       `SELECT ${MESSAGE_COLUMNS} FROM chat_messages WHERE session_id = ? ORDER BY seq DESC LIMIT ?`,
       [sessionId, limit],
     );
-    return rows.reverse().map((row) => this.rows.message(row));
+    return rows.reverse().map((row) => this.mapper.message(row));
   }
 }
 
