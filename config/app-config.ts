@@ -142,7 +142,7 @@ export interface QuotaConfig {
 }
 
 export interface ChatConfig {
-  /** Longest accepted user message in characters (`CHAT__MAX_MESSAGE_CHARS`). */
+  /** Longest accepted user message in Unicode code points, an emoji being one (`CHAT__MAX_MESSAGE_CHARS`). */
   maxMessageChars: number;
   /** Tokens reserved for the reply when trimming context (`CHAT__REPLY_TOKEN_BUDGET`). */
   replyTokenBudget: number;

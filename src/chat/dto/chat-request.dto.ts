@@ -25,7 +25,7 @@ export class ChatRequestDto {
   @ApiProperty({
     example: 'Explain server-sent events in one sentence.',
     description:
-      'The user message: 1 to CHAT__MAX_MESSAGE_CHARS characters (default 32000), not blank.',
+      'The user message: 1 to CHAT__MAX_MESSAGE_CHARS characters (Unicode code points, default 32000), not blank.',
   })
   @IsString()
   @IsNotEmpty()
@@ -58,7 +58,7 @@ export class ChatRequestDto {
 
   @ApiPropertyOptional({
     example: 'You are a concise assistant.',
-    description: `Sent first in the context of this turn; at most ${MAX_SYSTEM_PROMPT_CHARS} characters.`,
+    description: `Sent first in the context of this turn; at most ${MAX_SYSTEM_PROMPT_CHARS} characters (code points).`,
   })
   @IsOptional()
   @IsString()

@@ -11,7 +11,9 @@ export class RenameSessionDto {
     example: 'Trip to Lisbon',
     minLength: 1,
     maxLength: MAX_TITLE_CHARS,
-    description: 'New title; surrounding whitespace is trimmed, line breaks are not allowed.',
+    description:
+      `New title of 1 to ${MAX_TITLE_CHARS} characters (Unicode code points); surrounding ` +
+      'whitespace is trimmed, control characters (line breaks too) are not allowed.',
   })
   @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value))
   @IsString({ message: 'title must be a string' })
