@@ -1,0 +1,191 @@
+import type { AddressInfo } from 'node:net';
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import type { Socket } from 'socket.io-client';
+import { ForbiddenError, NotFoundError, UnauthorizedError } from '@app/common';
+import { AppConfig } from '@app/config';
+import { connectChatSocket, nextSocketEvent, recordSocketEvents } from '@app/testing';
+import {
+  newSocketChat,
+  ScriptedTurn,
+  SocketChat,
+  socketIdentity,
+  socketTestConfig,
+} from '../../test/factories/socket-chat.factory';
+import { ChatGateway } from './chat.gateway';
+import { ChatService } from './chat.service';
+import { SocketAuthenticator, type SocketIdentity } from './socket-authenticator';
+
+/** The Socket.IO gateway over a real server and client; chat and token checks are mocked. */
+describe(ChatGateway.name, () => {
+  let app: INestApplication;
+  let url: string;
+  let chat: SocketChat;
+  const authenticate = jest.fn<Promise<SocketIdentity>, [unknown]>();
+  const sockets: Socket[] = [];
+  const alice = socketIdentity({ email: 'alice@example.com' });
+
+  beforeAll(async () => {
+    chat = newSocketChat();
+    const moduleRef = await Test.createTestingModule({
+      providers: [
+        ChatGateway,
+        { provide: SocketAuthenticator, useValue: { socketIo: authenticate } },
+        { provide: ChatService, useValue: chat },
+        { provide: AppConfig, useValue: socketTestConfig() },
+      ],
+    }).compile();
+    app = moduleRef.createNestApplication({ logger: false });
+    await app.listen(0, '127.0.0.1');
+    url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+  });
+  afterAll(() => app.close());
+
+  beforeEach(() => {
+    jest.resetAllMocks();
+    authenticate.mockResolvedValue(alice);
+  });
+  afterEach(() => {
+    for (const socket of sockets.splice(0)) socket.close();
+  });
+
+  const connect = async (token = 'token-of-alice') => {
+    const socket = await connectChatSocket(url, token);
+    sockets.push(socket);
+    return socket;
+  };
+
+  describe('handshake', () => {
+    it('authenticates the handshake the client sent', async () => {
+      await connect('the-token');
+      expect(authenticate).toHaveBeenCalledWith(
+        expect.objectContaining({ auth: { token: 'the-token' } }),
+      );
+    });
+
+    it.each([
+      ['unauthorized', new UnauthorizedError('Invalid access token')],
+      ['forbidden', new ForbiddenError('Account is disabled')],
+      // A database outage is not a bad token: the client retries instead of logging out.
+      [
+        'unavailable',
+        Object.assign(new Error('the database system is starting up'), { code: '57P03' }),
+      ],
+    ])('refuses with connect_error "%s"', async (reason, error) => {
+      authenticate.mockRejectedValue(error);
+      await expect(connect()).rejects.toThrow(reason);
+    });
+  });
+
+  describe('chat:send', () => {
+    it("streams the turn's events to every socket of the user, with session_id and client_id", async () => {
+      const turn = new ScriptedTurn(['Hel', 'lo']);
+      chat.begin.mockResolvedValue(turn);
+      const sender = await connect();
+      const otherTab = await connect();
+      const seen = recordSocketEvents(otherTab);
+      const done = nextSocketEvent(otherTab, 'chat:done');
+
+      const ack = await sender.emitWithAck('chat:send', { message: 'Hi', client_id: 'c-1' });
+      expect(ack).toEqual({ ok: true, session_id: turn.sessionId, message_id: turn.messageId });
+      await done;
+      const extra = { session_id: turn.sessionId, client_id: 'c-1' };
+      expect(seen).toEqual([
+        {
+          event: 'chat:start',
+          payload: { message_id: turn.messageId, model: 'test/model', ...extra },
+        },
+        { event: 'chat:delta', payload: { text: 'Hel', ...extra } },
+        { event: 'chat:delta', payload: { text: 'lo', ...extra } },
+        {
+          event: 'chat:done',
+          payload: expect.objectContaining({ finish_reason: 'stop', ...extra }),
+        },
+      ]);
+      expect(chat.begin).toHaveBeenCalledWith(
+        alice.user.id,
+        expect.objectContaining({ message: 'Hi' }),
+      );
+    });
+
+    it("does not reach another user's sockets", async () => {
+      chat.begin.mockResolvedValue(new ScriptedTurn());
+      authenticate.mockResolvedValueOnce(socketIdentity({ email: 'bob@example.com' }));
+      const bob = await connect('token-of-bob');
+      const seenByBob = recordSocketEvents(bob);
+      const sender = await connect();
+      const done = nextSocketEvent(sender, 'chat:done');
+      await sender.emitWithAck('chat:send', { message: 'Hi' });
+      await done;
+      expect(seenByBob).toEqual([]);
+    });
+
+    it('answers an invalid payload with ack ok:false and a chat:error naming the client_id', async () => {
+      const sender = await connect();
+      const error = nextSocketEvent(sender, 'chat:error');
+      const ack = await sender.emitWithAck('chat:send', { message: 42, client_id: 'c-2' });
+      expect(ack).toEqual(expect.objectContaining({ ok: false, status: 400 }));
+      expect(await error).toEqual({
+        detail: ack.detail,
+        errors: ack.errors,
+        status: 400,
+        client_id: 'c-2',
+      });
+      expect(chat.begin).not.toHaveBeenCalled();
+    });
+
+    it('answers a failure before the reply starts with its status (404 for a foreign session)', async () => {
+      chat.begin.mockRejectedValue(new NotFoundError('Session not found'));
+      const sender = await connect();
+      const error = nextSocketEvent(sender, 'chat:error');
+      const ack = await sender.emitWithAck('chat:send', {
+        message: 'Hi',
+        session_id: '6f1c1b5e-2f4b-4b8e-9a43-0c1d2e3f4a5b',
+        client_id: 'c-3',
+      });
+      expect(ack).toEqual({ ok: false, detail: 'Session not found', status: 404 });
+      expect(await error).toEqual({ detail: 'Session not found', status: 404, client_id: 'c-3' });
+    });
+
+    it('refuses events once the token has expired, asking to reconnect (401)', async () => {
+      authenticate.mockResolvedValue({ ...alice, expiresAt: Math.floor(Date.now() / 1000) - 1 });
+      const sender = await connect();
+      const ack = await sender.emitWithAck('chat:send', { message: 'Hi' });
+      expect(ack).toEqual({
+        ok: false,
+        detail: 'Access token has expired; reconnect with a new one',
+        status: 401,
+      });
+      expect(chat.begin).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('chat:abort and disconnect', () => {
+    it('chat:abort stops the session and says whether a reply was running', async () => {
+      chat.abort.mockResolvedValue(true);
+      const socket = await connect();
+      const sessionId = '6f1c1b5e-2f4b-4b8e-9a43-0c1d2e3f4a5b';
+      const ack = await socket.emitWithAck('chat:abort', { session_id: sessionId });
+      expect(ack).toEqual({ ok: true, session_id: sessionId, running: true });
+      expect(chat.abort).toHaveBeenCalledWith(alice.user.id, sessionId);
+    });
+
+    it('chat:abort without a session id is a 400', async () => {
+      const socket = await connect();
+      const ack = await socket.emitWithAck('chat:abort', {});
+      expect(ack).toEqual(expect.objectContaining({ ok: false, status: 400 }));
+      expect(chat.abort).not.toHaveBeenCalled();
+    });
+
+    it('a disconnect aborts the replies that socket started', async () => {
+      const turn = new ScriptedTurn(['partial'], true);
+      chat.begin.mockResolvedValue(turn);
+      const socket = await connect();
+      const delta = nextSocketEvent(socket, 'chat:delta');
+      await socket.emitWithAck('chat:send', { message: 'A long story' });
+      await delta;
+      socket.disconnect();
+      await expect(turn.aborted).resolves.toBeUndefined();
+    });
+  });
+});

@@ -1,0 +1,86 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { AppConfig } from '@app/config';
+import type { AuthUser } from '../../src/auth/auth-user';
+import type { ChatEvent } from '../../src/chat/chat-events';
+import type { ChatEventListener, ChatTurn, TurnOutcome } from '../../src/chat/chat-turn';
+import type { ChatService } from '../../src/chat/chat.service';
+import type { SocketIdentity } from '../../src/chat/socket-authenticator';
+
+/**
+ * A chat turn that streams `start`, its deltas and `done`. A held turn stops after the deltas
+ * and ends only when aborted (finish_reason `aborted`), like a long reply a client stops.
+ */
+export class ScriptedTurn implements ChatTurn {
+  readonly sessionId = randomUUID();
+  readonly messageId = randomUUID();
+  readonly model = 'test/model';
+  readonly replayed = false;
+  /** Resolves when the transport aborted the turn. */
+  readonly aborted: Promise<void>;
+  private markAborted: () => void = () => undefined;
+
+  constructor(
+    private readonly deltas: string[] = ['Hel', 'lo'],
+    private readonly held = false,
+  ) {
+    this.aborted = new Promise((resolve) => (this.markAborted = resolve));
+  }
+
+  async run(listener: ChatEventListener = () => undefined): Promise<TurnOutcome> {
+    listener({
+      type: 'start',
+      session_id: this.sessionId,
+      message_id: this.messageId,
+      model: this.model,
+    });
+    for (const text of this.deltas) listener({ type: 'delta', text });
+    if (this.held) await this.aborted;
+    const done: Extract<ChatEvent, { type: 'done' }> = {
+      type: 'done',
+      message_id: this.messageId,
+      usage: {
+        prompt_tokens: 3,
+        completion_tokens: this.deltas.length,
+        tokens: 3 + this.deltas.length,
+      },
+      finish_reason: this.held ? 'aborted' : 'stop',
+      model: this.model,
+    };
+    listener(done);
+    const { type: _type, ...result } = done;
+    return {
+      ...result,
+      session_id: this.sessionId,
+      reply: this.deltas.join(''),
+      created_at: new Date().toISOString(),
+    };
+  }
+
+  abort(): void {
+    this.markAborted();
+  }
+}
+
+/** The ChatService methods the socket transports call, as mocks. */
+export type SocketChat = jest.Mocked<Pick<ChatService, 'begin' | 'abort'>>;
+
+export function newSocketChat(): SocketChat {
+  return { begin: jest.fn(), abort: jest.fn() };
+}
+
+/** The identity a handshake resolves to: `user`, with a token valid for another hour. */
+export function socketIdentity(user: Partial<AuthUser> = {}): SocketIdentity {
+  return {
+    user: { id: randomUUID(), email: 'alice@example.com', ...user },
+    expiresAt: Math.floor(Date.now() / 1000) + 3600,
+  };
+}
+
+/** Configuration of a socket transport under test (per-connection budget `perMinute`). */
+export function socketTestConfig(perMinute = 100): AppConfig {
+  return AppConfig.fromEnv({
+    SECRET_KEY: randomBytes(32).toString('hex'),
+    RATE_LIMIT__DEFAULT_PER_MINUTE: String(perMinute),
+    LOG_LEVEL: 'silent',
+  });
+}
