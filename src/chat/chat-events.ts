@@ -1,7 +1,9 @@
+import { DomainError, mapError } from '@app/common';
+
 /**
- * The events of one generation, with the exact wire payloads (snake_case) that SSE, Socket.IO
- * and the plain WebSocket send. Order is always: `start`, any number of `delta`, then exactly one
- * `done` or `error`.
+ * The events of one generation, in the snake_case shape that SSE, Socket.IO and the plain
+ * WebSocket send (eventPayload gives the wire payload). Order is always: `start`, any number of
+ * `delta`, then exactly one `done` or `error`.
  */
 
 /** Token counts as the API shows them. */
@@ -38,16 +40,22 @@ export interface DoneEvent {
 
 export interface ErrorEvent {
   type: 'error';
-  /** Client-safe reason; never provider text or keys. */
-  detail: string;
-  status: number;
+  /** Why the reply failed; each transport sends it as `detail` and `status` (eventPayload). */
+  error: DomainError;
   message_id?: string;
 }
 
 export type ChatEvent = StartEvent | DeltaEvent | DoneEvent | ErrorEvent;
 
-/** Payload of an event without its `type` tag (what SSE puts in `data:`). */
+/**
+ * The wire payload of an event without its `type` tag (what SSE puts in `data:`); a failure
+ * becomes `{detail, status, message_id}` through the transports' one error mapping.
+ */
 export function eventPayload(event: ChatEvent): Record<string, unknown> {
+  if (event.type === 'error') {
+    const { status, body } = mapError(event.error);
+    return { detail: body.detail, status, message_id: event.message_id };
+  }
   const { type: _type, ...payload } = event;
   return payload;
 }

@@ -25,30 +25,54 @@ export interface ChatTurn {
   abort(): void;
 }
 
-/** The outcome of a turn: the stored result plus `retryAfterSeconds` for a 503. */
-export type TurnOutcome = StoredChatResult & { retryAfterSeconds?: number };
+/** The outcome of a turn; `failure` is why the reply failed, for the transport to map. */
+export interface TurnOutcome extends Omit<StoredChatResult, 'error'> {
+  failure?: DomainError;
+}
 
-const KIND_BY_STATUS: Record<number, DomainErrorKind> = {
-  400: 'validation',
-  401: 'unauthorized',
-  403: 'forbidden',
-  404: 'not_found',
-  409: 'conflict',
-  413: 'payload_too_large',
-  429: 'rate_limited',
-  502: 'upstream_error',
-  503: 'upstream_unavailable',
-  504: 'upstream_timeout',
-};
-
-/** A failed reply re-raised for the non-streaming endpoint, with the status it failed with. */
+/** A failed reply raised again from what was stored of it (an Idempotency-Key replay). */
 export class ReplyFailedError extends DomainError {
-  readonly kind: DomainErrorKind;
-  override readonly retryAfterSeconds?: number;
-
-  constructor(detail: string, status: number, retryAfterSeconds?: number) {
+  constructor(
+    readonly kind: DomainErrorKind,
+    detail: string,
+  ) {
     super(detail);
-    this.kind = KIND_BY_STATUS[status] ?? 'upstream_error';
-    this.retryAfterSeconds = retryAfterSeconds;
   }
+}
+
+/** What an idempotent request remembers of its outcome: the failure as its kind and message. */
+export function toStoredResult(outcome: TurnOutcome): StoredChatResult {
+  const { failure, ...result } = outcome;
+  return failure ? { ...result, error: { kind: failure.kind, detail: failure.message } } : result;
+}
+
+/** The outcome told again on a replay; its failure answers with the same status and detail. */
+export function fromStoredResult(stored: StoredChatResult): TurnOutcome {
+  const { error, ...result } = stored;
+  return error ? { ...result, failure: new ReplyFailedError(error.kind, error.detail) } : result;
+}
+
+/** The last event of a turn: `error` for a failed reply, else `done`. */
+export function finalEvent(outcome: TurnOutcome): ChatEvent {
+  return outcome.failure
+    ? { type: 'error', error: outcome.failure, message_id: outcome.message_id }
+    : {
+        type: 'done',
+        message_id: outcome.message_id,
+        usage: outcome.usage,
+        finish_reason: outcome.finish_reason,
+        model: outcome.model,
+      };
+}
+
+/** The listener of a turn as the turn calls it: absent or throwing listeners are ignored. */
+export function safeListener(listener: ChatEventListener | undefined): ChatEventListener {
+  return (event) => {
+    if (!listener) return;
+    try {
+      listener(event);
+    } catch {
+      // A transport that cannot deliver (closed socket) must not break storing the reply.
+    }
+  };
 }

@@ -23,11 +23,11 @@ import { CurrentUser } from '../auth/decorators/current-user.decorator';
 import { ErrorResponseDto, JsonBodyOnly } from '@app/common';
 import { MetricsService } from '../metrics/metrics.service';
 import { parseIdempotencyKey } from './chat-input';
-import { ReplyFailedError } from './chat-turn';
-import { ChatService, SESSION_BUSY_DETAIL } from './chat.service';
+import { ChatService } from './chat.service';
 import { ChatRequestDto, toChatInput } from './dto/chat-request.dto';
 import { AbortResponseDto, ChatResponseDto, mapChatResponse } from './dto/chat-response.dto';
 import { SseWriter } from './sse-writer';
+import { SESSION_BUSY_DETAIL } from './turn/chat-turn-preflight';
 
 const IDEMPOTENCY_HEADER = {
   name: 'Idempotency-Key',
@@ -112,16 +112,7 @@ export class ChatController {
     if (!res.socket || res.socket.destroyed) turn.abort();
     try {
       const outcome = await turn.run();
-      if (outcome.error) {
-        if (outcome.error.status >= 500 && outcome.error.status < 502) {
-          throw new Error('Chat generation failed');
-        }
-        throw new ReplyFailedError(
-          outcome.error.detail,
-          outcome.error.status,
-          outcome.retryAfterSeconds,
-        );
-      }
+      if (outcome.failure) throw outcome.failure;
       return mapChatResponse(outcome);
     } finally {
       res.off('close', onClose);

@@ -16,6 +16,9 @@ import { FailoverInFlightLock } from './locks/failover-in-flight-lock';
 import { IN_FLIGHT_LOCK, InFlightLock } from './locks/in-flight-lock';
 import { MemoryInFlightLock } from './locks/memory-in-flight-lock';
 import { RedisInFlightLock } from './locks/redis-in-flight-lock';
+import { ChatTurnPreflight } from './turn/chat-turn-preflight';
+import { ChatTurnRunner } from './turn/chat-turn-runner';
+import { SessionTitleService } from './turn/session-title.service';
 
 /**
  * Chat over REST, SSE, Socket.IO (`/chat` namespace) and plain WebSocket (`/api/chat/ws`), all
@@ -29,6 +32,9 @@ import { RedisInFlightLock } from './locks/redis-in-flight-lock';
   controllers: [ChatController],
   providers: [
     ChatService,
+    ChatTurnPreflight,
+    ChatTurnRunner,
+    SessionTitleService,
     GenerationRegistry,
     SocketAuthenticator,
     ChatGateway,

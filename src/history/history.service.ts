@@ -1,7 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import {
-  HISTORY_STORE,
   HistoryStore,
+  MessagePatch,
   MessageRecord,
   SessionRecord,
 } from './history-store.interface';
@@ -34,12 +34,13 @@ export interface SessionExport {
 }
 
 /**
- * The user-facing history operations. Every method scopes to the caller: a malformed id, an
- * unknown id and another user's session all end in the same SessionNotFoundError (404).
+ * History as the rest of the app uses it: the history API, chat turns and account deletion.
+ * Every method taking a userId scopes to the caller through one rule (`owned`): a malformed id,
+ * an unknown id and another user's session all end in the same SessionNotFoundError (404).
  */
 @Injectable()
 export class HistoryService {
-  constructor(@Inject(HISTORY_STORE) private readonly store: HistoryStore) {}
+  constructor(private readonly store: HistoryStore) {}
 
   async listSessions(userId: string, page: PageInput, query?: string): Promise<SessionListDto> {
     const result = await this.store.listSessions(userId, page, query?.trim() || undefined);
@@ -52,11 +53,8 @@ export class HistoryService {
   }
 
   /** The caller's session, or SessionNotFoundError; the id is validated before any query. */
-  async requireSession(userId: string, sessionId: string): Promise<SessionRecord> {
-    const id = parseSessionId(sessionId);
-    const session = id ? await this.store.getSession(userId, id) : null;
-    if (!session) throw new SessionNotFoundError();
-    return session;
+  requireSession(userId: string, sessionId: string): Promise<SessionRecord> {
+    return this.owned(sessionId, (id) => this.store.getSession(userId, id));
   }
 
   async getSession(userId: string, sessionId: string, page: PageInput): Promise<SessionDetailDto> {
@@ -74,21 +72,50 @@ export class HistoryService {
     };
   }
 
+  createSession(userId: string, title: string | null): Promise<SessionRecord> {
+    return this.store.createSession(userId, title);
+  }
+
   async renameSession(
     userId: string,
     sessionId: string,
     title: string,
   ): Promise<SessionSummaryDto> {
-    const id = parseSessionId(sessionId);
-    const renamed = id ? await this.store.renameSession(userId, id, title) : null;
-    if (!renamed) throw new SessionNotFoundError();
+    const renamed = await this.owned(sessionId, (id) =>
+      this.store.renameSession(userId, id, title),
+    );
     return mapSessionSummary(renamed);
   }
 
   async deleteSession(userId: string, sessionId: string): Promise<void> {
-    const id = parseSessionId(sessionId);
-    const deleted = id ? await this.store.deleteSession(userId, id) : false;
-    if (!deleted) throw new SessionNotFoundError();
+    await this.owned(sessionId, (id) => this.store.deleteSession(userId, id));
+  }
+
+  /** Erases every session of a user with its messages (account deletion). */
+  deleteAllForUser(userId: string): Promise<void> {
+    return this.store.deleteAllForUser(userId);
+  }
+
+  /** The newest `limit` messages of a session, oldest first (a chat turn's context). */
+  recentMessages(sessionId: string, limit: number): Promise<MessageRecord[]> {
+    return this.store.recentMessages(sessionId, limit);
+  }
+
+  /**
+   * Stores the user's message and an empty `pending` reply of `model` in one step, and returns
+   * the reply, which finishReply completes once the generation ends.
+   */
+  async startExchange(sessionId: string, message: string, model: string): Promise<MessageRecord> {
+    const [, reply] = await this.store.appendMessages(sessionId, [
+      { role: 'user', content: message, status: 'complete' },
+      { role: 'assistant', content: '', status: 'pending', model },
+    ]);
+    return reply;
+  }
+
+  /** Stores how a reply ended: its text, final status, model, token counts and any error. */
+  async finishReply(sessionId: string, messageId: string, reply: MessagePatch): Promise<void> {
+    await this.store.updateMessage(sessionId, messageId, reply);
   }
 
   async exportSession(
@@ -118,6 +145,17 @@ export class HistoryService {
         exported_at: new Date().toISOString(),
       },
     };
+  }
+
+  /** The 404 rule, written once: `lookup` runs only for a well-formed id, and null/false is 404. */
+  private async owned<T>(
+    sessionId: string,
+    lookup: (id: string) => Promise<T | null | false>,
+  ): Promise<T> {
+    const id = parseSessionId(sessionId);
+    const found = id ? await lookup(id) : null;
+    if (!found) throw new SessionNotFoundError();
+    return found;
   }
 
   private async allMessages(sessionId: string): Promise<MessageRecord[]> {

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { QueryFailedError, Repository } from 'typeorm';
 import { ConflictError } from '@app/common';
-import { HISTORY_STORE, HistoryStore } from '../history/history-store.interface';
+import { HistoryService } from '../history/history.service';
 import { User } from './entities/user.entity';
 
 /** Users table access. Emails reach here already trimmed and lower-cased by the DTOs. */
@@ -11,7 +11,7 @@ import { User } from './entities/user.entity';
 export class UsersService {
   constructor(
     @InjectRepository(User) private readonly users: Repository<User>,
-    @Inject(HISTORY_STORE) private readonly history: HistoryStore,
+    private readonly history: HistoryService,
   ) {}
 
   /** Creates an account; ConflictError when the e-mail is taken (also under a concurrent insert). */

@@ -1,3 +1,4 @@
+import type { DomainErrorKind } from '@app/common';
 import type { FinishReasonPayload, UsagePayload } from '../chat-events';
 
 /**
@@ -16,8 +17,8 @@ export interface StoredChatResult {
   usage: UsagePayload;
   finish_reason: FinishReasonPayload;
   created_at: string;
-  /** Set when the provider failed: replayed as the same error. */
-  error?: { detail: string; status: number };
+  /** Set when the reply failed: the DomainError's kind and message, replayed as the same error. */
+  error?: { kind: DomainErrorKind; detail: string };
 }
 
 export type IdempotencyRecord =

@@ -13,7 +13,9 @@ export type DomainErrorKind =
   | 'rate_limited'
   | 'upstream_error'
   | 'upstream_unavailable'
-  | 'upstream_timeout';
+  | 'upstream_timeout'
+  /** An unexpected failure (a bug) reported as a result rather than thrown, e.g. a failed reply. */
+  | 'internal';
 
 export const DOMAIN_ERROR_STATUS: Record<DomainErrorKind, number> = {
   validation: 400,
@@ -27,6 +29,7 @@ export const DOMAIN_ERROR_STATUS: Record<DomainErrorKind, number> = {
   upstream_error: 502,
   upstream_unavailable: 503,
   upstream_timeout: 504,
+  internal: 500,
 };
 
 export abstract class DomainError extends Error {

@@ -1,0 +1,280 @@
+import { mapError, RateLimitedError } from '@app/common';
+import {
+  ChatTurnDeps,
+  messageRecord,
+  newChatTurnDeps,
+  sessionRecord,
+} from '../../../test/factories/chat-turn.factory';
+import { SessionNotFoundError } from '../../history/history.errors';
+import type { ChatInput } from '../chat-input';
+import type { StoredChatResult } from '../idempotency/idempotency-store';
+import {
+  ChatTurnPreflight,
+  HISTORY_LIMIT,
+  PreparedTurn,
+  SESSION_BUSY_DETAIL,
+  sessionLockKey,
+} from './chat-turn-preflight';
+
+const storedResult: StoredChatResult = {
+  session_id: 's-1',
+  message_id: 'm-1',
+  reply: 'First answer',
+  model: 'test/model',
+  usage: { prompt_tokens: 3, completion_tokens: 2, tokens: 5 },
+  finish_reason: 'stop',
+  created_at: '2026-01-01T00:00:00.000Z',
+};
+
+describe(ChatTurnPreflight.name, () => {
+  let deps: ChatTurnDeps;
+  let sut: ChatTurnPreflight;
+
+  const newSut = (env: Record<string, string> = {}) => {
+    deps = newChatTurnDeps(env);
+    sut = new ChatTurnPreflight(
+      deps.history,
+      deps.providers,
+      deps.quota,
+      deps.titles,
+      deps.locks,
+      deps.idempotency,
+      deps.registry,
+      deps.config,
+    );
+  };
+
+  /** The status and body a client would get for what `prepare` threw. */
+  const rejection = async (input: ChatInput, idempotencyKey?: string) => {
+    const error = await sut.prepare('alice', input, { idempotencyKey }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeDefined();
+    return mapError(error);
+  };
+
+  const preparedTurn = async (input: ChatInput, idempotencyKey?: string) => {
+    const prepared = await sut.prepare('alice', input, { idempotencyKey });
+    if (!('turn' in prepared)) throw new Error('expected a new turn, got a replay');
+    return prepared.turn;
+  };
+
+  const isLocked = (sessionId: string) => deps.locks.isHeld(sessionLockKey(sessionId));
+
+  beforeEach(() => newSut());
+  afterEach(() => deps.locks.close());
+
+  describe('a new session', () => {
+    it('creates the session with the derived title, stores the exchange and holds the lock', async () => {
+      const turn = await preparedTurn({ message: 'Hello there' });
+
+      expect(deps.history.createSession).toHaveBeenCalledWith('alice', 'Hello there');
+      expect(deps.history.startExchange).toHaveBeenCalledWith(
+        turn.sessionId,
+        'Hello there',
+        'test/model',
+      );
+      expect(turn).toMatchObject<Partial<PreparedTurn>>({
+        userId: 'alice',
+        model: 'test/model',
+        firstExchange: true,
+        messages: [{ role: 'user', content: 'Hello there' }],
+      });
+      expect(await isLocked(turn.sessionId)).toBe(true);
+      await turn.lock.release();
+    });
+
+    it('checks the quota before anything is stored', async () => {
+      deps.quota.assertWithinQuota.mockRejectedValue(new RateLimitedError('Too many', 30));
+
+      expect(await rejection({ message: 'Hi' })).toEqual({
+        status: 429,
+        body: { detail: 'Too many' },
+        retryAfterSeconds: 30,
+      });
+      expect(deps.history.createSession).not.toHaveBeenCalled();
+      expect(deps.history.startExchange).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('an existing session', () => {
+    it('continues it with its earlier messages as context', async () => {
+      const session = sessionRecord({ messageCount: 2 });
+      deps.history.requireSession.mockResolvedValue(session);
+      deps.history.recentMessages.mockResolvedValue([
+        messageRecord({ sessionId: session.id, seq: 1, role: 'user', content: 'Earlier question' }),
+        messageRecord({
+          sessionId: session.id,
+          seq: 2,
+          role: 'assistant',
+          content: 'Earlier answer',
+        }),
+      ]);
+
+      const turn = await preparedTurn({ message: 'Next', sessionId: session.id });
+
+      expect(deps.history.requireSession).toHaveBeenCalledWith('alice', session.id);
+      expect(deps.history.recentMessages).toHaveBeenCalledWith(session.id, HISTORY_LIMIT);
+      expect(turn.messages.map((m) => m.content)).toEqual([
+        'Earlier question',
+        'Earlier answer',
+        'Next',
+      ]);
+      expect(turn.firstExchange).toBe(false);
+      expect(deps.history.createSession).not.toHaveBeenCalled();
+      expect(deps.titles.titleUntitled).not.toHaveBeenCalled();
+      await turn.lock.release();
+    });
+
+    it('titles an empty session on its first exchange', async () => {
+      const session = sessionRecord({ title: null });
+      deps.history.requireSession.mockResolvedValue(session);
+
+      const turn = await preparedTurn({ message: 'Plan a trip', sessionId: session.id });
+
+      expect(turn.firstExchange).toBe(true);
+      expect(deps.titles.titleUntitled).toHaveBeenCalledWith('alice', session, 'Plan a trip');
+      await turn.lock.release();
+    });
+
+    it("answers 404 for an unknown, malformed or another user's session", async () => {
+      deps.history.requireSession.mockRejectedValue(new SessionNotFoundError());
+
+      expect(await rejection({ message: 'Hi', sessionId: 'not-a-uuid' })).toEqual({
+        status: 404,
+        body: { detail: 'Session not found' },
+      });
+      expect(deps.history.startExchange).not.toHaveBeenCalled();
+    });
+
+    it('answers 409 while a reply is being generated for the session', async () => {
+      const session = sessionRecord({ messageCount: 2 });
+      deps.history.requireSession.mockResolvedValue(session);
+      const running = await deps.locks.acquire(sessionLockKey(session.id), 30_000);
+
+      expect(await rejection({ message: 'Hi', sessionId: session.id })).toEqual({
+        status: 409,
+        body: { detail: SESSION_BUSY_DETAIL },
+      });
+      expect(deps.quota.assertWithinQuota).not.toHaveBeenCalled();
+      expect(deps.history.startExchange).not.toHaveBeenCalled();
+      await running?.release();
+    });
+
+    it.each<[string, (deps: ChatTurnDeps) => void, number]>([
+      [
+        'the quota is used up',
+        (d) => d.quota.assertWithinQuota.mockRejectedValue(new RateLimitedError('Quota', 60)),
+        429,
+      ],
+      [
+        'the history cannot be read',
+        (d) => d.history.recentMessages.mockRejectedValue(new Error('disk gone')),
+        500,
+      ],
+      [
+        'the exchange cannot be stored',
+        (d) => d.history.startExchange.mockRejectedValue(new Error('disk full')),
+        500,
+      ],
+    ])('releases the session lock and the Idempotency-Key when %s', async (_, fail, status) => {
+      const session = sessionRecord({ messageCount: 2 });
+      deps.history.requireSession.mockResolvedValue(session);
+      fail(deps);
+
+      expect((await rejection({ message: 'Hi', sessionId: session.id }, 'key-1')).status).toBe(
+        status,
+      );
+      expect(await isLocked(session.id)).toBe(false);
+      // The key is free again: the same request is claimed anew, not answered 409.
+      expect(await deps.idempotency.claim('alice:key-1', 'x', 60)).toBeNull();
+    });
+
+    it('releases the lock of a new session when its exchange cannot be stored', async () => {
+      deps.history.startExchange.mockRejectedValue(new Error('disk full'));
+
+      expect((await rejection({ message: 'Hi' })).status).toBe(500);
+      const created = await deps.history.createSession.mock.results[0].value;
+      expect(await isLocked((created as { id: string }).id)).toBe(false);
+    });
+  });
+
+  describe('input checks', () => {
+    it('answers 400 for a message over CHAT__MAX_MESSAGE_CHARS', async () => {
+      newSut({ CHAT__MAX_MESSAGE_CHARS: '10' });
+
+      expect(await rejection({ message: 'x'.repeat(11) })).toEqual({
+        status: 400,
+        body: {
+          detail: 'message must be at most 10 characters',
+          errors: [{ field: 'message', message: 'must be at most 10 characters' }],
+        },
+      });
+    });
+
+    it("answers 400 when the message cannot fit the model's context window", async () => {
+      deps.providers.resolveModel.mockReturnValue({
+        id: 'test/tiny',
+        provider: 'test',
+        model: 'tiny',
+        contextWindow: 64,
+      });
+
+      const { status, body } = await rejection({ message: 'word '.repeat(200), maxTokens: 16 });
+
+      expect(status).toBe(400);
+      expect(body.detail).toMatch(/too long for the model's context window/);
+      expect(deps.history.createSession).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('Idempotency-Key', () => {
+    it('replays the stored outcome of a finished request without touching the history', async () => {
+      const input = { message: 'Hello' };
+      const first = await preparedTurn(input, 'key-1');
+      await deps.idempotency.complete(
+        'alice:key-1',
+        first.idempotency!.fingerprint,
+        storedResult,
+        60,
+      );
+      await first.lock.release();
+      deps.history.createSession.mockClear();
+
+      expect(await sut.prepare('alice', input, { idempotencyKey: 'key-1' })).toEqual({
+        replay: storedResult,
+      });
+      expect(deps.history.createSession).not.toHaveBeenCalled();
+    });
+
+    it('answers 409 while the first request is still running', async () => {
+      const first = await preparedTurn({ message: 'Hello' }, 'key-1');
+
+      expect(await rejection({ message: 'Hello' }, 'key-1')).toEqual({
+        status: 409,
+        body: { detail: 'A request with this Idempotency-Key is still being processed' },
+      });
+      await first.lock.release();
+    });
+
+    it('answers 409 for the same key with another body', async () => {
+      const first = await preparedTurn({ message: 'Hello' }, 'key-1');
+
+      expect(await rejection({ message: 'Something else' }, 'key-1')).toEqual({
+        status: 409,
+        body: { detail: 'This Idempotency-Key was already used with a different request body' },
+      });
+      await first.lock.release();
+    });
+
+    it('scopes keys to the user', async () => {
+      const first = await preparedTurn({ message: 'Hello' }, 'key-1');
+      const other = await sut.prepare('bob', { message: 'Hello' }, { idempotencyKey: 'key-1' });
+
+      expect('turn' in other).toBe(true);
+      await first.lock.release();
+      if ('turn' in other) await other.turn.lock.release();
+    });
+  });
+});

@@ -1,0 +1,183 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { codePointLength, ConflictError, InvalidInputError } from '@app/common';
+import { AppConfig } from '@app/config';
+import type { SessionRecord } from '../../history/history-store.interface';
+import { HistoryService } from '../../history/history.service';
+import type { ProviderMessage } from '../../providers/chat-provider.interface';
+import { ProvidersService } from '../../providers/providers.service';
+import { QuotaService } from '../../providers/quota.service';
+import { countMessagesTokens } from '../../providers/token-counter';
+import { ChatInput, ChatTurnOptions, fingerprintInput } from '../chat-input';
+import { buildContext } from '../context-builder';
+import { GenerationRegistry } from '../generation-registry';
+import {
+  IDEMPOTENCY_STORE,
+  IdempotencyStore,
+  StoredChatResult,
+} from '../idempotency/idempotency-store';
+import { IN_FLIGHT_LOCK, InFlightLock, LockHandle } from '../locks/in-flight-lock';
+import { SessionTitleService } from './session-title.service';
+
+/** The 409 detail of a second request on a session that is generating. */
+export const SESSION_BUSY_DETAIL = 'A reply is already being generated for this session';
+/** Earlier messages loaded for the context; older ones are never sent (trimming starts here). */
+export const HISTORY_LIMIT = 200;
+/** Session locks expire this long after their holder stopped renewing them (crash). */
+const LOCK_TTL_MS = 30_000;
+
+/** The in-flight lock key of a session: one generation at a time, on any instance. */
+export const sessionLockKey = (sessionId: string) => `session:${sessionId}`;
+
+/** An idempotent request: its user-scoped key and the digest of its body. */
+export interface IdempotencyClaim {
+  key: string;
+  fingerprint: string;
+}
+
+/** Everything the runner needs about a turn that the preflight prepared. */
+export interface PreparedTurn {
+  userId: string;
+  sessionId: string;
+  /** The pending assistant message the reply is stored in. */
+  messageId: string;
+  createdAt: Date;
+  model: string;
+  /** The prompt: system prompt, earlier messages that fit, the new message. */
+  messages: ProviderMessage[];
+  promptTokens: number;
+  input: ChatInput;
+  controller: AbortController;
+  lock: LockHandle;
+  idempotency?: IdempotencyClaim;
+  /** True when this turn is the session's first exchange (a generated title may follow). */
+  firstExchange: boolean;
+}
+
+/** A new turn to run, or the stored outcome of an earlier request with the same key. */
+export type Preflight = { turn: PreparedTurn } | { replay: StoredChatResult };
+
+/**
+ * Everything of a chat turn that can fail with a client error, before anything is streamed or
+ * stored twice: message length (400), Idempotency-Key (replay or 409), the session (404 for an
+ * unknown or another user's), the session lock (409), quota (429), the context (400 when the
+ * message cannot fit the model). Then it stores the user message and a `pending` reply. On any
+ * failure the lock and the idempotency claim are released.
+ */
+@Injectable()
+export class ChatTurnPreflight {
+  constructor(
+    private readonly history: HistoryService,
+    private readonly providers: ProvidersService,
+    private readonly quota: QuotaService,
+    private readonly titles: SessionTitleService,
+    @Inject(IN_FLIGHT_LOCK) private readonly locks: InFlightLock,
+    @Inject(IDEMPOTENCY_STORE) private readonly idempotency: IdempotencyStore,
+    private readonly registry: GenerationRegistry,
+    private readonly config: AppConfig,
+  ) {}
+
+  async prepare(
+    userId: string,
+    input: ChatInput,
+    options: ChatTurnOptions = {},
+  ): Promise<Preflight> {
+    this.checkMessage(input.message);
+    const idempotency = options.idempotencyKey
+      ? { key: `${userId}:${options.idempotencyKey}`, fingerprint: fingerprintInput(input) }
+      : undefined;
+    if (idempotency) {
+      const replay = await this.claim(idempotency);
+      if (replay) return { replay };
+    }
+    let lock: LockHandle | undefined;
+    try {
+      const model = this.providers.resolveModel(input.model);
+      const existing = await this.existingSession(userId, input.sessionId);
+      if (existing) lock = await this.lockSession(existing.id);
+      await this.quota.assertWithinQuota(userId);
+      const earlier = existing ? await this.history.recentMessages(existing.id, HISTORY_LIMIT) : [];
+      const context = buildContext(
+        {
+          systemPrompt: input.systemPrompt,
+          history: earlier,
+          userMessage: input.message,
+          contextWindow: model.contextWindow,
+          replyBudget: input.maxTokens ?? this.config.chat.replyTokenBudget,
+        },
+        countMessagesTokens,
+      );
+
+      const firstExchange = !existing || existing.messageCount === 0;
+      if (existing && firstExchange) {
+        await this.titles.titleUntitled(userId, existing, input.message);
+      }
+      const session =
+        existing ?? (await this.history.createSession(userId, this.titles.derive(input.message)));
+      lock ??= await this.lockSession(session.id);
+      const reply = await this.history.startExchange(session.id, input.message, model.id);
+      return {
+        turn: {
+          userId,
+          sessionId: session.id,
+          messageId: reply.id,
+          createdAt: reply.createdAt,
+          model: model.id,
+          messages: context.messages,
+          promptTokens: context.promptTokens,
+          input,
+          controller: this.registry.register(session.id, userId),
+          lock,
+          idempotency,
+          firstExchange,
+        },
+      };
+    } catch (error) {
+      await lock?.release();
+      if (idempotency) await this.idempotency.release(idempotency.key).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private checkMessage(message: string): void {
+    const max = this.config.chat.maxMessageChars;
+    if (codePointLength(message) > max) {
+      throw new InvalidInputError(`message must be at most ${max} characters`, [
+        { field: 'message', message: `must be at most ${max} characters` },
+      ]);
+    }
+  }
+
+  /** Claims the key; returns the stored result of a finished earlier request, 409 otherwise. */
+  private async claim({ key, fingerprint }: IdempotencyClaim): Promise<StoredChatResult | null> {
+    const existing = await this.idempotency.claim(
+      key,
+      fingerprint,
+      Math.ceil(this.config.ai.resilience.totalTimeoutMs / 1000) + 60,
+    );
+    if (!existing) return null;
+    if (existing.fingerprint !== fingerprint) {
+      throw new ConflictError(
+        'This Idempotency-Key was already used with a different request body',
+      );
+    }
+    if (existing.state === 'running') {
+      throw new ConflictError('A request with this Idempotency-Key is still being processed');
+    }
+    return existing.result;
+  }
+
+  /** The caller's session the message continues (404 rule in HistoryService), or null for a new one. */
+  private async existingSession(
+    userId: string,
+    sessionId: string | null | undefined,
+  ): Promise<SessionRecord | null> {
+    if (sessionId === undefined || sessionId === null) return null;
+    return this.history.requireSession(userId, sessionId);
+  }
+
+  private async lockSession(sessionId: string): Promise<LockHandle> {
+    const lock = await this.locks.acquire(sessionLockKey(sessionId), LOCK_TTL_MS);
+    if (!lock) throw new ConflictError(SESSION_BUSY_DETAIL);
+    return lock;
+  }
+}

@@ -1,0 +1,251 @@
+import { Logger } from '@nestjs/common';
+import {
+  GenerationAbortedError,
+  ProviderError,
+  ProviderUnavailableError,
+} from '../../providers/provider.errors';
+import {
+  ChatTurnDeps,
+  newChatTurnDeps,
+  providerStream,
+} from '../../../test/factories/chat-turn.factory';
+import { ChatEvent, eventPayload } from '../chat-events';
+import { fromStoredResult } from '../chat-turn';
+import type { IdempotencyRecord } from '../idempotency/idempotency-store';
+import { PreparedTurn, sessionLockKey } from './chat-turn-preflight';
+import { ChatTurnRunner } from './chat-turn-runner';
+
+const SESSION_ID = '3f2b8a5e-2c1d-4b7a-9e0f-1a2b3c4d5e6f';
+const MESSAGE_ID = '9c1e8a5e-2c1d-4b7a-9e0f-1a2b3c4d5e6f';
+
+describe(ChatTurnRunner.name, () => {
+  let deps: ChatTurnDeps;
+  let sut: ChatTurnRunner;
+  let events: ChatEvent[];
+
+  /** A turn as the preflight leaves it: session locked, generation registered. */
+  const preparedTurn = async (overrides: Partial<PreparedTurn> = {}): Promise<PreparedTurn> => ({
+    userId: 'alice',
+    sessionId: SESSION_ID,
+    messageId: MESSAGE_ID,
+    createdAt: new Date('2026-01-01T00:00:00Z'),
+    model: 'test/model',
+    messages: [{ role: 'user', content: 'Hello' }],
+    promptTokens: 7,
+    input: { message: 'Hello' },
+    controller: new AbortController(),
+    lock: (await deps.locks.acquire(sessionLockKey(SESSION_ID), 30_000))!,
+    firstExchange: false,
+    ...overrides,
+  });
+
+  /** What a transport sends: `type` plus the wire payload. */
+  const wire = () => events.map((event) => ({ type: event.type, ...eventPayload(event) }));
+
+  beforeEach(() => {
+    deps = newChatTurnDeps();
+    sut = new ChatTurnRunner(
+      deps.history,
+      deps.providers,
+      deps.quota,
+      deps.titles,
+      deps.idempotency,
+      deps.registry,
+      deps.config,
+    );
+    events = [];
+    jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+  });
+
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    await deps.locks.close();
+  });
+
+  it('streams a complete reply, stores it, charges the usage and frees the session', async () => {
+    deps.providers.stream.mockReturnValue(
+      providerStream([
+        { type: 'delta', text: 'Hel' },
+        { type: 'delta', text: 'lo!' },
+      ]),
+    );
+    const turn = await preparedTurn();
+
+    const outcome = await sut.run(turn, (event) => events.push(event));
+
+    expect(wire()).toEqual([
+      { type: 'start', session_id: SESSION_ID, message_id: MESSAGE_ID, model: 'test/model' },
+      { type: 'delta', text: 'Hel' },
+      { type: 'delta', text: 'lo!' },
+      {
+        type: 'done',
+        message_id: MESSAGE_ID,
+        usage: { prompt_tokens: 10, completion_tokens: 5, tokens: 15 },
+        finish_reason: 'stop',
+        model: 'test/model',
+      },
+    ]);
+    expect(outcome).toMatchObject({ reply: 'Hello!', finish_reason: 'stop' });
+    expect(outcome.failure).toBeUndefined();
+    expect(deps.history.finishReply).toHaveBeenCalledWith(SESSION_ID, MESSAGE_ID, {
+      content: 'Hello!',
+      status: 'complete',
+      model: 'test/model',
+      promptTokens: 10,
+      completionTokens: 5,
+      error: null,
+    });
+    expect(deps.quota.recordUsage).toHaveBeenCalledWith('alice', 15);
+    expect(deps.registry.unregister).toHaveBeenCalledWith(SESSION_ID, turn.controller);
+    expect(await deps.locks.isHeld(sessionLockKey(SESSION_ID))).toBe(false);
+  });
+
+  it('stores a provider failure as `error` with the partial text and ends with an error event', async () => {
+    deps.providers.stream.mockReturnValue(
+      providerStream([{ type: 'delta', text: 'Part' }], new ProviderError()),
+    );
+    const turn = await preparedTurn();
+
+    const outcome = await sut.run(turn, (event) => events.push(event));
+
+    expect(wire().at(-1)).toEqual({
+      type: 'error',
+      detail: 'The AI provider returned an error; please try again',
+      status: 502,
+      message_id: MESSAGE_ID,
+    });
+    expect(outcome.failure).toBeInstanceOf(ProviderError);
+    expect(outcome.finish_reason).toBe('error');
+    expect(deps.history.finishReply).toHaveBeenCalledWith(
+      SESSION_ID,
+      MESSAGE_ID,
+      expect.objectContaining({
+        content: 'Part',
+        status: 'error',
+        error: 'The AI provider returned an error; please try again',
+      }),
+    );
+    // The partial text was generated, so its estimated tokens are charged.
+    expect(deps.quota.recordUsage).toHaveBeenCalledWith('alice', expect.any(Number));
+    expect(await deps.locks.isHeld(sessionLockKey(SESSION_ID))).toBe(false);
+  });
+
+  it('keeps Retry-After of a 503 for the live answer', async () => {
+    deps.providers.stream.mockReturnValue(
+      providerStream([], new ProviderUnavailableError(undefined, 12)),
+    );
+
+    const outcome = await sut.run(await preparedTurn(), (event) => events.push(event));
+
+    expect(outcome.failure?.status).toBe(503);
+    expect(outcome.failure?.retryAfterSeconds).toBe(12);
+    expect(deps.quota.recordUsage).not.toHaveBeenCalled();
+  });
+
+  it('reports an unexpected error as a generic 500 without its message', async () => {
+    deps.providers.stream.mockReturnValue(providerStream([], new TypeError('x is undefined')));
+
+    await sut.run(await preparedTurn(), (event) => events.push(event));
+
+    expect(wire().at(-1)).toEqual({
+      type: 'error',
+      detail: 'Internal server error',
+      status: 500,
+      message_id: MESSAGE_ID,
+    });
+    expect(deps.history.finishReply).toHaveBeenCalledWith(
+      SESSION_ID,
+      MESSAGE_ID,
+      expect.objectContaining({ status: 'error', error: 'Internal server error' }),
+    );
+  });
+
+  it('stores an aborted reply as `aborted` and ends with done', async () => {
+    const controller = new AbortController();
+    deps.providers.stream.mockImplementation(async function* () {
+      yield { type: 'start', model: 'test/model' };
+      yield { type: 'delta', text: 'Half' };
+      controller.abort('user_request');
+      throw new GenerationAbortedError();
+    });
+
+    const outcome = await sut.run(await preparedTurn({ controller }), (e) => events.push(e));
+
+    expect(wire().at(-1)).toMatchObject({ type: 'done', finish_reason: 'aborted' });
+    expect(outcome.failure).toBeUndefined();
+    expect(deps.history.finishReply).toHaveBeenCalledWith(
+      SESSION_ID,
+      MESSAGE_ID,
+      expect.objectContaining({ content: 'Half', status: 'aborted', error: null }),
+    );
+    expect(await deps.locks.isHeld(sessionLockKey(SESSION_ID))).toBe(false);
+  });
+
+  it('still answers and frees the session when the reply cannot be stored', async () => {
+    deps.history.finishReply.mockRejectedValue(new Error('disk full'));
+
+    await sut.run(await preparedTurn(), (event) => events.push(event));
+
+    expect(wire().at(-1)).toMatchObject({ type: 'done', finish_reason: 'stop' });
+    expect(await deps.locks.isHeld(sessionLockKey(SESSION_ID))).toBe(false);
+  });
+
+  describe('Idempotency-Key', () => {
+    const claimed = async () => {
+      await deps.idempotency.claim('alice:key-1', 'fp', 60);
+      return { key: 'alice:key-1', fingerprint: 'fp' };
+    };
+    const record = () =>
+      deps.idempotency.claim('alice:key-1', 'fp', 60) as Promise<IdempotencyRecord>;
+
+    it('remembers a complete outcome for replays', async () => {
+      const outcome = await sut.run(await preparedTurn({ idempotency: await claimed() }), () => {});
+
+      expect(await record()).toEqual({
+        state: 'done',
+        fingerprint: 'fp',
+        result: { ...outcome },
+      });
+    });
+
+    it('remembers a failure so that its replay answers the same', async () => {
+      deps.providers.stream.mockReturnValue(
+        providerStream([], new ProviderUnavailableError(undefined, 12)),
+      );
+      await sut.run(await preparedTurn({ idempotency: await claimed() }), (e) => events.push(e));
+
+      const stored = await record();
+      if (stored.state !== 'done') throw new Error('expected a finished record');
+      expect(stored.result.error).toEqual({
+        kind: 'upstream_unavailable',
+        detail: 'The AI provider is temporarily unavailable; please try again later',
+      });
+      const replayed = fromStoredResult(stored.result);
+      expect(
+        eventPayload({ type: 'error', error: replayed.failure!, message_id: MESSAGE_ID }),
+      ).toEqual(eventPayload(events.at(-1)!));
+    });
+  });
+
+  describe('generated titles', () => {
+    it('are started after a complete first exchange', async () => {
+      await sut.run(await preparedTurn({ firstExchange: true }), () => {});
+
+      expect(deps.titles.generateInBackground).toHaveBeenCalledWith({
+        userId: 'alice',
+        sessionId: SESSION_ID,
+        model: 'test/model',
+        message: 'Hello',
+        reply: 'ok',
+      });
+    });
+
+    it('are not started after a later exchange or a failed first one', async () => {
+      await sut.run(await preparedTurn({ firstExchange: false }), () => {});
+      deps.providers.stream.mockReturnValue(providerStream([], new ProviderError()));
+      await sut.run(await preparedTurn({ firstExchange: true }), () => {});
+
+      expect(deps.titles.generateInBackground).not.toHaveBeenCalled();
+    });
+  });
+});

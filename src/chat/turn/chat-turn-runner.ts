@@ -1,0 +1,200 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { DomainError } from '@app/common';
+import { AppConfig } from '@app/config';
+import type { MessageStatus } from '../../history/history-store.interface';
+import { HistoryService } from '../../history/history.service';
+import type { FinishReason } from '../../providers/chat-provider.interface';
+import { GenerationAbortedError } from '../../providers/provider.errors';
+import { ProvidersService } from '../../providers/providers.service';
+import { QuotaService } from '../../providers/quota.service';
+import { countTokens } from '../../providers/token-counter';
+import type { ChatEvent, FinishReasonPayload, UsagePayload } from '../chat-events';
+import { finalEvent, ReplyFailedError, toStoredResult, type TurnOutcome } from '../chat-turn';
+import { GenerationRegistry } from '../generation-registry';
+import { IDEMPOTENCY_STORE, IdempotencyStore } from '../idempotency/idempotency-store';
+import type { PreparedTurn } from './chat-turn-preflight';
+import { SessionTitleService } from './session-title.service';
+
+/** What came back from the provider: the text so far and how the stream ended. */
+interface StreamedReply {
+  text: string;
+  /** The model that answered (after a fallback, not the one asked). */
+  model: string;
+  usage?: UsagePayload;
+  finishReason: FinishReason;
+  aborted: boolean;
+  failure?: DomainError;
+}
+
+/**
+ * The second stage of a chat turn: streams the reply of a prepared turn as events, then always
+ * ends it — stores the reply (`complete`, or `error`/`aborted` with the partial text), charges the
+ * tokens, remembers the outcome for the Idempotency-Key, frees the session and, after a first
+ * exchange, starts the generated title.
+ */
+@Injectable()
+export class ChatTurnRunner {
+  private readonly logger = new Logger(ChatTurnRunner.name);
+
+  constructor(
+    private readonly history: HistoryService,
+    private readonly providers: ProvidersService,
+    private readonly quota: QuotaService,
+    private readonly titles: SessionTitleService,
+    @Inject(IDEMPOTENCY_STORE) private readonly idempotency: IdempotencyStore,
+    private readonly registry: GenerationRegistry,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** Runs the turn to its end; never rejects (a failed reply is the outcome's `failure`). */
+  async run(turn: PreparedTurn, emit: (event: ChatEvent) => void): Promise<TurnOutcome> {
+    emit({
+      type: 'start',
+      session_id: turn.sessionId,
+      message_id: turn.messageId,
+      model: turn.model,
+    });
+    const streamed = await this.stream(turn, emit);
+    const status: MessageStatus = streamed.aborted
+      ? 'aborted'
+      : streamed.failure
+        ? 'error'
+        : 'complete';
+    // Without provider usage (abort, failure) the local estimate is stored and charged.
+    const usage = streamed.usage ?? estimateUsage(turn.promptTokens, streamed.text);
+    const outcome: TurnOutcome = {
+      session_id: turn.sessionId,
+      message_id: turn.messageId,
+      reply: streamed.text,
+      model: streamed.model,
+      usage,
+      finish_reason: finishReasonOf(streamed),
+      created_at: turn.createdAt.toISOString(),
+      ...(streamed.failure ? { failure: streamed.failure } : {}),
+    };
+    await this.storeReply(turn, outcome, status);
+    if (status === 'complete' || streamed.text) await this.recordUsage(turn.userId, usage.tokens);
+    await this.rememberOutcome(turn, outcome);
+    this.registry.unregister(turn.sessionId, turn.controller);
+    await turn.lock.release();
+
+    emit(finalEvent(outcome));
+    if (turn.firstExchange && status === 'complete') {
+      this.titles.generateInBackground({
+        userId: turn.userId,
+        sessionId: turn.sessionId,
+        model: outcome.model,
+        message: turn.input.message,
+        reply: outcome.reply,
+      });
+    }
+    return outcome;
+  }
+
+  private async stream(
+    turn: PreparedTurn,
+    emit: (event: ChatEvent) => void,
+  ): Promise<StreamedReply> {
+    const signal = turn.controller.signal;
+    const reply: StreamedReply = {
+      text: '',
+      model: turn.model,
+      finishReason: 'stop',
+      aborted: false,
+    };
+    try {
+      const events = this.providers.stream({
+        model: turn.model,
+        messages: turn.messages,
+        temperature: turn.input.temperature,
+        maxTokens: turn.input.maxTokens,
+        signal,
+        userId: turn.userId,
+      });
+      for await (const event of events) {
+        if (event.type === 'start') {
+          reply.model = event.model;
+        } else if (event.type === 'delta') {
+          if (!event.text) continue;
+          reply.text += event.text;
+          emit({ type: 'delta', text: event.text });
+        } else {
+          reply.model = event.model;
+          reply.finishReason = event.finishReason;
+          reply.usage = {
+            prompt_tokens: event.usage.promptTokens,
+            completion_tokens: event.usage.completionTokens,
+            tokens: event.usage.totalTokens,
+          };
+        }
+        if (signal.aborted) break;
+      }
+      reply.aborted = signal.aborted;
+    } catch (error) {
+      if (signal.aborted || error instanceof GenerationAbortedError) {
+        reply.aborted = true;
+      } else if (error instanceof DomainError) {
+        reply.failure = error;
+      } else {
+        this.logger.error({ err: error, sessionId: turn.sessionId }, 'Chat generation failed');
+        reply.failure = new ReplyFailedError('internal', 'Internal server error');
+      }
+    }
+    return reply;
+  }
+
+  /** Completes the pending reply; a storage failure is logged, the client still gets its answer. */
+  private async storeReply(
+    turn: PreparedTurn,
+    outcome: TurnOutcome,
+    status: MessageStatus,
+  ): Promise<void> {
+    try {
+      await this.history.finishReply(turn.sessionId, turn.messageId, {
+        content: outcome.reply,
+        status,
+        model: outcome.model,
+        promptTokens: outcome.usage.prompt_tokens,
+        completionTokens: outcome.usage.completion_tokens,
+        error: outcome.failure?.message ?? null,
+      });
+    } catch (error) {
+      this.logger.error(
+        { err: error, sessionId: turn.sessionId, messageId: turn.messageId },
+        'Could not store the assistant reply',
+      );
+    }
+  }
+
+  private async recordUsage(userId: string, tokens: number): Promise<void> {
+    await this.quota
+      .recordUsage(userId, tokens)
+      .catch((error: unknown) =>
+        this.logger.warn({ err: error, userId }, 'Could not record token usage'),
+      );
+  }
+
+  private async rememberOutcome(turn: PreparedTurn, outcome: TurnOutcome): Promise<void> {
+    if (!turn.idempotency) return;
+    const { key, fingerprint } = turn.idempotency;
+    await this.idempotency
+      .complete(key, fingerprint, toStoredResult(outcome), this.config.chat.idempotencyTtlSeconds)
+      .catch((error: unknown) =>
+        this.logger.warn({ err: error }, 'Could not store an idempotent result'),
+      );
+  }
+}
+
+function finishReasonOf(reply: StreamedReply): FinishReasonPayload {
+  if (reply.aborted) return 'aborted';
+  return reply.failure ? 'error' : reply.finishReason;
+}
+
+function estimateUsage(promptTokens: number, text: string): UsagePayload {
+  const completion = text ? countTokens(text) : 0;
+  return {
+    prompt_tokens: promptTokens,
+    completion_tokens: completion,
+    tokens: promptTokens + completion,
+  };
+}
