@@ -141,7 +141,7 @@ describeE2e('bad input gets a clear 4xx, never a 500', () => {
       const res = await request(t.url)
         .post('/api/chat')
         .set('Authorization', auth())
-        .send({ message: '\u0000\u0007 bell\u001b rings' })
+        .send({ message: '\u0007 bell\u001b rings\u0085' })
         .expect(200);
       const list = await request(t.url)
         .get('/api/history')
@@ -205,6 +205,21 @@ describeE2e('bad input gets a clear 4xx, never a 500', () => {
       } finally {
         socket.close();
       }
+    });
+
+    it('are refused like NUL, which PostgreSQL cannot store (a 500 there before)', async () => {
+      const nul = await sendJson(
+        request(t.url).post('/api/chat').set('Authorization', auth()),
+        '{"message":"\\u0000 bell"}',
+      );
+      expect(nul.status).toBe(400);
+      expect(nul.body).toEqual({
+        detail: 'message must not contain NUL characters',
+        errors: [{ field: 'message', message: 'message must not contain NUL characters' }],
+      });
+      const search = await request(t.url).get('/api/history?q=a%00b').set('Authorization', auth());
+      expect(search.status).toBe(400);
+      expect(search.body.detail).toBe('q must not contain NUL characters');
     });
 
     it('are not confused with well-formed astral characters', async () => {

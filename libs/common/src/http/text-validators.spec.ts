@@ -25,10 +25,15 @@ describe(hasCodePointLength.name, () => {
 });
 
 describe(isWellFormedText.name, () => {
-  it('refuses unpaired surrogates only', () => {
+  it('refuses unpaired surrogates', () => {
     expect(isWellFormedText('plain, ünïcödé and 😀')).toBe(true);
     expect(isWellFormedText('\ud83d')).toBe(false);
     expect(isWellFormedText('x\ude00')).toBe(false);
     expect(isWellFormedText('\ude00\ud83d')).toBe(false);
+  });
+
+  it('refuses NUL, which PostgreSQL cannot store', () => {
+    expect(isWellFormedText('a\u0000b')).toBe(false);
+    expect(isWellFormedText('bell\u0007 and tab\t')).toBe(true);
   });
 });

@@ -30,15 +30,16 @@ export function hasCodePointLength(text: unknown, min: number, max: number): tex
 /** A UTF-16 surrogate not paired with its other half: JSON `"\ud800"` parses to one. */
 const LONE_SURROGATE = /\p{Surrogate}/u;
 
-/** True when `text` holds no lone surrogate (it can be stored and sent as UTF-8 unchanged). */
+/**
+ * True when `text` can be stored and sent unchanged: no lone surrogate (UTF-8 encoders and
+ * databases replace it with U+FFFD) and no NUL (PostgreSQL text refuses it; C libraries such as
+ * bcrypt stop at it).
+ */
 export function isWellFormedText(text: string): boolean {
-  return !LONE_SURROGATE.test(text);
+  return !text.includes('\u0000') && !LONE_SURROGATE.test(text);
 }
 
-/**
- * Rejects strings with a lone surrogate, which databases and UTF-8 encoders silently replace
- * with U+FFFD. Non-strings pass: the type is the other decorators' concern.
- */
+/** Refuses strings that isWellFormedText refuses. Non-strings pass: the type is another rule's. */
 export function IsWellFormedText(options?: ValidationOptions): PropertyDecorator {
   return ValidateBy(
     {
@@ -46,7 +47,9 @@ export function IsWellFormedText(options?: ValidationOptions): PropertyDecorator
       validator: {
         validate: (value: unknown) => typeof value !== 'string' || isWellFormedText(value),
         defaultMessage: (args) =>
-          `${args?.property} must be valid Unicode text (it contains an unpaired surrogate)`,
+          typeof args?.value === 'string' && args.value.includes('\u0000')
+            ? `${args.property} must not contain NUL characters`
+            : `${args?.property} must be valid Unicode text (it contains an unpaired surrogate)`,
       },
     },
     options,
