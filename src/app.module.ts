@@ -22,7 +22,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         AppConfigModule.forRoot(config),
-        LoggerModule.forRoot(buildLoggerOptions(config.logLevel)),
+        LoggerModule.forRoot(buildLoggerOptions(config)),
         DatabaseModule.forRoot(config.database),
         RedisModule.forRoot(config.redisUrl),
         HealthModule,

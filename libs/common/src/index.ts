@@ -10,5 +10,6 @@ export * from './http/json-depth';
 export * from './http/text-validators';
 export * from './http/configure-app';
 export * from './logging/logger-options';
+export * from './logging/framework-chatter-logger';
 export * from './redis/close-redis';
 export * from './redis/fail-fast-redis';

@@ -95,6 +95,7 @@ export async function startAppProcess(
     HOME: process.env.HOME ?? cwd,
     ...baseTestEnv(),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+    LOG_FORMAT: 'json', // as production writes them
   };
   for (const [key, value] of Object.entries(env)) {
     if (value !== undefined) childEnv[key] = value;
