@@ -12,8 +12,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { buildOpenApiConfig } from '@app/common';
+import type { OpenAPIObject } from '@nestjs/swagger';
+import { createOpenApiDocument } from '@app/common';
 import { AppConfig } from '@app/config';
 import { createApp } from '../src/bootstrap';
 
@@ -409,7 +409,7 @@ export async function buildOpenApiDocument(): Promise<OpenAPIObject> {
     });
     const app = await createApp(config);
     try {
-      return SwaggerModule.createDocument(app, buildOpenApiConfig());
+      return createOpenApiDocument(app);
     } finally {
       await app.close();
     }

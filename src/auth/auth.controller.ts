@@ -1,20 +1,14 @@
 import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
-  ApiBadRequestResponse,
   ApiBearerAuth,
   ApiBody,
-  ApiConflictResponse,
   ApiConsumes,
   ApiCreatedResponse,
-  ApiForbiddenResponse,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
-  ApiServiceUnavailableResponse,
   ApiTags,
-  ApiTooManyRequestsResponse,
-  ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { AuthRateLimit } from '../throttling/auth-rate-limit.decorator';
 import { mapUser, UserResponseDto } from '../users/dto/user-response.dto';
@@ -37,7 +31,7 @@ import {
   RefreshDto,
   RegisterDto,
 } from './dto/auth.dto';
-import { ErrorResponseDto } from '@app/common';
+import { ApiErrorResponse } from '@app/common';
 import { JwtAuthGuard } from './guards/jwt-auth.guard';
 
 const MAIL_DISABLED_NOTE =
@@ -48,11 +42,8 @@ const AUTH_LIMIT_NOTE =
   'password reset); over it: 429 with `Retry-After`.';
 
 @ApiTags('auth')
-@ApiBadRequestResponse({
-  type: ErrorResponseDto,
-  description: 'Malformed body, invalid field or unknown field',
-})
-@ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'Rate limit; see Retry-After' })
+@ApiErrorResponse(400, 'Malformed body, invalid field or unknown field')
+@ApiErrorResponse(429, 'Rate limit; see Retry-After')
 @Controller('api/auth')
 export class AuthController {
   constructor(private readonly auth: AuthService) {}
@@ -64,7 +55,7 @@ export class AuthController {
     description: 'E-mail is trimmed and lower-cased; password 8–128 characters.' + AUTH_LIMIT_NOTE,
   })
   @ApiCreatedResponse({ type: RegisteredUserDto })
-  @ApiConflictResponse({ type: ErrorResponseDto, description: 'E-mail already registered' })
+  @ApiErrorResponse(409, 'E-mail already registered')
   async register(@Body() dto: RegisterDto): Promise<RegisteredUserDto> {
     return mapRegisteredUser(await this.auth.register(dto.email, dto.password));
   }
@@ -84,8 +75,8 @@ export class AuthController {
       AUTH_LIMIT_NOTE,
   })
   @ApiOkResponse({ type: TokenPairDto })
-  @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'Incorrect email or password' })
-  @ApiForbiddenResponse({ type: ErrorResponseDto, description: 'The account is disabled' })
+  @ApiErrorResponse(401, 'Wrong e-mail or password', { detail: 'Incorrect email or password' })
+  @ApiErrorResponse(403, 'The account is disabled')
   async login(@Body() dto: LoginDto): Promise<TokenPairDto> {
     return toTokenPairDto(await this.auth.login(loginEmail(dto), dto.password));
   }
@@ -101,11 +92,10 @@ export class AuthController {
       AUTH_LIMIT_NOTE,
   })
   @ApiOkResponse({ type: TokenPairDto })
-  @ApiUnauthorizedResponse({
-    type: ErrorResponseDto,
-    description: 'Unknown, expired, revoked or reused refresh token',
+  @ApiErrorResponse(401, 'Unknown, expired, revoked or reused refresh token', {
+    detail: 'Invalid refresh token',
   })
-  @ApiForbiddenResponse({ type: ErrorResponseDto, description: 'The account is disabled' })
+  @ApiErrorResponse(403, 'The account is disabled')
   async refresh(@Body() dto: RefreshDto): Promise<TokenPairDto> {
     return toTokenPairDto(await this.auth.refresh(dto.refresh_token));
   }
@@ -121,9 +111,11 @@ export class AuthController {
       '`{"all": true}` revokes all of your refresh tokens (every device). Access tokens stay ' +
       'valid until they expire (`expires_in`).',
   })
+  // Both fields are optional, and so is the body: no body revokes nothing but still answers 204.
+  @ApiBody({ type: LogoutDto, required: false })
   @ApiNoContentResponse({ description: 'Logged out' })
-  @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'Missing or invalid token' })
-  @ApiForbiddenResponse({ type: ErrorResponseDto, description: 'The account is disabled' })
+  @ApiErrorResponse(401, 'Missing or invalid token')
+  @ApiErrorResponse(403, 'The account is disabled')
   async logout(@CurrentUser() user: AuthUser, @Body() dto: LogoutDto): Promise<void> {
     await this.auth.logout(user.id, { refreshToken: dto.refresh_token, all: dto.all });
   }
@@ -140,12 +132,9 @@ export class AuthController {
       MAIL_DISABLED_NOTE,
   })
   @ApiAcceptedResponse({ type: AcceptedDto })
-  @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'Missing or invalid token' })
-  @ApiForbiddenResponse({ type: ErrorResponseDto, description: 'The account is disabled' })
-  @ApiServiceUnavailableResponse({
-    type: ErrorResponseDto,
-    description: 'The SMTP server could not be reached',
-  })
+  @ApiErrorResponse(401, 'Missing or invalid token')
+  @ApiErrorResponse(403, 'The account is disabled')
+  @ApiErrorResponse(503, 'The SMTP server could not be reached')
   async requestVerification(@CurrentUser() user: AuthUser): Promise<AcceptedDto> {
     const outcome = await this.auth.requestEmailVerification(user.id);
     const message = {

@@ -1,26 +1,18 @@
 import { Body, Controller, Headers, HttpCode, Optional, Param, Post, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
-  ApiBadRequestResponse,
-  ApiConflictResponse,
-  ApiForbiddenResponse,
   ApiHeader,
-  ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
   ApiParam,
-  ApiPayloadTooLargeResponse,
-  ApiProduces,
-  ApiResponse,
   ApiTags,
-  ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { AppConfig } from '@app/config';
 import type { AuthUser } from '../auth/auth-user';
 import { BearerAuth } from '../auth/decorators/bearer-auth.decorator';
 import { CurrentUser } from '../auth/decorators/current-user.decorator';
-import { ErrorResponseDto, JsonBodyOnly } from '@app/common';
+import { ApiErrorResponse, JsonBodyOnly } from '@app/common';
 import { MetricsService } from '../metrics/metrics.service';
 import { parseIdempotencyKey } from './chat-input';
 import { ChatService } from './chat.service';
@@ -37,27 +29,39 @@ const IDEMPOTENCY_HEADER = {
     'returns the first result (on /stream replayed as start, one delta with the whole reply, done) and ' +
     'stores nothing twice; a provider failure is replayed as the same error. While the first request ' +
     'runs → 409; the same key with a different body → 409. Kept for CHAT__IDEMPOTENCY_TTL_SECONDS.',
+  // The rule parseIdempotencyKey enforces: printable ASCII, not blank.
+  schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[ -~]*[!-~][ -~]*$' },
 };
 
 /** 404 and 409 of both chat routes (JSON and SSE). */
-const SESSION_NOT_FOUND = {
-  type: ErrorResponseDto,
-  description: "Unknown, malformed or another user's session_id",
-};
-const SESSION_CONFLICT = {
-  type: ErrorResponseDto,
-  description: `\`{"detail": "${SESSION_BUSY_DETAIL}"}\`, or an Idempotency-Key in use / reused with another body`,
-};
+const SessionNotFound = () =>
+  ApiErrorResponse(404, "Unknown, malformed or another user's session_id", {
+    detail: 'Session not found',
+  });
+const SessionConflict = () =>
+  ApiErrorResponse(
+    409,
+    `\`{"detail": "${SESSION_BUSY_DETAIL}"}\`, or an Idempotency-Key in use / reused with another body`,
+    { detail: SESSION_BUSY_DETAIL },
+  );
 
-const PROVIDER_FAILURES = [
-  { status: 502, description: 'The provider failed after retries and fallbacks' },
-  { status: 503, description: 'Every provider/key is unavailable (Retry-After)' },
-  { status: 504, description: 'The provider did not answer in time' },
-];
+/**
+ * One event of the stream, as OpenAPI 3.0 describes `text/event-stream` bodies (`: ping` comment
+ * lines are not events).
+ */
+const SSE_EVENT_SCHEMA = {
+  type: 'object',
+  required: ['id', 'event', 'data'],
+  properties: {
+    id: { type: 'string', example: '2', description: 'Increasing from 1 within a stream' },
+    event: { type: 'string', enum: ['start', 'delta', 'done', 'error'] },
+    data: { type: 'string', example: '{"text":"Hello"}', description: 'The JSON payload' },
+  },
+};
 
 @ApiTags('chat')
 @BearerAuth()
-@ApiForbiddenResponse({ type: ErrorResponseDto, description: 'The account is disabled' })
+@ApiErrorResponse(403, 'The account is disabled')
 @Controller('api/chat')
 export class ChatController {
   constructor(
@@ -79,22 +83,18 @@ export class ChatController {
   })
   @ApiHeader(IDEMPOTENCY_HEADER)
   @ApiOkResponse({ type: ChatResponseDto })
-  @ApiBadRequestResponse({
-    type: ErrorResponseDto,
-    description:
-      'Invalid body (missing/blank/too long message, wrong types, unknown field, unknown model), ' +
+  @ApiErrorResponse(
+    400,
+    'Invalid body (missing/blank/too long message, wrong types, unknown field, unknown model), ' +
       "malformed Idempotency-Key, or a message too long for the model's context window",
-  })
-  @ApiNotFoundResponse(SESSION_NOT_FOUND)
-  @ApiConflictResponse(SESSION_CONFLICT)
-  @ApiPayloadTooLargeResponse({ type: ErrorResponseDto, description: 'Body over BODY_LIMIT' })
-  @ApiTooManyRequestsResponse({
-    type: ErrorResponseDto,
-    description: 'Rate limit or quota (QUOTA__*) exceeded; see Retry-After',
-  })
-  @ApiResponse({ ...PROVIDER_FAILURES[0], type: ErrorResponseDto })
-  @ApiResponse({ ...PROVIDER_FAILURES[1], type: ErrorResponseDto })
-  @ApiResponse({ ...PROVIDER_FAILURES[2], type: ErrorResponseDto })
+  )
+  @SessionNotFound()
+  @SessionConflict()
+  @ApiErrorResponse(413, 'Body over BODY_LIMIT')
+  @ApiErrorResponse(429, 'Rate limit or quota (QUOTA__*) exceeded; see Retry-After')
+  @ApiErrorResponse(502, 'The provider failed after retries and fallbacks')
+  @ApiErrorResponse(503, 'Every provider/key is unavailable (Retry-After)')
+  @ApiErrorResponse(504, 'The provider did not answer in time')
   async send(
     @CurrentUser() user: AuthUser,
     @Body() body: ChatRequestDto,
@@ -149,12 +149,11 @@ export class ChatController {
       '`{"type": "error", "detail", "status": 400}` and the connection stays open.',
   })
   @ApiHeader(IDEMPOTENCY_HEADER)
-  @ApiProduces('text/event-stream')
   @ApiOkResponse({
     description: 'The event stream',
     content: {
       'text/event-stream': {
-        schema: { type: 'string' },
+        schema: SSE_EVENT_SCHEMA,
         example:
           'id: 1\nevent: start\ndata: {"session_id":"3f2b…","message_id":"9c1e…","model":"local/echo"}\n\n' +
           'id: 2\nevent: delta\ndata: {"text":"Hello"}\n\n' +
@@ -163,10 +162,10 @@ export class ChatController {
       },
     },
   })
-  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Invalid body or Idempotency-Key' })
-  @ApiNotFoundResponse(SESSION_NOT_FOUND)
-  @ApiConflictResponse(SESSION_CONFLICT)
-  @ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'Rate limit or quota' })
+  @ApiErrorResponse(400, 'Invalid body or Idempotency-Key')
+  @SessionNotFound()
+  @SessionConflict()
+  @ApiErrorResponse(429, 'Rate limit or quota')
   async stream(
     @CurrentUser() user: AuthUser,
     @Body() body: ChatRequestDto,
@@ -205,10 +204,7 @@ export class ChatController {
   })
   @ApiParam({ name: 'session_id', example: '3f2b8a5e-2c1d-4b7a-9e0f-1a2b3c4d5e6f' })
   @ApiAcceptedResponse({ type: AbortResponseDto })
-  @ApiNotFoundResponse({
-    type: ErrorResponseDto,
-    description: "Unknown, malformed or another user's session",
-  })
+  @SessionNotFound()
   async abort(
     @CurrentUser() user: AuthUser,
     @Param('session_id') sessionId: string,

@@ -1,22 +1,18 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Query, Res } from '@nestjs/common';
 import {
-  ApiBadRequestResponse,
   ApiExtraModels,
   ApiNoContentResponse,
-  ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
   ApiParam,
-  ApiProduces,
   ApiTags,
-  ApiTooManyRequestsResponse,
   getSchemaPath,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { AuthUser } from '../auth/auth-user';
 import { BearerAuth } from '../auth/decorators/bearer-auth.decorator';
 import { CurrentUser } from '../auth/decorators/current-user.decorator';
-import { ErrorResponseDto } from '@app/common';
+import { ApiErrorResponse } from '@app/common';
 import { ExportQueryDto, ListHistoryQueryDto, PageQueryDto } from './dto/history-query.dto';
 import {
   SessionDetailDto,
@@ -33,11 +29,10 @@ const SESSION_PARAM = {
   description: "A session of the caller; malformed, unknown and other users' ids all answer 404.",
   example: '3f2b8c1e-9a4d-4e7b-8f10-2c5d6e7f8a9b',
 };
-const NOT_FOUND = {
-  type: ErrorResponseDto,
-  description: 'Unknown or malformed session id, or a session of another user',
-  example: { detail: 'Session not found' },
-};
+const SessionNotFound = () =>
+  ApiErrorResponse(404, 'Unknown or malformed session id, or a session of another user', {
+    detail: 'Session not found',
+  });
 const MARKDOWN_EXAMPLE =
   '# Trip to Lisbon\n\n- Session: `3f2b8c1e-…`\n- Created: 2026-11-25T16:02:10.004Z\n' +
   '- Updated: 2026-11-25T16:20:31.412Z\n- Messages: 2\n\n---\n\n' +
@@ -46,7 +41,7 @@ const MARKDOWN_EXAMPLE =
 
 @ApiTags('history')
 @BearerAuth()
-@ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'Rate limit; see Retry-After' })
+@ApiErrorResponse(429, 'Rate limit; see Retry-After')
 @Controller('api/history')
 export class HistoryController {
   constructor(private readonly history: HistoryService) {}
@@ -59,13 +54,9 @@ export class HistoryController {
       '`q` keeps only sessions with a message containing the text (case-insensitive).',
   })
   @ApiOkResponse({ type: SessionListDto })
-  @ApiBadRequestResponse({
-    type: ErrorResponseDto,
-    description: 'Bad page, per_page (over 100) or q, or an unknown query parameter',
-    example: {
-      detail: 'per_page must not be greater than 100',
-      errors: [{ field: 'per_page', message: 'per_page must not be greater than 100' }],
-    },
+  @ApiErrorResponse(400, 'Bad page, per_page (over 100) or q, or an unknown query parameter', {
+    detail: 'per_page must not be greater than 100',
+    errors: [{ field: 'per_page', message: 'per_page must not be greater than 100' }],
   })
   list(
     @CurrentUser() user: AuthUser,
@@ -82,15 +73,11 @@ export class HistoryController {
   @ApiOperation({ summary: 'One session with a page of its messages, oldest first' })
   @ApiParam(SESSION_PARAM)
   @ApiOkResponse({ type: SessionDetailDto })
-  @ApiBadRequestResponse({
-    type: ErrorResponseDto,
-    description: 'Bad page or per_page',
-    example: {
-      detail: 'page must be at least 1',
-      errors: [{ field: 'page', message: 'page must be at least 1' }],
-    },
+  @ApiErrorResponse(400, 'Bad page or per_page', {
+    detail: 'page must be at least 1',
+    errors: [{ field: 'page', message: 'page must be at least 1' }],
   })
-  @ApiNotFoundResponse(NOT_FOUND)
+  @SessionNotFound()
   get(
     @CurrentUser() user: AuthUser,
     @Param('session_id') sessionId: string,
@@ -109,15 +96,11 @@ export class HistoryController {
   })
   @ApiParam(SESSION_PARAM)
   @ApiOkResponse({ type: SessionSummaryDto })
-  @ApiBadRequestResponse({
-    type: ErrorResponseDto,
-    description: 'Missing, empty, too long or multi-line title, or an unknown field',
-    example: {
-      detail: 'title must be 1 to 200 characters',
-      errors: [{ field: 'title', message: 'title must be 1 to 200 characters' }],
-    },
+  @ApiErrorResponse(400, 'Missing, empty, too long or multi-line title, or an unknown field', {
+    detail: 'title must be 1 to 200 characters',
+    errors: [{ field: 'title', message: 'title must be 1 to 200 characters' }],
   })
-  @ApiNotFoundResponse(NOT_FOUND)
+  @SessionNotFound()
   rename(
     @CurrentUser() user: AuthUser,
     @Param('session_id') sessionId: string,
@@ -131,7 +114,7 @@ export class HistoryController {
   @ApiOperation({ summary: 'Delete a session and all of its messages' })
   @ApiParam(SESSION_PARAM)
   @ApiNoContentResponse({ description: 'Deleted' })
-  @ApiNotFoundResponse(NOT_FOUND)
+  @SessionNotFound()
   async remove(
     @CurrentUser() user: AuthUser,
     @Param('session_id') sessionId: string,
@@ -148,7 +131,6 @@ export class HistoryController {
   })
   @ApiParam(SESSION_PARAM)
   @ApiExtraModels(SessionExportDto)
-  @ApiProduces('application/json', 'text/markdown')
   @ApiOkResponse({
     description: 'The export',
     content: {
@@ -156,15 +138,11 @@ export class HistoryController {
       'text/markdown': { schema: { type: 'string', example: MARKDOWN_EXAMPLE } },
     },
   })
-  @ApiBadRequestResponse({
-    type: ErrorResponseDto,
-    description: 'Unknown format',
-    example: {
-      detail: 'format must be one of: json, markdown',
-      errors: [{ field: 'format', message: 'format must be one of: json, markdown' }],
-    },
+  @ApiErrorResponse(400, 'Unknown format', {
+    detail: 'format must be one of: json, markdown',
+    errors: [{ field: 'format', message: 'format must be one of: json, markdown' }],
   })
-  @ApiNotFoundResponse(NOT_FOUND)
+  @SessionNotFound()
   async export(
     @CurrentUser() user: AuthUser,
     @Param('session_id') sessionId: string,

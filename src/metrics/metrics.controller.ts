@@ -1,14 +1,8 @@
 import { Controller, Get, Header, UseGuards } from '@nestjs/common';
-import {
-  ApiBearerAuth,
-  ApiOkResponse,
-  ApiOperation,
-  ApiProduces,
-  ApiTags,
-  ApiUnauthorizedResponse,
-} from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
 import { Registry } from 'prom-client';
+import { ApiErrorResponse } from '@app/common';
 import { MetricsService } from './metrics.service';
 import { MetricsTokenGuard } from './metrics-token.guard';
 
@@ -40,15 +34,14 @@ export class MetricsController {
       '`METRICS_ENABLED=false`. When `METRICS_TOKEN` is set, send `Authorization: Bearer <METRICS_TOKEN>` ' +
       '(this token, not a user JWT).',
   })
-  @ApiBearerAuth('bearer')
-  @ApiProduces('text/plain')
+  // No security requirement: the route is open unless the operator sets METRICS_TOKEN, and that
+  // token is not the user JWT of the `bearer` scheme (the description says how to send it).
   @ApiOkResponse({
     description: 'Prometheus text format 0.0.4',
     content: { 'text/plain': { schema: { type: 'string', example: EXAMPLE } } },
   })
-  @ApiUnauthorizedResponse({
-    description: 'METRICS_TOKEN is set and the bearer token is missing or wrong',
-    schema: { example: { detail: 'A valid metrics token is required' } },
+  @ApiErrorResponse(401, 'METRICS_TOKEN is set and the bearer token is missing or wrong', {
+    detail: 'A valid metrics token is required',
   })
   scrape(): Promise<string> {
     return this.metrics.metrics();

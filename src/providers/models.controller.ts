@@ -1,13 +1,13 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { BearerAuth } from '../auth/decorators/bearer-auth.decorator';
-import { ErrorResponseDto } from '@app/common';
+import { ApiErrorResponse } from '@app/common';
 import { mapModel, ModelListDto } from './dto/model.dto';
 import { ProvidersService } from './providers.service';
 
 @ApiTags('models')
 @BearerAuth()
-@ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'Rate limit; see Retry-After' })
+@ApiErrorResponse(429, 'Rate limit; see Retry-After')
 @Controller('api/models')
 export class ModelsController {
   constructor(private readonly providers: ProvidersService) {}

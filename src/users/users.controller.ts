@@ -1,13 +1,6 @@
 import { Controller, Delete, Get, HttpCode } from '@nestjs/common';
-import {
-  ApiForbiddenResponse,
-  ApiNoContentResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiTags,
-  ApiTooManyRequestsResponse,
-} from '@nestjs/swagger';
-import { ErrorResponseDto, NotFoundError } from '@app/common';
+import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiErrorResponse, NotFoundError } from '@app/common';
 import type { AuthUser } from '../auth/auth-user';
 import { BearerAuth } from '../auth/decorators/bearer-auth.decorator';
 import { CurrentUser } from '../auth/decorators/current-user.decorator';
@@ -16,8 +9,8 @@ import { UsersService } from './users.service';
 
 @ApiTags('users')
 @BearerAuth()
-@ApiForbiddenResponse({ type: ErrorResponseDto, description: 'The account is disabled' })
-@ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'Rate limit; see Retry-After' })
+@ApiErrorResponse(403, 'The account is disabled')
+@ApiErrorResponse(429, 'Rate limit; see Retry-After')
 @Controller('api/users')
 export class UsersController {
   constructor(private readonly users: UsersService) {}

@@ -9,6 +9,8 @@ export * from './http/json-body-only';
 export * from './http/json-depth';
 export * from './http/text-validators';
 export * from './http/configure-app';
+export * from './http/number-validators';
+export * from './http/openapi-document';
 export * from './logging/logger-options';
 export * from './logging/framework-chatter-logger';
 export * from './redis/close-redis';

@@ -1,6 +1,6 @@
 import { applyDecorators, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import { ErrorResponseDto } from '@app/common';
+import { ApiBearerAuth } from '@nestjs/swagger';
+import { ApiErrorResponse } from '@app/common';
 import { JwtAuthGuard } from '../guards/jwt-auth.guard';
 
 /**
@@ -10,10 +10,7 @@ import { JwtAuthGuard } from '../guards/jwt-auth.guard';
 export function BearerAuth(): ClassDecorator & MethodDecorator {
   return applyDecorators(
     ApiBearerAuth('bearer'),
-    ApiUnauthorizedResponse({
-      type: ErrorResponseDto,
-      description: 'Missing, invalid or expired token',
-    }),
+    ApiErrorResponse(401, 'Missing, invalid or expired token'),
     UseGuards(JwtAuthGuard),
   );
 }

@@ -7,11 +7,14 @@ export const PASSWORD_MIN = 8;
 export const PASSWORD_MAX = 128;
 /** Raw opaque tokens are 43 characters; anything much longer is not one of ours. */
 const TOKEN_MAX = 512;
+/** The OpenAPI rules of an e-mail field (it is trimmed and lower-cased before they apply). */
+const EMAIL_FORMAT = { format: 'email', maxLength: MAX_EMAIL_LENGTH } as const;
+const TOKEN_LENGTH = { minLength: 1, maxLength: TOKEN_MAX } as const;
 
 export class RegisterDto {
   @ApiProperty({
     example: 'ada@example.com',
-    maxLength: MAX_EMAIL_LENGTH,
+    ...EMAIL_FORMAT,
     description: 'Trimmed and lower-cased before it is stored',
   })
   @NormalizeEmail()
@@ -35,6 +38,7 @@ export class RegisterDto {
 export class LoginDto {
   @ApiPropertyOptional({
     example: 'ada@example.com',
+    ...EMAIL_FORMAT,
     description: 'The account e-mail (JSON). Give this or `username`.',
   })
   @ValidateIf((dto: LoginDto) => dto.email !== undefined || dto.username === undefined)
@@ -49,6 +53,7 @@ export class LoginDto {
 
   @ApiPropertyOptional({
     example: 'ada@example.com',
+    ...EMAIL_FORMAT,
     description: 'The account e-mail (OAuth2 form field name). Give this or `email`.',
   })
   @ValidateIf((dto: LoginDto) => dto.username !== undefined)
@@ -56,29 +61,42 @@ export class LoginDto {
   @IsEmailAddress()
   username?: string;
 
-  @ApiProperty({ example: 'correct horse battery staple', maxLength: PASSWORD_MAX })
+  @ApiProperty({ example: 'correct horse battery staple', minLength: 1, maxLength: PASSWORD_MAX })
   @IsStringOfLength(1, PASSWORD_MAX)
   password: string;
 
   @ApiPropertyOptional({
     example: 'password',
+    enum: ['password'],
     description: 'OAuth2 password flow; ignored, but must be "password" when sent',
   })
   @IsOptional()
   @Equals('password', { message: 'grant_type must be "password"' })
   grant_type?: string;
 
-  @ApiPropertyOptional({ example: '', description: 'OAuth2 scope; accepted and ignored' })
+  @ApiPropertyOptional({
+    example: '',
+    maxLength: 1000,
+    description: 'OAuth2 scope; accepted and ignored',
+  })
   @IsOptional()
   @IsStringOfLength(0, 1000)
   scope?: string;
 
-  @ApiPropertyOptional({ example: '', description: 'OAuth2 client id; accepted and ignored' })
+  @ApiPropertyOptional({
+    example: '',
+    maxLength: 200,
+    description: 'OAuth2 client id; accepted and ignored',
+  })
   @IsOptional()
   @IsStringOfLength(0, 200)
   client_id?: string;
 
-  @ApiPropertyOptional({ example: '', description: 'OAuth2 client secret; accepted and ignored' })
+  @ApiPropertyOptional({
+    example: '',
+    maxLength: 200,
+    description: 'OAuth2 client secret; accepted and ignored',
+  })
   @IsOptional()
   @IsStringOfLength(0, 200)
   client_secret?: string;
@@ -95,7 +113,7 @@ export function loginEmail(dto: LoginDto): string {
 }
 
 export class RefreshDto {
-  @ApiProperty({ example: 'q1kT3Y0o6mS0x8hZ1pPzv1y0Xr2n4c8bq9w7e5r3t1u' })
+  @ApiProperty({ example: 'q1kT3Y0o6mS0x8hZ1pPzv1y0Xr2n4c8bq9w7e5r3t1u', ...TOKEN_LENGTH })
   @IsStringOfLength(1, TOKEN_MAX)
   refresh_token: string;
 }
@@ -103,6 +121,7 @@ export class RefreshDto {
 export class LogoutDto {
   @ApiPropertyOptional({
     example: 'q1kT3Y0o6mS0x8hZ1pPzv1y0Xr2n4c8bq9w7e5r3t1u',
+    ...TOKEN_LENGTH,
     description: 'Revokes this refresh token and every token rotated from the same login',
   })
   @IsOptional()
@@ -121,6 +140,7 @@ export class LogoutDto {
 export class EmailTokenDto {
   @ApiProperty({
     example: 'Zr8pQ2m0YV5n1cXw7bT4kLs9dF3gH6jA0eR2uI8oP1y',
+    ...TOKEN_LENGTH,
     description: 'The token from the e-mail link',
   })
   @IsStringOfLength(1, TOKEN_MAX)
@@ -128,7 +148,7 @@ export class EmailTokenDto {
 }
 
 export class PasswordResetRequestDto {
-  @ApiProperty({ example: 'ada@example.com' })
+  @ApiProperty({ example: 'ada@example.com', ...EMAIL_FORMAT })
   @NormalizeEmail()
   @IsEmailAddress()
   email: string;
@@ -137,6 +157,7 @@ export class PasswordResetRequestDto {
 export class PasswordResetConfirmDto {
   @ApiProperty({
     example: 'Zr8pQ2m0YV5n1cXw7bT4kLs9dF3gH6jA0eR2uI8oP1y',
+    ...TOKEN_LENGTH,
     description: 'The token from the e-mail link',
   })
   @IsStringOfLength(1, TOKEN_MAX)

@@ -1,15 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import {
-  IsInt,
-  IsNotEmpty,
-  IsNumber,
-  IsOptional,
-  IsString,
-  Matches,
-  Max,
-  Min,
-} from 'class-validator';
-import { HasCodePointLength, IsWellFormedText } from '@app/common';
+import { IsNotEmpty, IsOptional, IsString, Matches } from 'class-validator';
+import { HasCodePointLength, IsNumberInRange, IsWellFormedText } from '@app/common';
 import type { ChatInput } from '../chat-input';
 
 /** Longest accepted system prompt, in characters. */
@@ -24,6 +15,8 @@ export const MAX_REPLY_TOKENS = 32768;
 export class ChatRequestDto {
   @ApiProperty({
     example: 'Explain server-sent events in one sentence.',
+    minLength: 1,
+    pattern: '\\S',
     description:
       'The user message: 1 to CHAT__MAX_MESSAGE_CHARS characters (Unicode code points, default 32000), not blank.',
   })
@@ -36,6 +29,7 @@ export class ChatRequestDto {
   @ApiPropertyOptional({
     type: String,
     nullable: true,
+    maxLength: 100,
     example: '3f2b8a5e-2c1d-4b7a-9e0f-1a2b3c4d5e6f',
     description:
       "Session to continue; null or absent starts a new one. Unknown, malformed or another user's id → 404.",
@@ -47,6 +41,8 @@ export class ChatRequestDto {
 
   @ApiPropertyOptional({
     example: 'local/echo',
+    minLength: 1,
+    maxLength: 200,
     description:
       'Model id `provider/model` (see GET /api/models); the configured default when absent.',
   })
@@ -58,6 +54,7 @@ export class ChatRequestDto {
 
   @ApiPropertyOptional({
     example: 'You are a concise assistant.',
+    maxLength: MAX_SYSTEM_PROMPT_CHARS,
     description: `Sent first in the context of this turn; at most ${MAX_SYSTEM_PROMPT_CHARS} characters (code points).`,
   })
   @IsOptional()
@@ -73,12 +70,11 @@ export class ChatRequestDto {
     description: 'Sampling temperature.',
   })
   @IsOptional()
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(0)
-  @Max(2)
+  @IsNumberInRange(0, 2)
   temperature?: number;
 
   @ApiPropertyOptional({
+    type: 'integer',
     example: 512,
     minimum: 1,
     maximum: MAX_REPLY_TOKENS,
@@ -86,9 +82,7 @@ export class ChatRequestDto {
       'Longest reply in tokens; also the room reserved for the reply when the context is trimmed (default CHAT__REPLY_TOKEN_BUDGET).',
   })
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(MAX_REPLY_TOKENS)
+  @IsNumberInRange(1, MAX_REPLY_TOKENS, { integer: true })
   max_tokens?: number;
 }
 

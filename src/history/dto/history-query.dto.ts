@@ -1,7 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
-import { HasCodePointLength, IsWellFormedText } from '@app/common';
+import { IsIn, IsOptional, IsString } from 'class-validator';
+import { HasCodePointLength, IsNumberInRange, IsWellFormedText } from '@app/common';
 
 /** Largest page the history endpoints serve; larger `per_page` values are a 400, not clamped. */
 export const MAX_PER_PAGE = 100;
@@ -11,22 +11,21 @@ export const MAX_PAGE = 1_000_000;
 
 /**
  * Query strings arrive as text: whole decimal numbers become numbers, anything else stays as
- * sent so that @IsInt rejects it with a field message ("1.5", "abc", "", repeated keys).
+ * sent so that validation rejects it with a field message ("1.5", "abc", "", repeated keys).
  */
 const toInteger = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : value;
 
 /** `page` and `per_page` of a paginated history endpoint. */
 export class PageQueryDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: MAX_PAGE, default: 1, example: 1 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 1, example: 1 })
   @IsOptional()
   @Transform(toInteger)
-  @IsInt({ message: 'page must be a whole number' })
-  @Min(1, { message: 'page must be at least 1' })
-  @Max(MAX_PAGE, { message: `page must not be greater than ${MAX_PAGE}` })
+  @IsNumberInRange(1, MAX_PAGE, { integer: true })
   page: number = 1;
 
   @ApiPropertyOptional({
+    type: 'integer',
     minimum: 1,
     maximum: MAX_PER_PAGE,
     default: DEFAULT_PER_PAGE,
@@ -35,9 +34,7 @@ export class PageQueryDto {
   })
   @IsOptional()
   @Transform(toInteger)
-  @IsInt({ message: 'per_page must be a whole number' })
-  @Min(1, { message: 'per_page must be at least 1' })
-  @Max(MAX_PER_PAGE, { message: `per_page must not be greater than ${MAX_PER_PAGE}` })
+  @IsNumberInRange(1, MAX_PER_PAGE, { integer: true })
   per_page: number = DEFAULT_PER_PAGE;
 }
 

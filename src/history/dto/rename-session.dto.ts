@@ -11,6 +11,7 @@ export class RenameSessionDto {
     example: 'Trip to Lisbon',
     minLength: 1,
     maxLength: MAX_TITLE_CHARS,
+    pattern: '^[^\\u0000-\\u001f\\u007f]*$',
     description:
       `New title of 1 to ${MAX_TITLE_CHARS} characters (Unicode code points); surrounding ` +
       'whitespace is trimmed, control characters (line breaks too) are not allowed.',

@@ -1,24 +1,12 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import type { AppConfig } from '@app/config';
 import { HttpExceptionFilter } from '../errors/http-exception.filter';
 import { corsSettings } from './cors-policy';
 import { rejectDeepJsonBodies } from './json-depth';
+import { createOpenApiDocument } from './openapi-document';
 import { createValidationPipe } from './validation.pipe';
-
-/** Title and description of the OpenAPI document, shared by /docs and the Postman generator. */
-export function buildOpenApiConfig() {
-  return new DocumentBuilder()
-    .setTitle('Nest Chatbot API')
-    .setDescription(
-      'Chat-bot backend: JWT auth, pluggable LLM providers, streamed replies (SSE, Socket.IO, WebSocket) and history. ' +
-        'Every error body is `{"detail": "..."}`; validation errors add `errors: [{field, message}]`.',
-    )
-    .setVersion('0.1.0')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'bearer')
-    .build();
-}
 
 /**
  * Everything main.ts and the test app factory both apply, so tests run the app exactly as
@@ -55,7 +43,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   app.enableShutdownHooks(undefined, { useProcessExit: true });
 
   if (config.http.docsEnabled) {
-    const document = SwaggerModule.createDocument(app, buildOpenApiConfig());
+    const document = createOpenApiDocument(app);
     SwaggerModule.setup('docs', app, document, {
       jsonDocumentUrl: 'docs-json',
       swaggerOptions: { persistAuthorization: true },

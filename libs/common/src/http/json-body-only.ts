@@ -5,10 +5,9 @@ import {
   Injectable,
   UseGuards,
 } from '@nestjs/common';
-import { ApiUnsupportedMediaTypeResponse } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { UnsupportedMediaTypeError } from '../errors/domain-errors';
-import { ErrorResponseDto } from '../errors/error-response.dto';
+import { ApiErrorResponse } from '../errors/error-response.dto';
 
 /** The 415 detail of a body that is not JSON on a JSON-only route. */
 export const JSON_ONLY_DETAIL = 'Content-Type must be application/json';
@@ -35,9 +34,6 @@ export class JsonBodyOnlyGuard implements CanActivate {
 export function JsonBodyOnly(): MethodDecorator & ClassDecorator {
   return applyDecorators(
     UseGuards(JsonBodyOnlyGuard),
-    ApiUnsupportedMediaTypeResponse({
-      type: ErrorResponseDto,
-      description: `The body is not JSON (\`${JSON_ONLY_DETAIL}\`)`,
-    }),
+    ApiErrorResponse(415, 'The body is not JSON', { detail: JSON_ONLY_DETAIL }),
   );
 }
