@@ -1,4 +1,6 @@
 import { DomainError, mapError } from '@app/common';
+import type { UsageDto } from '../history/dto/history-response.dto';
+import type { FinishReason } from '../providers/chat-provider.interface';
 
 /**
  * The events of one generation, in the snake_case shape that SSE, Socket.IO and the plain
@@ -6,15 +8,11 @@ import { DomainError, mapError } from '@app/common';
  * `delta`, then exactly one `done` or `error`.
  */
 
-/** Token counts as the API shows them. */
-export interface UsagePayload {
-  prompt_tokens: number;
-  completion_tokens: number;
-  tokens: number;
-}
+/** Token counts as the API shows them, in events, chat responses and history alike. */
+export type UsagePayload = UsageDto;
 
 /** Why a reply ended: the provider's reason, or `aborted` when the user or client stopped it. */
-export type FinishReasonPayload = 'stop' | 'length' | 'content_filter' | 'aborted' | 'error';
+export type FinishReasonPayload = FinishReason;
 
 export interface StartEvent {
   type: 'start';

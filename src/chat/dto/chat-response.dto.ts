@@ -1,17 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { UsageDto } from '../../history/dto/history-response.dto';
 import type { FinishReasonPayload } from '../chat-events';
 import type { StoredChatResult } from '../idempotency/idempotency-store';
-
-export class UsageDto {
-  @ApiProperty({ example: 42, description: 'Tokens of the prompt (context) sent to the model.' })
-  prompt_tokens: number;
-
-  @ApiProperty({ example: 17, description: 'Tokens of the reply.' })
-  completion_tokens: number;
-
-  @ApiProperty({ example: 59, description: 'prompt_tokens + completion_tokens.' })
-  tokens: number;
-}
 
 export class ChatResponseDto {
   @ApiProperty({ example: '3f2b8a5e-2c1d-4b7a-9e0f-1a2b3c4d5e6f' })

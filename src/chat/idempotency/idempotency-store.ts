@@ -1,5 +1,5 @@
 import type { DomainErrorKind } from '@app/common';
-import type { FinishReasonPayload, UsagePayload } from '../chat-events';
+import type { ChatResponseDto } from '../dto/chat-response.dto';
 
 /**
  * Remembers the outcome of requests sent with an `Idempotency-Key`, scoped per user. Two
@@ -7,16 +7,11 @@ import type { FinishReasonPayload, UsagePayload } from '../chat-events';
  */
 export const IDEMPOTENCY_STORE = Symbol('IDEMPOTENCY_STORE');
 
-/** The first outcome of a request, enough to answer a retry on either endpoint. */
-export interface StoredChatResult {
-  session_id: string;
-  message_id: string;
-  reply: string;
-  /** The model that answered (or was asked, when it failed). */
-  model: string;
-  usage: UsagePayload;
-  finish_reason: FinishReasonPayload;
-  created_at: string;
+/**
+ * The first outcome of a request, enough to answer a retry on either endpoint: the response
+ * (`model` is the one asked when the reply failed) and the failure, if any.
+ */
+export interface StoredChatResult extends ChatResponseDto {
   /** Set when the reply failed: the DomainError's kind and message, replayed as the same error. */
   error?: { kind: DomainErrorKind; detail: string };
 }

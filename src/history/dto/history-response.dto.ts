@@ -48,7 +48,7 @@ export class SessionListDto {
   total: number;
 }
 
-/** Token counts of one reply. */
+/** Token counts of one reply, as chat responses, chat events and history show them. */
 export class UsageDto {
   @ApiProperty({ example: 128 })
   prompt_tokens: number;
