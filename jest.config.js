@@ -1,7 +1,7 @@
 /**
  * One jest run, three projects: unit specs beside the code, and the e2e suites twice — on SQLite
- * and on PostgreSQL (TEST_POSTGRES_URL). Service-backed suites skip loudly when their service
- * is missing locally and fail when CI=true.
+ * and on PostgreSQL (TEST_POSTGRES_URL). Service-backed suites skip when their service is missing
+ * locally (summarised at the end of the run) and fail when CI=true.
  */
 const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
 const moduleNameMapper = {
@@ -26,11 +26,17 @@ const e2e = (db) => ({
 module.exports = {
   maxWorkers: 2,
   testTimeout: 60_000,
+  // After jest's own summary: what was skipped here, why, and the command that runs it.
+  reporters: ['default', '<rootDir>/test/setup/skip-summary-reporter.js'],
   projects: [
     {
       ...base,
       displayName: 'unit',
-      testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/libs/**/*.spec.ts', '<rootDir>/config/**/*.spec.ts'],
+      testMatch: [
+        '<rootDir>/src/**/*.spec.ts',
+        '<rootDir>/libs/**/*.spec.ts',
+        '<rootDir>/config/**/*.spec.ts',
+      ],
     },
     e2e('sqlite'),
     e2e('postgres'),

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import request from 'supertest';
-import { startTestApp, TestApp, testDatabaseKind } from '@app/testing';
+import { announceSkip, describeOnSqliteOnly, startTestApp, TestApp } from '@app/testing';
 import { ensureWebClientBuilt } from './web-build';
 
 /**
@@ -79,10 +79,8 @@ async function boxInViewport(page: Page, selector: string, viewport = PHONE) {
 const pageWidth = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth);
 
 function describeBrowser(name: string, body: () => void): void {
-  if (testDatabaseKind() !== 'sqlite') {
-    describe.skip(name, body);
-  } else if (existsSync(CHROMIUM)) {
-    describe(name, body);
+  if (existsSync(CHROMIUM)) {
+    describeOnSqliteOnly(name, body);
   } else if (process.env.CI === 'true') {
     describe(name, () => {
       it('needs chromium', () => {
@@ -90,9 +88,7 @@ function describeBrowser(name: string, body: () => void): void {
       });
     });
   } else {
-    console.warn(
-      `\n*** SKIPPED "${name}": ${CHROMIUM} is missing (apt-get install chromium; bash .ci/run does) ***\n`,
-    );
+    announceSkip({ name, reason: `${CHROMIUM} is missing`, setup: 'apt-get install -y chromium' });
     describe.skip(name, body);
   }
 }

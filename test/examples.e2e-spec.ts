@@ -2,7 +2,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import request from 'supertest';
-import { startTestApp, TestApp, testDatabaseKind } from '@app/testing';
+import { describeOnSqliteOnly, startTestApp, TestApp } from '@app/testing';
 import { toPostmanCollection, type PostmanCollection } from '../scripts/generate-postman';
 
 /**
@@ -15,7 +15,7 @@ const ROOT = join(__dirname, '..');
 const TS_NODE = join(ROOT, 'node_modules/.bin/ts-node');
 const EXAMPLE_PASSWORD = 'a long example passphrase';
 
-const describeSqlite = testDatabaseKind() === 'sqlite' ? describe : describe.skip;
+const describeSqlite = describeOnSqliteOnly;
 
 interface RunResult {
   code: number | null;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  announceSkip,
   AppProcess,
   canRunPrivateServices,
   connectChatSocket,
@@ -33,7 +34,7 @@ const describeWithPrivatePostgres = (name: string, body: () => void) => {
       });
     });
   }
-  console.warn(`\n*** SKIPPED "${name}": ${prerequisites.reason} ***\n`);
+  announceSkip({ name, reason: prerequisites.reason ?? 'cannot start a private PostgreSQL' });
   return describe.skip(name, body);
 };
 

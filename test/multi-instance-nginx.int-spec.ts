@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'socket.io-client';
 import {
+  announceSkip,
   AppProcess,
   canRunNginx,
   connectChatSocket,
@@ -129,7 +130,10 @@ describeWithServices(
           throw new Error(`CI run without nginx: ${nginxPrerequisites.reason}`);
         });
       } else {
-        console.warn(`\n*** SKIPPED nginx suite: ${nginxPrerequisites.reason} ***\n`);
+        announceSkip({
+          name: 'nginx suite',
+          reason: nginxPrerequisites.reason ?? 'cannot run nginx',
+        });
         it.skip('needs nginx', () => undefined);
       }
       return;

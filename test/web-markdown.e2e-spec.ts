@@ -1,8 +1,7 @@
-import { testDatabaseKind } from '@app/testing';
+import { describeOnSqliteOnly } from '@app/testing';
 import { escapeHtml, renderMarkdown } from '../examples/web/src/markdown';
 
 // The browser page's renderer is pure string → string; one run (SQLite project) is enough.
-const describeSqlite = testDatabaseKind() === 'sqlite' ? describe : describe.skip;
 
 /** Every tag the renderer may write, and the attributes it may give them. */
 const ALLOWED_TAGS = new Set([
@@ -42,7 +41,7 @@ function expectOnlySafeMarkup(html: string): void {
   );
 }
 
-describeSqlite('web client markdown renderer', () => {
+describeOnSqliteOnly('web client markdown renderer', () => {
   it('escapes the five HTML characters', () => {
     expect(escapeHtml(`<a href="x">'&'</a>`)).toBe(
       '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;',

@@ -1,13 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import request from 'supertest';
-import { startTestApp, TestApp, testDatabaseKind } from '@app/testing';
+import { describeOnSqliteOnly, startTestApp, TestApp } from '@app/testing';
 import { ensureWebClientBuilt } from './web-build';
 
 // Serving static files does not depend on the database: run once, in the SQLite project.
-const describeSqlite = testDatabaseKind() === 'sqlite' ? describe : describe.skip;
 
-describeSqlite('web client served by the app [sqlite]', () => {
+describeOnSqliteOnly('web client served by the app [sqlite]', () => {
   let t: TestApp;
   beforeAll(async () => {
     ensureWebClientBuilt();
@@ -96,7 +95,7 @@ describeSqlite('web client served by the app [sqlite]', () => {
   });
 });
 
-describeSqlite('web client switched off [sqlite]', () => {
+describeOnSqliteOnly('web client switched off [sqlite]', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp({ WEB_CLIENT_ENABLED: 'false' });

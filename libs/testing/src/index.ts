@@ -1,4 +1,5 @@
 export * from './services';
+export * from './skipped-suites';
 export * from './test-database';
 export * from './test-app';
 export * from './clients';

@@ -1,6 +1,8 @@
+import { announceSkip, START_TEST_SERVICES } from './skipped-suites';
+
 /**
  * Test services (Postgres, Redis, MongoDB protocol) come from the environment. Locally a
- * missing one skips its suite with a loud message; under CI=true it fails instead.
+ * missing one skips its suite (listed in the summary after the run); under CI=true it fails.
  */
 export type TestService = 'postgres' | 'redis' | 'mongo';
 
@@ -37,8 +39,12 @@ export function describeWithServices(
     });
     return;
   }
-  // eslint-disable-next-line no-console
-  console.warn(`\n*** SKIPPED "${name}": set ${vars} to run it (bash .ci/run starts them) ***\n`);
+  announceSkip({
+    name,
+    reason: `${vars} ${missing.length > 1 ? 'are' : 'is'} not set`,
+    missing: missing.map((service) => SERVICE_ENV[service]),
+    setup: START_TEST_SERVICES,
+  });
   describe.skip(name, body);
 }
 
