@@ -101,6 +101,3 @@ export abstract class HistoryStore {
   /** The newest `limit` messages, returned oldest first (context building). */
   abstract recentMessages(sessionId: string, limit: number): Promise<MessageRecord[]>;
 }
-
-/** @deprecated Inject `HistoryService`, or `HistoryStore` inside src/history; kept while callers move. */
-export const HISTORY_STORE = HistoryStore;

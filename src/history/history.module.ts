@@ -9,8 +9,8 @@ import { SqlPersistenceModule } from './persistence/sql-persistence.module';
 
 /**
  * Chat history: HistoryService and the history API over the store of the configured backend.
- * Global because the backend is chosen once, from the app's configuration; it exports
- * HistoryService and, with Mongo, the readiness check (which /health/ready then includes).
+ * Global because the backend is chosen once, from the app's configuration. It exports
+ * HistoryService and, with Mongo, the readiness check (/health/ready) — never the store itself.
  */
 @Module({})
 export class HistoryModule {
@@ -26,8 +26,7 @@ export class HistoryModule {
       imports: [AccessTokenModule, persistence],
       controllers: [HistoryController],
       providers: [HistoryService, ...health],
-      // The store too, until ChatService and UsersService reach history through HistoryService.
-      exports: [HistoryService, ...health, persistence],
+      exports: [HistoryService, ...health],
     };
   }
 }
