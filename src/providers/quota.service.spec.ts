@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mapError, RateLimitedError } from '@app/common';
 import { AppConfig } from '@app/config';
+import { expectedLogs } from '@app/testing/expected-logs';
 import { QuotaService, retryAfterMs } from './quota.service';
 import { MemoryQuotaStore } from './quota/quota-store';
 
@@ -62,8 +63,17 @@ describe(`${QuotaService.name} with a failing store`, () => {
     broken.get = failure;
     broken.add = failure;
     const sut = new QuotaService(config({}), broken);
-    await expect(sut.assertWithinQuota('erin')).resolves.toBeUndefined();
-    await expect(sut.recordUsage('erin', 10)).resolves.toBeUndefined();
+    const errors = expectedLogs('error');
+    try {
+      await expect(sut.assertWithinQuota('erin')).resolves.toBeUndefined();
+      await expect(sut.recordUsage('erin', 10)).resolves.toBeUndefined();
+      expect(errors.messages).toEqual([
+        'Quota store unavailable; request let through',
+        'Quota store unavailable; usage not recorded',
+      ]);
+    } finally {
+      errors.restore();
+    }
   });
 });
 

@@ -5,6 +5,7 @@ import { ThrottlerStorageService, type ThrottlerModuleOptions } from '@nestjs/th
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { AppConfig } from '@app/config';
 import { RateLimitedError } from '@app/common';
+import { expectedLogs } from '@app/testing/expected-logs';
 import type { AccessTokenService } from '../auth/access-token.service';
 import { AppThrottlerGuard } from './app-throttler.guard';
 import { buildThrottlerOptions } from './throttler-options';
@@ -77,6 +78,7 @@ describe(AppThrottlerGuard.name, () => {
   });
 
   it('lets requests through when the Redis storage is unreachable', async () => {
+    const warnings = expectedLogs('warn');
     const options = buildThrottlerOptions(config({ REDIS_URL: 'redis://127.0.0.1:1/0' }));
     const storage = (options as { storage?: unknown }).storage as ThrottlerStorageRedisService;
     storage.redis.on('error', () => undefined);
@@ -85,8 +87,12 @@ describe(AppThrottlerGuard.name, () => {
       for (let i = 0; i < 3; i++) {
         await expect(sut.canActivate(httpContext('/things').context)).resolves.toBe(true);
       }
+      expect(warnings.messages).toContain(
+        'Rate-limit storage unavailable; letting requests through',
+      );
     } finally {
       storage.onModuleDestroy();
+      warnings.restore();
     }
   });
 });

@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { describeWithServices, serviceUrl } from '@app/testing';
+import { expectedLogs } from '@app/testing/expected-logs';
 import { FailoverIdempotencyStore } from './failover-idempotency-store';
 import type { StoredChatResult } from './idempotency-store';
 import { MemoryIdempotencyStore } from './memory-idempotency-store';
@@ -30,8 +31,10 @@ describeWithServices(['redis'], FailoverIdempotencyStore.name, () => {
   afterAll(async () => {
     await up.quit();
   });
+  afterEach(() => jest.restoreAllMocks());
 
   it('keeps claims and results in process while Redis is unreachable', async () => {
+    const warnings = expectedLogs('warn');
     const sut = new FailoverIdempotencyStore(
       new RedisIdempotencyStore(down, prefix),
       new MemoryIdempotencyStore(),
@@ -45,6 +48,9 @@ describeWithServices(['redis'], FailoverIdempotencyStore.name, () => {
     await sut.release('k2');
     expect(await sut.claim('k2', 'fp', 60)).toBeNull();
     await sut.close();
+    expect(warnings.messages).toContain(
+      'Redis unavailable: Idempotency-Key results are kept in this process until it is back',
+    );
   });
 
   it('uses Redis when it answers', async () => {

@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { describeWithServices, serviceUrl } from '@app/testing';
+import { expectedLogs } from '@app/testing/expected-logs';
 import { FailoverInFlightLock } from './failover-in-flight-lock';
 import { MemoryInFlightLock } from './memory-in-flight-lock';
 import { RedisInFlightLock } from './redis-in-flight-lock';
@@ -19,8 +20,10 @@ describeWithServices(['redis'], FailoverInFlightLock.name, () => {
   afterAll(async () => {
     await up.quit();
   });
+  afterEach(() => jest.restoreAllMocks());
 
   it('takes the lock in process while Redis is unreachable, one holder at a time', async () => {
+    const warnings = expectedLogs('warn');
     const sut = new FailoverInFlightLock(
       new RedisInFlightLock(down, prefix),
       new MemoryInFlightLock(),
@@ -32,9 +35,13 @@ describeWithServices(['redis'], FailoverInFlightLock.name, () => {
     await handle!.release();
     expect(await sut.isHeld('session:1')).toBe(false);
     await sut.close();
+    expect(warnings.messages).toContain(
+      'Redis unavailable: session locks fall back to this process (one generation per session is enforced per instance only)',
+    );
   });
 
   it('a lock taken in process during the outage still counts once Redis answers again', async () => {
+    expectedLogs('warn'); // the same outage warning as in the test above
     const memory = new MemoryInFlightLock();
     const during = new FailoverInFlightLock(new RedisInFlightLock(down, prefix), memory);
     const held = await during.acquire('session:2', 5_000);
