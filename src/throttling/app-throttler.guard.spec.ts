@@ -7,6 +7,7 @@ import { AppConfig } from '@app/config';
 import { RateLimitedError } from '@app/common';
 import { expectedLogs } from '@app/testing/expected-logs';
 import type { AccessTokenService } from '../auth/access-token.service';
+import { RedisConnections } from '../redis/redis-connections';
 import { AppThrottlerGuard } from './app-throttler.guard';
 import { buildThrottlerOptions } from './throttler-options';
 
@@ -78,10 +79,13 @@ describe(AppThrottlerGuard.name, () => {
   });
 
   it('lets requests through when the Redis storage is unreachable', async () => {
+    const unreachable = 'redis://127.0.0.1:1/0';
     const warnings = expectedLogs('warn');
-    const options = buildThrottlerOptions(config({ REDIS_URL: 'redis://127.0.0.1:1/0' }));
-    const storage = (options as { storage?: unknown }).storage as ThrottlerStorageRedisService;
-    storage.redis.on('error', () => undefined);
+    const redis = new RedisConnections(unreachable);
+    const options = buildThrottlerOptions(config({ REDIS_URL: unreachable }), redis);
+    expect(options).toEqual(
+      expect.objectContaining({ storage: expect.any(ThrottlerStorageRedisService) }),
+    );
     try {
       const sut = await guardFor(options);
       for (let i = 0; i < 3; i++) {
@@ -91,7 +95,7 @@ describe(AppThrottlerGuard.name, () => {
         'Rate-limit storage unavailable; letting requests through',
       );
     } finally {
-      storage.onModuleDestroy();
+      await redis.onApplicationShutdown();
       warnings.restore();
     }
   });

@@ -3,6 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { AppConfig } from '@app/config';
 import { AccessTokenModule } from '../auth/access-token.module';
+import { RedisConnections } from '../redis/redis-connections';
 import { AppThrottlerGuard } from './app-throttler.guard';
 import { LoginFailureLimiter } from './login-failure-limiter';
 import { buildThrottlerOptions } from './throttler-options';
@@ -14,7 +15,10 @@ import { buildThrottlerOptions } from './throttler-options';
 @Module({
   imports: [
     AccessTokenModule,
-    ThrottlerModule.forRootAsync({ inject: [AppConfig], useFactory: buildThrottlerOptions }),
+    ThrottlerModule.forRootAsync({
+      inject: [AppConfig, { token: RedisConnections, optional: true }],
+      useFactory: buildThrottlerOptions,
+    }),
   ],
   providers: [LoginFailureLimiter, { provide: APP_GUARD, useClass: AppThrottlerGuard }],
   exports: [LoginFailureLimiter],
