@@ -1,57 +1,36 @@
-import type { AddressInfo } from 'node:net';
-import type { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import { ForbiddenError, NotFoundError, UnauthorizedError } from '@app/common';
-import { AppConfig } from '@app/config';
 import { ChatWsClient, openChatWs } from '@app/testing';
 import {
-  newSocketChat,
   ScriptedTurn,
-  SocketChat,
   socketIdentity,
-  socketTestConfig,
+  startSocketTransport,
+  type SocketTransportUnderTest,
 } from '../../test/factories/socket-chat.factory';
 import { ChatWsServer } from './chat-ws.server';
-import { ChatService } from './chat.service';
-import { SocketAuthenticator, type SocketIdentity } from './socket-authenticator';
 
 const SESSION_ID = '6f1c1b5e-2f4b-4b8e-9a43-0c1d2e3f4a5b';
 
 /** The plain WebSocket endpoint over a real server and client; chat and token checks are mocked. */
 describe(ChatWsServer.name, () => {
-  let app: INestApplication;
-  let url: string;
-  let chat: SocketChat;
-  const authenticate = jest.fn<Promise<SocketIdentity>, [unknown, URL]>();
+  let sut: SocketTransportUnderTest;
   const clients: ChatWsClient[] = [];
   const alice = socketIdentity();
 
   beforeAll(async () => {
-    chat = newSocketChat();
-    const moduleRef = await Test.createTestingModule({
-      providers: [
-        ChatWsServer,
-        { provide: SocketAuthenticator, useValue: { webSocket: authenticate } },
-        { provide: ChatService, useValue: chat },
-        { provide: AppConfig, useValue: socketTestConfig() },
-      ],
-    }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.listen(0, '127.0.0.1');
-    url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    sut = await startSocketTransport(ChatWsServer, 'webSocket');
   });
-  afterAll(() => app.close());
+  afterAll(() => sut.app.close());
 
   beforeEach(() => {
     jest.resetAllMocks();
-    authenticate.mockResolvedValue(alice);
+    sut.authenticate.mockResolvedValue(alice);
   });
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((client) => client.close()));
   });
 
   const open = async (token = 'token-of-alice') => {
-    const client = await openChatWs(url, token);
+    const client = await openChatWs(sut.url, token);
     clients.push(client);
     return client;
   };
@@ -59,7 +38,8 @@ describe(ChatWsServer.name, () => {
   describe('upgrade', () => {
     it('authenticates the upgrade request the client sent', async () => {
       await open('the-token');
-      expect(authenticate.mock.calls[0][1].searchParams.get('token')).toBe('the-token');
+      const [, url] = sut.authenticate.mock.calls[0] as [unknown, URL];
+      expect(url.searchParams.get('token')).toBe('the-token');
     });
 
     it.each([
@@ -68,7 +48,7 @@ describe(ChatWsServer.name, () => {
       // A database outage is not a bad token.
       [503, 'Database unavailable', Object.assign(new Error('starting up'), { code: '57P03' })],
     ])('refuses with HTTP %i {detail} before the upgrade', async (status, detail, error) => {
-      authenticate.mockRejectedValue(error);
+      sut.authenticate.mockRejectedValue(error);
       await expect(open()).rejects.toMatchObject({ status, body: { detail } });
     });
   });
@@ -76,7 +56,7 @@ describe(ChatWsServer.name, () => {
   describe('message frames', () => {
     it('streams start, deltas and done with session_id and client_id', async () => {
       const turn = new ScriptedTurn(['Hel', 'lo']);
-      chat.begin.mockResolvedValue(turn);
+      sut.chat.begin.mockResolvedValue(turn);
       const client = await open();
       client.send({ type: 'message', message: 'Hi', client_id: 'c-1' });
       await client.next((frame) => frame.type === 'done');
@@ -87,14 +67,14 @@ describe(ChatWsServer.name, () => {
         { type: 'delta', text: 'lo', ...extra },
         expect.objectContaining({ type: 'done', finish_reason: 'stop', ...extra }),
       ]);
-      expect(chat.begin).toHaveBeenCalledWith(
+      expect(sut.chat.begin).toHaveBeenCalledWith(
         alice.user.id,
         expect.objectContaining({ message: 'Hi' }),
       );
     });
 
     it('answers malformed JSON and invalid payloads with an error frame and stays open', async () => {
-      chat.begin.mockResolvedValue(new ScriptedTurn());
+      sut.chat.begin.mockResolvedValue(new ScriptedTurn());
       const client = await open();
       client.send('{not json');
       expect(await client.next((frame) => frame.type === 'error')).toEqual({
@@ -108,11 +88,11 @@ describe(ChatWsServer.name, () => {
       );
       client.send({ message: 'still there?' });
       await client.next((frame) => frame.type === 'done');
-      expect(chat.begin).toHaveBeenCalledTimes(1);
+      expect(sut.chat.begin).toHaveBeenCalledTimes(1);
     });
 
     it('answers a failure before the reply starts with its status', async () => {
-      chat.begin.mockRejectedValue(new NotFoundError('Session not found'));
+      sut.chat.begin.mockRejectedValue(new NotFoundError('Session not found'));
       const client = await open();
       client.send({ message: 'Hi', session_id: SESSION_ID, client_id: 'c-3' });
       expect(await client.next((frame) => frame.type === 'error')).toEqual({
@@ -124,7 +104,10 @@ describe(ChatWsServer.name, () => {
     });
 
     it('refuses frames once the token has expired (401)', async () => {
-      authenticate.mockResolvedValue({ ...alice, expiresAt: Math.floor(Date.now() / 1000) - 1 });
+      sut.authenticate.mockResolvedValue({
+        ...alice,
+        expiresAt: Math.floor(Date.now() / 1000) - 1,
+      });
       const client = await open();
       client.send({ message: 'Hi' });
       expect(await client.next((frame) => frame.type === 'error')).toEqual(
@@ -133,13 +116,13 @@ describe(ChatWsServer.name, () => {
           status: 401,
         }),
       );
-      expect(chat.begin).not.toHaveBeenCalled();
+      expect(sut.chat.begin).not.toHaveBeenCalled();
     });
   });
 
   describe('abort', () => {
     it('an abort frame stops the session and says whether a reply was running', async () => {
-      chat.abort.mockResolvedValue(false);
+      sut.chat.abort.mockResolvedValue(false);
       const client = await open();
       client.send({ type: 'abort', session_id: SESSION_ID });
       expect(await client.next((frame) => frame.type === 'aborted')).toEqual({
@@ -147,12 +130,12 @@ describe(ChatWsServer.name, () => {
         session_id: SESSION_ID,
         running: false,
       });
-      expect(chat.abort).toHaveBeenCalledWith(alice.user.id, SESSION_ID);
+      expect(sut.chat.abort).toHaveBeenCalledWith(alice.user.id, SESSION_ID);
     });
 
     it('closing the connection aborts its running replies', async () => {
       const turn = new ScriptedTurn(['partial'], true);
-      chat.begin.mockResolvedValue(turn);
+      sut.chat.begin.mockResolvedValue(turn);
       const client = await open();
       client.send({ message: 'A long story' });
       await client.next((frame) => frame.type === 'delta');

@@ -1,56 +1,35 @@
-import type { AddressInfo } from 'node:net';
-import type { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import type { Socket } from 'socket.io-client';
 import { ForbiddenError, NotFoundError, UnauthorizedError } from '@app/common';
-import { AppConfig } from '@app/config';
 import { connectChatSocket, nextSocketEvent, recordSocketEvents } from '@app/testing';
 import {
-  newSocketChat,
   ScriptedTurn,
-  SocketChat,
   socketIdentity,
-  socketTestConfig,
+  startSocketTransport,
+  type SocketTransportUnderTest,
 } from '../../test/factories/socket-chat.factory';
 import { ChatGateway } from './chat.gateway';
-import { ChatService } from './chat.service';
-import { SocketAuthenticator, type SocketIdentity } from './socket-authenticator';
 
 /** The Socket.IO gateway over a real server and client; chat and token checks are mocked. */
 describe(ChatGateway.name, () => {
-  let app: INestApplication;
-  let url: string;
-  let chat: SocketChat;
-  const authenticate = jest.fn<Promise<SocketIdentity>, [unknown]>();
+  let sut: SocketTransportUnderTest;
   const sockets: Socket[] = [];
   const alice = socketIdentity({ email: 'alice@example.com' });
 
   beforeAll(async () => {
-    chat = newSocketChat();
-    const moduleRef = await Test.createTestingModule({
-      providers: [
-        ChatGateway,
-        { provide: SocketAuthenticator, useValue: { socketIo: authenticate } },
-        { provide: ChatService, useValue: chat },
-        { provide: AppConfig, useValue: socketTestConfig() },
-      ],
-    }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.listen(0, '127.0.0.1');
-    url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    sut = await startSocketTransport(ChatGateway, 'socketIo');
   });
-  afterAll(() => app.close());
+  afterAll(() => sut.app.close());
 
   beforeEach(() => {
     jest.resetAllMocks();
-    authenticate.mockResolvedValue(alice);
+    sut.authenticate.mockResolvedValue(alice);
   });
   afterEach(() => {
     for (const socket of sockets.splice(0)) socket.close();
   });
 
   const connect = async (token = 'token-of-alice') => {
-    const socket = await connectChatSocket(url, token);
+    const socket = await connectChatSocket(sut.url, token);
     sockets.push(socket);
     return socket;
   };
@@ -58,7 +37,7 @@ describe(ChatGateway.name, () => {
   describe('handshake', () => {
     it('authenticates the handshake the client sent', async () => {
       await connect('the-token');
-      expect(authenticate).toHaveBeenCalledWith(
+      expect(sut.authenticate).toHaveBeenCalledWith(
         expect.objectContaining({ auth: { token: 'the-token' } }),
       );
     });
@@ -72,7 +51,7 @@ describe(ChatGateway.name, () => {
         Object.assign(new Error('the database system is starting up'), { code: '57P03' }),
       ],
     ])('refuses with connect_error "%s"', async (reason, error) => {
-      authenticate.mockRejectedValue(error);
+      sut.authenticate.mockRejectedValue(error);
       await expect(connect()).rejects.toThrow(reason);
     });
   });
@@ -80,7 +59,7 @@ describe(ChatGateway.name, () => {
   describe('chat:send', () => {
     it("streams the turn's events to every socket of the user, with session_id and client_id", async () => {
       const turn = new ScriptedTurn(['Hel', 'lo']);
-      chat.begin.mockResolvedValue(turn);
+      sut.chat.begin.mockResolvedValue(turn);
       const sender = await connect();
       const otherTab = await connect();
       const seen = recordSocketEvents(otherTab);
@@ -102,15 +81,15 @@ describe(ChatGateway.name, () => {
           payload: expect.objectContaining({ finish_reason: 'stop', ...extra }),
         },
       ]);
-      expect(chat.begin).toHaveBeenCalledWith(
+      expect(sut.chat.begin).toHaveBeenCalledWith(
         alice.user.id,
         expect.objectContaining({ message: 'Hi' }),
       );
     });
 
     it("does not reach another user's sockets", async () => {
-      chat.begin.mockResolvedValue(new ScriptedTurn());
-      authenticate.mockResolvedValueOnce(socketIdentity({ email: 'bob@example.com' }));
+      sut.chat.begin.mockResolvedValue(new ScriptedTurn());
+      sut.authenticate.mockResolvedValueOnce(socketIdentity({ email: 'bob@example.com' }));
       const bob = await connect('token-of-bob');
       const seenByBob = recordSocketEvents(bob);
       const sender = await connect();
@@ -131,11 +110,11 @@ describe(ChatGateway.name, () => {
         status: 400,
         client_id: 'c-2',
       });
-      expect(chat.begin).not.toHaveBeenCalled();
+      expect(sut.chat.begin).not.toHaveBeenCalled();
     });
 
     it('answers a failure before the reply starts with its status (404 for a foreign session)', async () => {
-      chat.begin.mockRejectedValue(new NotFoundError('Session not found'));
+      sut.chat.begin.mockRejectedValue(new NotFoundError('Session not found'));
       const sender = await connect();
       const error = nextSocketEvent(sender, 'chat:error');
       const ack = await sender.emitWithAck('chat:send', {
@@ -148,7 +127,10 @@ describe(ChatGateway.name, () => {
     });
 
     it('refuses events once the token has expired, asking to reconnect (401)', async () => {
-      authenticate.mockResolvedValue({ ...alice, expiresAt: Math.floor(Date.now() / 1000) - 1 });
+      sut.authenticate.mockResolvedValue({
+        ...alice,
+        expiresAt: Math.floor(Date.now() / 1000) - 1,
+      });
       const sender = await connect();
       const ack = await sender.emitWithAck('chat:send', { message: 'Hi' });
       expect(ack).toEqual({
@@ -156,30 +138,30 @@ describe(ChatGateway.name, () => {
         detail: 'Access token has expired; reconnect with a new one',
         status: 401,
       });
-      expect(chat.begin).not.toHaveBeenCalled();
+      expect(sut.chat.begin).not.toHaveBeenCalled();
     });
   });
 
   describe('chat:abort and disconnect', () => {
     it('chat:abort stops the session and says whether a reply was running', async () => {
-      chat.abort.mockResolvedValue(true);
+      sut.chat.abort.mockResolvedValue(true);
       const socket = await connect();
       const sessionId = '6f1c1b5e-2f4b-4b8e-9a43-0c1d2e3f4a5b';
       const ack = await socket.emitWithAck('chat:abort', { session_id: sessionId });
       expect(ack).toEqual({ ok: true, session_id: sessionId, running: true });
-      expect(chat.abort).toHaveBeenCalledWith(alice.user.id, sessionId);
+      expect(sut.chat.abort).toHaveBeenCalledWith(alice.user.id, sessionId);
     });
 
     it('chat:abort without a session id is a 400', async () => {
       const socket = await connect();
       const ack = await socket.emitWithAck('chat:abort', {});
       expect(ack).toEqual(expect.objectContaining({ ok: false, status: 400 }));
-      expect(chat.abort).not.toHaveBeenCalled();
+      expect(sut.chat.abort).not.toHaveBeenCalled();
     });
 
     it('a disconnect aborts the replies that socket started', async () => {
       const turn = new ScriptedTurn(['partial'], true);
-      chat.begin.mockResolvedValue(turn);
+      sut.chat.begin.mockResolvedValue(turn);
       const socket = await connect();
       const delta = nextSocketEvent(socket, 'chat:delta');
       await socket.emitWithAck('chat:send', { message: 'A long story' });

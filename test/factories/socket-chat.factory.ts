@@ -1,10 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { INestApplication, Type } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
 import { AppConfig } from '@app/config';
 import type { AuthUser } from '../../src/auth/auth-user';
 import type { ChatEvent } from '../../src/chat/chat-events';
 import type { ChatEventListener, ChatTurn, TurnOutcome } from '../../src/chat/chat-turn';
-import type { ChatService } from '../../src/chat/chat.service';
-import type { SocketIdentity } from '../../src/chat/socket-authenticator';
+import { ChatService } from '../../src/chat/chat.service';
+import { SocketAuthenticator, type SocketIdentity } from '../../src/chat/socket-authenticator';
 
 /**
  * A chat turn that streams `start`, its deltas and `done`. A held turn stops after the deltas
@@ -76,11 +79,39 @@ export function socketIdentity(user: Partial<AuthUser> = {}): SocketIdentity {
   };
 }
 
-/** Configuration of a socket transport under test (per-connection budget `perMinute`). */
-export function socketTestConfig(perMinute = 100): AppConfig {
-  return AppConfig.fromEnv({
-    SECRET_KEY: randomBytes(32).toString('hex'),
-    RATE_LIMIT__DEFAULT_PER_MINUTE: String(perMinute),
-    LOG_LEVEL: 'silent',
-  });
+/** A socket transport listening on a loopback port, with its collaborators mocked. */
+export interface SocketTransportUnderTest {
+  app: INestApplication;
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  chat: SocketChat;
+  /** The SocketAuthenticator method of this transport. */
+  authenticate: jest.Mock<Promise<SocketIdentity>, unknown[]>;
+}
+
+/**
+ * Starts an app that holds only `transport` (the gateway or the WS server), a mocked ChatService
+ * and a mocked handshake check (`check`, the SocketAuthenticator method the transport calls).
+ */
+export async function startSocketTransport(
+  transport: Type<unknown>,
+  check: keyof SocketAuthenticator,
+): Promise<SocketTransportUnderTest> {
+  const chat = newSocketChat();
+  const authenticate = jest.fn<Promise<SocketIdentity>, unknown[]>();
+  const moduleRef = await Test.createTestingModule({
+    providers: [
+      transport,
+      { provide: SocketAuthenticator, useValue: { [check]: authenticate } },
+      { provide: ChatService, useValue: chat },
+      {
+        provide: AppConfig,
+        useValue: AppConfig.fromEnv({ SECRET_KEY: randomBytes(32).toString('hex') }),
+      },
+    ],
+  }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  return { app, url: `http://127.0.0.1:${port}`, chat, authenticate };
 }
