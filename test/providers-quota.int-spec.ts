@@ -8,17 +8,17 @@ import { RedisQuotaStore } from '../src/providers/quota/redis-quota-store';
 
 /** Quotas on a real Redis: two QuotaService instances (two app instances) share the counts. */
 describeWithServices(['redis'], 'QuotaService on Redis', () => {
-  const stores: RedisQuotaStore[] = [];
+  const connections: Redis[] = [];
 
   function instance(env: Record<string, string>): QuotaService {
-    const store = new RedisQuotaStore(new Redis(serviceUrl('redis')!));
-    stores.push(store);
+    const redis = new Redis(serviceUrl('redis')!);
+    connections.push(redis);
     const config = AppConfig.fromEnv({ SECRET_KEY: randomBytes(32).toString('hex'), ...env });
-    return new QuotaService(config, store);
+    return new QuotaService(config, new RedisQuotaStore(redis));
   }
 
   afterAll(async () => {
-    await Promise.all(stores.map((store) => store.close()));
+    await Promise.all(connections.map((redis) => redis.quit()));
   });
 
   it('requests per minute are counted across instances; the next one gets 429 with Retry-After', async () => {

@@ -30,8 +30,6 @@ export interface QuotaStore {
   add(key: string, amount: number, ttlMs: number): Promise<number>;
   /** The counter's value, 0 when absent or expired. */
   get(key: string): Promise<number>;
-  /** Releases connections (called on application shutdown). */
-  close?(): Promise<void>;
 }
 
 /** Counters in this process's memory; expired entries are swept as they are met and periodically. */

@@ -19,7 +19,10 @@ if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) 
 return value
 `;
 
-/** Quota counters in Redis, shared by every instance. Keys live under `chatbot:quota:`; owns its connection. */
+/**
+ * Quota counters in Redis, shared by every instance. Keys live under `chatbot:quota:`; the
+ * connection is the caller's (RedisModule's shared command connection in the app).
+ */
 export class RedisQuotaStore implements QuotaStore {
   constructor(
     private readonly redis: Redis,
@@ -57,13 +60,5 @@ export class RedisQuotaStore implements QuotaStore {
 
   async get(key: string): Promise<number> {
     return Number((await this.redis.get(this.prefix + key)) ?? 0);
-  }
-
-  async close(): Promise<void> {
-    try {
-      await this.redis.quit();
-    } catch {
-      this.redis.disconnect();
-    }
   }
 }
