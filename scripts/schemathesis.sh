@@ -13,6 +13,7 @@
 #   SCHEMATHESIS_VENV       where the virtualenv lives (default ~/.cache/nest-chatbot/schemathesis-<version>)
 #   SCHEMATHESIS_ARGS       extra `st run` options, e.g. "--seed 1 --phases fuzzing"
 #   SCHEMATHESIS_APP        the entry point to run (default dist/src/main.js)
+#   SCHEMATHESIS_DATABASE_URL  another database to run on, e.g. a throw-away PostgreSQL
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,7 +50,7 @@ env -i PATH="$PATH" HOME="$HOME" \
   DOTENV_CONFIG_PATH=/dev/null \
   HOST=127.0.0.1 PORT="$port" \
   SECRET_KEY="$(python3 -c 'import secrets; print(secrets.token_hex(32))')" \
-  DATABASE_URL="sqlite://$work/schemathesis.db" \
+  DATABASE_URL="${SCHEMATHESIS_DATABASE_URL:-sqlite://$work/schemathesis.db}" \
   LOG_LEVEL=warn \
   SECURITY__BCRYPT_ROUNDS=4 \
   AI_SERVICES__LOCAL_DELAY_MS=0 \

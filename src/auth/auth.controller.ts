@@ -55,7 +55,9 @@ export class AuthController {
     description: 'E-mail is trimmed and lower-cased; password 8–128 characters.' + AUTH_LIMIT_NOTE,
   })
   @ApiCreatedResponse({ type: RegisteredUserDto })
-  @ApiErrorResponse(409, 'E-mail already registered')
+  @ApiErrorResponse(409, 'E-mail already registered', {
+    detail: 'An account with this e-mail already exists',
+  })
   async register(@Body() dto: RegisterDto): Promise<RegisteredUserDto> {
     return mapRegisteredUser(await this.auth.register(dto.email, dto.password));
   }
@@ -134,7 +136,9 @@ export class AuthController {
   @ApiAcceptedResponse({ type: AcceptedDto })
   @ApiErrorResponse(401, 'Missing or invalid token')
   @ApiErrorResponse(403, 'The account is disabled')
-  @ApiErrorResponse(503, 'The SMTP server could not be reached')
+  @ApiErrorResponse(503, 'The SMTP server could not be reached', {
+    detail: 'Could not send the e-mail; try again later',
+  })
   async requestVerification(@CurrentUser() user: AuthUser): Promise<AcceptedDto> {
     const outcome = await this.auth.requestEmailVerification(user.id);
     const message = {

@@ -33,6 +33,11 @@ const IDEMPOTENCY_HEADER = {
   schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[ -~]*[!-~][ -~]*$' },
 };
 
+const INVALID_CHAT_BODY = {
+  detail: 'message must not be blank',
+  errors: [{ field: 'message', message: 'message must not be blank' }],
+};
+
 /** 404 and 409 of both chat routes (JSON and SSE). */
 const SessionNotFound = () =>
   ApiErrorResponse(404, "Unknown, malformed or another user's session_id", {
@@ -87,6 +92,7 @@ export class ChatController {
     400,
     'Invalid body (missing/blank/too long message, wrong types, unknown field, unknown model), ' +
       "malformed Idempotency-Key, or a message too long for the model's context window",
+    INVALID_CHAT_BODY,
   )
   @SessionNotFound()
   @SessionConflict()
@@ -162,7 +168,7 @@ export class ChatController {
       },
     },
   })
-  @ApiErrorResponse(400, 'Invalid body or Idempotency-Key')
+  @ApiErrorResponse(400, 'Invalid body or Idempotency-Key', INVALID_CHAT_BODY)
   @SessionNotFound()
   @SessionConflict()
   @ApiErrorResponse(429, 'Rate limit or quota')
