@@ -127,6 +127,10 @@ describeBrowser('browser chat page and Swagger UI in chromium', () => {
   const shot = (name: string) =>
     page.screenshot({ path: join(ARTIFACTS, `browser-${name}.png`), fullPage: true });
   const lastReply = () => page.locator('.msg.assistant').last();
+  /** GET /api/history (first page) as the user of `token`. */
+  const historyOf = async (token: string) =>
+    (await request(t.url).get('/api/history').set('Authorization', `Bearer ${token}`).expect(200))
+      .body as { total: number; items: { session_id: string; title: string }[] };
   const accessToken = async () =>
     page.evaluate(
       (key) =>
@@ -229,12 +233,9 @@ describeBrowser('browser chat page and Swagger UI in chromium', () => {
     await shot('3-stopped');
 
     const token = await accessToken();
-    const list = await request(t.url)
-      .get('/api/history')
-      .set('Authorization', `Bearer ${token}`)
-      .expect(200);
-    expect(list.body.total).toBe(1);
-    const sessionId = list.body.items[0].session_id;
+    const list = await historyOf(token);
+    expect(list.total).toBe(1);
+    const sessionId = list.items[0].session_id;
     const detail = await request(t.url)
       .get(`/api/history/${sessionId}`)
       .set('Authorization', `Bearer ${token}`)
@@ -293,13 +294,10 @@ describeBrowser('browser chat page and Swagger UI in chromium', () => {
     await page.press('#input', 'Enter');
     await page.locator('.msg.assistant[data-status="complete"]').waitFor();
     const token = await accessToken();
-    const list = await request(t.url)
-      .get('/api/history')
-      .set('Authorization', `Bearer ${token}`)
-      .expect(200);
-    expect(list.body.total).toBe(2);
+    const list = await historyOf(token);
+    expect(list.total).toBe(2);
     await request(t.url)
-      .delete(`/api/history/${list.body.items[0].session_id}`)
+      .delete(`/api/history/${list.items[0].session_id}`)
       .set('Authorization', `Bearer ${token}`)
       .expect(204);
 
@@ -394,13 +392,7 @@ describeBrowser('browser chat page and Swagger UI in chromium', () => {
     const longTitle = `Long ${'x'.repeat(195)}`;
     const phoneShot = (name: string) =>
       mobile.screenshot({ path: join(ARTIFACTS, `browser-phone-${name}.png`) });
-    const storedTitles = async () => {
-      const res = await request(t.url)
-        .get('/api/history')
-        .set('Authorization', `Bearer ${token}`)
-        .expect(200);
-      return (res.body.items as { title: string }[]).map((item) => item.title);
-    };
+    const storedTitles = async () => (await historyOf(token)).items.map((item) => item.title);
 
     beforeAll(async () => {
       await request(t.url).post('/api/auth/register').send({ email: phoneEmail, password });
