@@ -89,6 +89,9 @@ describeE2e('OpenAPI document (/docs-json)', () => {
         expect(param(path, 'get', 'per_page').type).toBe('integer');
       }
       expect(doc.components.schemas.ChatRequestDto.properties!.max_tokens.type).toBe('integer');
+      // Counts in responses too, so generated clients get whole-number types.
+      expect(doc.components.schemas.SessionListDto.properties!.total.type).toBe('integer');
+      expect(doc.components.schemas.UsageDto.properties!.tokens.type).toBe('integer');
     });
 
     it.each([

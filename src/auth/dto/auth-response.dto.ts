@@ -26,7 +26,7 @@ export class TokenPairDto {
   @ApiProperty({ example: 'bearer', enum: ['bearer'] })
   token_type: 'bearer';
 
-  @ApiProperty({ example: 1800, description: 'Access-token lifetime in seconds' })
+  @ApiProperty({ type: 'integer', example: 1800, description: 'Access-token lifetime in seconds' })
   expires_in: number;
 
   @ApiProperty({

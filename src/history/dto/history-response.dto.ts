@@ -26,7 +26,7 @@ export class SessionSummaryDto {
   })
   last_message: string | null;
 
-  @ApiProperty({ example: 6 })
+  @ApiProperty({ type: 'integer', example: 6 })
   message_count: number;
 
   @ApiProperty({ example: '2026-11-25T16:20:31.412Z', format: 'date-time' })
@@ -38,25 +38,29 @@ export class SessionListDto {
   @ApiProperty({ type: [SessionSummaryDto] })
   items: SessionSummaryDto[];
 
-  @ApiProperty({ example: 1 })
+  @ApiProperty({ type: 'integer', example: 1 })
   page: number;
 
-  @ApiProperty({ example: 20 })
+  @ApiProperty({ type: 'integer', example: 20 })
   per_page: number;
 
-  @ApiProperty({ example: 42, description: 'Sessions matching the request over all pages.' })
+  @ApiProperty({
+    type: 'integer',
+    example: 42,
+    description: 'Sessions matching the request over all pages.',
+  })
   total: number;
 }
 
 /** Token counts of one reply, as chat responses, chat events and history show them. */
 export class UsageDto {
-  @ApiProperty({ example: 128 })
+  @ApiProperty({ type: 'integer', example: 128 })
   prompt_tokens: number;
 
-  @ApiProperty({ example: 64 })
+  @ApiProperty({ type: 'integer', example: 64 })
   completion_tokens: number;
 
-  @ApiProperty({ example: 192, description: 'prompt_tokens + completion_tokens' })
+  @ApiProperty({ type: 'integer', example: 192, description: 'prompt_tokens + completion_tokens' })
   tokens: number;
 }
 
@@ -110,13 +114,17 @@ export class SessionDetailDto {
   @ApiProperty({ type: [MessageDto] })
   messages: MessageDto[];
 
-  @ApiProperty({ example: 1 })
+  @ApiProperty({ type: 'integer', example: 1 })
   page: number;
 
-  @ApiProperty({ example: 20 })
+  @ApiProperty({ type: 'integer', example: 20 })
   per_page: number;
 
-  @ApiProperty({ example: 6, description: 'Messages in the session over all pages.' })
+  @ApiProperty({
+    type: 'integer',
+    example: 6,
+    description: 'Messages in the session over all pages.',
+  })
   total: number;
 }
 
@@ -134,7 +142,7 @@ export class SessionExportDto {
   @ApiProperty({ example: '2026-11-25T16:20:31.412Z', format: 'date-time' })
   updated_at: string;
 
-  @ApiProperty({ example: 6 })
+  @ApiProperty({ type: 'integer', example: 6 })
   message_count: number;
 
   @ApiProperty({ type: [MessageDto], description: 'Every message, oldest first.' })

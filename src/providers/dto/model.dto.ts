@@ -11,7 +11,11 @@ export class ModelDto {
   @ApiProperty({ example: 'groq', description: 'Provider prefix of the id' })
   provider: string;
 
-  @ApiPropertyOptional({ example: 131072, description: 'Context window in tokens, when known' })
+  @ApiPropertyOptional({
+    type: 'integer',
+    example: 131072,
+    description: 'Context window in tokens, when known',
+  })
   context_window?: number;
 
   @ApiProperty({ example: true, description: 'Used when a chat request names no model' })
