@@ -3,12 +3,14 @@ import { LoggerModule } from 'nestjs-pino';
 import { AppConfig } from '@app/config';
 import { buildLoggerOptions } from '@app/common';
 import { AppConfigModule } from './config/app-config.module';
+import { ApiKeysModule } from './api-keys/api-keys.module';
 import { AuthModule } from './auth/auth.module';
 import { ChatModule } from './chat/chat.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { HistoryModule } from './history/history.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { OpenAiModule } from './openai/openai.module';
 import { ProvidersModule } from './providers/providers.module';
 import { RedisModule } from './redis/redis.module';
 import { UsersModule } from './users/users.module';
@@ -27,11 +29,13 @@ export class AppModule {
         RedisModule.forRoot(config.redisUrl),
         HealthModule,
         AuthModule,
+        ApiKeysModule,
         UsersModule,
         HistoryModule.forRoot(config),
         MetricsModule.forRoot(config),
         ProvidersModule,
         ChatModule,
+        OpenAiModule,
         WebModule.forRoot(config),
       ],
     };

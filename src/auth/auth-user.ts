@@ -2,4 +2,6 @@
 export interface AuthUser {
   id: string;
   email: string;
+  /** Set when the caller used a personal API key rather than an access token. */
+  apiKeyId?: string;
 }

@@ -9,6 +9,7 @@ import {
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { AppConfig } from '@app/config';
+import { ApiKeyScope } from '../api-keys/api-key-scopes';
 import type { AuthUser } from '../auth/auth-user';
 import { BearerAuth } from '../auth/decorators/bearer-auth.decorator';
 import { CurrentUser } from '../auth/decorators/current-user.decorator';
@@ -66,6 +67,7 @@ const SSE_EVENT_SCHEMA = {
 
 @ApiTags('chat')
 @BearerAuth()
+@ApiKeyScope('chat')
 @ApiErrorResponse(403, 'The account is disabled')
 @Controller('api/chat')
 export class ChatController {

@@ -62,5 +62,6 @@ import { SessionTitleService } from './turn/session-title.service';
           : new MemoryIdempotencyStore(),
     },
   ],
+  exports: [ChatService],
 })
 export class ChatModule {}

@@ -23,7 +23,7 @@ describe(SocketAuthenticator.name, () => {
     // The real token service on a real (in-memory) database: a token is only as good as its user row.
     db = await new DataSource(buildDataSourceOptions(config.database)).initialize();
     tokens = new AccessTokenService(jwt, config, db.getRepository(User));
-    sut = new SocketAuthenticator(tokens);
+    sut = new SocketAuthenticator(tokens, {} as never);
   });
   afterAll(() => db.destroy());
 

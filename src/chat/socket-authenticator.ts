@@ -1,7 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { Injectable } from '@nestjs/common';
 import type { Socket } from 'socket.io';
-import { UnauthorizedError } from '@app/common';
+import { ForbiddenError, UnauthorizedError } from '@app/common';
+import { ApiKeyAuthenticator } from '../api-keys/api-key-authenticator';
+import { isApiKeyToken } from '../api-keys/api-key-hasher';
 import { AccessTokenService } from '../auth/access-token.service';
 import type { AuthUser } from '../auth/auth-user';
 import { extractBearerToken } from '../auth/bearer-token';
@@ -15,12 +17,16 @@ export interface SocketIdentity {
 
 /**
  * Authenticates the handshakes of both socket transports (guards do not run on them): finds the
- * access token where each transport's clients send it and verifies it once, user included.
+ * access token (or personal API key with the `chat` scope) where each transport's clients send it
+ * and verifies it once, user included.
  * Throws what AccessTokenService throws (UnauthorizedError, ForbiddenError, a database outage).
  */
 @Injectable()
 export class SocketAuthenticator {
-  constructor(private readonly tokens: AccessTokenService) {}
+  constructor(
+    private readonly tokens: AccessTokenService,
+    private readonly apiKeys: ApiKeyAuthenticator,
+  ) {}
 
   /**
    * Socket.IO: `auth.token` (a `Bearer ` prefix is tolerated), else an `Authorization: Bearer`
@@ -44,7 +50,20 @@ export class SocketAuthenticator {
 
   private async identify(token: string | undefined): Promise<SocketIdentity> {
     if (!token) throw new UnauthorizedError('Not authenticated');
+    if (isApiKeyToken(token)) return this.identifyKey(token);
     const { user, claims } = await this.tokens.authenticate(token);
     return { user, expiresAt: claims.exp };
+  }
+
+  /** A personal API key with the `chat` scope; the connection ends when the key expires. */
+  private async identifyKey(token: string): Promise<SocketIdentity> {
+    const key = await this.apiKeys.authenticate(token);
+    if (!key.scopes.includes('chat')) {
+      throw new ForbiddenError('This API key does not have the "chat" scope');
+    }
+    return {
+      user: key.user,
+      expiresAt: key.expiresAt ? key.expiresAt.getTime() / 1000 : Number.POSITIVE_INFINITY,
+    };
   }
 }

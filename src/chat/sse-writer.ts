@@ -40,6 +40,12 @@ export class SseWriter {
     this.res.write(`id: ${this.nextId++}\nevent: ${event.type}\ndata: ${data}\n\n`);
   }
 
+  /** Writes a bare `data:` line (no `id`/`event`), as OpenAI-style streams do. */
+  data(json: string): void {
+    if (this.closed) return;
+    this.res.write(`data: ${json}\n\n`);
+  }
+
   comment(text: string): void {
     if (this.closed) return;
     this.res.write(`: ${text.replace(/[\r\n]+/g, ' ')}\n\n`);

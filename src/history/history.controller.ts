@@ -9,6 +9,7 @@ import {
   getSchemaPath,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { ApiKeyScope } from '../api-keys/api-key-scopes';
 import type { AuthUser } from '../auth/auth-user';
 import { BearerAuth } from '../auth/decorators/bearer-auth.decorator';
 import { CurrentUser } from '../auth/decorators/current-user.decorator';
@@ -47,6 +48,7 @@ export class HistoryController {
   constructor(private readonly history: HistoryService) {}
 
   @Get()
+  @ApiKeyScope('history:read')
   @ApiOperation({
     summary: "List the caller's chat sessions, newest activity first",
     description:
@@ -70,6 +72,7 @@ export class HistoryController {
   }
 
   @Get(':session_id')
+  @ApiKeyScope('history:read')
   @ApiOperation({ summary: 'One session with a page of its messages, oldest first' })
   @ApiParam(SESSION_PARAM)
   @ApiOkResponse({ type: SessionDetailDto })
@@ -90,6 +93,7 @@ export class HistoryController {
   }
 
   @Patch(':session_id')
+  @ApiKeyScope('history:write')
   @ApiOperation({
     summary: 'Rename a session',
     description: 'Returns the session summary. Does not change `updated_at` or the list order.',
@@ -110,6 +114,7 @@ export class HistoryController {
   }
 
   @Delete(':session_id')
+  @ApiKeyScope('history:write')
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete a session and all of its messages' })
   @ApiParam(SESSION_PARAM)
@@ -123,6 +128,7 @@ export class HistoryController {
   }
 
   @Get(':session_id/export')
+  @ApiKeyScope('history:read')
   @ApiOperation({
     summary: 'Download a whole session as JSON or Markdown',
     description:

@@ -1,5 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiKeyScope } from '../api-keys/api-key-scopes';
 import { BearerAuth } from '../auth/decorators/bearer-auth.decorator';
 import { ApiErrorResponse } from '@app/common';
 import { mapModel, ModelListDto } from './dto/model.dto';
@@ -7,6 +8,7 @@ import { ProvidersService } from './providers.service';
 
 @ApiTags('models')
 @BearerAuth()
+@ApiKeyScope('models')
 @ApiErrorResponse(429, 'Rate limit; see Retry-After')
 @Controller('api/models')
 export class ModelsController {

@@ -1,4 +1,5 @@
 import { InitialSchema1764086400000 } from './1764086400000-initial-schema';
+import { ApiKeys1764950400000 } from './1764950400000-api-keys';
 
 /** Every migration in order. Add new ones at the end (they run on SQLite and Postgres alike). */
-export const MIGRATIONS = [InitialSchema1764086400000];
+export const MIGRATIONS = [InitialSchema1764086400000, ApiKeys1764950400000];

@@ -1,0 +1,49 @@
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryColumn,
+} from 'typeorm';
+import { User } from '../../users/entities/user.entity';
+
+/** A personal API key: only its HMAC is stored; revoking deletes the row (on every instance at once). */
+@Entity('api_keys')
+export class ApiKey {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id: string;
+
+  @Index()
+  @Column({ name: 'user_id', type: 'varchar', length: 36 })
+  userId: string;
+
+  @ManyToOne(() => User, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'user_id' })
+  user?: User;
+
+  @Column({ type: 'varchar', length: 100 })
+  name: string;
+
+  /** The first characters of the key (`sk-cb-` + 10), unique: the lookup of every request. */
+  @Column({ type: 'varchar', length: 16, unique: true })
+  prefix: string;
+
+  /** HMAC-SHA-256 of the whole key under the server key (hex). */
+  @Column({ name: 'key_hash', type: 'varchar', length: 64 })
+  keyHash: string;
+
+  /** Space-separated scopes (`chat history:read …`). */
+  @Column({ type: 'varchar', length: 100 })
+  scopes: string;
+
+  @CreateDateColumn({ name: 'created_at' })
+  createdAt: Date;
+
+  @Column({ name: 'expires_at', type: Date, nullable: true })
+  expiresAt: Date | null;
+
+  @Column({ name: 'last_used_at', type: Date, nullable: true })
+  lastUsedAt: Date | null;
+}

@@ -1,0 +1,234 @@
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import {
+  connectChatSocket,
+  describeE2e,
+  registerAndLogin,
+  startTestApp,
+  type LoggedInUser,
+  type TestApp,
+} from '@app/testing';
+import { ApiKey } from '../src/api-keys/entities/api-key.entity';
+import { User } from '../src/users/entities/user.entity';
+
+const KEY_PATTERN = /^sk-cb-[A-Za-z0-9_-]{43}$/;
+const KEYS_FORBIDDEN = { detail: 'API keys cannot be used here; sign in with a password instead' };
+
+describeE2e('personal API keys (/api/keys)', () => {
+  let t: TestApp;
+  let db: DataSource;
+  let alice: LoggedInUser;
+  let bob: LoggedInUser;
+
+  const http = () => request(t.url);
+  const as = (token: string) => ({ Authorization: `Bearer ${token}` });
+  async function createKey(user: LoggedInUser, body: object = { name: 'k', scopes: ['chat'] }) {
+    const res = await http().post('/api/keys').set(as(user.token)).send(body).expect(201);
+    return res.body as { id: string; key: string; prefix: string; scopes: string[] };
+  }
+
+  beforeAll(async () => {
+    t = await startTestApp({ RATE_LIMIT__AUTH_PER_MINUTE: '10000' });
+    db = t.app.get(DataSource);
+    alice = await registerAndLogin(t.url);
+    bob = await registerAndLogin(t.url);
+  });
+  afterAll(() => t.close());
+
+  describe('POST /api/keys', () => {
+    it('returns the key once and stores only its HMAC', async () => {
+      const res = await http()
+        .post('/api/keys')
+        .set(as(alice.token))
+        .send({ name: '  CI pipeline ', scopes: ['models', 'chat'], expires_in_days: 30 })
+        .expect(201);
+      expect(res.body).toEqual({
+        id: expect.any(String),
+        name: 'CI pipeline',
+        prefix: res.body.key.slice(0, 16),
+        scopes: ['chat', 'models'],
+        created_at: expect.stringMatching(/Z$/),
+        expires_at: expect.stringMatching(/Z$/),
+        last_used_at: null,
+        key: expect.stringMatching(KEY_PATTERN),
+      });
+      const days = (Date.parse(res.body.expires_at) - Date.parse(res.body.created_at)) / 86_400_000;
+      expect(days).toBeCloseTo(30, 5);
+      const row = await db.getRepository(ApiKey).findOneByOrFail({ id: res.body.id });
+      expect(row.keyHash).toMatch(/^[0-9a-f]{64}$/);
+      expect(JSON.stringify(row)).not.toContain(res.body.key);
+    });
+
+    it.each([
+      [{ scopes: ['chat'] }, 'name', 'name must be a string'],
+      [{ name: '   ', scopes: ['chat'] }, 'name', 'name must be 1 to 100 characters'],
+      [{ name: 'x'.repeat(101), scopes: ['chat'] }, 'name', 'name must be 1 to 100 characters'],
+      [{ name: 'a\nb', scopes: ['chat'] }, 'name', 'name must not contain control characters'],
+      [{ name: 'k' }, 'scopes', 'scopes must be an array'],
+      [{ name: 'k', scopes: [] }, 'scopes', 'scopes must name at least one scope'],
+      [
+        { name: 'k', scopes: ['admin'] },
+        'scopes',
+        'each scope must be one of: chat, history:read, history:write, models',
+      ],
+      [{ name: 'k', scopes: ['chat', 'chat'] }, 'scopes', 'scopes must not repeat a scope'],
+      [
+        { name: 'k', scopes: ['chat'], expires_in_days: 0 },
+        'expires_in_days',
+        'expires_in_days must be at least 1',
+      ],
+      [
+        { name: 'k', scopes: ['chat'], expires_in_days: 1.5 },
+        'expires_in_days',
+        'expires_in_days must be a whole number',
+      ],
+      [
+        { name: 'k', scopes: ['chat'], expires_in_days: '3' },
+        'expires_in_days',
+        'expires_in_days must be a whole number',
+      ],
+      [{ name: 'k', scopes: ['chat'], admin: true }, 'admin', 'admin is not an allowed field'],
+    ])('rejects %j with 400 on %s', async (body, field, message) => {
+      const res = await http().post('/api/keys').set(as(alice.token)).send(body).expect(400);
+      expect(res.body.errors).toContainEqual({ field, message });
+      expect(res.body.detail).toContain(message);
+    });
+
+    it('answers 401 without a token', async () => {
+      const res = await http()
+        .post('/api/keys')
+        .send({ name: 'k', scopes: ['chat'] })
+        .expect(401);
+      expect(res.body).toEqual({ detail: 'Not authenticated' });
+    });
+  });
+
+  describe('GET /api/keys and DELETE /api/keys/{id}', () => {
+    it("lists the caller's keys without the key, newest first", async () => {
+      const user = await registerAndLogin(t.url);
+      const first = await createKey(user, { name: 'one', scopes: ['chat'] });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const second = await createKey(user, { name: 'two', scopes: ['history:read'] });
+      const res = await http().get('/api/keys').set(as(user.token)).expect(200);
+      expect(res.body.items.map((k: { id: string }) => k.id)).toEqual([second.id, first.id]);
+      expect(JSON.stringify(res.body)).not.toContain(first.key);
+      expect(res.body.items[0]).not.toHaveProperty('key');
+      expect(res.body.items[1].prefix).toBe(first.prefix);
+    });
+
+    it('revokes a key at once (401 on the next use) and 404s unknown or foreign ids', async () => {
+      const key = await createKey(alice, { name: 'r', scopes: ['models'] });
+      await http().get('/api/models').set(as(key.key)).expect(200);
+      await http()
+        .delete(`/api/keys/${key.id}`)
+        .set(as(bob.token))
+        .expect(404, { detail: 'API key not found' });
+      await http().delete(`/api/keys/${key.id}`).set(as(alice.token)).expect(204);
+      const res = await http().get('/api/models').set(as(key.key)).expect(401);
+      expect(res.body).toEqual({ detail: 'Invalid API key' });
+      await http().delete(`/api/keys/${key.id}`).set(as(alice.token)).expect(404);
+      await http().delete('/api/keys/not-a-key').set(as(alice.token)).expect(404);
+    });
+
+    it('records the last use', async () => {
+      const key = await createKey(alice, { name: 'used', scopes: ['models'] });
+      await http().get('/api/models').set(as(key.key)).expect(200);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const listed = await http().get('/api/keys').set(as(alice.token)).expect(200);
+      const item = listed.body.items.find((k: { id: string }) => k.id === key.id);
+      expect(item.last_used_at).toMatch(/Z$/);
+    });
+  });
+
+  describe('using a key', () => {
+    it('works on the routes its scopes allow and answers 403 elsewhere', async () => {
+      const chatKey = await createKey(alice, { name: 'chat', scopes: ['chat'] });
+      const res = await http()
+        .post('/api/chat')
+        .set(as(chatKey.key))
+        .send({ message: 'hello via key' })
+        .expect(200);
+      expect(res.body.reply).toContain('hello via key');
+
+      const denied = await http().get('/api/models').set(as(chatKey.key)).expect(403);
+      expect(denied.body).toEqual({ detail: 'This API key does not have the "models" scope' });
+      await http().get('/api/history').set(as(chatKey.key)).expect(403);
+
+      const reader = await createKey(alice, { name: 'read', scopes: ['history:read'] });
+      const history = await http().get('/api/history').set(as(reader.key)).expect(200);
+      expect(history.body.items[0].session_id).toBe(res.body.session_id);
+      await http()
+        .patch(`/api/history/${res.body.session_id}`)
+        .set(as(reader.key))
+        .send({ title: 'x' })
+        .expect(403);
+      const writer = await createKey(alice, { name: 'write', scopes: ['history:write'] });
+      await http()
+        .patch(`/api/history/${res.body.session_id}`)
+        .set(as(writer.key))
+        .send({ title: 'Renamed by key' })
+        .expect(200);
+    });
+
+    it('cannot manage keys or the account (403)', async () => {
+      const key = await createKey(alice, {
+        name: 'all',
+        scopes: ['chat', 'history:read', 'history:write', 'models'],
+      });
+      for (const call of [
+        http().get('/api/keys'),
+        http()
+          .post('/api/keys')
+          .send({ name: 'k', scopes: ['chat'] }),
+        http().delete(`/api/keys/${key.id}`),
+        http().get('/api/users/me'),
+        http().delete('/api/users/me'),
+      ]) {
+        const res = await call.set(as(key.key));
+        expect({ status: res.status, body: res.body }).toEqual({
+          status: 403,
+          body: KEYS_FORBIDDEN,
+        });
+      }
+    });
+
+    it('refuses unknown, tampered and expired keys with 401', async () => {
+      const key = await createKey(alice, { name: 'e', scopes: ['models'], expires_in_days: 1 });
+      const tampered = key.key.slice(0, -1) + (key.key.endsWith('A') ? 'B' : 'A');
+      for (const token of [tampered, 'sk-cb-short', `sk-cb-${'x'.repeat(43)}`]) {
+        const res = await http().get('/api/models').set(as(token)).expect(401);
+        expect(res.body).toEqual({ detail: 'Invalid API key' });
+        expect(res.headers['www-authenticate']).toBe('Bearer');
+      }
+      await db
+        .getRepository(ApiKey)
+        .update({ id: key.id }, { expiresAt: new Date(Date.now() - 1000) });
+      const expired = await http().get('/api/models').set(as(key.key)).expect(401);
+      expect(expired.body).toEqual({ detail: 'API key has expired' });
+    });
+
+    it("answers 403 for a disabled account's key", async () => {
+      const user = await registerAndLogin(t.url);
+      const key = await createKey(user, { name: 'd', scopes: ['models'] });
+      await db.getRepository(User).update({ id: user.id }, { isActive: false });
+      const res = await http().get('/api/models').set(as(key.key)).expect(403);
+      expect(res.body).toEqual({ detail: 'Account is disabled' });
+    });
+
+    it('connects Socket.IO with a chat key, and refuses a key without the scope', async () => {
+      const chatKey = await createKey(alice, { name: 's', scopes: ['chat'] });
+      const socket = await connectChatSocket(t.url, chatKey.key);
+      socket.disconnect();
+      const modelsKey = await createKey(alice, { name: 'm', scopes: ['models'] });
+      await expect(connectChatSocket(t.url, modelsKey.key)).rejects.toThrow(/forbidden/);
+    });
+
+    it('are deleted with their user', async () => {
+      const user = await registerAndLogin(t.url);
+      const key = await createKey(user, { name: 'gone', scopes: ['models'] });
+      await http().delete('/api/users/me').set(as(user.token)).expect(204);
+      expect(await db.getRepository(ApiKey).countBy({ id: key.id })).toBe(0);
+      await http().get('/api/models').set(as(key.key)).expect(401);
+    });
+  });
+});
