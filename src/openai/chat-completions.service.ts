@@ -1,0 +1,277 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { codePointLength, DomainError, InvalidInputError } from '@app/common';
+import { ChatService } from '../chat/chat.service';
+import { ReplyFailedError, type ChatTurn } from '../chat/chat-turn';
+import { MAX_SYSTEM_PROMPT_CHARS } from '../chat/dto/chat-request.dto';
+import type { ProviderMessage, FinishReason } from '../providers/chat-provider.interface';
+import { GenerationAbortedError } from '../providers/provider.errors';
+import { ProvidersService, type ResolvedModel } from '../providers/providers.service';
+import { QuotaService } from '../providers/quota.service';
+import { countMessagesTokens, countTokens } from '../providers/token-counter';
+import type { CompletionInput } from './completion-input';
+import { ContextLengthExceededError, ModelNotFoundError } from './openai-errors';
+import { StopSequenceScanner } from './stop-sequence-scanner';
+
+/** Token counts in OpenAI's names. */
+export interface CompletionUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+/** How a completion ended; `failure` is set when the provider failed (mapped by the transport). */
+export interface CompletionResult {
+  text: string;
+  /** The model that answered (after a fallback). */
+  model: string;
+  usage: CompletionUsage;
+  finishReason: FinishReason;
+  failure?: DomainError;
+}
+
+/** A checked request, ready to run: every client error (400, 404, 409, 429) is already raised. */
+export interface CompletionRun {
+  /** The model the request was routed to. */
+  readonly model: string;
+  /** The history session the exchange is stored in; undefined when stateless. */
+  readonly sessionId?: string;
+  /** Streams the reply text to `onText` and resolves when it ends; never rejects. */
+  run(onText: (text: string) => void): Promise<CompletionResult>;
+  /** Stops the generation (the client went away). */
+  abort(): void;
+}
+
+/**
+ * `/v1/chat/completions`. Stateless by default: the request's messages are the whole prompt and
+ * nothing is stored, with the same quota, fallbacks, key rotation and circuit breaker as
+ * `/api/chat` (ProvidersService). With a session (`X-Session-Id`, or `store: true` for a new one)
+ * the exchange is a `/api/chat` turn (ChatService): its last user message is the new message, its
+ * system messages the system prompt, and the stored session is the context.
+ */
+@Injectable()
+export class ChatCompletionsService {
+  private readonly logger = new Logger(ChatCompletionsService.name);
+
+  constructor(
+    private readonly providers: ProvidersService,
+    private readonly quota: QuotaService,
+    private readonly chat: ChatService,
+  ) {}
+
+  async begin(
+    userId: string,
+    input: CompletionInput,
+    sessionId: string | undefined,
+  ): Promise<CompletionRun> {
+    const model = this.resolveModel(input.model);
+    if (sessionId !== undefined || input.store) {
+      return this.beginStored(userId, input, model, sessionId ?? null);
+    }
+    const promptTokens = countMessagesTokens(input.messages);
+    const room = model.contextWindow - (input.maxTokens ?? 0);
+    if (promptTokens > room) {
+      throw new ContextLengthExceededError(
+        `The messages (about ${promptTokens} tokens) do not fit the context window of ${model.id} ` +
+          `(${model.contextWindow} tokens${input.maxTokens ? `, ${input.maxTokens} kept for the reply` : ''})`,
+      );
+    }
+    await this.quota.assertWithinQuota(userId);
+    return new StatelessCompletion(
+      this.providers,
+      this.quota,
+      this.logger,
+      userId,
+      model,
+      input,
+      promptTokens,
+    );
+  }
+
+  /** The model the SDKs named, or 404 `model_not_found` (as OpenAI answers). */
+  private resolveModel(id: string): ResolvedModel {
+    try {
+      return this.providers.resolveModel(id);
+    } catch (error) {
+      if (error instanceof InvalidInputError) throw new ModelNotFoundError(error.message);
+      throw error;
+    }
+  }
+
+  private async beginStored(
+    userId: string,
+    input: CompletionInput,
+    model: ResolvedModel,
+    sessionId: string | null,
+  ): Promise<CompletionRun> {
+    if (input.stops.length) {
+      throw new InvalidInputError('stop cannot be used when the exchange is stored', [
+        { field: 'stop', message: 'stop cannot be used when the exchange is stored' },
+      ]);
+    }
+    const last = input.messages[input.messages.length - 1];
+    if (last.role !== 'user' || !/\S/.test(last.content)) {
+      throw new InvalidInputError(
+        'the last message must be a non-blank user message when the exchange is stored',
+        [{ field: 'messages', message: 'the last message must be a non-blank user message' }],
+      );
+    }
+    const systemPrompt = systemPromptOf(input.messages);
+    if (systemPrompt && codePointLength(systemPrompt) > MAX_SYSTEM_PROMPT_CHARS) {
+      throw new InvalidInputError(
+        `system messages must be at most ${MAX_SYSTEM_PROMPT_CHARS} characters when the exchange is stored`,
+        [
+          {
+            field: 'messages',
+            message: `system messages exceed ${MAX_SYSTEM_PROMPT_CHARS} characters`,
+          },
+        ],
+      );
+    }
+    const turn = await this.chat.begin(userId, {
+      message: last.content,
+      sessionId,
+      model: model.id,
+      systemPrompt,
+      temperature: input.temperature,
+      maxTokens: input.maxTokens,
+    });
+    return new StoredCompletion(turn);
+  }
+}
+
+function systemPromptOf(messages: ProviderMessage[]): string | undefined {
+  const system = messages.filter((m) => m.role === 'system').map((m) => m.content);
+  return system.length ? system.join('\n\n') : undefined;
+}
+
+/** A completion whose prompt is the request itself and which stores nothing. */
+class StatelessCompletion implements CompletionRun {
+  private readonly controller = new AbortController();
+
+  constructor(
+    private readonly providers: ProvidersService,
+    private readonly quota: QuotaService,
+    private readonly logger: Logger,
+    private readonly userId: string,
+    private readonly resolved: ResolvedModel,
+    private readonly input: CompletionInput,
+    private readonly promptTokens: number,
+  ) {}
+
+  get model(): string {
+    return this.resolved.id;
+  }
+
+  async run(onText: (text: string) => void): Promise<CompletionResult> {
+    const scanner = new StopSequenceScanner(this.input.stops);
+    const result: CompletionResult = {
+      text: '',
+      model: this.resolved.id,
+      usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
+      finishReason: 'stop',
+    };
+    const emit = (text: string) => {
+      if (!text) return;
+      result.text += text;
+      try {
+        onText(text);
+      } catch {
+        // A client that cannot take more text must not stop the usage from being recorded.
+      }
+    };
+    let reported: CompletionUsage | undefined;
+    try {
+      const events = this.providers.stream({
+        model: this.resolved.id,
+        messages: this.input.messages,
+        temperature: this.input.temperature,
+        maxTokens: this.input.maxTokens,
+        signal: this.controller.signal,
+        userId: this.userId,
+      });
+      for await (const event of events) {
+        if (event.type === 'start') {
+          result.model = event.model;
+        } else if (event.type === 'delta') {
+          emit(scanner.push(event.text));
+          // Leaving the loop closes the upstream stream: the rest of the reply is not wanted.
+          if (scanner.stopped || this.controller.signal.aborted) break;
+        } else {
+          result.model = event.model;
+          result.finishReason = event.finishReason;
+          reported = {
+            prompt_tokens: event.usage.promptTokens,
+            completion_tokens: event.usage.completionTokens,
+            total_tokens: event.usage.totalTokens,
+          };
+        }
+      }
+      emit(scanner.flush());
+      if (scanner.stopped) result.finishReason = 'stop';
+      if (this.controller.signal.aborted) result.finishReason = 'aborted';
+    } catch (error) {
+      if (this.controller.signal.aborted || error instanceof GenerationAbortedError) {
+        result.finishReason = 'aborted';
+      } else if (error instanceof DomainError) {
+        result.failure = error;
+        result.finishReason = 'error';
+      } else {
+        this.logger.error({ err: error }, 'Completion failed');
+        result.failure = new ReplyFailedError('internal', 'Internal server error');
+        result.finishReason = 'error';
+      }
+    }
+    // After a stop sequence or an abort, the provider's own count (if any) is not what was sent.
+    const completion = countTokens(result.text);
+    result.usage =
+      reported && !scanner.stopped && result.finishReason !== 'aborted'
+        ? reported
+        : {
+            prompt_tokens: this.promptTokens,
+            completion_tokens: completion,
+            total_tokens: this.promptTokens + completion,
+          };
+    if (!result.failure || result.text) {
+      await this.quota.recordUsage(this.userId, result.usage.total_tokens);
+    }
+    return result;
+  }
+
+  abort(): void {
+    if (!this.controller.signal.aborted) this.controller.abort('client_disconnected');
+  }
+}
+
+/** A completion run as a `/api/chat` turn: stored, titled, one generation per session. */
+class StoredCompletion implements CompletionRun {
+  constructor(private readonly turn: ChatTurn) {}
+
+  get model(): string {
+    return this.turn.model;
+  }
+
+  get sessionId(): string {
+    return this.turn.sessionId;
+  }
+
+  async run(onText: (text: string) => void): Promise<CompletionResult> {
+    const outcome = await this.turn.run((event) => {
+      if (event.type === 'delta') onText(event.text);
+    });
+    return {
+      text: outcome.reply,
+      model: outcome.model,
+      usage: {
+        prompt_tokens: outcome.usage.prompt_tokens,
+        completion_tokens: outcome.usage.completion_tokens,
+        total_tokens: outcome.usage.tokens,
+      },
+      finishReason: outcome.finish_reason,
+      failure: outcome.failure,
+    };
+  }
+
+  abort(): void {
+    this.turn.abort();
+  }
+}

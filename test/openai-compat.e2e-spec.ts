@@ -1,0 +1,283 @@
+import OpenAI, {
+  AuthenticationError,
+  BadRequestError,
+  NotFoundError,
+  PermissionDeniedError,
+  RateLimitError,
+} from 'openai';
+import request from 'supertest';
+import {
+  describeE2e,
+  registerAndLogin,
+  startTestApp,
+  type LoggedInUser,
+  type TestApp,
+} from '@app/testing';
+
+const LOCAL = 'local/echo';
+const QUOTA_PER_MINUTE = 30;
+
+/**
+ * The `/v1` surface through the official `openai` Node SDK (a client nobody here wrote): its own
+ * response types and exception classes are the assertions.
+ */
+describeE2e('OpenAI-compatible /v1 with the official openai SDK', () => {
+  let t: TestApp;
+  let alice: LoggedInUser;
+  let bob: LoggedInUser;
+  let aliceKey: string;
+
+  const http = () => request(t.url);
+  const as = (token: string) => ({ Authorization: `Bearer ${token}` });
+  const client = (apiKey: string) =>
+    new OpenAI({ apiKey, baseURL: `${t.url}/v1`, maxRetries: 0, timeout: 20_000 });
+  async function createKey(user: LoggedInUser, scopes: string[]): Promise<string> {
+    const res = await http().post('/api/keys').set(as(user.token)).send({ name: 'sdk', scopes });
+    expect(res.status).toBe(201);
+    return res.body.key as string;
+  }
+  const historyTotal = async (user: LoggedInUser) =>
+    (await http().get('/api/history').set(as(user.token)).expect(200)).body.total as number;
+
+  beforeAll(async () => {
+    t = await startTestApp({
+      AI_SERVICES__LOCAL_DELAY_MS: '1',
+      QUOTA__REQUESTS_PER_MINUTE: String(QUOTA_PER_MINUTE),
+      RATE_LIMIT__DEFAULT_PER_MINUTE: '10000',
+      RATE_LIMIT__AUTH_PER_MINUTE: '10000',
+    });
+    alice = await registerAndLogin(t.url);
+    bob = await registerAndLogin(t.url);
+    aliceKey = await createKey(alice, ['chat', 'models']);
+  });
+  afterAll(() => t.close());
+
+  it('lists the models of /api/models in the OpenAI list shape', async () => {
+    const page = await client(aliceKey).models.list();
+    const ours = (await http().get('/api/models').set(as(alice.token)).expect(200)).body.items;
+    expect(page.data.map((m) => m.id)).toEqual(ours.map((m: { id: string }) => m.id));
+    expect(page.data.find((m) => m.id === LOCAL)).toEqual({
+      id: LOCAL,
+      object: 'model',
+      created: expect.any(Number),
+      owned_by: 'local',
+    });
+  });
+
+  it('answers a completion statelessly: nothing is stored', async () => {
+    const before = await historyTotal(alice);
+    const completion = await client(aliceKey).chat.completions.create({
+      model: LOCAL,
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'Hello from the SDK' },
+      ],
+      temperature: 0.2,
+      max_tokens: 200,
+    });
+    expect(completion).toMatchObject({
+      id: expect.stringMatching(/^chatcmpl-/),
+      object: 'chat.completion',
+      model: LOCAL,
+      choices: [
+        {
+          index: 0,
+          finish_reason: 'stop',
+          message: { role: 'assistant', content: expect.stringContaining('Hello from the SDK') },
+        },
+      ],
+    });
+    const usage = completion.usage!;
+    expect(usage.prompt_tokens).toBeGreaterThan(0);
+    expect(usage.total_tokens).toBe(usage.prompt_tokens + usage.completion_tokens);
+    expect(await historyTotal(alice)).toBe(before);
+  });
+
+  it('streams chunks with usage last (stream_options.include_usage) and ends with [DONE]', async () => {
+    const stream = await client(aliceKey).chat.completions.create({
+      model: LOCAL,
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'Stream me please' }] }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    const text = chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
+    expect(text).toContain('Stream me please');
+    expect(chunks[0].choices[0].delta.role).toBe('assistant');
+    expect(chunks.at(-2)!.choices[0].finish_reason).toBe('stop');
+    const last = chunks.at(-1)!;
+    expect(last.choices).toEqual([]);
+    expect(last.usage!.completion_tokens).toBeGreaterThan(0);
+
+    const raw = await http()
+      .post('/v1/chat/completions')
+      .set(as(aliceKey))
+      .send({ model: LOCAL, stream: true, messages: [{ role: 'user', content: 'hi' }] })
+      .expect(200);
+    expect(raw.headers['content-type']).toMatch(/^text\/event-stream/);
+    expect(raw.text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+    expect(raw.text).not.toContain('"usage"');
+  });
+
+  it('ends the reply at a stop sequence, without it', async () => {
+    const completion = await client(aliceKey).chat.completions.create({
+      model: LOCAL,
+      messages: [{ role: 'user', content: 'alpha beta gamma' }],
+      stop: ['gamma'],
+    });
+    const content = completion.choices[0].message.content!;
+    expect(content).toMatch(/alpha beta $/);
+    expect(completion.choices[0].finish_reason).toBe('stop');
+  });
+
+  it('raises the SDK’s AuthenticationError for a bad or revoked key', async () => {
+    await expect(client('sk-cb-' + 'A'.repeat(43)).models.list()).rejects.toBeInstanceOf(
+      AuthenticationError,
+    );
+    const key = await createKey(alice, ['models']);
+    const listed = await http().get('/api/keys').set(as(alice.token)).expect(200);
+    const id = listed.body.items.find((k: { prefix: string }) => key.startsWith(k.prefix)).id;
+    await http().delete(`/api/keys/${id}`).set(as(alice.token)).expect(204);
+    const error = await client(key)
+      .models.list()
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AuthenticationError);
+    expect((error as AuthenticationError).code).toBe('invalid_api_key');
+  });
+
+  it('raises PermissionDeniedError for a key without the scope', async () => {
+    const key = await createKey(alice, ['models']);
+    await expect(
+      client(key).chat.completions.create({
+        model: LOCAL,
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    ).rejects.toBeInstanceOf(PermissionDeniedError);
+  });
+
+  it('raises NotFoundError (model_not_found) for an unknown model', async () => {
+    const error = await client(aliceKey)
+      .chat.completions.create({ model: 'nope/x', messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NotFoundError);
+    expect((error as NotFoundError).code).toBe('model_not_found');
+  });
+
+  it.each([
+    [{ n: 2 }, 'n must be 1: this server returns one choice'],
+    [{ messages: [] }, 'messages must contain at least one message'],
+    [
+      { messages: [{ role: 'tool', content: 'x', tool_call_id: '1' }] },
+      'messages[0].role must be one of: system, developer, user, assistant (tool calls are not supported)',
+    ],
+    [
+      { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] },
+      'messages[0].content[0] must be a text part {"type": "text", "text": "..."}',
+    ],
+    [{ stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop must be a string or an array of 1 to 4'],
+    [{ temperature: 3 }, 'temperature must not be greater than 2'],
+    [{ max_tokens: 0 }, 'max_tokens must be at least 1'],
+    [{ stream: 'yes' }, 'stream must be a boolean value'],
+    [{ tools: [] }, 'tools is not an allowed field'],
+    [{ store: true, stop: 'x' }, 'stop cannot be used when the exchange is stored'],
+  ])('answers 400 invalid_request_error (BadRequestError) for %j', async (patch, message) => {
+    const body = { model: LOCAL, messages: [{ role: 'user', content: 'hi' }], ...patch };
+    const error = await client(aliceKey)
+      .chat.completions.create(body as never)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BadRequestError);
+    const raw = await http().post('/v1/chat/completions').set(as(aliceKey)).send(body).expect(400);
+    expect(raw.body.error).toEqual({
+      message: expect.stringContaining(message),
+      type: 'invalid_request_error',
+      param: expect.any(String),
+      code: null,
+    });
+    expect(raw.body.detail).toBe(raw.body.error.message);
+  });
+
+  it('answers 401 in both shapes without a key', async () => {
+    const res = await http().get('/v1/models').expect(401);
+    expect(res.body).toEqual({
+      error: {
+        message: 'Not authenticated',
+        type: 'invalid_request_error',
+        param: null,
+        code: 'invalid_api_key',
+      },
+      detail: 'Not authenticated',
+    });
+  });
+
+  it('stores the exchange with "store": true, and continues it with X-Session-Id', async () => {
+    const sdk = client(aliceKey);
+    const first = await sdk.chat.completions
+      .create({
+        model: LOCAL,
+        messages: [
+          { role: 'system', content: 'You are a parrot.' },
+          { role: 'user', content: 'Remember the word teapot' },
+        ],
+        store: true,
+      })
+      .withResponse();
+    const sessionId = first.response.headers.get('x-session-id')!;
+    expect(sessionId).toBeTruthy();
+    expect(first.data.choices[0].message.content).toContain('teapot');
+
+    const second = await sdk.chat.completions
+      .create(
+        { model: LOCAL, messages: [{ role: 'user', content: 'And now kettle' }], stream: true },
+        { headers: { 'X-Session-Id': sessionId } },
+      )
+      .withResponse();
+    expect(second.response.headers.get('x-session-id')).toBe(sessionId);
+    let streamed = '';
+    for await (const chunk of second.data) streamed += chunk.choices[0]?.delta.content ?? '';
+    expect(streamed).toContain('kettle');
+
+    const session = await http().get(`/api/history/${sessionId}`).set(as(alice.token)).expect(200);
+    expect(
+      session.body.messages.map((m: { role: string; content: string; status: string }) => [
+        m.role,
+        m.status,
+      ]),
+    ).toEqual([
+      ['user', 'complete'],
+      ['assistant', 'complete'],
+      ['user', 'complete'],
+      ['assistant', 'complete'],
+    ]);
+    expect(session.body.messages[2].content).toBe('And now kettle');
+    expect(session.body.messages[3].content).toBe(streamed);
+
+    const foreign = await client(await createKey(bob, ['chat']))
+      .chat.completions.create(
+        { model: LOCAL, messages: [{ role: 'user', content: 'hi' }] },
+        { headers: { 'X-Session-Id': sessionId } },
+      )
+      .catch((e: unknown) => e);
+    expect(foreign).toBeInstanceOf(NotFoundError);
+  });
+
+  it('accepts an access token as well as a key', async () => {
+    const completion = await client(alice.token).chat.completions.create({
+      model: LOCAL,
+      messages: [{ role: 'user', content: 'token auth' }],
+    });
+    expect(completion.choices[0].message.content).toContain('token auth');
+  });
+
+  it('raises RateLimitError with Retry-After once the chat quota is used up', async () => {
+    const user = await registerAndLogin(t.url);
+    const sdk = client(await createKey(user, ['chat']));
+    const ask = () =>
+      sdk.chat.completions.create({ model: LOCAL, messages: [{ role: 'user', content: 'q' }] });
+    for (let i = 0; i < QUOTA_PER_MINUTE; i++) await ask();
+    const error = await ask().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect(Number((error as RateLimitError).headers?.get('retry-after'))).toBeGreaterThan(0);
+    expect((error as RateLimitError).code).toBe('rate_limit_exceeded');
+  });
+});
