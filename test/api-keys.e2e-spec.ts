@@ -231,4 +231,36 @@ describeE2e('personal API keys (/api/keys)', () => {
       await http().get('/api/models').set(as(key.key)).expect(401);
     });
   });
+
+  describe('rate limit', () => {
+    let limited: TestApp;
+    beforeAll(async () => {
+      limited = await startTestApp({
+        RATE_LIMIT__DEFAULT_PER_MINUTE: '6',
+        RATE_LIMIT__AUTH_PER_MINUTE: '100',
+      });
+    });
+    afterAll(() => limited.close());
+
+    it("counts a user's keys in the user's own budget, not the IP's", async () => {
+      const user = await registerAndLogin(limited.url);
+      const api = () => request(limited.url);
+      const key = (
+        await api()
+          .post('/api/keys')
+          .set(as(user.token))
+          .send({ name: 'k', scopes: ['models'] })
+          .expect(201)
+      ).body.key as string;
+      // Creating the key was the first of the user's 6 requests.
+      for (let i = 0; i < 3; i++) await api().get('/api/models').set(as(key)).expect(200);
+      for (let i = 0; i < 2; i++) await api().get('/api/models').set(as(user.token)).expect(200);
+      const res = await api().get('/api/models').set(as(key));
+      expect(res.status).toBe(429);
+      expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+      // Another user from the same IP still has a budget.
+      const other = await registerAndLogin(limited.url);
+      await api().get('/api/models').set(as(other.token)).expect(200);
+    });
+  });
 });

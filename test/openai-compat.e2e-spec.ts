@@ -210,6 +210,39 @@ describeE2e('OpenAI-compatible /v1 with the official openai SDK', () => {
     });
   });
 
+  it('answers malformed JSON and unknown /v1 routes in the same envelope', async () => {
+    const malformed = await http()
+      .post('/v1/chat/completions')
+      .set(as(aliceKey))
+      .set('Content-Type', 'application/json')
+      .send('{"model": ')
+      .expect(400);
+    expect(malformed.body.error).toMatchObject({ type: 'invalid_request_error' });
+    expect(malformed.body.detail).toBe(malformed.body.error.message);
+    const unknown = await http().get('/v1/embeddings').set(as(aliceKey)).expect(404);
+    expect(unknown.body.error).toMatchObject({ type: 'invalid_request_error', code: 'not_found' });
+    expect(unknown.body.detail).toEqual(expect.any(String));
+  });
+
+  it('documents /v1 under its own Swagger tag, with the 401 body the server sends', async () => {
+    const doc = (await http().get('/docs-json').expect(200)).body;
+    for (const [path, method] of [
+      ['/v1/models', 'get'],
+      ['/v1/chat/completions', 'post'],
+    ]) {
+      expect(doc.paths[path][method].tags).toEqual(['v1 (OpenAI-compatible)']);
+    }
+    const documented =
+      doc.paths['/v1/models'].get.responses['401'].content['application/json'].example;
+    const real = (
+      await http()
+        .get('/v1/models')
+        .set(as('sk-cb-' + 'B'.repeat(43)))
+        .expect(401)
+    ).body;
+    expect(real).toEqual(documented);
+  });
+
   it('stores the exchange with "store": true, and continues it with X-Session-Id', async () => {
     const sdk = client(aliceKey);
     const first = await sdk.chat.completions

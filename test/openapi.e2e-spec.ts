@@ -247,7 +247,12 @@ describeE2e('OpenAPI document (/docs-json)', () => {
         details.set(status, (details.get(status) ?? new Set()).add(example.detail!));
       }
     }
-    expect(details.get('403')).toEqual(new Set(['Account is disabled']));
+    expect(details.get('403')).toEqual(
+      new Set([
+        'Account is disabled',
+        'API keys cannot be used here; sign in with a password instead',
+      ]),
+    );
     for (const detail of details.get('429')!) expect(detail).toMatch(/^Too many requests/);
     const anonymous = await request(t.url).get('/api/users/me').expect(401);
     expect(anonymous.body).toEqual(

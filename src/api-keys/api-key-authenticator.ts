@@ -9,6 +9,8 @@ import { ApiKey } from './entities/api-key.entity';
 
 /** `last_used_at` is written at most this often per key, not on every request. */
 const LAST_USED_RESOLUTION_MS = 60_000;
+/** Prefixes whose owner is remembered for the rate limiter (oldest forgotten first). */
+const OWNER_CACHE_SIZE = 10_000;
 
 /** A personal API key checked once: its user, scopes and expiry. */
 export interface VerifiedApiKey {
@@ -26,11 +28,32 @@ export interface VerifiedApiKey {
 @Injectable()
 export class ApiKeyAuthenticator {
   private readonly logger = new Logger(ApiKeyAuthenticator.name);
+  /** prefix → user id (null: no such key). A prefix never changes owner, so entries stay true. */
+  private readonly owners = new Map<string, string | null>();
 
   constructor(
     private readonly hasher: ApiKeyHasher,
     @InjectRepository(ApiKey) private readonly keys: Repository<ApiKey>,
   ) {}
+
+  /**
+   * The user a key claims to belong to, without checking it (expiry, revocation, the secret): the
+   * rate limiter counts a key's requests against its user before the guard runs. Cached per prefix.
+   */
+  async ownerOf(token: string): Promise<string | undefined> {
+    const prefix = this.hasher.prefixOf(token);
+    if (!prefix) return undefined;
+    let owner = this.owners.get(prefix);
+    if (owner === undefined) {
+      const row = await this.keys.findOne({ where: { prefix }, select: { userId: true } });
+      owner = row?.userId ?? null;
+      if (this.owners.size >= OWNER_CACHE_SIZE) {
+        this.owners.delete(this.owners.keys().next().value as string);
+      }
+      this.owners.set(prefix, owner);
+    }
+    return owner ?? undefined;
+  }
 
   /** UnauthorizedError for an unknown, revoked or expired key; ForbiddenError for a disabled account. */
   async authenticate(token: string): Promise<VerifiedApiKey> {

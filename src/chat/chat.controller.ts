@@ -68,7 +68,6 @@ const SSE_EVENT_SCHEMA = {
 @ApiTags('chat')
 @BearerAuth()
 @ApiKeyScope('chat')
-@ApiErrorResponse(403, 'The account is disabled')
 @Controller('api/chat')
 export class ChatController {
   constructor(

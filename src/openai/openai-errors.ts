@@ -1,4 +1,4 @@
-import { DomainError, mapError, NotFoundError, type FieldError } from '@app/common';
+import { DomainError, NotFoundError } from '@app/common';
 
 /** A model id that no configured provider serves (OpenAI answers 404 `model_not_found`). */
 export class ModelNotFoundError extends NotFoundError {
@@ -9,56 +9,4 @@ export class ModelNotFoundError extends NotFoundError {
 export class ContextLengthExceededError extends DomainError {
   readonly kind = 'validation';
   readonly openAiCode = 'context_length_exceeded';
-}
-
-/** OpenAI's error envelope, plus the project's own `detail` (and `errors` on 400). */
-export interface OpenAiErrorBody {
-  error: { message: string; type: string; param: string | null; code: string | null };
-  detail: string;
-  errors?: FieldError[];
-}
-
-export interface MappedOpenAiError {
-  status: number;
-  body: OpenAiErrorBody;
-  retryAfterSeconds?: number;
-}
-
-const TYPE_BY_STATUS: Record<number, string> = {
-  401: 'invalid_request_error',
-  403: 'permission_error',
-  429: 'rate_limit_error',
-};
-
-const CODE_BY_STATUS: Record<number, string> = {
-  401: 'invalid_api_key',
-  403: 'insufficient_permissions',
-  404: 'not_found',
-  409: 'conflict',
-  413: 'request_too_large',
-  429: 'rate_limit_exceeded',
-  502: 'upstream_error',
-  503: 'upstream_unavailable',
-  504: 'upstream_timeout',
-};
-
-/**
- * Maps anything thrown to OpenAI's wire format with the same status and message the rest of the
- * API gives (mapError), so SDKs raise their own exception classes (AuthenticationError,
- * NotFoundError, RateLimitError…) and `detail` still holds.
- */
-export function mapOpenAiError(error: unknown): MappedOpenAiError {
-  const { status, body, retryAfterSeconds } = mapError(error);
-  const ownCode = (error as { openAiCode?: unknown })?.openAiCode;
-  const type = TYPE_BY_STATUS[status] ?? (status >= 500 ? 'server_error' : 'invalid_request_error');
-  const code = typeof ownCode === 'string' ? ownCode : (CODE_BY_STATUS[status] ?? null);
-  return {
-    status,
-    retryAfterSeconds,
-    body: {
-      error: { message: body.detail, type, param: body.errors?.[0]?.field ?? null, code },
-      detail: body.detail,
-      ...(body.errors ? { errors: body.errors } : {}),
-    },
-  };
 }

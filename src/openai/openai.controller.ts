@@ -9,7 +9,6 @@ import {
   Optional,
   Post,
   Res,
-  UseFilters,
   UseGuards,
 } from '@nestjs/common';
 import {
@@ -23,9 +22,9 @@ import {
   getSchemaPath,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { InvalidInputError, JsonBodyOnly } from '@app/common';
+import { InvalidInputError, JsonBodyOnly, mapOpenAiError } from '@app/common';
 import { AppConfig } from '@app/config';
-import { ApiKeyScope } from '../api-keys/api-key-scopes';
+import { RequireApiKeyScope } from '../api-keys/api-key-scopes';
 import type { AuthUser } from '../auth/auth-user';
 import { CurrentUser } from '../auth/decorators/current-user.decorator';
 import { JwtAuthGuard } from '../auth/guards/jwt-auth.guard';
@@ -47,8 +46,6 @@ import {
   OpenAiErrorResponseDto,
   OpenAiModelListDto,
 } from './dto/openai-response.dto';
-import { mapOpenAiError } from './openai-errors';
-import { OpenAiExceptionFilter } from './openai-exception.filter';
 
 /** The response header naming the history session of a stored exchange. */
 const SESSION_HEADER = 'X-Session-Id';
@@ -106,7 +103,6 @@ function V1Auth() {
 
 @ApiTags('v1 (OpenAI-compatible)')
 @ApiExtraModels(OpenAiErrorResponseDto)
-@UseFilters(OpenAiExceptionFilter)
 @Controller('v1')
 export class OpenAiController {
   /** `created` of every listed model: when this instance started. */
@@ -121,7 +117,7 @@ export class OpenAiController {
 
   @Get('models')
   @V1Auth()
-  @ApiKeyScope('models')
+  @RequireApiKeyScope('models')
   @ApiOperation({
     summary: 'Models, in OpenAI’s list shape',
     description:
@@ -144,7 +140,7 @@ export class OpenAiController {
   @HttpCode(200)
   @JsonBodyOnly()
   @V1Auth()
-  @ApiKeyScope('chat')
+  @RequireApiKeyScope('chat')
   @ApiOperation({
     summary: 'Chat completion (OpenAI wire format)',
     description:

@@ -6,6 +6,7 @@ import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis'
 import { AppConfig } from '@app/config';
 import { RateLimitedError } from '@app/common';
 import { expectedLogs } from '@app/testing/expected-logs';
+import type { ApiKeyAuthenticator } from '../api-keys/api-key-authenticator';
 import type { AccessTokenService } from '../auth/access-token.service';
 import { RedisConnections } from '../redis/redis-connections';
 import { AppThrottlerGuard } from './app-throttler.guard';
@@ -43,11 +44,12 @@ function config(env: Record<string, string> = {}): AppConfig {
 
 // No request below carries a bearer token, so the token service is never consulted.
 const noTokens = null as unknown as AccessTokenService;
+const noKeys = null as unknown as ApiKeyAuthenticator;
 
 async function guardFor(options: ThrottlerModuleOptions): Promise<AppThrottlerGuard> {
   const storage =
     !Array.isArray(options) && options.storage ? options.storage : new ThrottlerStorageService();
-  const guard = new AppThrottlerGuard(options, storage, new Reflector(), noTokens);
+  const guard = new AppThrottlerGuard(options, storage, new Reflector(), noTokens, noKeys);
   await guard.onModuleInit();
   return guard;
 }

@@ -11,6 +11,8 @@ import {
 } from '@nestjs/throttler';
 import type { Request } from 'express';
 import { RateLimitedError } from '@app/common';
+import { ApiKeyAuthenticator } from '../api-keys/api-key-authenticator';
+import { isApiKeyToken } from '../api-keys/api-key-hasher';
 import { AccessTokenService } from '../auth/access-token.service';
 import { extractBearerToken } from '../auth/bearer-token';
 import { clientIp } from './client-ip';
@@ -22,7 +24,8 @@ const STORAGE_WARNING_INTERVAL_MS = 30_000;
 /**
  * The global HTTP rate limiter. Differences from the stock ThrottlerGuard:
  * - one budget per client across all routes (not one per route);
- * - the client is the user of a valid bearer token, else the IP (see clientIp);
+ * - the client is the user of a valid bearer token or of a personal API key (a user's keys share
+ *   the user's budget), else the IP (see clientIp);
  * - 429 is a RateLimitedError, so the body is `{detail}` with `Retry-After`;
  * - only HTTP: Socket.IO/WS traffic is limited by the chat quotas instead;
  * - a storage outage (Redis down) lets requests through with a warning instead of failing them.
@@ -37,6 +40,7 @@ export class AppThrottlerGuard extends ThrottlerGuard {
     @InjectThrottlerStorage() storage: ThrottlerStorage,
     reflector: Reflector,
     private readonly accessTokens: AccessTokenService,
+    private readonly apiKeys: ApiKeyAuthenticator,
   ) {
     super(options, storage, reflector);
   }
@@ -64,7 +68,10 @@ export class AppThrottlerGuard extends ThrottlerGuard {
   protected override async getTracker(req: Record<string, unknown>): Promise<string> {
     const request = req as unknown as Request;
     const token = extractBearerToken(request.headers?.authorization);
-    if (token) {
+    if (token && isApiKeyToken(token)) {
+      const owner = await this.apiKeys.ownerOf(token).catch(() => undefined);
+      if (owner) return `user:${owner}`;
+    } else if (token) {
       try {
         const { sub } = await this.accessTokens.verifyClaims(token);
         return `user:${sub}`;

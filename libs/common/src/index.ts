@@ -1,5 +1,6 @@
 export * from './errors/domain-errors';
 export * from './errors/error-body';
+export * from './errors/openai-error-body';
 export * from './errors/error-response.dto';
 export * from './errors/database-unavailable';
 export * from './errors/http-exception.filter';

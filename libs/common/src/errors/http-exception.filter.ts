@@ -1,9 +1,13 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { DATABASE_UNAVAILABLE_DETAIL } from './database-unavailable';
-import { mapError } from './error-body';
+import { mapError, type MappedError } from './error-body';
+import { mapOpenAiError, usesOpenAiErrors, type MappedOpenAiError } from './openai-error-body';
 
-/** The one HTTP exception filter: every error leaves as `{detail}` with the right status. */
+/**
+ * The one HTTP exception filter: every error leaves as `{detail}` with the right status; under
+ * `/v1` (the OpenAI-compatible surface) inside OpenAI's `{"error": {...}}` envelope, `detail` kept.
+ */
 @Catch()
 export class HttpExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('HttpExceptionFilter');
@@ -13,7 +17,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
     const ctx = host.switchToHttp();
     const response = ctx.getResponse<Response>();
     const request = ctx.getRequest<Request & { id?: string }>();
-    const mapped = mapError(exception);
+    const mapped: MappedError | MappedOpenAiError = usesOpenAiErrors(request.path)
+      ? mapOpenAiError(exception)
+      : mapError(exception);
     if (mapped.status >= 500 && mapped.body.detail === 'Internal server error') {
       this.logger.error(
         { err: exception, reqId: request.id, method: request.method, path: request.path },
