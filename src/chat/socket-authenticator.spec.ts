@@ -4,6 +4,10 @@ import { JwtService } from '@nestjs/jwt';
 import { DataSource } from 'typeorm';
 import { ForbiddenError, UnauthorizedError } from '@app/common';
 import { AppConfig, buildDataSourceOptions } from '@app/config';
+import { ApiKeyAuthenticator } from '../api-keys/api-key-authenticator';
+import { ApiKeyHasher } from '../api-keys/api-key-hasher';
+import { ApiKeysService } from '../api-keys/api-keys.service';
+import { ApiKey } from '../api-keys/entities/api-key.entity';
 import { AccessTokenService } from '../auth/access-token.service';
 import { buildJwtOptions } from '../auth/jwt-options';
 import { User } from '../users/entities/user.entity';
@@ -18,12 +22,18 @@ describe(SocketAuthenticator.name, () => {
   let db: DataSource;
   let tokens: AccessTokenService;
   let sut: SocketAuthenticator;
+  let keys: ApiKeysService;
 
   beforeAll(async () => {
     // The real token service on a real (in-memory) database: a token is only as good as its user row.
     db = await new DataSource(buildDataSourceOptions(config.database)).initialize();
     tokens = new AccessTokenService(jwt, config, db.getRepository(User));
-    sut = new SocketAuthenticator(tokens, {} as never);
+    const hasher = new ApiKeyHasher(config);
+    keys = new ApiKeysService(hasher, db.getRepository(ApiKey));
+    sut = new SocketAuthenticator(
+      tokens,
+      new ApiKeyAuthenticator(hasher, db.getRepository(ApiKey)),
+    );
   });
   afterAll(() => db.destroy());
 
@@ -148,6 +158,42 @@ describe(SocketAuthenticator.name, () => {
       );
       await expect(sut.webSocket(basic.request, basic.url)).rejects.toThrow(
         new UnauthorizedError('Not authenticated'),
+      );
+    });
+  });
+
+  describe('personal API keys', () => {
+    it('accepts a key with the chat scope on both transports, until it expires', async () => {
+      const alice = await newUser();
+      const { key } = await keys.create(alice.id, {
+        name: 's',
+        scopes: ['chat'],
+        expiresInDays: 2,
+      });
+      const identity = await sut.socketIo(handshake({ auth: { token: key } }));
+      expect(identity.user).toMatchObject({ id: alice.id, email: alice.email });
+      expect(identity.expiresAt * 1000).toBeGreaterThan(Date.now() + 86_400_000);
+      const ws = upgrade(key);
+      expect((await sut.webSocket(ws.request, ws.url)).user.id).toBe(alice.id);
+    });
+
+    it('never ends the connection of a key without expiry', async () => {
+      const alice = await newUser();
+      const { key } = await keys.create(alice.id, { name: 's', scopes: ['chat'] });
+      const identity = await sut.socketIo(handshake({ query: key }));
+      expect(identity.expiresAt).toBe(Number.POSITIVE_INFINITY);
+    });
+
+    it('refuses a key without the chat scope (forbidden) and a revoked one (unauthorized)', async () => {
+      const alice = await newUser();
+      const models = await keys.create(alice.id, { name: 'm', scopes: ['models'] });
+      await expect(sut.socketIo(handshake({ auth: { token: models.key } }))).rejects.toThrow(
+        new ForbiddenError('This API key does not have the "chat" scope'),
+      );
+      const chat = await keys.create(alice.id, { name: 'c', scopes: ['chat'] });
+      await keys.revoke(alice.id, chat.id);
+      await expect(sut.socketIo(handshake({ auth: { token: chat.key } }))).rejects.toThrow(
+        new UnauthorizedError('Invalid API key'),
       );
     });
   });
