@@ -6,7 +6,8 @@
  *   npm run docs:postman -- --check  exit 1 when the committed collection is stale (CI)
  *
  * Requests use `{{baseUrl}}` and bearer `{{access_token}}`; login and refresh save the tokens,
- * chat requests save `session_id`, so a Postman run works top to bottom.
+ * chat requests save `session_id`, creating an API key saves `key_id`, so a Postman run works top
+ * to bottom.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -122,6 +123,14 @@ const SAVE_SESSION = [
   '  }',
   '}',
 ];
+const SAVE_KEY_ID = [
+  'const body = pm.response.json();',
+  'if (body && body.id) {',
+  "  pm.environment.set('key_id', body.id);",
+  "  pm.collectionVariables.set('key_id', body.id);",
+  '}',
+  "pm.test('key shown once', () => pm.expect(body.key).to.be.a('string'));",
+];
 
 /** Converts an OpenAPI 3 document to a Postman v2.1 collection, one folder per tag. */
 export function toPostmanCollection(document: OpenAPIObject): PostmanCollection {
@@ -156,6 +165,7 @@ export function toPostmanCollection(document: OpenAPIObject): PostmanCollection 
       { key: 'access_token', value: '' },
       { key: 'refresh_token', value: '' },
       { key: 'session_id', value: '' },
+      { key: 'key_id', value: '' },
     ],
     item: [...folders.values()],
   };
@@ -184,7 +194,7 @@ function requestsFor(
     .filter((p) => p.in === 'path')
     .map((p) => ({
       key: p.name,
-      value: p.name === 'session_id' ? '{{session_id}}' : stringValue(p.example ?? ''),
+      value: PATH_VARIABLES.has(p.name) ? `{{${p.name}}}` : stringValue(p.example ?? ''),
       ...(p.description ? { description: p.description } : {}),
     }));
   const headers = parameters
@@ -285,8 +295,12 @@ function scriptFor(path: string, operation: Operation, refs: RefResolver): strin
   const properties = refs.properties(schema);
   if ('access_token' in properties || /\/auth\/(login|refresh)$/.test(path)) return SAVE_TOKENS;
   if ('session_id' in properties && /\/chat$/.test(path)) return SAVE_SESSION;
+  if (/\/api\/keys$/.test(path) && 'key' in properties) return SAVE_KEY_ID;
   return undefined;
 }
+
+/** Path parameters filled from a collection variable of the same name (set by an earlier request). */
+const PATH_VARIABLES = new Set(['session_id', 'key_id']);
 
 /** Collection variables a body field of the same name is filled from. */
 const VARIABLE_FIELDS = ['access_token', 'refresh_token', 'session_id'];

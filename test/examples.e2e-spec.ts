@@ -282,6 +282,16 @@ describeSqlite('Postman collection from the live OpenAPI document', () => {
     expect((await send(find('PATCH', 'api/history/:session_id'))).status).toBe(200);
     expect((await send(find('GET', 'api/history/:session_id/export'))).status).toBe(200);
 
+    const key = await send(find('POST', 'api/keys'));
+    expect(key.status).toBe(201);
+    expect(variables.get('key_id')).toBe(key.body.id);
+    expect((await send(find('GET', 'api/keys'))).status).toBe(200);
+    expect((await send(find('GET', 'v1/models'))).status).toBe(200);
+    const completion = await send(find('POST', 'v1/chat/completions'));
+    expect(completion.status).toBe(200);
+    expect(completion.body.object).toBe('chat.completion');
+    expect((await send(find('DELETE', 'api/keys/:key_id'))).status).toBe(204);
+
     const before = variables.get('refresh_token');
     expect((await send(find('POST', 'api/auth/refresh'))).status).toBe(200);
     expect(variables.get('refresh_token')).not.toBe(before);
