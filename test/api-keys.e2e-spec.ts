@@ -130,6 +130,22 @@ describeE2e('personal API keys (/api/keys)', () => {
       await http().delete('/api/keys/not-a-key').set(as(alice.token)).expect(404);
     });
 
+    it('revokes on every instance at once: another instance refuses the key on its next use', async () => {
+      const other = await startTestApp({
+        DATABASE_URL: t.database.url,
+        SECRET_KEY: t.config.security.secretKey,
+      });
+      try {
+        const key = await createKey(alice, { name: 'two instances', scopes: ['models'] });
+        await request(other.url).get('/v1/models').set(as(key.key)).expect(200);
+        await http().delete(`/api/keys/${key.id}`).set(as(alice.token)).expect(204);
+        const res = await request(other.url).get('/api/models').set(as(key.key)).expect(401);
+        expect(res.body).toEqual({ detail: 'Invalid API key' });
+      } finally {
+        await other.close();
+      }
+    });
+
     it('records the last use', async () => {
       const key = await createKey(alice, { name: 'used', scopes: ['models'] });
       await http().get('/api/models').set(as(key.key)).expect(200);

@@ -9,6 +9,7 @@ import request from 'supertest';
 import {
   describeE2e,
   registerAndLogin,
+  settledMessages,
   startTestApp,
   type LoggedInUser,
   type TestApp,
@@ -16,6 +17,9 @@ import {
 
 const LOCAL = 'local/echo';
 const QUOTA_PER_MINUTE = 30;
+/** A message whose echoed reply streams for seconds (AI_SERVICES__LOCAL_DELAY_MS per word). */
+const LONG = Array.from({ length: 300 }, (_, i) => `word${i}`).join(' ');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The `/v1` surface through the official `openai` Node SDK (a client nobody here wrote): its own
@@ -41,7 +45,7 @@ describeE2e('OpenAI-compatible /v1 with the official openai SDK', () => {
 
   beforeAll(async () => {
     t = await startTestApp({
-      AI_SERVICES__LOCAL_DELAY_MS: '1',
+      AI_SERVICES__LOCAL_DELAY_MS: '10',
       QUOTA__REQUESTS_PER_MINUTE: String(QUOTA_PER_MINUTE),
       RATE_LIMIT__DEFAULT_PER_MINUTE: '10000',
       RATE_LIMIT__AUTH_PER_MINUTE: '10000',
@@ -294,6 +298,62 @@ describeE2e('OpenAI-compatible /v1 with the official openai SDK', () => {
     expect(foreign).toBeInstanceOf(NotFoundError);
   });
 
+  describe('a client that disconnects aborts the generation', () => {
+    /** Opens a stream, reads its first content chunk and hangs up; returns the response headers. */
+    async function hangUpAfterFirstChunk(body: object): Promise<Headers> {
+      const controller = new AbortController();
+      const res = await fetch(`${t.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', ...as(aliceKey) },
+        body: JSON.stringify({ model: LOCAL, stream: true, ...body }),
+        signal: controller.signal,
+      });
+      const reader = res.body!.getReader();
+      let seen = '';
+      while (!seen.includes('"content":"This')) {
+        seen += new TextDecoder().decode((await reader.read()).value);
+      }
+      controller.abort();
+      return res.headers;
+    }
+    const abortedCalls = async () => {
+      const text = (await http().get('/metrics').expect(200)).text;
+      return text
+        .split('\n')
+        .filter(
+          (l) =>
+            l.startsWith('chatbot_provider_request_duration_seconds_count') &&
+            l.includes('outcome="aborted"'),
+        )
+        .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+    };
+
+    it('stateless: the upstream call ends as aborted', async () => {
+      const before = await abortedCalls();
+      await hangUpAfterFirstChunk({ messages: [{ role: 'user', content: LONG }] });
+      for (let i = 0; i < 50 && (await abortedCalls()) === before; i++) await sleep(50);
+      expect(await abortedCalls()).toBe(before + 1);
+    });
+
+    it('stored: the partial reply is kept as aborted and the session is free again', async () => {
+      const headers = await hangUpAfterFirstChunk({
+        messages: [{ role: 'user', content: LONG }],
+        store: true,
+      });
+      const sessionId = headers.get('x-session-id')!;
+      const messages = await settledMessages(t, alice.token, sessionId);
+      expect(messages[1].status).toBe('aborted');
+      expect(messages[1].content).toMatch(/^This/);
+      expect(messages[1].content).not.toContain('word299');
+      await http()
+        .post('/v1/chat/completions')
+        .set(as(aliceKey))
+        .set('X-Session-Id', sessionId)
+        .send({ model: LOCAL, messages: [{ role: 'user', content: 'again' }] })
+        .expect(200);
+    });
+  });
+
   it('accepts an access token as well as a key', async () => {
     const completion = await client(alice.token).chat.completions.create({
       model: LOCAL,
@@ -306,7 +366,11 @@ describeE2e('OpenAI-compatible /v1 with the official openai SDK', () => {
     const user = await registerAndLogin(t.url);
     const sdk = client(await createKey(user, ['chat']));
     const ask = () =>
-      sdk.chat.completions.create({ model: LOCAL, messages: [{ role: 'user', content: 'q' }] });
+      sdk.chat.completions.create({
+        model: LOCAL,
+        messages: [{ role: 'user', content: 'q' }],
+        max_tokens: 1,
+      });
     for (let i = 0; i < QUOTA_PER_MINUTE; i++) await ask();
     const error = await ask().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RateLimitError);
