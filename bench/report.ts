@@ -5,6 +5,7 @@ import type { CeilingResult } from './scenarios/ceiling';
 import type { ChatDbResult, ChatResult } from './scenarios/chat';
 import type { HistoryDbResult, HistoryResult } from './scenarios/history';
 import type { LoginResult } from './scenarios/login';
+import type { OpenAiResult } from './scenarios/openai';
 import type { SocketsResult } from './scenarios/sockets';
 import type { StreamingResult } from './scenarios/streaming';
 
@@ -30,6 +31,7 @@ export interface BenchReport {
     chat?: ChatResult;
     streaming?: StreamingResult;
     sockets?: SocketsResult;
+    openai?: OpenAiResult;
   } & Record<string, unknown>;
   errors: Record<string, string>;
   seconds: number;
@@ -137,6 +139,27 @@ export function evaluateTargets(report: BenchReport): TargetVerdict[] {
     login && `${login.eventLoopDelayP99Ms} ms (max ${login.eventLoopDelayMaxMs} ms)`,
     login && login.eventLoopDelayP99Ms <= 20,
   );
+  const openai = report.results.openai;
+  const firstRate = openai?.rates[0];
+  add(
+    '/v1/chat/completions (stateless): added p50 ≤ 1.5 ms over the same SDK call to the simulator',
+    firstRate &&
+      `p50 +${firstRate.addedP50} ms, p99 +${firstRate.addedP99} ms at ${firstRate.rate} req/s`,
+    firstRate && firstRate.addedP50 <= 1.5,
+  );
+  add(
+    '/v1/chat/completions throughput within 10% of /api/chat (no titles)',
+    openai &&
+      `${pct(openai.v1VsChat)} (${openai.v1Saturation.rps} / ${openai.chatSaturation.rps} req/s)`,
+    openai && openai.v1VsChat >= 0.9,
+  );
+  add(
+    'API-key auth costs no more CPU per request than JWT auth',
+    openai &&
+      `${openai.modelsWithKey.cpuMsPerRequest ?? '?'} vs ${openai.modelsWithJwt.cpuMsPerRequest ?? '?'} ms/req (×${openai.keyCpuVsJwt})`,
+    // Within 5%: two saturation runs of the same route differ by about that much on their own.
+    openai && openai.keyCpuVsJwt <= 1.05,
+  );
   return verdicts;
 }
 
@@ -221,6 +244,32 @@ export function renderReport(report: BenchReport): string {
     }
     for (const p of r.streaming.flatMap((level) => level.phases).filter((p) => p.firstError)) {
       out.push(`\n${p.concurrency} ${p.transport}: first error "${p.firstError}"`);
+    }
+    out.push('');
+  }
+
+  if (r.openai) {
+    const o = r.openai;
+    out.push('## OpenAI-compatible /v1 and API keys — sqlite');
+    out.push('');
+    out.push(loadHeader());
+    out.push(loadRow('GET /api/models with a JWT', o.modelsWithJwt));
+    out.push(loadRow('GET /api/models with an API key', o.modelsWithKey));
+    out.push(loadRow('POST /api/chat (new session, no titles)', o.chatSaturation));
+    out.push(loadRow('POST /v1/chat/completions (stateless)', o.v1Saturation));
+    out.push('');
+    out.push(
+      `An API key costs ×${o.keyCpuVsJwt} the CPU of a JWT per request; /v1 reaches ${pct(o.v1VsChat)} of /api/chat.`,
+    );
+    out.push('');
+    out.push(
+      '| offered req/s | SDK → simulator p50 / p99 ms | SDK → /v1 p50 / p99 ms | added p50 / p99 ms |',
+    );
+    out.push('|---|---|---|---|');
+    for (const p of o.rates) {
+      out.push(
+        `| ${p.rate} | ${p.direct.latency.p50} / ${p.direct.latency.p99} | ${p.v1.latency.p50} / ${p.v1.latency.p99} | ${p.addedP50} / ${p.addedP99} |`,
+      );
     }
     out.push('');
   }

@@ -5,7 +5,7 @@
  * `npm run build` when missing or older than the sources), the provider simulator and the helper
  * servers as their own processes, and this process is the load generator.
  *
- *   npm run bench -- --only chat,history      # a subset: ceiling, login, history, chat, streaming, sockets
+ *   npm run bench -- --only chat,history      # a subset: ceiling, login, history, chat, streaming, sockets, openai
  *   npm run bench -- --app /path/to/main.js   # another build (e.g. before/after a change)
  *   npm run bench -- --only chat --cpu-prof   # V8 CPU profiles of the app in $TMPDIR/chatbot-bench-profiles
  *                                             # (summarise: bench/profile-summary.ts <file>)
@@ -25,6 +25,7 @@ import { runCeiling } from './scenarios/ceiling';
 import { runChat } from './scenarios/chat';
 import { runHistory } from './scenarios/history';
 import { runLogin } from './scenarios/login';
+import { runOpenAi } from './scenarios/openai';
 import { runSockets } from './scenarios/sockets';
 import { runStreaming } from './scenarios/streaming';
 
@@ -35,6 +36,7 @@ const SCENARIOS = {
   chat: runChat,
   streaming: runStreaming,
   sockets: runSockets,
+  openai: runOpenAi,
 } as const;
 type ScenarioName = keyof typeof SCENARIOS;
 
@@ -55,7 +57,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     console.log(
-      'Usage: bench/run.ts [--profile smoke|quick|full] [--only ceiling,login,history,chat,streaming,sockets]\n' +
+      'Usage: bench/run.ts [--profile smoke|quick|full] [--only ceiling,login,history,chat,streaming,sockets,openai]\n' +
         '                    [--app dist/src/main.js] [--bcrypt-rounds N (default SECURITY__BCRYPT_ROUNDS, else 12; smoke 8)]\n' +
         '                    [--cpu-prof (V8 profiles of the app in $TMPDIR/chatbot-bench-profiles)]',
     );

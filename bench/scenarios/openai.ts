@@ -1,0 +1,159 @@
+import OpenAI from 'openai';
+import { chatBody, CHAT_MESSAGE, createUsers } from '../lib/app-client';
+import { closedLoop, HttpClient, openLoop, saturate, type LoadResult } from '../lib/http-load';
+import { createBenchDatabase, SIM_MODEL, startApp, startSimulator } from '../lib/processes';
+import type { BenchContext } from '../lib/profile';
+import { ratio, round } from '../lib/stats';
+import { CHAT_REPLY_TOKENS } from './chat';
+
+export interface OpenAiRatePoint {
+  rate: number;
+  /** The openai SDK straight to the simulator. */
+  direct: LoadResult;
+  /** The same SDK call to /v1/chat/completions (stateless), with a personal API key. */
+  v1: LoadResult;
+  addedP50: number;
+  addedP99: number;
+}
+
+export interface OpenAiResult {
+  /** GET /api/models with an access token (JWT) and with a personal API key, at saturation. */
+  modelsWithJwt: LoadResult;
+  modelsWithKey: LoadResult;
+  /** API-key CPU per request ÷ JWT CPU per request (≤ 1: a key costs no more). */
+  keyCpuVsJwt: number;
+  /** POST /api/chat (new session each time) and POST /v1/chat/completions (stateless), saturated. */
+  chatSaturation: LoadResult;
+  v1Saturation: LoadResult;
+  /** /v1 req/s ÷ /api/chat req/s. */
+  v1VsChat: number;
+  rates: OpenAiRatePoint[];
+}
+
+/**
+ * The OpenAI-compatible surface (issue 14) on SQLite, against the simulator answering at once:
+ * API-key vs JWT authentication cost, /v1/chat/completions vs /api/chat throughput, and the
+ * latency /v1 adds over calling the simulator with the same SDK call.
+ */
+export async function runOpenAi(ctx: BenchContext): Promise<OpenAiResult> {
+  const { profile } = ctx;
+  const sim = await startSimulator({ chunkDelayMs: 0, tokens: CHAT_REPLY_TOKENS });
+  const db = await createBenchDatabase('sqlite');
+  const app = await startApp({
+    entry: ctx.appEntry,
+    nodeArgs: ctx.appNodeArgs,
+    databaseUrl: db.url,
+    bcryptRounds: 4,
+    simulatorUrl: sim.url,
+  });
+  const client = new HttpClient(app.url);
+  try {
+    const [token] = await createUsers(client, 1, 'openai-');
+    const created = await client.request('POST', '/api/keys', {
+      headers: { authorization: `Bearer ${token}` },
+      body: JSON.stringify({ name: 'bench', scopes: ['chat', 'models'] }),
+    });
+    const key = (JSON.parse(created.body) as { key: string }).key;
+    const sat = {
+      connections: profile.connections,
+      seconds: profile.seconds,
+      warmupSeconds: profile.warmupSeconds,
+      cpu: app.proc,
+    };
+    const models = (bearer: string) => ({
+      url: app.url,
+      path: '/api/models',
+      headers: { authorization: `Bearer ${bearer}` },
+    });
+    ctx.log('openai: GET /api/models with a JWT, then with an API key');
+    const modelsWithJwt = await saturate(models(token), sat);
+    const modelsWithKey = await saturate(models(key), sat);
+
+    const completionBody = JSON.stringify({
+      model: SIM_MODEL,
+      messages: [{ role: 'user', content: CHAT_MESSAGE }],
+    });
+    ctx.log('openai: POST /api/chat, then POST /v1/chat/completions, at saturation');
+    const chatSaturation = await saturate(
+      {
+        url: app.url,
+        method: 'POST',
+        path: '/api/chat',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: chatBody(null),
+      },
+      sat,
+    );
+    const v1Saturation = await saturate(
+      {
+        url: app.url,
+        method: 'POST',
+        path: '/v1/chat/completions',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: completionBody,
+      },
+      sat,
+    );
+
+    // The same SDK call, streamed with usage, to the simulator and to /v1.
+    const call = (sdk: OpenAI, model: string) => async () => {
+      const stream = await sdk.chat.completions.create({
+        model,
+        messages: [{ role: 'user', content: CHAT_MESSAGE }],
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+      let text = '';
+      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+      return text ? 200 : 500;
+    };
+    const direct = call(
+      new OpenAI({ apiKey: 'sim-key', baseURL: `${sim.url}/v1`, maxRetries: 0 }),
+      'sim-model',
+    );
+    const v1 = call(
+      new OpenAI({ apiKey: key, baseURL: `${app.url}/v1`, maxRetries: 0 }),
+      SIM_MODEL,
+    );
+    // Warm both clients' connection pools before measuring.
+    await closedLoop(direct, { concurrency: 4, seconds: profile.warmupSeconds || 0.5 });
+    await closedLoop(v1, { concurrency: 4, seconds: profile.warmupSeconds || 0.5 });
+
+    const rates: OpenAiRatePoint[] = [];
+    for (const rate of profile.chatRates) {
+      ctx.log(`openai: ${rate} req/s, SDK → simulator then SDK → /v1`);
+      const load = {
+        rate,
+        seconds: profile.rateSeconds,
+        warmupSeconds: profile.warmupSeconds / 2,
+        maxInFlight: 512,
+      };
+      const directPoint = await openLoop(direct, { ...load, cpu: sim.proc });
+      const v1Point = await openLoop(v1, { ...load, cpu: app.proc });
+      rates.push({
+        rate,
+        direct: directPoint,
+        v1: v1Point,
+        addedP50: round(v1Point.latency.p50 - directPoint.latency.p50),
+        addedP99: round(v1Point.latency.p99 - directPoint.latency.p99),
+      });
+    }
+    return {
+      modelsWithJwt,
+      modelsWithKey,
+      keyCpuVsJwt: ratio(
+        modelsWithKey.cpuMsPerRequest ?? NaN,
+        modelsWithJwt.cpuMsPerRequest ?? NaN,
+      ),
+      chatSaturation,
+      v1Saturation,
+      v1VsChat: ratio(v1Saturation.rps, chatSaturation.rps),
+      rates,
+    };
+  } finally {
+    client.close();
+    await app.stop();
+    await sim.proc.stop();
+    await db.drop();
+  }
+}
