@@ -47,6 +47,7 @@ describeE2e('personal API keys (/api/keys)', () => {
         name: 'CI pipeline',
         prefix: res.body.key.slice(0, 16),
         scopes: ['chat', 'models'],
+        rate_limit_per_minute: null,
         created_at: expect.stringMatching(/Z$/),
         expires_at: expect.stringMatching(/Z$/),
         last_used_at: null,
@@ -88,6 +89,16 @@ describeE2e('personal API keys (/api/keys)', () => {
         'expires_in_days must be a whole number',
       ],
       [{ name: 'k', scopes: ['chat'], admin: true }, 'admin', 'admin is not an allowed field'],
+      [
+        { name: 'k', scopes: ['chat'], rate_limit_per_minute: 0 },
+        'rate_limit_per_minute',
+        'rate_limit_per_minute must be at least 1',
+      ],
+      [
+        { name: 'k', scopes: ['chat'], rate_limit_per_minute: 2.5 },
+        'rate_limit_per_minute',
+        'rate_limit_per_minute must be a whole number',
+      ],
     ])('rejects %j with 400 on %s', async (body, field, message) => {
       const res = await http().post('/api/keys').set(as(alice.token)).send(body).expect(400);
       expect(res.body.errors).toContainEqual({ field, message });
@@ -277,6 +288,24 @@ describeE2e('personal API keys (/api/keys)', () => {
       // Another user from the same IP still has a budget.
       const other = await registerAndLogin(limited.url);
       await api().get('/api/models').set(as(other.token)).expect(200);
+    });
+
+    it("limits a key with rate_limit_per_minute on its own, leaving the user's budget to the rest", async () => {
+      const user = await registerAndLogin(limited.url);
+      const api = () => request(limited.url);
+      const created = await api()
+        .post('/api/keys')
+        .set(as(user.token))
+        .send({ name: 'slow', scopes: ['models'], rate_limit_per_minute: 2 })
+        .expect(201);
+      expect(created.body.rate_limit_per_minute).toBe(2);
+      for (let i = 0; i < 2; i++) {
+        await api().get('/api/models').set(as(created.body.key)).expect(200);
+      }
+      const res = await api().get('/api/models').set(as(created.body.key)).expect(429);
+      expect(res.body.detail).toMatch(/^Too many requests; retry in \d+ seconds?$/);
+      // The user (4 of 6 used, the refused request included) still gets through with a token.
+      await api().get('/api/models').set(as(user.token)).expect(200);
     });
   });
 });

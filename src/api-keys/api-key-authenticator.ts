@@ -12,6 +12,13 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 /** Prefixes whose owner is remembered for the rate limiter (oldest forgotten first). */
 const OWNER_CACHE_SIZE = 10_000;
 
+/** Who a key claims to belong to and its own rate limit, for the rate limiter. */
+export interface ApiKeyOwner {
+  userId: string;
+  prefix: string;
+  rateLimitPerMinute: number | null;
+}
+
 /** The columns the per-request lookup reads. */
 interface KeyRow {
   id: string;
@@ -49,8 +56,8 @@ export interface VerifiedApiKey {
 @Injectable()
 export class ApiKeyAuthenticator {
   private readonly logger = new Logger(ApiKeyAuthenticator.name);
-  /** prefix → user id (null: no such key). A prefix never changes owner, so entries stay true. */
-  private readonly owners = new Map<string, string | null>();
+  /** prefix → owner and limit (null: no such key). Neither ever changes, so entries stay true. */
+  private readonly owners = new Map<string, ApiKeyOwner | null>();
 
   /** The lookup of every request with a key, in the driver's placeholder style. */
   private readonly keyByPrefixSql: string;
@@ -69,13 +76,18 @@ export class ApiKeyAuthenticator {
    * The user a key claims to belong to, without checking it (expiry, revocation, the secret): the
    * rate limiter counts a key's requests against its user before the guard runs. Cached per prefix.
    */
-  async ownerOf(token: string): Promise<string | undefined> {
+  async ownerOf(token: string): Promise<ApiKeyOwner | undefined> {
     const prefix = this.hasher.prefixOf(token);
     if (!prefix) return undefined;
     let owner = this.owners.get(prefix);
     if (owner === undefined) {
-      const row = await this.keys.findOne({ where: { prefix }, select: { userId: true } });
-      owner = row?.userId ?? null;
+      const row = await this.keys.findOne({
+        where: { prefix },
+        select: { userId: true, rateLimitPerMinute: true },
+      });
+      owner = row
+        ? { userId: row.userId, prefix, rateLimitPerMinute: row.rateLimitPerMinute }
+        : null;
       if (this.owners.size >= OWNER_CACHE_SIZE) {
         this.owners.delete(this.owners.keys().next().value as string);
       }

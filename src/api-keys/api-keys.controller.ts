@@ -61,6 +61,7 @@ export class ApiKeysController {
       name: body.name,
       scopes: body.scopes,
       expiresInDays: body.expires_in_days,
+      rateLimitPerMinute: body.rate_limit_per_minute,
     });
     return { ...mapApiKey(created), key: created.key };
   }

@@ -17,6 +17,7 @@ export interface ApiKeyRecord {
   name: string;
   prefix: string;
   scopes: ApiKeyScopeName[];
+  rateLimitPerMinute: number | null;
   createdAt: Date;
   expiresAt: Date | null;
   lastUsedAt: Date | null;
@@ -26,6 +27,7 @@ export interface NewApiKey {
   name: string;
   scopes: ApiKeyScopeName[];
   expiresInDays?: number;
+  rateLimitPerMinute?: number;
 }
 
 /** Creating, listing and revoking a user's personal API keys (checking them: ApiKeyAuthenticator). */
@@ -53,6 +55,7 @@ export class ApiKeysService {
       keyHash: generated.hash,
       // Stored in the canonical order, so listings read the same whatever order was sent.
       scopes: API_KEY_SCOPES.filter((scope) => input.scopes.includes(scope)).join(' '),
+      rateLimitPerMinute: input.rateLimitPerMinute ?? null,
       createdAt: new Date(now),
       expiresAt: input.expiresInDays ? new Date(now + input.expiresInDays * DAY_MS) : null,
       lastUsedAt: null,
@@ -83,6 +86,7 @@ function toRecord(row: ApiKey): ApiKeyRecord {
     name: row.name,
     prefix: row.prefix,
     scopes: row.scopes.split(' ') as ApiKeyScopeName[],
+    rateLimitPerMinute: row.rateLimitPerMinute,
     createdAt: row.createdAt,
     expiresAt: row.expiresAt,
     lastUsedAt: row.lastUsedAt,

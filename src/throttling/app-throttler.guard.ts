@@ -25,7 +25,8 @@ const STORAGE_WARNING_INTERVAL_MS = 30_000;
  * The global HTTP rate limiter. Differences from the stock ThrottlerGuard:
  * - one budget per client across all routes (not one per route);
  * - the client is the user of a valid bearer token or of a personal API key (a user's keys share
- *   the user's budget), else the IP (see clientIp);
+ *   the user's budget; a key with `rate_limit_per_minute` also has a budget of its own), else the
+ *   IP (see clientIp);
  * - 429 is a RateLimitedError, so the body is `{detail}` with `Retry-After`;
  * - only HTTP: Socket.IO/WS traffic is limited by the chat quotas instead;
  * - a storage outage (Redis down) lets requests through with a warning instead of failing them.
@@ -53,7 +54,9 @@ export class AppThrottlerGuard extends ThrottlerGuard {
 
   protected override async handleRequest(props: ThrottlerRequest): Promise<boolean> {
     try {
-      return await super.handleRequest(props);
+      const allowed = await super.handleRequest(props);
+      if (props.throttler.name === 'default') await this.checkApiKeyLimit(props);
+      return allowed;
     } catch (error) {
       if (error instanceof RateLimitedError) throw error;
       const now = Date.now();
@@ -70,7 +73,7 @@ export class AppThrottlerGuard extends ThrottlerGuard {
     const token = extractBearerToken(request.headers?.authorization);
     if (token && isApiKeyToken(token)) {
       const owner = await this.apiKeys.ownerOf(token).catch(() => undefined);
-      if (owner) return `user:${owner}`;
+      if (owner) return `user:${owner.userId}`;
     } else if (token) {
       try {
         const { sub } = await this.accessTokens.verifyClaims(token);
@@ -80,6 +83,33 @@ export class AppThrottlerGuard extends ThrottlerGuard {
       }
     }
     return `ip:${clientIp(request)}`;
+  }
+
+  /** A personal API key with its own `rate_limit_per_minute` is also counted on its own. */
+  private async checkApiKeyLimit({ context, ttl, blockDuration, throttler }: ThrottlerRequest) {
+    const request = context.switchToHttp().getRequest<Request>();
+    const token = extractBearerToken(request.headers?.authorization);
+    if (!token || !isApiKeyToken(token)) return;
+    const owner = await this.apiKeys.ownerOf(token);
+    if (!owner?.rateLimitPerMinute) return;
+    const key = `throttle:${throttler.name ?? 'default'}:key:${owner.prefix}`;
+    const limit = owner.rateLimitPerMinute;
+    const hit = await this.storageService.increment(
+      key,
+      ttl,
+      limit,
+      blockDuration,
+      throttler.name ?? 'default',
+    );
+    if (hit.isBlocked) {
+      await this.throwThrottlingException(context, {
+        limit,
+        ttl,
+        key,
+        tracker: `key:${owner.prefix}`,
+        ...hit,
+      });
+    }
   }
 
   protected override generateKey(_context: ExecutionContext, tracker: string, name: string) {

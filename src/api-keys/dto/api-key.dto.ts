@@ -16,6 +16,7 @@ import type { ApiKeyRecord } from '../api-keys.service';
 
 export const MAX_KEY_NAME_CHARS = 100;
 export const MAX_KEY_LIFETIME_DAYS = 3650;
+export const MAX_KEY_RATE_PER_MINUTE = 100_000;
 
 /** Body of `POST /api/keys`. */
 export class CreateApiKeyDto {
@@ -67,6 +68,19 @@ export class CreateApiKeyDto {
   @IsOptional()
   @IsNumberInRange(1, MAX_KEY_LIFETIME_DAYS, { integer: true })
   expires_in_days?: number;
+
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    maximum: MAX_KEY_RATE_PER_MINUTE,
+    example: 30,
+    description:
+      "This key's own limit of requests per minute, on every HTTP route; the user's limit " +
+      "(RATE_LIMIT__DEFAULT_PER_MINUTE, shared by all their keys) applies as well. Absent: only the user's.",
+  })
+  @IsOptional()
+  @IsNumberInRange(1, MAX_KEY_RATE_PER_MINUTE, { integer: true })
+  rate_limit_per_minute?: number;
 }
 
 /** A key as listed: never the key itself. */
@@ -82,6 +96,9 @@ export class ApiKeyDto {
 
   @ApiProperty({ type: [String], enum: API_KEY_SCOPES, example: ['chat', 'models'] })
   scopes: ApiKeyScopeName[];
+
+  @ApiProperty({ type: 'integer', nullable: true, example: 30 })
+  rate_limit_per_minute: number | null;
 
   @ApiProperty({ example: '2026-12-01T10:00:00.000Z' })
   created_at: string;
@@ -118,6 +135,7 @@ export function mapApiKey(record: ApiKeyRecord): ApiKeyDto {
     name: record.name,
     prefix: record.prefix,
     scopes: record.scopes,
+    rate_limit_per_minute: record.rateLimitPerMinute,
     created_at: record.createdAt.toISOString(),
     expires_at: record.expiresAt?.toISOString() ?? null,
     last_used_at: record.lastUsedAt?.toISOString() ?? null,

@@ -38,6 +38,10 @@ export class ApiKey {
   @Column({ type: 'varchar', length: 100 })
   scopes: string;
 
+  /** This key's own requests per minute, on top of its user's limit; null = the user's only. */
+  @Column({ name: 'rate_limit_per_minute', type: 'integer', nullable: true })
+  rateLimitPerMinute: number | null;
+
   @CreateDateColumn({ name: 'created_at' })
   createdAt: Date;
 

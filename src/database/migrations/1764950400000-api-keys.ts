@@ -17,6 +17,7 @@ export class ApiKeys1764950400000 implements MigrationInterface {
           { name: 'prefix', type: 'varchar', length: '16', isUnique: true },
           { name: 'key_hash', type: 'varchar', length: '64' },
           { name: 'scopes', type: 'varchar', length: '100' },
+          { name: 'rate_limit_per_minute', type: 'integer', isNullable: true },
           {
             name: 'created_at',
             type: timestamp,
