@@ -245,7 +245,16 @@ describeE2e('personal API keys (/api/keys)', () => {
     it('connects Socket.IO with a chat key, and refuses a key without the scope', async () => {
       const chatKey = await createKey(alice, { name: 's', scopes: ['chat'] });
       const socket = await connectChatSocket(t.url, chatKey.key);
-      socket.disconnect();
+      try {
+        const ok = await socket.emitWithAck('chat:send', { message: 'over a socket' });
+        expect(ok).toMatchObject({ ok: true, session_id: expect.any(String) });
+        // Revoked while connected: the next event is refused.
+        await http().delete(`/api/keys/${chatKey.id}`).set(as(alice.token)).expect(204);
+        const refused = await socket.emitWithAck('chat:send', { message: 'after revocation' });
+        expect(refused).toEqual({ ok: false, detail: 'Invalid API key', status: 401 });
+      } finally {
+        socket.disconnect();
+      }
       const modelsKey = await createKey(alice, { name: 'm', scopes: ['models'] });
       await expect(connectChatSocket(t.url, modelsKey.key)).rejects.toThrow(/forbidden/);
     });

@@ -158,6 +158,7 @@ export class ChatWsServer
         throw new UnauthorizedError('Access token has expired; reconnect with a new one');
       }
       connection.limiter.hit();
+      await connection.revalidate?.();
       if (isBinary) throw new InvalidInputError('Frames must be JSON text');
       try {
         payload = JSON.parse(rawToString(data));

@@ -106,9 +106,10 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   }
 
   private async authenticate(socket: ChatSocket): Promise<void> {
-    const { user, expiresAt } = await this.authenticator.socketIo(socket.handshake);
+    const { user, expiresAt, revalidate } = await this.authenticator.socketIo(socket.handshake);
     socket.data.user = user;
     socket.data.expiresAt = expiresAt;
+    socket.data.revalidate = revalidate;
     socket.data.limiter = new ConnectionRateLimiter(this.config.rateLimit.defaultPerMinute);
     socket.data.turns = new Set();
   }
@@ -131,6 +132,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     let turn: ChatTurn;
     try {
       this.admit(socket);
+      await socket.data.revalidate?.();
       const dto = await validatePayload(SocketChatRequestDto, payload);
       turn = await this.chat.begin(socket.data.user.id, toChatInput(dto));
     } catch (error) {
@@ -159,6 +161,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   private async onAbort(socket: ChatSocket, payload: unknown, ack?: Ack): Promise<void> {
     try {
       this.admit(socket);
+      await socket.data.revalidate?.();
       const dto = await validatePayload(AbortRequestDto, payload);
       const running = await this.chat.abort(socket.data.user.id, dto.session_id);
       ack?.({ ok: true, session_id: dto.session_id, running });

@@ -177,6 +177,20 @@ describe(SocketAuthenticator.name, () => {
       expect((await sut.webSocket(ws.request, ws.url)).user.id).toBe(alice.id);
     });
 
+    it('lets the transports re-check the key on each event: revoked → unauthorized', async () => {
+      const alice = await newUser();
+      const created = await keys.create(alice.id, { name: 'r', scopes: ['chat'] });
+      const ws = upgrade(created.key);
+      const identity = await sut.webSocket(ws.request, ws.url);
+      await expect(identity.revalidate!()).resolves.toBeUndefined();
+      await keys.revoke(alice.id, created.id);
+      await expect(identity.revalidate!()).rejects.toThrow(
+        new UnauthorizedError('Invalid API key'),
+      );
+      const jwt = await sut.socketIo(handshake({ auth: { token: alice.token } }));
+      expect(jwt.revalidate).toBeUndefined();
+    });
+
     it('never ends the connection of a key without expiry', async () => {
       const alice = await newUser();
       const { key } = await keys.create(alice.id, { name: 's', scopes: ['chat'] });

@@ -13,6 +13,11 @@ export interface SocketIdentity {
   user: AuthUser;
   /** Token expiry (epoch seconds): the transports refuse later events with 401. */
   expiresAt: number;
+  /**
+   * For personal API keys: checks the key again (revoked → UnauthorizedError), so the transports
+   * refuse the events of a connection whose key was revoked after it opened.
+   */
+  revalidate?: () => Promise<void>;
 }
 
 /**
@@ -57,13 +62,20 @@ export class SocketAuthenticator {
 
   /** A personal API key with the `chat` scope; the connection ends when the key expires. */
   private async identifyKey(token: string): Promise<SocketIdentity> {
-    const key = await this.apiKeys.authenticate(token);
-    if (!key.scopes.includes('chat')) {
-      throw new ForbiddenError('This API key does not have the "chat" scope');
-    }
+    const check = async () => {
+      const key = await this.apiKeys.authenticate(token);
+      if (!key.scopes.includes('chat')) {
+        throw new ForbiddenError('This API key does not have the "chat" scope');
+      }
+      return key;
+    };
+    const key = await check();
     return {
       user: key.user,
       expiresAt: key.expiresAt ? key.expiresAt.getTime() / 1000 : Number.POSITIVE_INFINITY,
+      revalidate: async () => {
+        await check();
+      },
     };
   }
 }
