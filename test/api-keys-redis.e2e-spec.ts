@@ -55,8 +55,9 @@ describeWithServices(
           .send({ name: 'limited', scopes: ['models'], rate_limit_per_minute: 3 })
           .expect(201)
       ).body as { key: string };
-      for (const app of [a, b, a])
-        {await request(app.url).get('/api/models').set(as(key)).expect(200);}
+      for (const app of [a, b, a]) {
+        await request(app.url).get('/api/models').set(as(key)).expect(200);
+      }
       const res = await request(b.url).get('/api/models').set(as(key));
       expect(res.status).toBe(429);
       expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
