@@ -144,7 +144,7 @@ export function evaluateTargets(report: BenchReport): TargetVerdict[] {
   add(
     '/v1/chat/completions (stateless): added p50 ≤ 1.5 ms over the same SDK call to the simulator',
     firstRate &&
-      `p50 +${firstRate.addedP50} ms, p99 +${firstRate.addedP99} ms at ${firstRate.rate} req/s`,
+      `p50 +${firstRate.addedP50} ms, p99 +${firstRate.addedP99} ms at ${firstRate.rate} req/s (${pct(firstRate.shareOfCapacity)} of /v1 capacity)`,
     firstRate && firstRate.addedP50 <= 1.5,
   );
   add(
@@ -263,12 +263,12 @@ export function renderReport(report: BenchReport): string {
     );
     out.push('');
     out.push(
-      '| offered req/s | SDK → simulator p50 / p99 ms | SDK → /v1 p50 / p99 ms | added p50 / p99 ms |',
+      '| offered req/s (share of /v1 capacity) | SDK → simulator p50 / p99 ms | SDK → /v1 p50 / p99 ms | added p50 / p99 ms |',
     );
     out.push('|---|---|---|---|');
     for (const p of o.rates) {
       out.push(
-        `| ${p.rate} | ${p.direct.latency.p50} / ${p.direct.latency.p99} | ${p.v1.latency.p50} / ${p.v1.latency.p99} | ${p.addedP50} / ${p.addedP99} |`,
+        `| ${p.rate} (${pct(p.shareOfCapacity)}) | ${p.direct.latency.p50} / ${p.direct.latency.p99} | ${p.v1.latency.p50} / ${p.v1.latency.p99} | ${p.addedP50} / ${p.addedP99} |`,
       );
     }
     out.push('');

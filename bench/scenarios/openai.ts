@@ -8,6 +8,8 @@ import { CHAT_REPLY_TOKENS } from './chat';
 
 export interface OpenAiRatePoint {
   rate: number;
+  /** Offered rate ÷ the /v1 saturation rate of this run: near or above 1, latency is queueing. */
+  shareOfCapacity: number;
   /** The openai SDK straight to the simulator. */
   direct: LoadResult;
   /** The same SDK call to /v1/chat/completions (stateless), with a personal API key. */
@@ -120,7 +122,10 @@ export async function runOpenAi(ctx: BenchContext): Promise<OpenAiResult> {
     await closedLoop(v1, { concurrency: 4, seconds: profile.warmupSeconds || 0.5 });
 
     const rates: OpenAiRatePoint[] = [];
-    for (const rate of profile.chatRates) {
+    // First a load well inside this run's capacity (what the added-latency target reads), then
+    // the chat scenario's fixed rates.
+    const inside = Math.max(5, Math.round(v1Saturation.rps * 0.3));
+    for (const rate of [inside, ...profile.chatRates.filter((r) => r !== inside)]) {
       ctx.log(`openai: ${rate} req/s, SDK → simulator then SDK → /v1`);
       const load = {
         rate,
@@ -132,6 +137,7 @@ export async function runOpenAi(ctx: BenchContext): Promise<OpenAiResult> {
       const v1Point = await openLoop(v1, { ...load, cpu: app.proc });
       rates.push({
         rate,
+        shareOfCapacity: ratio(rate, v1Saturation.rps, 2),
         direct: directPoint,
         v1: v1Point,
         addedP50: round(v1Point.latency.p50 - directPoint.latency.p50),
