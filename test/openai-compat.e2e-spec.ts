@@ -1,6 +1,7 @@
 import OpenAI, {
   AuthenticationError,
   BadRequestError,
+  ConflictError,
   NotFoundError,
   PermissionDeniedError,
   RateLimitError,
@@ -352,6 +353,51 @@ describeE2e('OpenAI-compatible /v1 with the official openai SDK', () => {
         .send({ model: LOCAL, messages: [{ role: 'user', content: 'again' }] })
         .expect(200);
     });
+  });
+
+  it('answers 400 context_length_exceeded for messages longer than the context window', async () => {
+    const error = await client(aliceKey)
+      .chat.completions.create({
+        model: LOCAL,
+        // local/echo has 32,768 tokens; about 4 characters make a token.
+        messages: [{ role: 'user', content: 'abcd '.repeat(30_000) }],
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BadRequestError);
+    expect((error as BadRequestError).code).toBe('context_length_exceeded');
+  });
+
+  it('checks X-Session-Id and keeps one generation per stored session (409)', async () => {
+    const send = (sessionId: string, content = 'hi') =>
+      http()
+        .post('/v1/chat/completions')
+        .set(as(aliceKey))
+        .set('X-Session-Id', sessionId)
+        .send({ model: LOCAL, messages: [{ role: 'user', content }] });
+    const tooLong = await send('x'.repeat(101)).expect(400);
+    expect(tooLong.body.error.param).toBe('X-Session-Id');
+    await send('00000000-0000-4000-8000-000000000000').expect(404);
+
+    const first = await http()
+      .post('/v1/chat/completions')
+      .set(as(aliceKey))
+      .send({ model: LOCAL, store: true, messages: [{ role: 'user', content: 'start' }] })
+      .expect(200);
+    const sessionId = first.headers['x-session-id'];
+    // then() sends it now (supertest sends a request only when it is awaited).
+    const running = send(sessionId, LONG).then((res) => res);
+    await sleep(200);
+    const busy = await client(aliceKey)
+      .chat.completions.create(
+        { model: LOCAL, messages: [{ role: 'user', content: 'me too' }] },
+        { headers: { 'X-Session-Id': sessionId } },
+      )
+      .catch((e: unknown) => e);
+    expect(busy).toBeInstanceOf(ConflictError);
+    expect((busy as ConflictError).message).toContain(
+      'A reply is already being generated for this session',
+    );
+    expect((await running).status).toBe(200);
   });
 
   it('accepts an access token as well as a key', async () => {
