@@ -31,7 +31,7 @@ import { JwtAuthGuard } from '../auth/guards/jwt-auth.guard';
 import { SseWriter } from '../chat/sse-writer';
 import { MetricsService } from '../metrics/metrics.service';
 import { ProvidersService } from '../providers/providers.service';
-import { ChatCompletionsService } from './chat-completions.service';
+import { ChatCompletionsService, type CompletionRun } from './chat-completions.service';
 import { toCompletionInput } from './completion-input';
 import {
   finishChunk,
@@ -255,7 +255,7 @@ export class OpenAiController {
 
   private async stream(
     res: Response,
-    run: Awaited<ReturnType<ChatCompletionsService['begin']>>,
+    run: CompletionRun,
     identity: CompletionIdentity,
     includeUsage: boolean,
   ): Promise<void> {
