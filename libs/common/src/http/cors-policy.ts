@@ -18,7 +18,8 @@ export function corsSettings(origins: CorsOrigins): CorsSettings | undefined {
   return {
     origin: origins === '*' ? true : origins,
     credentials: origins !== '*',
-    exposedHeaders: ['Retry-After', 'X-Request-Id'],
+    // X-Session-Id: the history session of a stored /v1 exchange.
+    exposedHeaders: ['Retry-After', 'X-Request-Id', 'X-Session-Id'],
   };
 }
 
