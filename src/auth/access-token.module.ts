@@ -11,8 +11,9 @@ import { JwtAuthGuard } from './guards/jwt-auth.guard';
 import { buildJwtOptions } from './jwt-options';
 
 /**
- * Bearer authentication (access tokens and personal API keys) on its own, so that UsersModule and the throttler can use it without
- * importing the whole AuthModule (which itself needs UsersModule). AuthModule re-exports it.
+ * Bearer authentication (access tokens and personal API keys) on its own, so that UsersModule
+ * and the throttler can use it without importing the whole AuthModule (which itself needs
+ * UsersModule). AuthModule re-exports it.
  */
 @Module({
   imports: [
