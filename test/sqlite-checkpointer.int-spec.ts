@@ -23,7 +23,11 @@ describe('SqliteCheckpointer (real SQLite file, real worker thread)', () => {
     file = handle.name;
     handle.exec('CREATE TABLE blobs (id INTEGER PRIMARY KEY, body BLOB NOT NULL)');
   });
+  /** Checkpointers started by a test, stopped even when it fails (a live worker holds the file). */
+  const started: SqliteCheckpointer[] = [];
+  const track = (checkpointer: SqliteCheckpointer) => (started.push(checkpointer), checkpointer);
   afterEach(async () => {
+    await Promise.all(started.splice(0).map((checkpointer) => checkpointer.onApplicationShutdown()));
     await dataSource.destroy();
     await database.drop();
   });
@@ -36,16 +40,21 @@ describe('SqliteCheckpointer (real SQLite file, real worker thread)', () => {
   }
 
   it('stops the app connection from checkpointing and copies the WAL into the file in its worker', async () => {
-    const checkpointer = new SqliteCheckpointer(dataSource, 50);
-    checkpointer.onApplicationBootstrap();
-    expect(checkpointer.running).toBe(true);
+    // A first worker that will not tick during the test: the commits alone copy nothing into the
+    // database file (a worker ticking every 50 ms could checkpoint while they run).
+    const idle = track(new SqliteCheckpointer(dataSource, 60_000));
+    idle.onApplicationBootstrap();
+    expect(idle.running).toBe(true);
     expect(handle.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
-
     const before = statSync(file).size;
     writeTransactions();
-    // The commits themselves never copied anything into the database file.
     expect(statSync(file).size).toBe(before);
+    await idle.onApplicationShutdown();
+    expect(handle.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
 
+    const checkpointer = track(new SqliteCheckpointer(dataSource, 50));
+    checkpointer.onApplicationBootstrap();
+    expect(handle.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
     const deadline = Date.now() + 10_000;
     while (statSync(file).size < before + 1_500_000 && Date.now() < deadline) await sleep(50);
     expect(statSync(file).size).toBeGreaterThanOrEqual(before + 1_500_000);
@@ -57,7 +66,7 @@ describe('SqliteCheckpointer (real SQLite file, real worker thread)', () => {
   });
 
   it('hands checkpointing back to the app connection when the worker dies', async () => {
-    const checkpointer = new SqliteCheckpointer(dataSource, 50);
+    const checkpointer = track(new SqliteCheckpointer(dataSource, 50));
     checkpointer.onApplicationBootstrap();
     const worker = (checkpointer as unknown as { worker: { terminate(): Promise<number> } }).worker;
     await worker.terminate();
