@@ -154,6 +154,12 @@ export interface ChatConfig {
   generateTitles: boolean;
   /** Time running streams get to finish on SIGTERM before they are aborted (`SHUTDOWN_GRACE_MS`). */
   shutdownGraceMs: number;
+  /** How long a reply keeps generating after its last client left, waiting for a resume; 0 aborts at once (`CHAT__RESUME_WINDOW_MS`). */
+  resumeWindowMs: number;
+  /** How long a finished reply's events stay available to resume (`CHAT__RESUME_TTL_SECONDS`). */
+  resumeTtlSeconds: number;
+  /** Least interval between two checkpoints of a streaming reply's text to the history store (`CHAT__CHECKPOINT_MS`). */
+  checkpointMs: number;
 }
 
 export interface MetricsConfig {
@@ -240,6 +246,9 @@ export class AppConfig {
       idempotencyTtlSeconds: r.int('CHAT__IDEMPOTENCY_TTL_SECONDS', 86_400, 1),
       generateTitles: r.bool('CHAT__GENERATE_TITLES', true),
       shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 10_000, 0),
+      resumeWindowMs: r.int('CHAT__RESUME_WINDOW_MS', 30_000, 0),
+      resumeTtlSeconds: r.int('CHAT__RESUME_TTL_SECONDS', 300, 1),
+      checkpointMs: r.int('CHAT__CHECKPOINT_MS', 1_000, 10),
     };
     c.metrics = {
       enabled: r.bool('METRICS_ENABLED', true),

@@ -113,6 +113,7 @@ describeE2e('chat over Socket.IO and WebSocket', () => {
         model: 'local/echo',
         session_id: ack.session_id,
         client_id: 'c1',
+        seq: expect.any(Number),
       });
       for (const seen of [seen1, seen2]) {
         const names = seen.map((e) => e.event);
@@ -123,6 +124,7 @@ describeE2e('chat over Socket.IO and WebSocket', () => {
           message_id: ack.message_id,
           model: 'local/echo',
           client_id: 'c1',
+          seq: 1,
         });
         const deltas = seen.filter((e) => e.event === 'chat:delta');
         expect(deltas.length).toBeGreaterThan(3);
@@ -211,6 +213,7 @@ describeE2e('chat over Socket.IO and WebSocket', () => {
         message_id: expect.any(String),
         model: 'local/echo',
         client_id: 'w1',
+        seq: 1,
       });
       const done = await client.next((f) => f.type === 'done');
       expect(done).toEqual(

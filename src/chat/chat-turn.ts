@@ -2,7 +2,8 @@ import { DomainError, DomainErrorKind } from '@app/common';
 import type { ChatEvent } from './chat-events';
 import type { StoredChatResult } from './idempotency/idempotency-store';
 
-export type ChatEventListener = (event: ChatEvent) => void;
+/** Receives each event of a turn with its sequence number (1 for `start`, then +1). */
+export type ChatEventListener = (event: ChatEvent, seq: number) => void;
 
 /**
  * A started chat turn. `begin` has already validated the request, taken the session lock and
@@ -21,8 +22,11 @@ export interface ChatTurn {
    * with it. Never rejects; a listener that throws is ignored (the reply is still stored).
    */
   run(listener?: ChatEventListener): Promise<TurnOutcome>;
-  /** Stops the generation (client went away); the partial reply is stored as `aborted`. */
-  abort(): void;
+  /**
+   * The client that runs the turn went away: the generation goes on for CHAT__RESUME_WINDOW_MS
+   * waiting for a resume (at once with 0), then stops; the partial reply is stored as `aborted`.
+   */
+  leave(): void;
 }
 
 /** The outcome of a turn; `failure` is why the reply failed, for the transport to map. */
@@ -67,10 +71,10 @@ export function finalEvent(outcome: TurnOutcome): ChatEvent {
 
 /** The listener of a turn as the turn calls it: absent or throwing listeners are ignored. */
 export function safeListener(listener: ChatEventListener | undefined): ChatEventListener {
-  return (event) => {
+  return (event, seq) => {
     if (!listener) return;
     try {
-      listener(event);
+      listener(event, seq);
     } catch {
       // A transport that cannot deliver (closed socket) must not break storing the reply.
     }

@@ -54,7 +54,7 @@ describe(ChatWsServer.name, () => {
   });
 
   describe('message frames', () => {
-    it('streams start, deltas and done with session_id and client_id', async () => {
+    it('streams start, deltas and done with session_id, client_id and seq', async () => {
       const turn = new ScriptedTurn(['Hel', 'lo']);
       sut.chat.begin.mockResolvedValue(turn);
       const client = await open();
@@ -62,10 +62,10 @@ describe(ChatWsServer.name, () => {
       await client.next((frame) => frame.type === 'done');
       const extra = { session_id: turn.sessionId, client_id: 'c-1' };
       expect(client.frames).toEqual([
-        { type: 'start', message_id: turn.messageId, model: 'test/model', ...extra },
-        { type: 'delta', text: 'Hel', ...extra },
-        { type: 'delta', text: 'lo', ...extra },
-        expect.objectContaining({ type: 'done', finish_reason: 'stop', ...extra }),
+        { type: 'start', message_id: turn.messageId, model: 'test/model', ...extra, seq: 1 },
+        { type: 'delta', text: 'Hel', ...extra, seq: 2 },
+        { type: 'delta', text: 'lo', ...extra, seq: 3 },
+        expect.objectContaining({ type: 'done', finish_reason: 'stop', ...extra, seq: 4 }),
       ]);
       expect(sut.chat.begin).toHaveBeenCalledWith(
         alice.user.id,

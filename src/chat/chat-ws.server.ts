@@ -23,7 +23,12 @@ import { eventPayload } from './chat-events';
 import type { ChatTurn } from './chat-turn';
 import { ChatService } from './chat.service';
 import { clientIdOf } from './chat.gateway';
-import { AbortRequestDto, SocketChatRequestDto, toChatInput } from './dto/chat-request.dto';
+import {
+  AbortRequestDto,
+  ResumeRequestDto,
+  SocketChatRequestDto,
+  toChatInput,
+} from './dto/chat-request.dto';
 import { SocketAuthenticator, type SocketIdentity } from './socket-authenticator';
 import { ConnectionRateLimiter, validatePayload } from './socket-payload';
 
@@ -33,6 +38,8 @@ export const CHAT_WS_PATH = '/api/chat/ws';
 interface Connection extends SocketIdentity {
   limiter: ConnectionRateLimiter;
   turns: Set<ChatTurn>;
+  /** Ends the connection's resumes when it closes. */
+  resumes: AbortController;
 }
 
 /**
@@ -44,11 +51,14 @@ interface Connection extends SocketIdentity {
  * `{"detail": ...}` (403 for a disabled account or a disallowed Origin).
  * Client frames (JSON text): `{"message", "session_id"?, "model"?, "system_prompt"?,
  * "temperature"?, "max_tokens"?, "client_id"?}` (an optional `"type": "message"` is accepted) or
- * `{"type": "abort", "session_id"}`. Server frames: `{"type": "start"|"delta"|"done"|"error",
- * ...SSE payload, "session_id", "client_id"}`; after abort `{"type": "aborted", "session_id",
- * "running"}`. Invalid JSON or payload → `{"type": "error", "detail", "status": 400}` and the
- * connection stays open. Closing the connection aborts its running replies. Frames larger than
- * BODY_LIMIT close the connection (code 1009).
+ * `{"type": "abort", "session_id"}` or `{"type": "resume", "message_id", "after"?}`. Server
+ * frames: `{"type": "start"|"delta"|"done"|"error", ...SSE payload, "session_id", "client_id",
+ * "seq"}`; after abort `{"type": "aborted", "session_id", "running"}`; a resume sends the events
+ * after `after`, then the live rest, as the same frames (without `client_id`); an unknown or
+ * another user's message is `{"type": "error", "detail", "status": 404}`. Invalid JSON or
+ * payload → `{"type": "error", "detail", "status": 400}` and the connection stays open. Closing
+ * the connection leaves its running replies (aborted after CHAT__RESUME_WINDOW_MS unless
+ * resumed). Frames larger than BODY_LIMIT close the connection (code 1009).
  */
 @Injectable()
 export class ChatWsServer
@@ -129,6 +139,7 @@ export class ChatWsServer
       ...(await this.authenticator.webSocket(request, url)),
       limiter: new ConnectionRateLimiter(this.config.rateLimit.defaultPerMinute),
       turns: new Set(),
+      resumes: new AbortController(),
     };
   }
 
@@ -142,7 +153,8 @@ export class ChatWsServer
     ws.on('error', (error) => this.logger.debug({ err: error }, 'WebSocket error'));
     ws.on('close', () => {
       this.metrics?.socketDisconnected('ws');
-      for (const turn of connection.turns) turn.abort();
+      connection.resumes.abort();
+      for (const turn of connection.turns) turn.leave();
     });
   }
 
@@ -173,10 +185,14 @@ export class ChatWsServer
           send(ws, { type: 'aborted', session_id: dto.session_id, running });
           return;
         }
+        if (type === 'resume') {
+          const dto = await validatePayload(ResumeRequestDto, rest);
+          await this.resume(ws, connection, dto);
+          return;
+        }
         if (type !== undefined && type !== 'message') {
-          throw new InvalidInputError('type must be "message" or "abort"', [
-            { field: 'type', message: 'type must be "message" or "abort"' },
-          ]);
+          const message = 'type must be "message", "abort" or "resume"';
+          throw new InvalidInputError(message, [{ field: 'type', message }]);
         }
         payload = rest;
       }
@@ -198,13 +214,43 @@ export class ChatWsServer
     this.metrics?.streamOpened('ws');
     const extra = { session_id: turn.sessionId, client_id: clientId };
     try {
-      const finished = turn.run((event) =>
-        send(ws, { type: event.type, ...eventPayload(event), ...extra }),
+      const finished = turn.run((event, seq) =>
+        send(ws, { type: event.type, ...eventPayload(event), ...extra, seq }),
       );
       this.streams.add(finished);
       await finished.finally(() => this.streams.delete(finished));
     } finally {
       connection.turns.delete(turn);
+      this.metrics?.streamClosed('ws');
+    }
+  }
+
+  /** Streams a resumed generation to this connection; errors reach the caller's error frame. */
+  private async resume(
+    ws: WebSocket,
+    connection: Connection,
+    dto: ResumeRequestDto,
+  ): Promise<void> {
+    const resumed = await this.chat.resume(
+      connection.user.id,
+      dto.message_id,
+      dto.after ?? 0,
+      connection.resumes.signal,
+    );
+    this.metrics?.streamOpened('ws');
+    const extra = { session_id: resumed.sessionId };
+    const streaming = (async () => {
+      for await (const event of resumed.events) {
+        send(ws, { type: event.type, ...event.data, ...extra, seq: event.seq });
+      }
+    })();
+    this.streams.add(streaming);
+    try {
+      await streaming;
+    } catch (error) {
+      this.logger.warn({ err: error }, 'WebSocket resume stopped');
+    } finally {
+      this.streams.delete(streaming);
       this.metrics?.streamClosed('ws');
     }
   }

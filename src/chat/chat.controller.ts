@@ -1,10 +1,22 @@
-import { Body, Controller, Headers, HttpCode, Optional, Param, Post, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  Optional,
+  Param,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiHeader,
   ApiOkResponse,
   ApiOperation,
   ApiParam,
+  ApiQuery,
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
@@ -19,6 +31,7 @@ import { parseIdempotencyKey } from './chat-input';
 import { ChatService } from './chat.service';
 import { ChatRequestDto, toChatInput } from './dto/chat-request.dto';
 import { AbortResponseDto, ChatResponseDto, mapChatResponse } from './dto/chat-response.dto';
+import { GENERATION_NOT_FOUND_DETAIL, parseResumePosition } from './generations/generation.errors';
 import { SseWriter } from './sse-writer';
 import { SESSION_BUSY_DETAIL } from './turn/chat-turn-preflight';
 
@@ -112,11 +125,11 @@ export class ChatController {
       idempotencyKey: parseIdempotencyKey(idempotencyKey),
     });
     const onClose = () => {
-      if (!res.writableFinished) turn.abort();
+      if (!res.writableFinished) turn.leave();
     };
     res.on('close', onClose);
     // The client may already have gone while the turn was being prepared.
-    if (!res.socket || res.socket.destroyed) turn.abort();
+    if (!res.socket || res.socket.destroyed) turn.leave();
     try {
       const outcome = await turn.run();
       if (outcome.failure) throw outcome.failure;
@@ -141,7 +154,8 @@ export class ChatController {
       '- `error` `{detail, status, message_id}` — instead of `done` when the provider failed (502/503/504)\n\n' +
       'Comment lines `: ping` are sent every CHAT__HEARTBEAT_MS. Errors found before the stream starts ' +
       '(400, 401, 404, 409, 429) are ordinary JSON error responses. Closing the connection aborts the ' +
-      'upstream call; the partial reply is stored as `aborted`.\n\n' +
+      'upstream call after CHAT__RESUME_WINDOW_MS (default 30000; 0 = at once) unless a client ' +
+      'resumes it (GET /api/chat/stream/{message_id}); the partial reply is stored as `aborted`.\n\n' +
       '**Other transports** (same payloads; see docs/CHAT_PROTOCOLS.md):\n\n' +
       '- Socket.IO namespace `/chat` (path `/socket.io`): token in `auth.token`, an ' +
       '`Authorization: Bearer` header or query `token`; a bad token fails with `connect_error` ' +
@@ -184,15 +198,86 @@ export class ChatController {
     });
     const sse = new SseWriter(res, this.config.chat.heartbeatMs);
     const onClose = () => {
-      if (!res.writableFinished) turn.abort();
+      if (!res.writableFinished) turn.leave();
     };
     res.on('close', onClose);
     // The client may already have gone while the turn was being prepared.
-    if (!res.socket || res.socket.destroyed) turn.abort();
+    if (!res.socket || res.socket.destroyed) turn.leave();
     sse.open();
     this.metrics?.streamOpened('sse');
     try {
-      await turn.run((event) => sse.send(event));
+      await turn.run((event, seq) => sse.send(event, seq));
+    } finally {
+      res.off('close', onClose);
+      sse.end();
+      this.metrics?.streamClosed('sse');
+    }
+  }
+
+  @Get('stream/:message_id')
+  @ApiOperation({
+    summary: 'Resume the stream of a reply (server-sent events)',
+    description:
+      'Attaches to a running reply, or one that finished less than CHAT__RESUME_TTL_SECONDS ago ' +
+      '(default 300), on any instance: the events after `Last-Event-ID` (what EventSource sends ' +
+      'when it reconnects) or `?after=N` (the `id:` of the last event seen; absent or 0 = from ' +
+      '`start`), then the live rest, in order, each once, with the same `id:` lines, until `done` ' +
+      'or `error`. While a resume is connected the reply keeps running; when the last client ' +
+      'leaves, CHAT__RESUME_WINDOW_MS starts again. A reply finished longer ago (or unknown, or ' +
+      "another user's) is a 404: its text is in GET /api/history/{session_id}.",
+  })
+  @ApiParam({ name: 'message_id', example: '9c1e8a5e-2c1d-4b7a-9e0f-1a2b3c4d5e6f' })
+  @ApiHeader({
+    name: 'Last-Event-ID',
+    required: false,
+    description: 'The `id:` of the last event received; takes precedence over `after`.',
+    schema: { type: 'string', pattern: '^\\d{1,10}$' },
+  })
+  @ApiQuery({
+    name: 'after',
+    required: false,
+    schema: { type: 'integer', minimum: 0, maximum: 1_000_000_000 },
+    description: 'The `id:` of the last event received (default 0: from `start`).',
+  })
+  @ApiOkResponse({
+    description: 'The missed events, then the live rest (same events as POST /api/chat/stream)',
+    content: {
+      'text/event-stream': {
+        schema: SSE_EVENT_SCHEMA,
+        example:
+          'id: 3\nevent: delta\ndata: {"text":" world"}\n\n' +
+          'id: 4\nevent: done\ndata: {"message_id":"9c1e…","usage":{"prompt_tokens":12,"completion_tokens":2,"tokens":14},"finish_reason":"stop","model":"local/echo"}\n\n',
+      },
+    },
+  })
+  @ApiErrorResponse(400, '`after` or `Last-Event-ID` is not a whole number from 0 to 1000000000')
+  @ApiErrorResponse(404, "Unknown, expired or another user's message_id", {
+    detail: GENERATION_NOT_FOUND_DETAIL,
+  })
+  async resume(
+    @CurrentUser() user: AuthUser,
+    @Param('message_id') messageId: string,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @Query('after') after: string | undefined,
+    @Res() res: Response,
+  ): Promise<void> {
+    if (Array.isArray(after)) after = String(after.at(-1));
+    const position = parseResumePosition(lastEventId, after);
+    const left = new AbortController();
+    const { events } = await this.chat.resume(
+      user.id,
+      messageId.toLowerCase(),
+      position,
+      left.signal,
+    );
+    const onClose = () => left.abort();
+    res.on('close', onClose);
+    if (!res.socket || res.socket.destroyed) left.abort();
+    const sse = new SseWriter(res, this.config.chat.heartbeatMs);
+    sse.open();
+    this.metrics?.streamOpened('sse');
+    try {
+      for await (const event of events) sse.sendEvent(event);
     } finally {
       res.off('close', onClose);
       sse.end();

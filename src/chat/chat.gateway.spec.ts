@@ -57,7 +57,7 @@ describe(ChatGateway.name, () => {
   });
 
   describe('chat:send', () => {
-    it("streams the turn's events to every socket of the user, with session_id and client_id", async () => {
+    it("streams the turn's events to every socket of the user, with session_id, client_id and seq", async () => {
       const turn = new ScriptedTurn(['Hel', 'lo']);
       sut.chat.begin.mockResolvedValue(turn);
       const sender = await connect();
@@ -72,13 +72,13 @@ describe(ChatGateway.name, () => {
       expect(seen).toEqual([
         {
           event: 'chat:start',
-          payload: { message_id: turn.messageId, model: 'test/model', ...extra },
+          payload: { message_id: turn.messageId, model: 'test/model', ...extra, seq: 1 },
         },
-        { event: 'chat:delta', payload: { text: 'Hel', ...extra } },
-        { event: 'chat:delta', payload: { text: 'lo', ...extra } },
+        { event: 'chat:delta', payload: { text: 'Hel', ...extra, seq: 2 } },
+        { event: 'chat:delta', payload: { text: 'lo', ...extra, seq: 3 } },
         {
           event: 'chat:done',
-          payload: expect.objectContaining({ finish_reason: 'stop', ...extra }),
+          payload: expect.objectContaining({ finish_reason: 'stop', ...extra, seq: 4 }),
         },
       ]);
       expect(sut.chat.begin).toHaveBeenCalledWith(

@@ -12,8 +12,13 @@ import { AppConfig } from '@app/config';
 import { MetricsService } from '../metrics/metrics.service';
 import { ChatEvent, eventPayload } from './chat-events';
 import type { ChatTurn } from './chat-turn';
-import { ChatService } from './chat.service';
-import { AbortRequestDto, SocketChatRequestDto, toChatInput } from './dto/chat-request.dto';
+import { ChatService, type ResumedGeneration } from './chat.service';
+import {
+  AbortRequestDto,
+  ResumeRequestDto,
+  SocketChatRequestDto,
+  toChatInput,
+} from './dto/chat-request.dto';
 import { SocketAuthenticator, type SocketIdentity } from './socket-authenticator';
 import { ConnectionRateLimiter, validatePayload } from './socket-payload';
 
@@ -21,6 +26,8 @@ import { ConnectionRateLimiter, validatePayload } from './socket-payload';
 interface ChatSocketData extends SocketIdentity {
   limiter: ConnectionRateLimiter;
   turns: Set<ChatTurn>;
+  /** Ends the socket's resumes when it disconnects. */
+  resumes: AbortController;
 }
 
 type ChatSocket = Socket<
@@ -34,6 +41,11 @@ type Ack = (response: Record<string, unknown>) => void;
 
 /** The room of all of a user's sockets (tabs, devices; across instances with the Redis adapter). */
 export const userRoom = (userId: string) => `user:${userId}`;
+/**
+ * The sockets resuming a generation: they get its events from the resume, in order from their
+ * `after`, so the broadcast to the user's room leaves them out (no duplicates).
+ */
+export const resumeRoom = (messageId: string) => `resume:${messageId}`;
 
 /**
  * Socket.IO namespace `/chat`. Authentication happens in namespace middleware (guards do not run
@@ -46,9 +58,13 @@ export const userRoom = (userId: string) => `user:${userId}`;
  * max_tokens?, client_id?}` with an ack `{ok: true, session_id, message_id}` or
  * `{ok: false, detail, status}`; `chat:abort` `{session_id}` (ack `{ok, session_id, running}`).
  * Server → the user's room: `chat:start`, `chat:delta`, `chat:done`, `chat:error` with the SSE
- * payloads plus `session_id` and `client_id` on every event. Errors before a reply starts go to
- * the sending socket only, as `chat:error {detail, status, client_id}`. A disconnect aborts the
- * replies that socket started. CORS comes from CORS_ORIGINS (see ChatIoAdapter).
+ * payloads plus `session_id`, `client_id` and `seq` (the event's sequence number) on every
+ * event. Errors before a reply starts go to the sending socket only, as
+ * `chat:error {detail, status, client_id}`. A disconnect leaves the replies that socket started
+ * (aborted after CHAT__RESUME_WINDOW_MS unless resumed). `chat:resume {message_id, after?}`
+ * (ack `{ok: true, message_id}` or `{ok: false, detail, status}`) sends that socket the events
+ * after `after`, then the live rest, as the same `chat:*` events. CORS comes from CORS_ORIGINS
+ * (see ChatIoAdapter).
  */
 @WebSocketGateway({ namespace: '/chat' })
 export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
@@ -97,12 +113,16 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     socket.on('chat:abort', (payload: unknown, ack?: unknown) => {
       void this.onAbort(socket, payload, typeof ack === 'function' ? (ack as Ack) : undefined);
     });
+    socket.on('chat:resume', (payload: unknown, ack?: unknown) => {
+      void this.onResume(socket, payload, typeof ack === 'function' ? (ack as Ack) : undefined);
+    });
   }
 
   handleDisconnect(socket: ChatSocket): void {
     if (!socket.data.user) return;
     this.metrics?.socketDisconnected('socketio');
-    for (const turn of socket.data.turns) turn.abort();
+    socket.data.resumes.abort();
+    for (const turn of socket.data.turns) turn.leave();
   }
 
   private async authenticate(socket: ChatSocket): Promise<void> {
@@ -112,6 +132,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     socket.data.revalidate = revalidate;
     socket.data.limiter = new ConnectionRateLimiter(this.config.rateLimit.defaultPerMinute);
     socket.data.turns = new Set();
+    socket.data.resumes = new AbortController();
   }
 
   /** Token expiry and the per-connection event budget, checked on every event. */
@@ -146,14 +167,54 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     ack?.({ ok: true, session_id: turn.sessionId, message_id: turn.messageId });
     socket.data.turns.add(turn);
     this.metrics?.streamOpened('socketio');
-    const room = this.namespace.to(userRoom(socket.data.user.id));
+    const room = this.namespace
+      .to(userRoom(socket.data.user.id))
+      .except(resumeRoom(turn.messageId));
     const extra = { session_id: turn.sessionId, client_id: clientId };
     try {
-      await turn.run((event: ChatEvent) => {
-        room.emit(`chat:${event.type}`, { ...eventPayload(event), ...extra });
+      await turn.run((event: ChatEvent, seq: number) => {
+        room.emit(`chat:${event.type}`, { ...eventPayload(event), ...extra, seq });
       });
     } finally {
       socket.data.turns.delete(turn);
+      this.metrics?.streamClosed('socketio');
+    }
+  }
+
+  private async onResume(socket: ChatSocket, payload: unknown, ack?: Ack): Promise<void> {
+    let resumed: ResumedGeneration;
+    let room: string | undefined;
+    try {
+      this.admit(socket);
+      const dto = await validatePayload(ResumeRequestDto, payload);
+      // Out of the room broadcast first, so every event after `after` comes from here, once.
+      room = resumeRoom(dto.message_id);
+      await socket.join(room);
+      resumed = await this.chat.resume(
+        socket.data.user.id,
+        dto.message_id,
+        dto.after ?? 0,
+        socket.data.resumes.signal,
+      );
+    } catch (error) {
+      const { status, body } = mapError(error);
+      if (status >= 500) this.logger.error({ err: error }, 'chat:resume failed');
+      if (room) await socket.leave(room);
+      ack?.({ ok: false, ...body, status });
+      socket.emit('chat:error', { ...body, status });
+      return;
+    }
+    ack?.({ ok: true, message_id: (payload as ResumeRequestDto).message_id });
+    this.metrics?.streamOpened('socketio');
+    const extra = { session_id: resumed.sessionId };
+    try {
+      for await (const event of resumed.events) {
+        socket.emit(`chat:${event.type}`, { ...event.data, ...extra, seq: event.seq });
+      }
+    } catch (error) {
+      this.logger.warn({ err: error }, 'chat:resume stopped');
+    } finally {
+      await socket.leave(room);
       this.metrics?.streamClosed('socketio');
     }
   }

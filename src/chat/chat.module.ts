@@ -7,6 +7,10 @@ import { ChatController } from './chat.controller';
 import { ChatGateway } from './chat.gateway';
 import { ChatService } from './chat.service';
 import { GenerationRegistry } from './generation-registry';
+import { GenerationEventLog } from './generations/generation-event-log';
+import { MemoryGenerationEventLog } from './generations/memory-generation-event-log';
+import { RedisGenerationEventLog } from './generations/redis-generation-event-log';
+import { AppConfig } from '@app/config';
 import { SocketAuthenticator } from './socket-authenticator';
 import { FailoverIdempotencyStore } from './idempotency/failover-idempotency-store';
 import { IDEMPOTENCY_STORE, IdempotencyStore } from './idempotency/idempotency-store';
@@ -22,8 +26,8 @@ import { SessionTitleService } from './turn/session-title.service';
 
 /**
  * Chat over REST, SSE, Socket.IO (`/chat` namespace) and plain WebSocket (`/api/chat/ws`), all
- * through ChatService. Session locks and idempotency records live in Redis when REDIS_URL is
- * set (shared by every instance; in process while Redis is unreachable), else in process. The
+ * through ChatService. Session locks, idempotency records and the generations' event logs (for
+ * resumes) live in Redis when REDIS_URL is set (shared by every instance; in process while Redis is unreachable), else in process. The
  * history store comes from the global
  * HistoryModule; MetricsService from the global MetricsModule.
  */
@@ -49,6 +53,14 @@ import { SessionTitleService } from './turn/session-title.service';
               new MemoryInFlightLock(),
             )
           : new MemoryInFlightLock(),
+    },
+    {
+      provide: GenerationEventLog,
+      inject: [AppConfig, { token: RedisConnections, optional: true }],
+      useFactory: (config: AppConfig, redis?: RedisConnections): GenerationEventLog =>
+        redis
+          ? new RedisGenerationEventLog(redis.commands, config.chat.resumeTtlSeconds)
+          : new MemoryGenerationEventLog(config.chat.resumeTtlSeconds),
     },
     {
       provide: IDEMPOTENCY_STORE,

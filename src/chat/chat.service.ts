@@ -3,11 +3,19 @@ import { HistoryService } from '../history/history.service';
 import type { ChatInput, ChatTurnOptions } from './chat-input';
 import type { ChatTurn } from './chat-turn';
 import { GenerationRegistry } from './generation-registry';
+import { GenerationEvent, GenerationEventLog } from './generations/generation-event-log';
+import { GenerationNotFoundError } from './generations/generation.errors';
 import { IN_FLIGHT_LOCK, InFlightLock } from './locks/in-flight-lock';
 import { ChatTurnPreflight, sessionLockKey } from './turn/chat-turn-preflight';
 import { ChatTurnRunner } from './turn/chat-turn-runner';
 import { LiveTurn } from './turn/live-turn';
 import { ReplayedTurn } from './turn/replayed-turn';
+
+/** A resumed generation: its session and its events from the resume position on. */
+export interface ResumedGeneration {
+  sessionId: string;
+  events: AsyncIterable<GenerationEvent>;
+}
 
 /**
  * The chat use case as REST, SSE, Socket.IO and WebSocket call it. `begin` runs the preflight
@@ -22,6 +30,7 @@ export class ChatService {
     private readonly history: HistoryService,
     private readonly registry: GenerationRegistry,
     @Inject(IN_FLIGHT_LOCK) private readonly locks: InFlightLock,
+    private readonly events: GenerationEventLog,
   ) {}
 
   async begin(userId: string, input: ChatInput, options: ChatTurnOptions = {}): Promise<ChatTurn> {
@@ -29,6 +38,32 @@ export class ChatService {
     return 'replay' in prepared
       ? new ReplayedTurn(prepared.replay)
       : new LiveTurn(this.runner, prepared.turn);
+  }
+
+  /**
+   * Resumes a generation of the user (running, or finished within CHAT__RESUME_TTL_SECONDS): the
+   * events after `after`, then the live rest, until its final event or until `signal` aborts (the
+   * client left). While the resume streams, it counts as a client of the generation, so the
+   * resume window does not run out. 404 for an unknown, expired or another user's message.
+   */
+  async resume(
+    userId: string,
+    messageId: string,
+    after: number,
+    signal: AbortSignal,
+  ): Promise<ResumedGeneration> {
+    const owner = await this.events.owner(messageId);
+    if (!owner || owner.userId !== userId) throw new GenerationNotFoundError();
+    await this.registry.attach(messageId);
+    const { registry, events } = this;
+    const resumed = (async function* () {
+      try {
+        yield* events.read(messageId, after, signal);
+      } finally {
+        await registry.detach(messageId);
+      }
+    })();
+    return { sessionId: owner.sessionId, events: resumed };
   }
 
   /**

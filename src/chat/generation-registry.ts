@@ -13,17 +13,29 @@ export type AbortReason = 'user_request' | 'client_disconnected' | 'shutdown';
 
 interface Running {
   userId: string;
+  messageId: string;
   controller: AbortController;
   finished: Promise<void>;
   markFinished: () => void;
+  /** Connections streaming this generation: the one that started it, plus resumes. */
+  clients: number;
+  /** Runs out CHAT__RESUME_WINDOW_MS after the last client left, then aborts. */
+  window?: NodeJS.Timeout;
 }
 
 const ABORT_CHANNEL_PREFIX = 'chat:abort:';
+/** `attach` / `detach` of a resume served by another instance, by message id. */
+const CLIENTS_CHANNEL_PREFIX = 'chat:clients:';
 
 /**
  * The generations running in this process, one AbortController per session. An abort request
  * for a session that runs elsewhere is published on Redis (`chat:abort:<session_id>`); every
  * instance listens on that pattern and aborts its local generation, if any.
+ *
+ * It also counts each generation's clients: when the last one leaves, the generation keeps
+ * running for CHAT__RESUME_WINDOW_MS (0: aborted at once), and a resume within the window keeps
+ * it going. A resume served by another instance tells the owner over Redis
+ * (`chat:clients:<message_id>`).
  */
 @Injectable()
 export class GenerationRegistry implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -38,31 +50,70 @@ export class GenerationRegistry implements OnApplicationBootstrap, BeforeApplica
   onApplicationBootstrap(): void {
     const subscriber = this.redis?.subscriber('chat aborts');
     if (!subscriber) return;
-    subscriber.on('pmessage', (_pattern: string, channel: string, reason: string) => {
-      this.abortLocal(channel.slice(ABORT_CHANNEL_PREFIX.length), reason as AbortReason);
+    subscriber.on('pmessage', (_pattern: string, channel: string, message: string) => {
+      if (channel.startsWith(CLIENTS_CHANNEL_PREFIX)) {
+        const messageId = channel.slice(CLIENTS_CHANNEL_PREFIX.length);
+        if (message === 'attach') this.attachLocal(messageId);
+        else this.detachLocal(messageId);
+        return;
+      }
+      this.abortLocal(channel.slice(ABORT_CHANNEL_PREFIX.length), message as AbortReason);
     });
     // Not awaited: with Redis down at start-up the app starts anyway and subscribes once Redis
     // is reachable (until then aborts reach only this process's generations).
-    subscriber.psubscribe(`${ABORT_CHANNEL_PREFIX}*`).catch((error: unknown) => {
-      this.logger.error({ err: error }, 'Could not subscribe to abort requests');
-    });
+    subscriber
+      .psubscribe(`${ABORT_CHANNEL_PREFIX}*`, `${CLIENTS_CHANNEL_PREFIX}*`)
+      .catch((error: unknown) => {
+        this.logger.error({ err: error }, 'Could not subscribe to abort requests');
+      });
   }
 
-  /** Registers the generation of a session; the returned signal aborts the upstream call. */
-  register(sessionId: string, userId: string): AbortController {
+  /**
+   * Registers the generation of a session with one client (the connection that started it); the
+   * returned signal aborts the upstream call.
+   */
+  register(sessionId: string, userId: string, messageId: string): AbortController {
     const controller = new AbortController();
     let markFinished = () => {};
     const finished = new Promise<void>((resolve) => (markFinished = resolve));
-    this.running.set(sessionId, { userId, controller, finished, markFinished });
+    this.running.set(sessionId, {
+      userId,
+      messageId,
+      controller,
+      finished,
+      markFinished,
+      clients: 1,
+    });
     return controller;
   }
 
   unregister(sessionId: string, controller: AbortController): void {
     const entry = this.running.get(sessionId);
     if (entry?.controller === controller) {
+      clearTimeout(entry.window);
       this.running.delete(sessionId);
       entry.markFinished();
     }
+  }
+
+  /**
+   * A client of the generation `controller` belongs to went away: the last one starts the
+   * resume window (or, with CHAT__RESUME_WINDOW_MS=0, aborts it at once).
+   */
+  leave(controller: AbortController): void {
+    const entry = [...this.running.values()].find((running) => running.controller === controller);
+    if (entry) this.leaveEntry(entry);
+    else if (!controller.signal.aborted) controller.abort('client_disconnected');
+  }
+
+  /** A client resumed the generation of `messageId` (here or on its owner instance). */
+  async attach(messageId: string): Promise<void> {
+    if (!this.attachLocal(messageId)) await this.publishClients(messageId, 'attach');
+  }
+
+  /** A resuming client of `messageId` went away. */
+  async detach(messageId: string): Promise<void> {
+    if (!this.detachLocal(messageId)) await this.publishClients(messageId, 'detach');
   }
 
   /** True when this process runs a generation of the session. */
@@ -103,6 +154,52 @@ export class GenerationRegistry implements OnApplicationBootstrap, BeforeApplica
       for (const sessionId of this.running.keys()) this.abortLocal(sessionId, 'shutdown');
       // Give the aborted generations a moment to store their partial replies.
       await Promise.race([all(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+    }
+  }
+
+  private attachLocal(messageId: string): boolean {
+    const entry = this.byMessage(messageId);
+    if (!entry) return false;
+    entry.clients++;
+    clearTimeout(entry.window);
+    entry.window = undefined;
+    return true;
+  }
+
+  private detachLocal(messageId: string): boolean {
+    const entry = this.byMessage(messageId);
+    if (!entry) return false;
+    this.leaveEntry(entry);
+    return true;
+  }
+
+  private leaveEntry(entry: Running): void {
+    entry.clients = Math.max(0, entry.clients - 1);
+    if (entry.clients > 0 || entry.controller.signal.aborted) return;
+    const windowMs = this.config.chat.resumeWindowMs;
+    if (windowMs === 0) {
+      entry.controller.abort('client_disconnected');
+      return;
+    }
+    clearTimeout(entry.window);
+    entry.window = setTimeout(() => {
+      if (entry.clients === 0 && !entry.controller.signal.aborted) {
+        entry.controller.abort('client_disconnected');
+      }
+    }, windowMs);
+    entry.window.unref();
+  }
+
+  private byMessage(messageId: string): Running | undefined {
+    return [...this.running.values()].find((entry) => entry.messageId === messageId);
+  }
+
+  private async publishClients(messageId: string, change: 'attach' | 'detach'): Promise<void> {
+    if (!this.redis) return;
+    try {
+      await this.redis.commands.publish(CLIENTS_CHANNEL_PREFIX + messageId, change);
+    } catch (error) {
+      this.logger.warn({ err: error, messageId }, 'Could not publish a resume');
     }
   }
 

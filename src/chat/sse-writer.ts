@@ -1,13 +1,14 @@
 import type { Response } from 'express';
 import { ChatEvent, eventPayload } from './chat-events';
+import type { GenerationEvent } from './generations/generation-event-log';
 
 /**
  * Writes Server-Sent Events on a raw Express response: the streaming headers (no proxy
- * buffering, no transformation), one `id:` per event in increasing order, and `: ping` comment
+ * buffering, no transformation), one `id:` per event (the generation's sequence number, which a
+ * resume takes as `Last-Event-ID`), and `: ping` comment
  * heartbeats so idle connections survive proxies while the model thinks.
  */
 export class SseWriter {
-  private nextId = 1;
   private heartbeat: NodeJS.Timeout | undefined;
   private ended = false;
 
@@ -33,11 +34,16 @@ export class SseWriter {
     return this.ended || this.res.writableEnded || this.res.destroyed;
   }
 
-  /** Writes one chat event as `id`, `event` and a single-line JSON `data` field. */
-  send(event: ChatEvent): void {
+  /** Writes one chat event as `id` (its sequence), `event` and a single-line JSON `data` field. */
+  send(event: ChatEvent, seq: number): void {
+    this.sendEvent({ seq, type: event.type, data: eventPayload(event) });
+  }
+
+  /** Writes an event as stored in the generation's log (a resume). */
+  sendEvent(event: GenerationEvent): void {
     if (this.closed) return;
-    const data = JSON.stringify(eventPayload(event));
-    this.res.write(`id: ${this.nextId++}\nevent: ${event.type}\ndata: ${data}\n\n`);
+    const data = JSON.stringify(event.data);
+    this.res.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${data}\n\n`);
   }
 
   /** Writes a bare `data:` line (no `id`/`event`), as OpenAI-style streams do. */

@@ -113,6 +113,11 @@ export class HistoryService {
     return reply;
   }
 
+  /** Saves the text so far of a reply that is still being generated (it stays `pending`). */
+  async checkpointReply(sessionId: string, messageId: string, content: string): Promise<void> {
+    await this.store.updateMessage(sessionId, messageId, { content });
+  }
+
   /** Stores how a reply ended: its text, final status, model, token counts and any error. */
   async finishReply(sessionId: string, messageId: string, reply: MessagePatch): Promise<void> {
     await this.store.updateMessage(sessionId, messageId, reply);

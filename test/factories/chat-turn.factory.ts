@@ -3,6 +3,7 @@ import { AppConfig } from '@app/config';
 import { MemoryIdempotencyStore } from '../../src/chat/idempotency/memory-idempotency-store';
 import { MemoryInFlightLock } from '../../src/chat/locks/memory-in-flight-lock';
 import type { GenerationRegistry } from '../../src/chat/generation-registry';
+import { MemoryGenerationEventLog } from '../../src/chat/generations/memory-generation-event-log';
 import type { SessionTitleService } from '../../src/chat/turn/session-title.service';
 import type { MessageRecord, SessionRecord } from '../../src/history/history-store.interface';
 import type { HistoryService } from '../../src/history/history.service';
@@ -20,6 +21,7 @@ export interface ChatTurnDeps {
   idempotency: MemoryIdempotencyStore;
   registry: jest.Mocked<GenerationRegistry>;
   config: AppConfig;
+  events: MemoryGenerationEventLog;
 }
 
 /** Fresh dependencies for one test; `env` overrides configuration (e.g. CHAT__MAX_MESSAGE_CHARS). */
@@ -37,6 +39,7 @@ export function newChatTurnDeps(env: Record<string, string> = {}): ChatTurnDeps 
         ),
       ),
       finishReply: jest.fn().mockResolvedValue(undefined),
+      checkpointReply: jest.fn().mockResolvedValue(undefined),
       renameSession: jest.fn(),
     }),
     providers: mocked<ProvidersService>({
@@ -63,9 +66,11 @@ export function newChatTurnDeps(env: Record<string, string> = {}): ChatTurnDeps 
     registry: mocked<GenerationRegistry>({
       register: jest.fn(() => new AbortController()),
       unregister: jest.fn(),
+      leave: jest.fn(),
       abort: jest.fn().mockResolvedValue(false),
     }),
     config: AppConfig.fromEnv({ SECRET_KEY: randomBytes(32).toString('hex'), ...env }),
+    events: new MemoryGenerationEventLog(60),
   };
 }
 

@@ -29,7 +29,9 @@ export class ScriptedTurn implements ChatTurn {
     this.aborted = new Promise((resolve) => (this.markAborted = resolve));
   }
 
-  async run(listener: ChatEventListener = () => undefined): Promise<TurnOutcome> {
+  async run(emit: ChatEventListener = () => undefined): Promise<TurnOutcome> {
+    let seq = 0;
+    const listener = (event: ChatEvent) => emit(event, ++seq);
     listener({
       type: 'start',
       session_id: this.sessionId,
@@ -59,16 +61,17 @@ export class ScriptedTurn implements ChatTurn {
     };
   }
 
-  abort(): void {
+  /** The scripted turn ends as aborted as soon as its client leaves (no resume window). */
+  leave(): void {
     this.markAborted();
   }
 }
 
 /** The ChatService methods the socket transports call, as mocks. */
-export type SocketChat = jest.Mocked<Pick<ChatService, 'begin' | 'abort'>>;
+export type SocketChat = jest.Mocked<Pick<ChatService, 'begin' | 'abort' | 'resume'>>;
 
 export function newSocketChat(): SocketChat {
-  return { begin: jest.fn(), abort: jest.fn() };
+  return { begin: jest.fn(), abort: jest.fn(), resume: jest.fn() };
 }
 
 /** The identity a handshake resolves to: `user`, with a token valid for another hour. */

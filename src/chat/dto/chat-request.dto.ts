@@ -108,6 +108,26 @@ export class AbortRequestDto {
   session_id: string;
 }
 
+/** Largest accepted resume position (`after`, `Last-Event-ID`). */
+export const MAX_EVENT_SEQ = 1_000_000_000;
+
+/** `chat:resume` (Socket.IO) and `{"type":"resume"}` WebSocket frames. */
+export class ResumeRequestDto {
+  @ApiProperty({ example: '9c1e8a5e-2c1d-4b7a-9e0f-1a2b3c4d5e6f' })
+  @IsString()
+  @IsNotEmpty()
+  @HasCodePointLength(0, 100)
+  message_id: string;
+
+  @ApiPropertyOptional({
+    example: 12,
+    description: 'The sequence number of the last event seen; 0 or absent replays from `start`.',
+  })
+  @IsOptional()
+  @IsNumberInRange(0, MAX_EVENT_SEQ, { integer: true })
+  after?: number;
+}
+
 export function toChatInput(dto: ChatRequestDto): ChatInput {
   return {
     message: dto.message,

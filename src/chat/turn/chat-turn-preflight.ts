@@ -125,7 +125,7 @@ export class ChatTurnPreflight {
           messages: context.messages,
           promptTokens: context.promptTokens,
           input,
-          controller: this.registry.register(session.id, userId),
+          controller: this.registry.register(session.id, userId, reply.id),
           lock,
           idempotency,
           firstExchange,

@@ -52,6 +52,7 @@ describe(ChatTurnRunner.name, () => {
       deps.idempotency,
       deps.registry,
       deps.config,
+      deps.events,
     );
     events = [];
     jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
@@ -246,6 +247,63 @@ describe(ChatTurnRunner.name, () => {
       await sut.run(await preparedTurn({ firstExchange: true }), () => {});
 
       expect(deps.titles.generateInBackground).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('resumable generations', () => {
+    it('numbers the events from 1 and keeps them in the event log under the message id', async () => {
+      const seqs: number[] = [];
+      await sut.run(await preparedTurn(), (event, seq) => {
+        events.push(event);
+        seqs.push(seq);
+      });
+
+      expect(seqs).toEqual([1, 2, 3]);
+      expect(await deps.events.owner(MESSAGE_ID)).toEqual({
+        userId: 'alice',
+        sessionId: SESSION_ID,
+      });
+      const logged = [];
+      for await (const event of deps.events.read(MESSAGE_ID, 0)) logged.push(event);
+      expect(logged).toEqual(wire().map(({ type, ...data }, i) => ({ seq: i + 1, type, data })));
+    });
+
+    it('checkpoints the text so far at most every CHAT__CHECKPOINT_MS, before the final write', async () => {
+      async function* slowProvider() {
+        yield { type: 'start' as const, model: 'test/model' };
+        for (const text of ['a', 'b', 'c', 'd']) {
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          yield { type: 'delta' as const, text };
+        }
+        yield {
+          type: 'done' as const,
+          model: 'test/model',
+          finishReason: 'stop' as const,
+          usage: { promptTokens: 1, completionTokens: 4, totalTokens: 5 },
+        };
+      }
+      deps = newChatTurnDeps({ CHAT__CHECKPOINT_MS: '50' });
+      deps.providers.stream.mockReturnValue(slowProvider());
+      sut = new ChatTurnRunner(
+        deps.history,
+        deps.providers,
+        deps.quota,
+        deps.titles,
+        deps.idempotency,
+        deps.registry,
+        deps.config,
+        deps.events,
+      );
+
+      await sut.run(await preparedTurn(), () => {});
+
+      const checkpoints = deps.history.checkpointReply.mock.calls.map(([, , text]) => text);
+      expect(checkpoints.length).toBeGreaterThanOrEqual(1);
+      expect(checkpoints.length).toBeLessThan(4);
+      for (const text of checkpoints) expect('abcd'.startsWith(text)).toBe(true);
+      expect(deps.history.checkpointReply.mock.invocationCallOrder.at(-1)!).toBeLessThan(
+        deps.history.finishReply.mock.invocationCallOrder[0],
+      );
     });
   });
 });

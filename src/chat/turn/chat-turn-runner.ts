@@ -9,8 +9,11 @@ import { ProvidersService } from '../../providers/providers.service';
 import { QuotaService } from '../../providers/quota.service';
 import { countTokens } from '../../providers/token-counter';
 import type { ChatEvent, FinishReasonPayload, UsagePayload } from '../chat-events';
+import type { ChatEventListener } from '../chat-turn';
 import { finalEvent, ReplyFailedError, toStoredResult, type TurnOutcome } from '../chat-turn';
 import { GenerationRegistry } from '../generation-registry';
+import { GenerationEventLog } from '../generations/generation-event-log';
+import { GenerationRecorder } from '../generations/generation-recorder';
 import { IDEMPOTENCY_STORE, IdempotencyStore } from '../idempotency/idempotency-store';
 import type { PreparedTurn } from './chat-turn-preflight';
 import { SessionTitleService } from './session-title.service';
@@ -27,8 +30,9 @@ interface StreamedReply {
 }
 
 /**
- * The second stage of a chat turn: streams the reply of a prepared turn as events, then always
- * ends it — stores the reply (`complete`, or `error`/`aborted` with the partial text), charges the
+ * The second stage of a chat turn: streams the reply of a prepared turn as events — each one
+ * numbered and kept in the GenerationEventLog for resumes, the text so far checkpointed to the
+ * history store at most every CHAT__CHECKPOINT_MS — then always ends it: stores the reply (`complete`, or `error`/`aborted` with the partial text), charges the
  * tokens, remembers the outcome for the Idempotency-Key, frees the session and, after a first
  * exchange, starts the generated title.
  */
@@ -44,10 +48,14 @@ export class ChatTurnRunner {
     @Inject(IDEMPOTENCY_STORE) private readonly idempotency: IdempotencyStore,
     private readonly registry: GenerationRegistry,
     private readonly config: AppConfig,
+    private readonly events: GenerationEventLog,
   ) {}
 
   /** Runs the turn to its end; never rejects (a failed reply is the outcome's `failure`). */
-  async run(turn: PreparedTurn, emit: (event: ChatEvent) => void): Promise<TurnOutcome> {
+  async run(turn: PreparedTurn, listener: ChatEventListener): Promise<TurnOutcome> {
+    const recorder = new GenerationRecorder(this.events, turn.messageId);
+    await recorder.open({ userId: turn.userId, sessionId: turn.sessionId });
+    const emit = (event: ChatEvent) => listener(event, recorder.record(event));
     emit({
       type: 'start',
       session_id: turn.sessionId,
@@ -79,6 +87,7 @@ export class ChatTurnRunner {
     await turn.lock.release();
 
     emit(finalEvent(outcome));
+    await recorder.flushed();
     if (turn.firstExchange && status === 'complete') {
       this.titles.generateInBackground({
         userId: turn.userId,
@@ -91,11 +100,22 @@ export class ChatTurnRunner {
     return outcome;
   }
 
+  /** The client of `turn` went away (see GenerationRegistry.leave for the resume window). */
+  leave(turn: PreparedTurn): void {
+    this.registry.leave(turn.controller);
+  }
+
   private async stream(
     turn: PreparedTurn,
     emit: (event: ChatEvent) => void,
   ): Promise<StreamedReply> {
     const signal = turn.controller.signal;
+    const checkpoints = new ReplyCheckpoints(
+      (text) => this.history.checkpointReply(turn.sessionId, turn.messageId, text),
+      this.config.chat.checkpointMs,
+      (error) =>
+        this.logger.warn({ err: error, messageId: turn.messageId }, 'Could not checkpoint a reply'),
+    );
     const reply: StreamedReply = {
       text: '',
       model: turn.model,
@@ -118,6 +138,7 @@ export class ChatTurnRunner {
           if (!event.text) continue;
           reply.text += event.text;
           emit({ type: 'delta', text: event.text });
+          checkpoints.offer(reply.text);
         } else {
           reply.model = event.model;
           reply.finishReason = event.finishReason;
@@ -140,6 +161,8 @@ export class ChatTurnRunner {
         reply.failure = new ReplyFailedError('internal', 'Internal server error');
       }
     }
+    // A checkpoint still in flight must not overwrite the final reply.
+    await checkpoints.settled();
     return reply;
   }
 
@@ -182,6 +205,35 @@ export class ChatTurnRunner {
       .catch((error: unknown) =>
         this.logger.warn({ err: error }, 'Could not store an idempotent result'),
       );
+  }
+}
+
+/**
+ * Writes the text of a streaming reply to the history store at most every `intervalMs`, one
+ * write at a time (a slow store skips checkpoints rather than queueing them), so a crash loses at
+ * most one interval and the history shows a running reply's text so far.
+ */
+export class ReplyCheckpoints {
+  private last = Date.now();
+  private inFlight: Promise<void> | undefined;
+
+  constructor(
+    private readonly write: (text: string) => Promise<void>,
+    private readonly intervalMs: number,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  offer(text: string): void {
+    const now = Date.now();
+    if (this.inFlight || now - this.last < this.intervalMs) return;
+    this.last = now;
+    this.inFlight = this.write(text)
+      .catch(this.onError)
+      .finally(() => (this.inFlight = undefined));
+  }
+
+  async settled(): Promise<void> {
+    await this.inFlight;
   }
 }
 

@@ -7,6 +7,7 @@ import type { ChatTurnRunner } from './chat-turn-runner';
 export class LiveTurn implements ChatTurn {
   readonly replayed = false;
   private started: Promise<TurnOutcome> | undefined;
+  private left = false;
 
   constructor(
     private readonly runner: ChatTurnRunner,
@@ -30,7 +31,9 @@ export class LiveTurn implements ChatTurn {
     return this.started;
   }
 
-  abort(): void {
-    if (!this.turn.controller.signal.aborted) this.turn.controller.abort('client_disconnected');
+  leave(): void {
+    if (this.left) return;
+    this.left = true;
+    this.runner.leave(this.turn);
   }
 }

@@ -1,3 +1,4 @@
+import type { ChatEvent } from '../chat-events';
 import type { ChatEventListener, ChatTurn, TurnOutcome } from '../chat-turn';
 import { finalEvent, fromStoredResult, safeListener } from '../chat-turn';
 import type { StoredChatResult } from '../idempotency/idempotency-store';
@@ -21,7 +22,9 @@ export class ReplayedTurn implements ChatTurn {
   }
 
   async run(listener?: ChatEventListener): Promise<TurnOutcome> {
-    const emit = safeListener(listener);
+    const tell = safeListener(listener);
+    let seq = 0;
+    const emit = (event: ChatEvent) => tell(event, ++seq);
     const outcome = fromStoredResult(this.result);
     emit({
       type: 'start',
@@ -34,5 +37,5 @@ export class ReplayedTurn implements ChatTurn {
     return outcome;
   }
 
-  abort(): void {}
+  leave(): void {}
 }

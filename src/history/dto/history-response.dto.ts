@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type {
   MessageRecord,
   MessageRole,
@@ -86,6 +86,15 @@ export class MessageDto {
   @ApiProperty({ example: 'groq/llama-3.1-8b-instant', nullable: true, type: String })
   model: string | null;
 
+  @ApiPropertyOptional({
+    enum: [true],
+    description:
+      'Only on a `pending` reply: it is still being generated and its stream can be resumed ' +
+      '(GET /api/chat/stream/{message_id}, Socket.IO `chat:resume`, WebSocket `resume`); ' +
+      '`content` is its text as of the last checkpoint (at most CHAT__CHECKPOINT_MS old).',
+  })
+  resumable?: true;
+
   @ApiProperty({
     type: UsageDto,
     nullable: true,
@@ -172,6 +181,7 @@ export function mapMessage(message: MessageRecord): MessageDto {
     content: message.content,
     status: message.status,
     model: message.model,
+    ...(message.status === 'pending' ? { resumable: true as const } : {}),
     usage: known
       ? { prompt_tokens: prompt, completion_tokens: completion, tokens: prompt + completion }
       : null,

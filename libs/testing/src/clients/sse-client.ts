@@ -100,13 +100,37 @@ export function postSse(
   body: unknown,
   options: SseRequestOptions = {},
 ): Promise<SseStream> {
+  return requestSse(
+    'POST',
+    baseUrl,
+    path,
+    typeof body === 'string' ? body : JSON.stringify(body),
+    options,
+  );
+}
+
+/** GETs an event stream (a resume), e.g. with a `Last-Event-ID` header in `options.headers`. */
+export function getSse(
+  baseUrl: string,
+  path: string,
+  options: SseRequestOptions = {},
+): Promise<SseStream> {
+  return requestSse('GET', baseUrl, path, '', options);
+}
+
+function requestSse(
+  method: 'GET' | 'POST',
+  baseUrl: string,
+  path: string,
+  payload: string,
+  options: SseRequestOptions,
+): Promise<SseStream> {
   const url = new URL(path, baseUrl);
-  const payload = typeof body === 'string' ? body : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req: ClientRequest = httpRequest(url, {
-      method: 'POST',
+      method,
       headers: {
-        'Content-Type': 'application/json',
+        ...(method === 'POST' ? { 'Content-Type': 'application/json' } : {}),
         Accept: 'text/event-stream',
         'Content-Length': Buffer.byteLength(payload),
         ...(options.token ? { Authorization: `Bearer ${options.token}` } : {}),

@@ -1,0 +1,51 @@
+import { Logger } from '@nestjs/common';
+import { ChatEvent, eventPayload } from '../chat-events';
+import type { GenerationEventLog, GenerationOwner } from './generation-event-log';
+
+/**
+ * The writer of one generation's events: numbers them (1 for `start`) and appends them to the
+ * log in order without holding the stream back. A log that fails (Redis down) costs only the
+ * resume of this generation: the failure is logged once and the reply streams on.
+ */
+export class GenerationRecorder {
+  private readonly logger = new Logger(GenerationRecorder.name);
+  private seq = 0;
+  private pending: Promise<void> = Promise.resolve();
+  private failed = false;
+
+  constructor(
+    private readonly log: GenerationEventLog,
+    private readonly id: string,
+  ) {}
+
+  async open(owner: GenerationOwner): Promise<void> {
+    await this.log.open(this.id, owner).catch((error: unknown) => this.fail(error));
+  }
+
+  /** Numbers the event, queues it for the log and returns its sequence number. */
+  record(event: ChatEvent): number {
+    const seq = ++this.seq;
+    if (!this.failed) {
+      const append = this.log.append(this.id, { seq, type: event.type, data: eventPayload(event) });
+      this.pending = Promise.all([this.pending, append]).then(
+        () => undefined,
+        (error: unknown) => this.fail(error),
+      );
+    }
+    return seq;
+  }
+
+  /** Resolves once every recorded event reached the log (or the log failed). */
+  flushed(): Promise<void> {
+    return this.pending;
+  }
+
+  private fail(error: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.logger.warn(
+      { err: error, messageId: this.id },
+      'Could not keep the events of a generation; it cannot be resumed',
+    );
+  }
+}

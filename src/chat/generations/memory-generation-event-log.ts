@@ -1,0 +1,88 @@
+import {
+  GenerationEvent,
+  GenerationEventLog,
+  GenerationOwner,
+  isFinalEvent,
+} from './generation-event-log';
+
+interface Entry {
+  owner: GenerationOwner;
+  events: GenerationEvent[];
+  ended: boolean;
+  /** Readers waiting for the next event. */
+  waiters: Set<() => void>;
+  expiry?: NodeJS.Timeout;
+}
+
+/**
+ * The event log of one process. A finished generation's events are dropped after the TTL, so
+ * memory holds the running generations plus the ones finished within the TTL.
+ */
+export class MemoryGenerationEventLog extends GenerationEventLog {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(private readonly ttlSeconds: number) {
+    super();
+  }
+
+  async open(id: string, owner: GenerationOwner): Promise<void> {
+    this.entries.set(id, { owner, events: [], ended: false, waiters: new Set() });
+  }
+
+  async append(id: string, event: GenerationEvent): Promise<void> {
+    const entry = this.entries.get(id);
+    if (!entry || entry.ended) return;
+    entry.events.push(event);
+    if (isFinalEvent(event)) {
+      entry.ended = true;
+      entry.expiry = setTimeout(() => this.forget(id, entry), this.ttlSeconds * 1000);
+      entry.expiry.unref();
+    }
+    this.wake(entry);
+  }
+
+  async owner(id: string): Promise<GenerationOwner | null> {
+    return this.entries.get(id)?.owner ?? null;
+  }
+
+  async *read(id: string, after: number, signal?: AbortSignal): AsyncIterable<GenerationEvent> {
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    let last = after;
+    while (!signal?.aborted) {
+      // Sequences are 1, 2, 3…: the event after `last` is at index `last`.
+      const next = entry.events.slice(Math.max(0, last));
+      for (const event of next) {
+        yield event;
+        last = event.seq;
+      }
+      // More may have come while the consumer held the last one.
+      if (next.length > 0) continue;
+      if (entry.ended || this.entries.get(id) !== entry) return;
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          entry.waiters.delete(wake);
+          signal?.removeEventListener('abort', wake);
+          resolve();
+        };
+        entry.waiters.add(wake);
+        signal?.addEventListener('abort', wake, { once: true });
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const [id, entry] of this.entries) this.forget(id, entry);
+  }
+
+  private forget(id: string, entry: Entry): void {
+    clearTimeout(entry.expiry);
+    if (this.entries.get(id) === entry) this.entries.delete(id);
+    entry.ended = true;
+    this.wake(entry);
+  }
+
+  private wake(entry: Entry): void {
+    for (const wake of [...entry.waiters]) wake();
+  }
+}
