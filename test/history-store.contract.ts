@@ -3,6 +3,7 @@ import type {
   HistoryStore,
   MessageRecord,
   NewMessage,
+  PendingReply,
   SessionRecord,
 } from '../src/history/history-store.interface';
 import { MessageNotFoundError, SessionNotFoundError } from '../src/history/history.errors';
@@ -355,6 +356,60 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
       );
       const [unchanged] = (await store.listMessages(a.id, { page: 1, perPage: 1 })).items;
       expect(unchanged.status).toBe('complete');
+    });
+  });
+
+  describe('interrupted replies', () => {
+    it('lists pending replies started before a time, oldest first, with their owner', async () => {
+      const owner = await harness.createUser();
+      const session = await store.createSession(owner);
+      await append(session.id, userMessage('Question'));
+      const pending = await append(session.id, {
+        role: 'assistant',
+        content: '',
+        status: 'pending',
+        model: 'local/echo',
+      });
+      await store.updateMessage(session.id, pending.id, { content: 'Half an ans' });
+      await sleep(5);
+      const cutoff = new Date();
+      const mine = (replies: PendingReply[]) => replies.filter((r) => r.sessionId === session.id);
+
+      expect(mine(await store.pendingReplies(cutoff, 1000))).toEqual([
+        {
+          messageId: pending.id,
+          sessionId: session.id,
+          userId: owner,
+          content: 'Half an ans',
+          model: 'local/echo',
+          createdAt: pending.createdAt,
+        },
+      ]);
+      expect(mine(await store.pendingReplies(pending.createdAt, 1000))).toEqual([]);
+    });
+
+    it('finishes a pending reply once: a second finish, or one of a finished reply, is refused', async () => {
+      const owner = await harness.createUser();
+      const session = await store.createSession(owner);
+      const pending = await append(session.id, {
+        role: 'assistant',
+        content: 'partial',
+        status: 'pending',
+      });
+      const done = await append(session.id, userMessage('not pending'));
+      const interrupted = { status: 'error' as const, error: 'interrupted' };
+
+      expect(await store.finishPendingReply(session.id, pending.id, interrupted)).toBe(true);
+      expect(await store.finishPendingReply(session.id, pending.id, interrupted)).toBe(false);
+      expect(await store.finishPendingReply(session.id, done.id, interrupted)).toBe(false);
+      expect(await store.finishPendingReply(session.id, UNKNOWN_ID, interrupted)).toBe(false);
+      const listed = await store.listMessages(session.id, { page: 1, perPage: 10 });
+      expect(listed.items.map((m) => [m.status, m.content, m.error])).toEqual([
+        ['error', 'partial', 'interrupted'],
+        ['complete', 'not pending', null],
+      ]);
+      const left = await store.pendingReplies(new Date(Date.now() + 1000), 1000);
+      expect(left.some((r) => r.messageId === pending.id)).toBe(false);
     });
   });
 

@@ -8,6 +8,7 @@ import { ChatGateway } from './chat.gateway';
 import { ChatService } from './chat.service';
 import { GenerationRegistry } from './generation-registry';
 import { GenerationEventLog } from './generations/generation-event-log';
+import { InterruptedReplySweeper } from './generations/interrupted-reply-sweeper';
 import { MemoryGenerationEventLog } from './generations/memory-generation-event-log';
 import { RedisGenerationEventLog } from './generations/redis-generation-event-log';
 import { AppConfig } from '@app/config';
@@ -40,6 +41,7 @@ import { SessionTitleService } from './turn/session-title.service';
     ChatTurnRunner,
     SessionTitleService,
     GenerationRegistry,
+    InterruptedReplySweeper,
     SocketAuthenticator,
     ChatGateway,
     ChatWsServer,

@@ -46,6 +46,17 @@ export type MessagePatch = Partial<
   >
 >;
 
+/** A reply still `pending` in the store, with its owner (crash recovery finds them). */
+export interface PendingReply {
+  messageId: string;
+  sessionId: string;
+  userId: string;
+  /** The text as of the last checkpoint. */
+  content: string;
+  model: string | null;
+  createdAt: Date;
+}
+
 export interface PageRequest {
   /** 1-based. */
   page: number;
@@ -100,4 +111,15 @@ export abstract class HistoryStore {
   abstract listMessages(sessionId: string, page: PageRequest): Promise<Page<MessageRecord>>;
   /** The newest `limit` messages, returned oldest first (context building). */
   abstract recentMessages(sessionId: string, limit: number): Promise<MessageRecord[]>;
+  /**
+   * Like updateMessage, but only while the message is still `pending` (two instances finishing
+   * the same interrupted reply store it once); false when it was not.
+   */
+  abstract finishPendingReply(
+    sessionId: string,
+    messageId: string,
+    patch: MessagePatch,
+  ): Promise<boolean>;
+  /** Replies still `pending` that were started before `startedBefore`, oldest first. */
+  abstract pendingReplies(startedBefore: Date, limit: number): Promise<PendingReply[]>;
 }

@@ -19,6 +19,8 @@ function newStore(): jest.Mocked<HistoryStore> {
     updateMessage: jest.fn(),
     listMessages: jest.fn(),
     recentMessages: jest.fn(),
+    finishPendingReply: jest.fn(),
+    pendingReplies: jest.fn().mockResolvedValue([]),
   };
 }
 

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import {
   HistoryStore,
   MessagePatch,
+  PendingReply,
   MessageRecord,
   SessionRecord,
 } from './history-store.interface';
@@ -116,6 +117,16 @@ export class HistoryService {
   /** Saves the text so far of a reply that is still being generated (it stays `pending`). */
   async checkpointReply(sessionId: string, messageId: string, content: string): Promise<void> {
     await this.store.updateMessage(sessionId, messageId, { content });
+  }
+
+  /** Replies still `pending` that were started before `startedBefore` (crash recovery). */
+  pendingReplies(startedBefore: Date, limit: number): Promise<PendingReply[]> {
+    return this.store.pendingReplies(startedBefore, limit);
+  }
+
+  /** Ends a reply that is still `pending`; false when it had already ended. */
+  finishPendingReply(sessionId: string, messageId: string, reply: MessagePatch): Promise<boolean> {
+    return this.store.finishPendingReply(sessionId, messageId, reply);
   }
 
   /** Stores how a reply ended: its text, final status, model, token counts and any error. */

@@ -76,6 +76,19 @@ function logContract(make: (ttlSeconds: number) => GenerationEventLog) {
     expect(await reading).toEqual([start]);
   });
 
+  it('ends an interrupted generation with a final event after the last one, once', async () => {
+    const id = randomUUID();
+    await sut.open(id, owner);
+    await sut.append(id, start);
+    await sut.append(id, delta(2, 'a'));
+    const reading = collect(sut.read(id, 1));
+    const final = { type: 'error' as const, data: { detail: 'interrupted' } };
+    await sut.interrupt(id, final);
+    await sut.interrupt(id, final);
+    await sut.interrupt(randomUUID(), final);
+    expect(await reading).toEqual([delta(2, 'a'), { seq: 3, ...final }]);
+  });
+
   it('forgets a finished generation after the ttl', async () => {
     const id = randomUUID();
     await sut.open(id, owner);

@@ -34,6 +34,12 @@ export abstract class GenerationEventLog {
    * wait for one append before the next; the final event starts the retention TTL.
    */
   abstract append(id: string, event: GenerationEvent): Promise<void>;
+  /**
+   * Ends the log of a generation whose writer is gone (a crashed instance) with `final`, numbered
+   * after the last stored event, so that its resumes end too. Nothing happens to an unknown or
+   * already finished log.
+   */
+  abstract interrupt(id: string, final: Omit<GenerationEvent, 'seq'>): Promise<void>;
   /** The owner of a known generation, or null when it is unknown or its events expired. */
   abstract owner(id: string): Promise<GenerationOwner | null>;
   /**

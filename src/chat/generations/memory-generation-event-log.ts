@@ -41,6 +41,12 @@ export class MemoryGenerationEventLog extends GenerationEventLog {
     this.wake(entry);
   }
 
+  async interrupt(id: string, final: Omit<GenerationEvent, 'seq'>): Promise<void> {
+    const entry = this.entries.get(id);
+    if (!entry || entry.ended) return;
+    await this.append(id, { ...final, seq: entry.events.length + 1 });
+  }
+
   async owner(id: string): Promise<GenerationOwner | null> {
     return this.entries.get(id)?.owner ?? null;
   }

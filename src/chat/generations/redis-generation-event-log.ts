@@ -56,6 +56,13 @@ export class RedisGenerationEventLog extends GenerationEventLog {
     if (failed?.[0]) throw failed[0];
   }
 
+  async interrupt(id: string, final: Omit<GenerationEvent, 'seq'>): Promise<void> {
+    if (!(await this.redis.exists(this.ownerKey(id)))) return;
+    const last = (await this.redis.xrevrange(this.eventsKey(id), '+', '-', 'COUNT', 1))[0];
+    if (last && isFinalEvent(toEvent(...last))) return;
+    await this.append(id, { ...final, seq: last ? toEvent(...last).seq + 1 : 1 });
+  }
+
   async owner(id: string): Promise<GenerationOwner | null> {
     const owner = await this.redis.hgetall(this.ownerKey(id));
     return owner.user_id ? { userId: owner.user_id, sessionId: owner.session_id } : null;

@@ -9,6 +9,7 @@ import type {
   NewMessage,
   Page,
   PageRequest,
+  PendingReply,
   SessionRecord,
 } from '../history-store.interface';
 import { definedFields, newMessageRecord, newSessionRecord } from '../history-records';
@@ -156,13 +157,33 @@ export class MongoHistoryStore implements HistoryStore, OnModuleInit {
     messageId: string,
     patch: MessagePatch,
   ): Promise<MessageRecord> {
-    if (!sessionId || !messageId) throw new MessageNotFoundError();
+    const updated = await this.changeMessageIf(sessionId, messageId, patch, false);
+    if (!updated) throw new MessageNotFoundError();
+    return updated;
+  }
+
+  async finishPendingReply(
+    sessionId: string,
+    messageId: string,
+    patch: MessagePatch,
+  ): Promise<boolean> {
+    return (await this.changeMessageIf(sessionId, messageId, patch, true)) !== null;
+  }
+
+  private async changeMessageIf(
+    sessionId: string,
+    messageId: string,
+    patch: MessagePatch,
+    onlyPending: boolean,
+  ): Promise<MessageRecord | null> {
+    if (!sessionId || !messageId) return null;
     const changes = definedFields(patch);
+    const filter = { _id: messageId, sessionId, ...(onlyPending ? { status: 'pending' } : {}) };
     return this.sessionWrites.run(sessionId, async () => {
       const updated = await this.messages
-        .findOneAndUpdate({ _id: messageId, sessionId }, { $set: changes }, { new: true })
+        .findOneAndUpdate(filter, { $set: changes }, { new: true })
         .lean<MongoChatMessage>();
-      if (!updated) throw new MessageNotFoundError();
+      if (!updated) return null;
       const preview = changes.content === undefined ? '' : messagePreview(changes.content);
       const session = await this.sessions
         .findById(sessionId, { messageCount: 1 })
@@ -203,6 +224,22 @@ export class MongoHistoryStore implements HistoryStore, OnModuleInit {
       .limit(limit)
       .lean<MongoChatMessage[]>();
     return docs.reverse().map(toMessageRecord);
+  }
+
+  async pendingReplies(startedBefore: Date, limit: number): Promise<PendingReply[]> {
+    const docs = await this.messages
+      .find({ status: 'pending', createdAt: { $lt: startedBefore } })
+      .sort({ createdAt: 1 })
+      .limit(limit)
+      .lean<MongoChatMessage[]>();
+    return docs.map((doc) => ({
+      messageId: doc._id,
+      sessionId: doc.sessionId,
+      userId: doc.userId,
+      content: doc.content,
+      model: doc.model ?? null,
+      createdAt: doc.createdAt,
+    }));
   }
 
   /** Raises the counter to the highest stored seq after another writer's increment was lost. */

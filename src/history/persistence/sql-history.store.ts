@@ -11,6 +11,7 @@ import type {
   NewMessage,
   Page,
   PageRequest,
+  PendingReply,
   SessionRecord,
 } from '../history-store.interface';
 import { messagePreview } from '../message-preview';
@@ -213,21 +214,40 @@ export abstract class SqlHistoryStore implements HistoryStore {
     messageId: string,
     patch: MessagePatch,
   ): Promise<MessageRecord> {
-    if (!sessionId || !messageId) throw new MessageNotFoundError();
+    const updated = await this.changeMessageIf(sessionId, messageId, patch, false);
+    if (!updated) throw new MessageNotFoundError();
+    return updated;
+  }
+
+  async finishPendingReply(
+    sessionId: string,
+    messageId: string,
+    patch: MessagePatch,
+  ): Promise<boolean> {
+    return (await this.changeMessageIf(sessionId, messageId, patch, true)) !== null;
+  }
+
+  private async changeMessageIf(
+    sessionId: string,
+    messageId: string,
+    patch: MessagePatch,
+    onlyPending: boolean,
+  ): Promise<MessageRecord | null> {
+    if (!sessionId || !messageId) return null;
     const changes = Object.entries(definedFields(patch)) as [keyof MessagePatch, unknown][];
+    const where = `WHERE id = ? AND session_id = ?${onlyPending ? " AND status = 'pending'" : ''}`;
     const rows = await this.changeMessage({
       sessionId,
       message: changes.length
         ? `UPDATE chat_messages SET ${changes
             .map(([field]) => `${PATCH_COLUMNS[field]} = ?`)
-            .join(', ')} WHERE id = ? AND session_id = ? RETURNING ${MESSAGE_COLUMNS}`
-        : `SELECT ${MESSAGE_COLUMNS} FROM chat_messages WHERE id = ? AND session_id = ?`,
+            .join(', ')} ${where} RETURNING ${MESSAGE_COLUMNS}`
+        : `SELECT ${MESSAGE_COLUMNS} FROM chat_messages ${where}`,
       messageParams: [...changes.map(([, value]) => value), messageId, sessionId],
       now: this.mapper.sessionDate(new Date()),
       preview: patch.content === undefined ? '' : messagePreview(patch.content),
     });
-    if (!rows.length) throw new MessageNotFoundError();
-    return this.mapper.message(rows[0]);
+    return rows.length ? this.mapper.message(rows[0]) : null;
   }
 
   async listMessages(sessionId: string, page: PageRequest): Promise<Page<MessageRecord>> {
@@ -252,6 +272,26 @@ export abstract class SqlHistoryStore implements HistoryStore {
       [sessionId, limit],
     );
     return rows.reverse().map((row) => this.mapper.message(row));
+  }
+
+  async pendingReplies(startedBefore: Date, limit: number): Promise<PendingReply[]> {
+    const rows = await this.query(
+      `SELECT m.${MESSAGE_COLUMNS.split(', ').join(', m.')}, s.user_id FROM chat_messages m ` +
+        `JOIN chat_sessions s ON s.id = m.session_id ` +
+        `WHERE m.status = 'pending' AND m.created_at < ? ORDER BY m.created_at ASC LIMIT ?`,
+      [this.mapper.messageDate(startedBefore), limit],
+    );
+    return rows.map((row) => {
+      const message = this.mapper.message(row);
+      return {
+        messageId: message.id,
+        sessionId: message.sessionId,
+        userId: row.user_id as string,
+        content: message.content,
+        model: message.model,
+        createdAt: message.createdAt,
+      };
+    });
   }
 }
 

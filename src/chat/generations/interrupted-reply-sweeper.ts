@@ -1,0 +1,108 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
+import { HistoryService } from '../../history/history.service';
+import { QuotaService } from '../../providers/quota.service';
+import { countTokens } from '../../providers/token-counter';
+import { eventPayload } from '../chat-events';
+import { ReplyFailedError } from '../chat-turn';
+import { GenerationRegistry } from '../generation-registry';
+import { IN_FLIGHT_LOCK, InFlightLock } from '../locks/in-flight-lock';
+import { sessionLockKey } from '../turn/chat-turn-preflight';
+import { GenerationEventLog } from './generation-event-log';
+
+/** The stored `error` of a reply whose instance died while generating it. */
+export const INTERRUPTED_DETAIL = 'interrupted';
+/** How often every instance looks for interrupted replies (and once at start-up). */
+export const SWEEP_INTERVAL_MS = 10_000;
+/** Replies finished per sweep at most; the rest wait for the next one. */
+const SWEEP_BATCH = 100;
+
+/**
+ * Finishes the replies whose instance is gone (killed, crashed, lost) so nothing stays `pending`:
+ * the lease of a generation is its session lock, which the owner holds and renews from before the
+ * pending reply is stored until after its outcome is stored (Redis: expires 30 s after the last
+ * renewal; in process: gone with the process). A pending reply whose lock nobody holds is stored as
+ * `error` "interrupted" with its last checkpointed text (at most CHAT__CHECKPOINT_MS behind), its
+ * tokens are charged, and its event log ends with that error so resumes end too. Runs at start-up
+ * and every SWEEP_INTERVAL_MS on every instance; finishPendingReply makes sure only one of them
+ * stores (and charges) it.
+ */
+@Injectable()
+export class InterruptedReplySweeper implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(InterruptedReplySweeper.name);
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+
+  constructor(
+    private readonly history: HistoryService,
+    private readonly quota: QuotaService,
+    @Inject(IN_FLIGHT_LOCK) private readonly locks: InFlightLock,
+    private readonly registry: GenerationRegistry,
+    private readonly events: GenerationEventLog,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    void this.sweepSafely();
+    this.timer = setInterval(() => void this.sweepSafely(), SWEEP_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running?.catch(() => undefined);
+  }
+
+  /** One pass; resolves with the number of replies it finished. */
+  async sweep(): Promise<number> {
+    const replies = await this.history.pendingReplies(new Date(), SWEEP_BATCH);
+    let finished = 0;
+    for (const reply of replies) {
+      if (this.registry.isRunningHere(reply.sessionId)) continue;
+      if (await this.locks.isHeld(sessionLockKey(reply.sessionId))) continue;
+      const completionTokens = reply.content ? countTokens(reply.content) : 0;
+      const stored = await this.history.finishPendingReply(reply.sessionId, reply.messageId, {
+        status: 'error',
+        error: INTERRUPTED_DETAIL,
+        completionTokens,
+      });
+      if (!stored) continue; // Another instance got there first.
+      finished++;
+      this.logger.warn(
+        { sessionId: reply.sessionId, messageId: reply.messageId },
+        'Finished a reply interrupted by the loss of its instance',
+      );
+      if (completionTokens > 0) {
+        await this.quota
+          .recordUsage(reply.userId, completionTokens)
+          .catch((error: unknown) => this.logger.warn({ err: error }, 'Could not charge tokens'));
+      }
+      const error = new ReplyFailedError('upstream_unavailable', INTERRUPTED_DETAIL);
+      await this.events
+        .interrupt(reply.messageId, {
+          type: 'error',
+          data: eventPayload({ type: 'error', error, message_id: reply.messageId }),
+        })
+        .catch((failure: unknown) =>
+          this.logger.warn({ err: failure }, 'Could not end the events of an interrupted reply'),
+        );
+    }
+    return finished;
+  }
+
+  private async sweepSafely(): Promise<void> {
+    if (this.running) return;
+    this.running = this.sweep();
+    try {
+      await this.running;
+    } catch (error) {
+      this.logger.warn({ err: error }, 'Could not look for interrupted replies');
+    } finally {
+      this.running = undefined;
+    }
+  }
+}

@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto';
+import {
+  AppProcess,
+  createTestDatabase,
+  describeWithServices,
+  ensureAppBuilt,
+  killAllAppProcesses,
+  postSse,
+  serviceUrl,
+  startAppProcess,
+  TestDatabase,
+} from '@app/testing';
+import { api, longMessage, newUser, settledMessages, sleep } from './multi-instance.helpers';
+
+/**
+ * `kill -9` of the instance in the middle of a reply, on the built app as a child process: the
+ * reply's text is checkpointed while it streams, and the sweeper of a live instance (here: the
+ * restarted one, at start-up) stores it as `error` "interrupted" with the checkpointed text; the
+ * session takes a new message (no stuck lock).
+ */
+describeWithServices(['postgres'], 'kill -9 during a reply (app process)', () => {
+  let database: TestDatabase;
+  const secret = randomBytes(32).toString('hex');
+  const baseEnv = () => ({
+    DATABASE_URL: database.url,
+    SECRET_KEY: secret,
+    AI_SERVICES__LOCAL_DELAY_MS: '20',
+    CHAT__CHECKPOINT_MS: '100',
+  });
+
+  beforeAll(async () => {
+    await ensureAppBuilt();
+    database = await createTestDatabase('postgres');
+  }, 300_000);
+
+  afterAll(async () => {
+    await killAllAppProcesses();
+    await database?.drop();
+  }, 60_000);
+
+  /** Starts a long reply on `app`, lets it stream a while, SIGKILLs the process. */
+  async function killMidReply(app: AppProcess) {
+    const user = await newUser(app.url);
+    const stream = await postSse(
+      app.url,
+      '/api/chat/stream',
+      { message: longMessage() },
+      { token: user.token },
+    );
+    const start = await stream.waitFor('start');
+    await sleep(600);
+    const seen = stream.events
+      .filter((e) => e.event === 'delta')
+      .map((e) => e.data.text)
+      .join('');
+    const exit = await app.stop('SIGKILL', 10_000);
+    expect(exit.signal).toBe('SIGKILL');
+    return { user, sessionId: start.data.session_id as string, seen };
+  }
+
+  it('a restarted single instance stores the reply as interrupted with its checkpointed text', async () => {
+    const first = await startAppProcess(baseEnv());
+    const { user, sessionId, seen } = await killMidReply(first);
+
+    const restarted = await startAppProcess(baseEnv());
+    const messages = await settledMessages(restarted.url, user.token, sessionId);
+    const reply = messages[1];
+    expect(reply.status).toBe('error');
+    expect(reply.content.length).toBeGreaterThan(0);
+    // At most one checkpoint interval behind what the client had seen.
+    expect(seen.startsWith(reply.content)).toBe(true);
+
+    const next = await api(restarted.url, 'POST', '/api/chat', {
+      token: user.token,
+      body: { message: 'are you back?', session_id: sessionId },
+    });
+    expect(next.status).toBe(200);
+    await restarted.stop('SIGTERM', 20_000);
+  }, 120_000);
+
+  if (serviceUrl('redis')) {
+    it('with two instances, the survivor finishes the reply of the killed one once its lease ran out', async () => {
+      const env = { ...baseEnv(), REDIS_URL: serviceUrl('redis')! };
+      const [a, b] = await Promise.all([startAppProcess(env), startAppProcess(env)]);
+      const { user, sessionId, seen } = await killMidReply(a);
+
+      // Lease (session lock, 30 s) plus one sweep interval (10 s).
+      const messages = await settledMessages(b.url, user.token, sessionId, 50_000);
+      expect(messages[1].status).toBe('error');
+      expect(seen.startsWith(messages[1].content)).toBe(true);
+      const next = await api(b.url, 'POST', '/api/chat', {
+        token: user.token,
+        body: { message: 'still there?', session_id: sessionId },
+      });
+      expect(next.status).toBe(200);
+      await b.stop('SIGTERM', 20_000);
+    }, 120_000);
+  }
+});
