@@ -23,6 +23,7 @@ import { MemoryInFlightLock } from './locks/memory-in-flight-lock';
 import { RedisInFlightLock } from './locks/redis-in-flight-lock';
 import { ChatTurnPreflight } from './turn/chat-turn-preflight';
 import { ChatTurnRunner } from './turn/chat-turn-runner';
+import { ReplyWriteRetrier } from './turn/reply-write-retrier';
 import { SessionTitleService } from './turn/session-title.service';
 
 /**
@@ -39,6 +40,7 @@ import { SessionTitleService } from './turn/session-title.service';
     ChatService,
     ChatTurnPreflight,
     ChatTurnRunner,
+    ReplyWriteRetrier,
     SessionTitleService,
     GenerationRegistry,
     InterruptedReplySweeper,

@@ -106,7 +106,21 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly replyWrites = new Counter({
+    name: 'chatbot_reply_write_retries_total',
+    help: 'Final reply writes that failed (history store down) and were queued for retry, by outcome: queued, stored, dropped (queue full or shutdown).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly replyWritesWaiting = new Gauge({
+    name: 'chatbot_reply_writes_waiting',
+    help: 'Final reply writes waiting for the history store to come back.',
+    registers: [this.registry],
+  });
+
   constructor() {
+    this.replyWritesWaiting.set(0);
     // Gauges start at 0 for every transport so dashboards see the series before the first use.
     for (const transport of TRANSPORTS) {
       this.activeStreams.set({ transport }, 0);
@@ -183,6 +197,12 @@ export class MetricsService {
     if (completionTokens > 0) {
       this.providerTokenCounter.inc({ provider, model, kind: 'completion' }, completionTokens);
     }
+  }
+
+  /** A final reply write queued for retry, stored on a retry, or given up; `waiting` is the queue. */
+  replyWrite(outcome: 'queued' | 'stored' | 'dropped', waiting: number): void {
+    this.replyWrites.inc({ outcome });
+    this.replyWritesWaiting.set(waiting);
   }
 
   /** A request refused with 429; `scope` says which limit (`http`, `auth`, `quota`, `socketio`…). */

@@ -4,6 +4,7 @@ import { MemoryIdempotencyStore } from '../../src/chat/idempotency/memory-idempo
 import { MemoryInFlightLock } from '../../src/chat/locks/memory-in-flight-lock';
 import type { GenerationRegistry } from '../../src/chat/generation-registry';
 import { MemoryGenerationEventLog } from '../../src/chat/generations/memory-generation-event-log';
+import { ReplyWriteRetrier } from '../../src/chat/turn/reply-write-retrier';
 import type { SessionTitleService } from '../../src/chat/turn/session-title.service';
 import type { MessageRecord, SessionRecord } from '../../src/history/history-store.interface';
 import type { HistoryService } from '../../src/history/history.service';
@@ -22,26 +23,29 @@ export interface ChatTurnDeps {
   registry: jest.Mocked<GenerationRegistry>;
   config: AppConfig;
   events: MemoryGenerationEventLog;
+  /** A real retrier on the mocked history (stop it with onApplicationShutdown). */
+  writes: ReplyWriteRetrier;
 }
 
 /** Fresh dependencies for one test; `env` overrides configuration (e.g. CHAT__MAX_MESSAGE_CHARS). */
 export function newChatTurnDeps(env: Record<string, string> = {}): ChatTurnDeps {
+  const history = mocked<HistoryService>({
+    requireSession: jest.fn(),
+    createSession: jest.fn((userId: string, title: string | null) =>
+      Promise.resolve(sessionRecord({ userId, title })),
+    ),
+    recentMessages: jest.fn().mockResolvedValue([]),
+    startExchange: jest.fn((sessionId: string, _message: string, model: string) =>
+      Promise.resolve(
+        messageRecord({ sessionId, role: 'assistant', content: '', status: 'pending', model }),
+      ),
+    ),
+    finishReply: jest.fn().mockResolvedValue(undefined),
+    checkpointReply: jest.fn().mockResolvedValue(undefined),
+    renameSession: jest.fn(),
+  });
   return {
-    history: mocked<HistoryService>({
-      requireSession: jest.fn(),
-      createSession: jest.fn((userId: string, title: string | null) =>
-        Promise.resolve(sessionRecord({ userId, title })),
-      ),
-      recentMessages: jest.fn().mockResolvedValue([]),
-      startExchange: jest.fn((sessionId: string, _message: string, model: string) =>
-        Promise.resolve(
-          messageRecord({ sessionId, role: 'assistant', content: '', status: 'pending', model }),
-        ),
-      ),
-      finishReply: jest.fn().mockResolvedValue(undefined),
-      checkpointReply: jest.fn().mockResolvedValue(undefined),
-      renameSession: jest.fn(),
-    }),
+    history,
     providers: mocked<ProvidersService>({
       resolveModel: jest.fn((id?: string) => ({
         id: id ?? 'test/model',
@@ -71,6 +75,7 @@ export function newChatTurnDeps(env: Record<string, string> = {}): ChatTurnDeps 
     }),
     config: AppConfig.fromEnv({ SECRET_KEY: randomBytes(32).toString('hex'), ...env }),
     events: new MemoryGenerationEventLog(60),
+    writes: new ReplyWriteRetrier(history),
   };
 }
 

@@ -53,6 +53,7 @@ describe(ChatTurnRunner.name, () => {
       deps.registry,
       deps.config,
       deps.events,
+      deps.writes,
     );
     events = [];
     jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
@@ -60,6 +61,7 @@ describe(ChatTurnRunner.name, () => {
 
   afterEach(async () => {
     jest.restoreAllMocks();
+    await deps.writes.onApplicationShutdown();
     await deps.locks.close();
   });
 
@@ -182,12 +184,25 @@ describe(ChatTurnRunner.name, () => {
     expect(await deps.locks.isHeld(sessionLockKey(SESSION_ID))).toBe(false);
   });
 
-  it('still answers and frees the session when the reply cannot be stored', async () => {
-    deps.history.finishReply.mockRejectedValue(new Error('disk full'));
+  it('still answers when the reply cannot be stored, and stores it once the store is back', async () => {
+    deps.history.finishReply
+      .mockRejectedValueOnce(new Error('database down'))
+      .mockResolvedValue(undefined);
 
     await sut.run(await preparedTurn(), (event) => events.push(event));
 
     expect(wire().at(-1)).toMatchObject({ type: 'done', finish_reason: 'stop' });
+    // The session stays locked (the reply's lease) until its outcome is stored.
+    expect(await deps.locks.isHeld(sessionLockKey(SESSION_ID))).toBe(true);
+    expect(deps.writes.size).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect(deps.history.finishReply).toHaveBeenCalledTimes(2);
+    expect(deps.history.finishReply).toHaveBeenLastCalledWith(
+      SESSION_ID,
+      MESSAGE_ID,
+      expect.objectContaining({ content: 'ok', status: 'complete' }),
+    );
+    expect(deps.writes.size).toBe(0);
     expect(await deps.locks.isHeld(sessionLockKey(SESSION_ID))).toBe(false);
   });
 
@@ -293,6 +308,7 @@ describe(ChatTurnRunner.name, () => {
         deps.registry,
         deps.config,
         deps.events,
+        deps.writes,
       );
 
       await sut.run(await preparedTurn(), () => {});

@@ -16,6 +16,7 @@ import { GenerationEventLog } from '../generations/generation-event-log';
 import { GenerationRecorder } from '../generations/generation-recorder';
 import { IDEMPOTENCY_STORE, IdempotencyStore } from '../idempotency/idempotency-store';
 import type { PreparedTurn } from './chat-turn-preflight';
+import { ReplyWriteRetrier } from './reply-write-retrier';
 import { SessionTitleService } from './session-title.service';
 
 /** What came back from the provider: the text so far and how the stream ended. */
@@ -49,6 +50,7 @@ export class ChatTurnRunner {
     private readonly registry: GenerationRegistry,
     private readonly config: AppConfig,
     private readonly events: GenerationEventLog,
+    private readonly writes: ReplyWriteRetrier,
   ) {}
 
   /** Runs the turn to its end; never rejects (a failed reply is the outcome's `failure`). */
@@ -80,11 +82,12 @@ export class ChatTurnRunner {
       created_at: turn.createdAt.toISOString(),
       ...(streamed.failure ? { failure: streamed.failure } : {}),
     };
-    await this.storeReply(turn, outcome, status);
+    const stored = await this.storeReply(turn, outcome, status);
     if (status === 'complete' || streamed.text) await this.recordUsage(turn.userId, usage.tokens);
     await this.rememberOutcome(turn, outcome);
     this.registry.unregister(turn.sessionId, turn.controller);
-    await turn.lock.release();
+    // An unstored reply keeps its session lock until the retrier has stored it.
+    if (stored) await turn.lock.release();
 
     emit(finalEvent(outcome));
     await recorder.flushed();
@@ -166,26 +169,38 @@ export class ChatTurnRunner {
     return reply;
   }
 
-  /** Completes the pending reply; a storage failure is logged, the client still gets its answer. */
+  /**
+   * Completes the pending reply. When the store fails (outage) the write goes to the retrier with
+   * the session lock, and false is returned; the client still gets its answer.
+   */
   private async storeReply(
     turn: PreparedTurn,
     outcome: TurnOutcome,
     status: MessageStatus,
-  ): Promise<void> {
+  ): Promise<boolean> {
+    const patch = {
+      content: outcome.reply,
+      status,
+      model: outcome.model,
+      promptTokens: outcome.usage.prompt_tokens,
+      completionTokens: outcome.usage.completion_tokens,
+      error: outcome.failure?.message ?? null,
+    };
     try {
-      await this.history.finishReply(turn.sessionId, turn.messageId, {
-        content: outcome.reply,
-        status,
-        model: outcome.model,
-        promptTokens: outcome.usage.prompt_tokens,
-        completionTokens: outcome.usage.completion_tokens,
-        error: outcome.failure?.message ?? null,
-      });
+      await this.history.finishReply(turn.sessionId, turn.messageId, patch);
+      return true;
     } catch (error) {
       this.logger.error(
         { err: error, sessionId: turn.sessionId, messageId: turn.messageId },
         'Could not store the assistant reply',
       );
+      this.writes.retry({
+        sessionId: turn.sessionId,
+        messageId: turn.messageId,
+        patch,
+        lock: turn.lock,
+      });
+      return false;
     }
   }
 
