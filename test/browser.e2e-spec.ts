@@ -382,6 +382,53 @@ describeBrowser('browser chat page and Swagger UI in chromium', () => {
     }
   });
 
+  it('resumes a reply by itself after a reload, and says so', async () => {
+    // A server that keeps a left reply running (the suite's default aborts it at once).
+    const resuming = await startTestApp({
+      AI_SERVICES__LOCAL_DELAY_MS: '20',
+      CHAT__RESUME_WINDOW_MS: '30000',
+      CHAT__CHECKPOINT_MS: '100',
+    });
+    try {
+      await page.goto(`${resuming.url}/`);
+      await page.fill('#email', email);
+      await page.fill('#password', password);
+      await page.click('#register-btn');
+      await page.locator('#connection[data-state="online"]').waitFor();
+      const words = Array.from({ length: 150 }, (_, i) => `word${i}`).join(' ');
+      await page.fill('#input', `Please repeat: ${words}`);
+      await page.press('#input', 'Enter');
+      await page.waitForFunction(() => {
+        const bubbles = document.querySelectorAll('.msg.assistant .content');
+        return (bubbles[bubbles.length - 1]?.textContent?.length ?? 0) > 40;
+      });
+
+      await page.reload();
+      await page.locator('.msg.assistant.streaming').waitFor();
+      await page.locator('.msg.assistant[data-status="complete"]').waitFor({ timeout: 20_000 });
+      expect(await lastReply().locator('.meta').textContent()).toContain('resumed');
+      const shown = (await lastReply().locator('.content').textContent()) ?? '';
+      expect(shown).toContain('word149');
+
+      const token = await accessToken();
+      const [session] = (
+        await request(resuming.url).get('/api/history').set('Authorization', `Bearer ${token}`)
+      ).body.items;
+      const detail = await request(resuming.url)
+        .get(`/api/history/${session.session_id}`)
+        .set('Authorization', `Bearer ${token}`)
+        .expect(200);
+      const stored = detail.body.messages[1];
+      expect(stored.status).toBe('complete');
+      // The page renders Markdown; the words survive it unchanged.
+      expect(shown.replace(/\s+/g, ' ').trim()).toBe(stored.content.replace(/\s+/g, ' ').trim());
+      await shot('6-resumed-after-reload');
+    } finally {
+      await page.goto('about:blank');
+      await resuming.close();
+    }
+  });
+
   describe('on a phone (390×844)', () => {
     let phone: Awaited<ReturnType<typeof launchBrowser>>;
     let mobile: Page;

@@ -46,6 +46,8 @@ export interface HistoryMessage {
   status: 'pending' | 'complete' | 'error' | 'aborted';
   model: string | null;
   usage: Usage | null;
+  /** Only on a `pending` reply: still being generated, its stream can be resumed. */
+  resumable?: true;
   created_at: string;
 }
 

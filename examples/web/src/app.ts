@@ -1,7 +1,8 @@
 /**
  * The browser chat page: sign in, pick a model, chat with replies streamed over Socket.IO
  * (namespace /chat), stop a reply, browse, rename and delete past conversations; a reload
- * reopens the last one. Model text only ever reaches the page through `renderMarkdown`
+ * reopens the last one. A reply survives a lost connection or a reload: the page resumes it
+ * (`chat:resume` from the last event it saw) and says so. Model text only ever reaches the page through `renderMarkdown`
  * (escape first) or `textContent`.
  */
 import type { Socket } from 'socket.io-client';
@@ -12,27 +13,29 @@ import { LastSessionMemory, SessionList } from './sessions.js';
 /** The global from /web/vendor/socket.io.min.js (the socket.io-client browser bundle). */
 declare const io: typeof import('socket.io-client').io;
 
-interface StartEvent {
+/** What every event of a reply carries: its sequence number, session and sending tab. */
+interface ReplyEvent {
+  seq?: number;
+  session_id?: string;
+  client_id?: string;
+}
+interface StartEvent extends ReplyEvent {
   session_id: string;
   message_id: string;
   model: string;
-  client_id?: string;
 }
-interface DeltaEvent {
+interface DeltaEvent extends ReplyEvent {
   text: string;
-  client_id?: string;
 }
-interface DoneEvent {
+interface DoneEvent extends ReplyEvent {
   message_id: string;
   model?: string;
   usage?: Usage;
   finish_reason?: string;
-  client_id?: string;
 }
-interface ErrorEvent {
+interface ErrorEvent extends ReplyEvent {
   detail: string;
   status?: number;
-  client_id?: string;
 }
 
 /** `chat:send` acknowledgement: the session and message ids, or why it was refused. */
@@ -48,6 +51,12 @@ interface SendAck {
 interface Generation {
   clientId: string;
   sessionId: string | null;
+  /** The reply's message id (from the ack), what a resume asks for. */
+  messageId: string | null;
+  /** The sequence number of the last event shown; a resume continues after it. */
+  lastSeq: number;
+  /** True once the reply is streamed by `chat:resume` (its events carry no client_id). */
+  resumed: boolean;
   model: string;
   text: string;
   bubble: MessageView;
@@ -245,7 +254,10 @@ async function openSession(
     if (generation) return; // a message was sent while this loaded: that chat wins
     setCurrentSession(detail.session_id);
     clearMessages();
-    detail.messages.filter((m) => m.role !== 'system').forEach(showStoredMessage);
+    const shown = detail.messages.filter((m) => m.role !== 'system');
+    const running = shown[shown.length - 1]?.resumable ? shown.pop() : undefined;
+    shown.forEach(showStoredMessage);
+    if (running) resumeStoredReply(running, detail.session_id);
     sessionList.markActive(currentSessionId);
     scrollToEnd();
   } catch (error) {
@@ -359,10 +371,28 @@ function connectSocket(): void {
   s.on('connect', () => {
     setConnection('online');
     showError(ui.chatError, null);
+    // Back after a network drop: continue the reply that was streaming.
+    if (generation?.messageId && generation.bubble.root.dataset.resume === 'waiting') {
+      resumeGeneration(generation);
+    }
   });
   s.on('disconnect', () => {
     setConnection('offline');
-    if (generation) finishGeneration('error', undefined, 'connection lost');
+    if (!generation) return;
+    if (!generation.messageId) {
+      finishGeneration('error', undefined, 'connection lost');
+      return;
+    }
+    // The server keeps the reply running for a while (CHAT__RESUME_WINDOW_MS): resume it on
+    // reconnect instead of giving up.
+    generation.bubble.root.dataset.resume = 'waiting';
+    setStatus(
+      generation.bubble,
+      'pending',
+      generation.model,
+      null,
+      'connection lost, reconnecting…',
+    );
   });
   s.on('connect_error', (error: Error) => {
     setConnection('offline');
@@ -374,33 +404,105 @@ function connectSocket(): void {
   });
 
   s.on('chat:start', (event: StartEvent) => {
-    if (!generation || event.client_id !== generation.clientId) return;
+    if (!generation || !isCurrent(event)) return;
     const abortPending = generation.stopRequested && !generation.sessionId;
     generation.sessionId = event.session_id;
     setCurrentSession(event.session_id);
     generation.model = event.model;
-    setStatus(generation.bubble, 'pending', event.model);
+    setStatus(generation.bubble, 'pending', event.model, null, resumedNote(generation));
     if (abortPending) s.emit('chat:abort', { session_id: event.session_id });
   });
   s.on('chat:delta', (event: DeltaEvent) => {
-    if (!generation || event.client_id !== generation.clientId) return;
+    if (!generation || !isCurrent(event)) return;
     generation.text += event.text;
     scheduleRender();
   });
   s.on('chat:done', (event: DoneEvent) => {
-    if (!generation || event.client_id !== generation.clientId) return;
+    if (!generation || !isCurrent(event)) return;
     const status = event.finish_reason === 'aborted' ? 'aborted' : 'complete';
     if (event.model) generation.model = event.model; // differs from chat:start after a fallback
-    finishGeneration(status, event.usage);
+    finishGeneration(status, event.usage, resumedNote(generation));
   });
   s.on('chat:error', (event: ErrorEvent) => {
-    if (generation && event.client_id === generation.clientId) {
+    if (generation && (event.client_id || event.seq) && isCurrent(event)) {
       finishGeneration('error', undefined, event.detail);
     } else if (!event.client_id) {
       // Not tied to a message (e.g. a refused chat:abort); events of other tabs carry their id.
       showError(ui.chatError, event.detail);
     }
   });
+}
+
+/**
+ * True for an event of the reply on screen, counted as seen: the tab's own events (its
+ * client_id), or once resumed, the resume's events of that session. Events at or below the last
+ * sequence number shown are repeats and are dropped.
+ */
+function isCurrent(event: ReplyEvent): boolean {
+  if (!generation) return false;
+  const own = generation.resumed
+    ? event.client_id === undefined && event.session_id === generation.sessionId
+    : event.client_id === generation.clientId;
+  if (!own) return false;
+  if (typeof event.seq === 'number') {
+    if (event.seq <= generation.lastSeq) return false;
+    generation.lastSeq = event.seq;
+  }
+  return true;
+}
+
+/** Says on the reply that it was resumed (after a reload or a lost connection). */
+function resumedNote(current: Generation): string | undefined {
+  return current.resumed ? 'resumed' : undefined;
+}
+
+/** Asks the server for the rest of the reply after the last event shown. */
+function resumeGeneration(current: Generation): void {
+  if (!socket || !current.messageId) return;
+  current.resumed = true;
+  delete current.bubble.root.dataset.resume;
+  setStatus(current.bubble, 'pending', current.model, null, 'resuming…');
+  socket.emit(
+    'chat:resume',
+    { message_id: current.messageId, after: current.lastSeq },
+    (ack: SendAck) => {
+      if (generation !== current) return;
+      if (ack?.ok) {
+        setStatus(current.bubble, 'pending', current.model, null, 'resumed');
+        return;
+      }
+      // Finished too long ago, or lost: show what the history has.
+      const sessionId = current.sessionId;
+      finishGeneration('error', undefined, 'could not resume');
+      if (sessionId) void openSession(sessionId);
+    },
+  );
+}
+
+/**
+ * After a reload: a reply still being generated (`resumable`) is shown with its text so far and
+ * streamed on from its start, so the text on screen ends exactly as stored.
+ */
+function resumeStoredReply(message: HistoryMessage, sessionId: string): void {
+  if (!socket) return;
+  const bubble = addMessage('assistant');
+  bubble.root.classList.add('streaming');
+  setReplyText(bubble, message.content);
+  setStatus(bubble, 'pending', message.model, null, 'resuming…');
+  generation = {
+    clientId: '',
+    sessionId,
+    messageId: message.id,
+    lastSeq: 0,
+    resumed: true,
+    model: message.model ?? ui.model.value,
+    text: '',
+    bubble,
+    stopRequested: false,
+  };
+  setBusy(true);
+  if (socket.connected) resumeGeneration(generation);
+  else bubble.root.dataset.resume = 'waiting';
 }
 
 /** Reconnects so that the server sees the current token; resolves once it is settled. */
@@ -477,6 +579,9 @@ async function sendMessage(): Promise<void> {
   generation = {
     clientId,
     sessionId: currentSessionId,
+    messageId: null,
+    lastSeq: 0,
+    resumed: false,
     model: ui.model.value,
     text: '',
     bubble,
@@ -492,6 +597,7 @@ async function sendMessage(): Promise<void> {
     if (ack?.ok && ack.session_id) {
       // Known before chat:start arrives, so Stop works from the first moment.
       generation.sessionId = ack.session_id;
+      generation.messageId = ack.message_id ?? null;
       setCurrentSession(ack.session_id);
       if (generation.stopRequested) socket?.emit('chat:abort', { session_id: ack.session_id });
     } else if (ack && !ack.ok) {
@@ -512,6 +618,7 @@ function finishGeneration(status: string, usage?: Usage, note?: string): void {
   if (!generation) return;
   const current = generation;
   generation = null;
+  delete current.bubble.root.dataset.resume;
   setReplyText(current.bubble, current.text);
   current.bubble.root.classList.remove('streaming');
   setStatus(current.bubble, status, current.model, usage, note);
