@@ -1,7 +1,11 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- socket payloads are parsed JSON handed to assertions */
+import type { AddressInfo } from 'node:net';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import type { Socket } from 'socket.io-client';
+import { AppConfig } from '@app/config';
 import {
+  baseTestEnv,
   ChatWsClient,
   connectChatSocket,
   describeE2e,
@@ -9,12 +13,15 @@ import {
   LoggedInUser,
   openChatWs,
   postSse,
+  describeWithServices,
   registerAndLogin,
+  serviceUrl,
   settledMessages,
   SseEvent,
   startTestApp,
   TestApp,
 } from '@app/testing';
+import { createApp } from '../src/bootstrap';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const LONG = Array.from({ length: 150 }, (_, i) => `word${i}`).join(' ');
@@ -240,14 +247,19 @@ describeE2e('resumable replies', () => {
       const tab = await connect(alice);
       const seen: Payload[] = [];
       tab.onAny((event: string, payload: Payload) => seen.push({ event, ...payload }));
-      const ack = await tab.timeout(10_000).emitWithAck('chat:send', { message: LONG });
+      const ack = await tab
+        .timeout(10_000)
+        .emitWithAck('chat:send', { message: LONG, client_id: 'c1' });
       await until(() => seen.filter((e) => e.event === 'chat:delta').length >= 5);
       tab.disconnect();
       const lastSeq = seen.at(-1)!.seq as number;
 
       const again = await connect(alice);
+      // Until it resumes, the new socket may also get the room broadcast (client_id c1).
       const rest: Payload[] = [];
-      again.onAny((event: string, payload: Payload) => rest.push({ event, ...payload }));
+      again.onAny((event: string, payload: Payload) => {
+        if (payload.client_id === undefined) rest.push({ event, ...payload });
+      });
       const resumed = await again
         .timeout(10_000)
         .emitWithAck('chat:resume', { message_id: ack.message_id, after: lastSeq });
@@ -336,6 +348,115 @@ describeE2e('resumable replies', () => {
       expect(await client.next((f) => f.type === 'error')).toEqual(
         expect.objectContaining({ status: 400 }),
       );
+    });
+  });
+
+  describeWithServices(['redis'], 'across two instances (Redis)', () => {
+    let a: TestApp;
+    let b: { app: NestExpressApplication; url: string };
+    let user: LoggedInUser;
+
+    beforeAll(async () => {
+      const env = {
+        REDIS_URL: serviceUrl('redis'),
+        AI_SERVICES__LOCAL_DELAY_MS: '10',
+        CHAT__RESUME_WINDOW_MS: '5000',
+        SHUTDOWN_GRACE_MS: '0',
+      };
+      a = await startTestApp(env);
+      const config = AppConfig.fromEnv({
+        ...baseTestEnv(),
+        ...env,
+        SECRET_KEY: a.config.security.secretKey,
+        DATABASE_URL: a.database.url,
+      });
+      const app = await createApp(config);
+      await app.listen(0, '127.0.0.1');
+      const { port } = app.getHttpServer().address() as AddressInfo;
+      b = { app, url: `http://127.0.0.1:${port}` };
+      user = await registerAndLogin(a.url);
+    });
+    afterAll(async () => {
+      await b?.app.close();
+      await a?.close();
+    });
+
+    it('a reply started on A resumes on B: the rest once, in order', async () => {
+      const first = await postSse(
+        a.url,
+        '/api/chat/stream',
+        { message: LONG },
+        { token: user.token },
+      );
+      const start = await first.waitFor('start');
+      await until(() => first.events.filter((e) => e.event === 'delta').length >= 5);
+      first.close();
+      const seen = [...first.events];
+
+      const resumed = await getSse(b.url, `/api/chat/stream/${start.data.message_id}`, {
+        token: user.token,
+        headers: { 'Last-Event-ID': seen.at(-1)!.id! },
+      });
+      const rest = await resumed.finished;
+      expectContiguous(
+        [...seen, ...rest].map((e) => Number(e.id)),
+        1,
+      );
+      const res = await request(a.url)
+        .get(`/api/history/${start.data.session_id}`)
+        .set('Authorization', `Bearer ${user.token}`)
+        .expect(200);
+      expect(res.body.messages[1].status).toBe('complete');
+      expect(deltaText(seen) + deltaText(rest)).toBe(res.body.messages[1].content);
+    });
+
+    it('Socket.IO: sent on A, resumed on B after a disconnect; an abort on B stops it on A', async () => {
+      const onA = await connectChatSocket(a.url, user.token);
+      sockets.push(onA);
+      const seen: Payload[] = [];
+      onA.onAny((event: string, payload: Payload) => seen.push({ event, ...payload }));
+      const ack = await onA
+        .timeout(10_000)
+        .emitWithAck('chat:send', { message: `${LONG} ${LONG}` });
+      await until(() => seen.filter((e) => e.event === 'chat:delta').length >= 3);
+      onA.disconnect();
+      const lastSeq = seen.at(-1)!.seq as number;
+
+      const onB = await connectChatSocket(b.url, user.token);
+      sockets.push(onB);
+      // B's socket is in the user's room too: until it resumes it may also get the reply's
+      // broadcast (with the sender's client_id). The resume's own events have none.
+      const rest: Payload[] = [];
+      onB.onAny((event: string, payload: Payload) => {
+        if (payload.client_id === undefined) rest.push({ event, ...payload });
+      });
+      const resumed = await onB
+        .timeout(10_000)
+        .emitWithAck('chat:resume', { message_id: ack.message_id, after: lastSeq });
+      expect(resumed.ok).toBe(true);
+      await until(() => rest.filter((e) => e.event === 'chat:delta').length >= 3);
+      const abort = await request(b.url)
+        .post(`/api/chat/${ack.session_id}/abort`)
+        .set('Authorization', `Bearer ${user.token}`)
+        .expect(202);
+      expect(abort.body.running).toBe(true);
+      await until(() => rest.some((e) => e.event === 'chat:done'));
+      await sleep(100);
+
+      expect(rest.at(-1)).toEqual(
+        expect.objectContaining({ event: 'chat:done', finish_reason: 'aborted' }),
+      );
+      expectContiguous(
+        [...seen, ...rest].map((e) => e.seq),
+        1,
+      );
+      const messages = await settledMessages(a, user.token, ack.session_id);
+      expect(messages[1].status).toBe('aborted');
+      const text = [...seen, ...rest]
+        .filter((e) => e.event === 'chat:delta')
+        .map((e) => e.text)
+        .join('');
+      expect(text).toBe(messages[1].content);
     });
   });
 });

@@ -4,6 +4,7 @@ import {
   Get,
   Headers,
   HttpCode,
+  Logger,
   Optional,
   Param,
   Post,
@@ -83,6 +84,8 @@ const SSE_EVENT_SCHEMA = {
 @ApiKeyScope('chat')
 @Controller('api/chat')
 export class ChatController {
+  private readonly logger = new Logger(ChatController.name);
+
   constructor(
     private readonly chat: ChatService,
     private readonly config: AppConfig,
@@ -278,6 +281,9 @@ export class ChatController {
     this.metrics?.streamOpened('sse');
     try {
       for await (const event of events) sse.sendEvent(event);
+    } catch (error) {
+      // Headers are sent: the stream just ends; the client resumes again from its last id.
+      this.logger.warn({ err: error, messageId }, 'A resumed stream stopped');
     } finally {
       res.off('close', onClose);
       sse.end();

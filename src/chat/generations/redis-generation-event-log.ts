@@ -83,7 +83,12 @@ export class RedisGenerationEventLog extends GenerationEventLog {
           : await this.readNow(key, last);
         if (entries === null) {
           if (signal?.aborted || !(await this.redis.exists(this.ownerKey(id)))) return;
-          reader ??= this.redis.duplicate();
+          if (!reader) {
+            // Queues its first XREAD until connected (the shared connection fails fast instead).
+            reader = this.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: 1 });
+            // Its failures surface in blockingRead; the event would only be printed by ioredis.
+            reader.on('error', () => undefined);
+          }
           continue;
         }
         for (const [entryId, fields] of entries) {
