@@ -417,7 +417,7 @@ describeE2e('resumable replies', () => {
       onA.onAny((event: string, payload: Payload) => seen.push({ event, ...payload }));
       const ack = await onA
         .timeout(10_000)
-        .emitWithAck('chat:send', { message: `${LONG} ${LONG}` });
+        .emitWithAck('chat:send', { message: `${LONG} ${LONG}`, client_id: 'a1' });
       await until(() => seen.filter((e) => e.event === 'chat:delta').length >= 3);
       onA.disconnect();
       const lastSeq = seen.at(-1)!.seq as number;

@@ -1,10 +1,10 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { HistoryService } from '../history/history.service';
 import type { ChatInput, ChatTurnOptions } from './chat-input';
 import type { ChatTurn } from './chat-turn';
 import { GenerationRegistry } from './generation-registry';
 import { GenerationEvent, GenerationEventLog } from './generations/generation-event-log';
-import { GenerationNotFoundError } from './generations/generation.errors';
+import { GenerationNotFoundError, ResumeUnavailableError } from './generations/generation.errors';
 import { IN_FLIGHT_LOCK, InFlightLock } from './locks/in-flight-lock';
 import { ChatTurnPreflight, sessionLockKey } from './turn/chat-turn-preflight';
 import { ChatTurnRunner } from './turn/chat-turn-runner';
@@ -23,7 +23,11 @@ export interface ResumedGeneration {
  * through the runner, or replays an earlier outcome of the same Idempotency-Key.
  */
 @Injectable()
-export class ChatService {
+export class ChatService implements BeforeApplicationShutdown {
+  private readonly logger = new Logger(ChatService.name);
+  /** Resumes being streamed, with what ends each one. */
+  private readonly resumes = new Map<AbortController, string>();
+
   constructor(
     private readonly preflight: ChatTurnPreflight,
     private readonly runner: ChatTurnRunner,
@@ -52,18 +56,35 @@ export class ChatService {
     after: number,
     signal: AbortSignal,
   ): Promise<ResumedGeneration> {
-    const owner = await this.events.owner(messageId);
+    const owner = await this.events.owner(messageId).catch((error: unknown) => {
+      this.logger.warn({ err: error, messageId }, 'Could not read the events of a generation');
+      throw new ResumeUnavailableError();
+    });
     if (!owner || owner.userId !== userId) throw new GenerationNotFoundError();
     await this.registry.attach(messageId);
-    const { registry, events } = this;
+    const ended = new AbortController();
+    this.resumes.set(ended, messageId);
+    const { registry, events, resumes } = this;
     const resumed = (async function* () {
       try {
-        yield* events.read(messageId, after, signal);
+        yield* events.read(messageId, after, AbortSignal.any([signal, ended.signal]));
       } finally {
+        resumes.delete(ended);
         await registry.detach(messageId);
       }
     })();
     return { sessionId: owner.sessionId, events: resumed };
+  }
+
+  /**
+   * At shutdown, resumes of generations running on other instances end at once (their clients
+   * resume elsewhere), so they do not hold the HTTP server open; resumes of local generations
+   * end with them (GenerationRegistry lets those finish within SHUTDOWN_GRACE_MS).
+   */
+  beforeApplicationShutdown(): void {
+    for (const [ended, messageId] of this.resumes) {
+      if (!this.registry.isRunningMessageHere(messageId)) ended.abort();
+    }
   }
 
   /**

@@ -116,6 +116,11 @@ export class GenerationRegistry implements OnApplicationBootstrap, BeforeApplica
     if (!this.detachLocal(messageId)) await this.publishClients(messageId, 'detach');
   }
 
+  /** True when this process runs the generation of `messageId`. */
+  isRunningMessageHere(messageId: string): boolean {
+    return this.byMessage(messageId) !== undefined;
+  }
+
   /** True when this process runs a generation of the session. */
   isRunningHere(sessionId: string): boolean {
     return this.running.has(sessionId);

@@ -1,4 +1,4 @@
-import { InvalidInputError, NotFoundError } from '@app/common';
+import { DomainError, InvalidInputError, NotFoundError } from '@app/common';
 import { MAX_EVENT_SEQ } from '../dto/chat-request.dto';
 
 /** The 404 detail of a resume that finds nothing to resume. */
@@ -10,6 +10,15 @@ export const GENERATION_NOT_FOUND_DETAIL =
 export class GenerationNotFoundError extends NotFoundError {
   constructor() {
     super(GENERATION_NOT_FOUND_DETAIL);
+  }
+}
+
+/** The event log cannot be read (Redis unreachable): 503, try again shortly. */
+export class ResumeUnavailableError extends DomainError {
+  readonly kind = 'upstream_unavailable';
+  override readonly retryAfterSeconds = 5;
+  constructor() {
+    super('Resuming is unavailable right now; try again shortly');
   }
 }
 
