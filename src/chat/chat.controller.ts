@@ -165,10 +165,12 @@ export class ChatController {
       '`unauthorized`. Emit `chat:send` `{message, session_id?, model?, system_prompt?, temperature?, ' +
       'max_tokens?, client_id?}` with an ack (`{ok: true, session_id, message_id}` or `{ok: false, ' +
       'detail, status}`); every socket of the user receives `chat:start`, `chat:delta`, `chat:done`, ' +
-      '`chat:error` with `session_id` and `client_id` added. `chat:abort` `{session_id}` stops a reply; ' +
-      'a disconnect aborts the replies that socket started.\n' +
+      '`chat:error` with `session_id`, `client_id` and `seq` added. `chat:abort` `{session_id}` stops a ' +
+      'reply; `chat:resume` `{message_id, after?}` resumes one on that socket; a disconnect leaves the ' +
+      'replies that socket started (stopped after CHAT__RESUME_WINDOW_MS unless resumed).\n' +
       '- Plain WebSocket `ws://HOST/api/chat/ws?token=<jwt>` (bad token: HTTP 401 before the upgrade): ' +
-      'send `{"message", "session_id"?, ...}` or `{"type": "abort", "session_id"}`; receive ' +
+      'send `{"message", "session_id"?, ...}`, `{"type": "abort", "session_id"}` or ' +
+      '`{"type": "resume", "message_id", "after"?}`; receive ' +
       '`{"type": "start"|"delta"|"done"|"error", ...}` frames. Invalid frames get ' +
       '`{"type": "error", "detail", "status": 400}` and the connection stays open.',
   })

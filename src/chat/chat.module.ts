@@ -11,6 +11,7 @@ import { GenerationEventLog } from './generations/generation-event-log';
 import { InterruptedReplySweeper } from './generations/interrupted-reply-sweeper';
 import { MemoryGenerationEventLog } from './generations/memory-generation-event-log';
 import { RedisGenerationEventLog } from './generations/redis-generation-event-log';
+import { TieredGenerationEventLog } from './generations/tiered-generation-event-log';
 import { AppConfig } from '@app/config';
 import { SocketAuthenticator } from './socket-authenticator';
 import { FailoverIdempotencyStore } from './idempotency/failover-idempotency-store';
@@ -63,7 +64,15 @@ import { SessionTitleService } from './turn/session-title.service';
       inject: [AppConfig, { token: RedisConnections, optional: true }],
       useFactory: (config: AppConfig, redis?: RedisConnections): GenerationEventLog =>
         redis
-          ? new RedisGenerationEventLog(redis.commands, config.chat.resumeTtlSeconds)
+          ? new TieredGenerationEventLog(
+              // A connection of its own: a burst of reply events never queues the rate-limit,
+              // lock and quota commands of the shared one.
+              new RedisGenerationEventLog(
+                redis.commandConnection('generation events'),
+                config.chat.resumeTtlSeconds,
+              ),
+              config.chat.resumeTtlSeconds,
+            )
           : new MemoryGenerationEventLog(config.chat.resumeTtlSeconds),
     },
     {

@@ -4,6 +4,7 @@ import { describeWithServices, serviceUrl } from '@app/testing';
 import type { GenerationEvent, GenerationEventLog } from './generation-event-log';
 import { MemoryGenerationEventLog } from './memory-generation-event-log';
 import { RedisGenerationEventLog } from './redis-generation-event-log';
+import { TieredGenerationEventLog } from './tiered-generation-event-log';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const owner = { userId: 'alice', sessionId: 's1' };
@@ -125,6 +126,54 @@ describeWithServices(['redis'], RedisGenerationEventLog.name, () => {
   });
   afterAll(() => redis.quit());
   logContract((ttl) => new RedisGenerationEventLog(redis, ttl, `test:gen:${randomUUID()}:`));
+
+  describe(TieredGenerationEventLog.name, () => {
+    logContract(
+      (ttl) =>
+        new TieredGenerationEventLog(
+          new RedisGenerationEventLog(redis, ttl, `test:gen:${randomUUID()}:`),
+          ttl,
+        ),
+    );
+
+    it('serves another instance from Redis and its own resumes from memory', async () => {
+      const prefix = `test:gen:${randomUUID()}:`;
+      const other = new Redis(serviceUrl('redis')!);
+      const ownerLog = new TieredGenerationEventLog(
+        new RedisGenerationEventLog(redis, 60, prefix),
+        60,
+      );
+      const elsewhere = new TieredGenerationEventLog(
+        new RedisGenerationEventLog(other, 60, prefix),
+        60,
+      );
+      const id = randomUUID();
+      await ownerLog.open(id, owner);
+      await ownerLog.append(id, start);
+      await ownerLog.append(id, done(2));
+      // Gone from Redis: the owner still resumes it from memory, another instance cannot.
+      await redis.del(`${prefix}${id}:events`, `${prefix}${id}:owner`);
+      expect(await collect(ownerLog.read(id, 0))).toEqual([start, done(2)]);
+      expect(await elsewhere.owner(id)).toBeNull();
+      await other.quit();
+      await ownerLog.close();
+    });
+
+    it('keeps a generation resumable here when Redis fails', async () => {
+      const broken = new Redis(serviceUrl('redis')!, {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+      });
+      const sut = new TieredGenerationEventLog(new RedisGenerationEventLog(broken, 60), 60);
+      const id = randomUUID();
+      await sut.open(id, owner);
+      await sut.append(id, start);
+      await sut.append(id, done(2));
+      expect(await collect(sut.read(id, 0))).toEqual([start, done(2)]);
+      await sut.close();
+      broken.disconnect();
+    });
+  });
 
   it('lets another connection (another instance) resume what one wrote', async () => {
     const prefix = `test:gen:${randomUUID()}:`;

@@ -7,8 +7,10 @@ import {
   isFinalEvent,
 } from './generation-event-log';
 
-/** Events kept per generation at most (XADD MAXLEN): a reply longer than this cannot be resumed from its start. */
-export const MAX_EVENTS_PER_GENERATION = 50_000;
+/** Stream entries kept per generation at most (XADD MAXLEN ~): older batches are trimmed. */
+export const MAX_ENTRIES_PER_GENERATION = 50_000;
+/** Events of one generation appended within this window go to Redis as one entry. */
+export const BATCH_MS = 50;
 /** Until a generation ends its keys expire after this long anyway (its owner may crash). */
 const RUNNING_TTL_SECONDS = 24 * 3600;
 /** One XREAD BLOCK waits this long before checking that the log still exists. */
@@ -16,14 +18,27 @@ const BLOCK_MS = 5_000;
 
 type StreamEntries = [id: string, fields: string[]][];
 
+interface Batch {
+  events: GenerationEvent[];
+  timer?: NodeJS.Timeout;
+  written: Promise<void>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
 /**
- * The event log in Redis Streams, shared by every instance: `<prefix><id>:events` is a stream
- * whose entry ids are `<seq>-0` (so `XREAD … <after>-0` is a resume), `<prefix><id>:owner` a hash
- * with the owner. Both expire CHAT__RESUME_TTL_SECONDS after the final event. Live tails block
- * in XREAD on a connection of their own, made for the read and closed after it.
+ * The event log in Redis Streams, shared by every instance. `<prefix><id>:events` is a stream of
+ * batches: the events a generation appended within BATCH_MS (the final one at once) are one
+ * entry, whose id is `<seq of its last event>-0` and whose `events` field is their JSON array, so
+ * `XREAD … <after>-0` finds every batch holding an event after `after` (the reader skips the
+ * earlier events of the first one). Batching keeps Redis commands far below one per token.
+ * `<prefix><id>:owner` is a hash with the owner. Both expire CHAT__RESUME_TTL_SECONDS after the
+ * final event. Live tails block in XREAD on a connection of their own, made for the read and
+ * closed after it.
  */
 export class RedisGenerationEventLog extends GenerationEventLog {
   private readonly logger = new Logger(RedisGenerationEventLog.name);
+  private readonly batches = new Map<string, Batch>();
 
   constructor(
     private readonly redis: Redis,
@@ -35,32 +50,41 @@ export class RedisGenerationEventLog extends GenerationEventLog {
 
   async open(id: string, owner: GenerationOwner): Promise<void> {
     await this.redis
-      .multi()
+      .pipeline()
       .hset(this.ownerKey(id), { user_id: owner.userId, session_id: owner.sessionId })
       .expire(this.ownerKey(id), RUNNING_TTL_SECONDS)
-      .exec();
+      .exec()
+      .then(throwFirstError);
   }
 
-  async append(id: string, event: GenerationEvent): Promise<void> {
-    const key = this.eventsKey(id);
-    const fields = ['type', event.type, 'data', JSON.stringify(event.data)];
-    const multi = this.redis
-      .multi()
-      .xadd(key, 'MAXLEN', '~', MAX_EVENTS_PER_GENERATION, `${event.seq}-0`, ...fields);
-    if (event.seq === 1) multi.expire(key, RUNNING_TTL_SECONDS);
-    if (isFinalEvent(event)) {
-      multi.expire(key, this.ttlSeconds).expire(this.ownerKey(id), this.ttlSeconds);
+  append(id: string, event: GenerationEvent): Promise<void> {
+    let batch = this.batches.get(id);
+    if (!batch) {
+      let resolve = () => {};
+      let reject: (error: unknown) => void = () => {};
+      const written = new Promise<void>((ok, fail) => {
+        resolve = ok;
+        reject = fail;
+      });
+      batch = { events: [], written, resolve, reject };
+      this.batches.set(id, batch);
+      const scheduled = batch;
+      batch.timer = setTimeout(() => this.flush(id, scheduled), BATCH_MS);
     }
-    const results = await multi.exec();
-    const failed = results?.find(([error]) => error);
-    if (failed?.[0]) throw failed[0];
+    batch.events.push(event);
+    if (isFinalEvent(event)) {
+      clearTimeout(batch.timer);
+      this.flush(id, batch);
+    }
+    return batch.written;
   }
 
   async interrupt(id: string, final: Omit<GenerationEvent, 'seq'>): Promise<void> {
     if (!(await this.redis.exists(this.ownerKey(id)))) return;
-    const last = (await this.redis.xrevrange(this.eventsKey(id), '+', '-', 'COUNT', 1))[0];
-    if (last && isFinalEvent(toEvent(...last))) return;
-    await this.append(id, { ...final, seq: last ? toEvent(...last).seq + 1 : 1 });
+    const [last] = await this.redis.xrevrange(this.eventsKey(id), '+', '-', 'COUNT', 1);
+    const lastEvent = last ? toEvents(last[1]).at(-1) : undefined;
+    if (lastEvent && isFinalEvent(lastEvent)) return;
+    await this.append(id, { ...final, seq: (lastEvent?.seq ?? 0) + 1 });
   }
 
   async owner(id: string): Promise<GenerationOwner | null> {
@@ -70,8 +94,9 @@ export class RedisGenerationEventLog extends GenerationEventLog {
 
   async *read(id: string, after: number, signal?: AbortSignal): AsyncIterable<GenerationEvent> {
     const key = this.eventsKey(id);
-    let last = `${after}-0`;
-    // What is there already, without blocking (most resumes of a finished reply end here).
+    let lastEntry = `${after}-0`;
+    let lastSeq = after;
+    // What is there already is read without blocking (most resumes of a finished reply end there).
     let reader: Redis | undefined;
     // A blocked XREAD would hold QUIT back: a reader that is stopped is disconnected.
     const stop = () => reader?.disconnect();
@@ -79,8 +104,8 @@ export class RedisGenerationEventLog extends GenerationEventLog {
     try {
       while (!signal?.aborted) {
         const entries = reader
-          ? await this.blockingRead(reader, key, last)
-          : await this.readNow(key, last);
+          ? await this.blockingRead(reader, key, lastEntry)
+          : await this.readNow(key, lastEntry);
         if (entries === null) {
           if (signal?.aborted || !(await this.redis.exists(this.ownerKey(id)))) return;
           if (!reader) {
@@ -92,10 +117,13 @@ export class RedisGenerationEventLog extends GenerationEventLog {
           continue;
         }
         for (const [entryId, fields] of entries) {
-          const event = toEvent(entryId, fields);
-          yield event;
-          last = entryId;
-          if (isFinalEvent(event)) return;
+          lastEntry = entryId;
+          for (const event of toEvents(fields)) {
+            if (event.seq <= lastSeq) continue;
+            yield event;
+            lastSeq = event.seq;
+            if (isFinalEvent(event)) return;
+          }
         }
       }
     } finally {
@@ -104,7 +132,44 @@ export class RedisGenerationEventLog extends GenerationEventLog {
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    for (const [id, batch] of this.batches) {
+      clearTimeout(batch.timer);
+      this.flush(id, batch);
+    }
+  }
+
+  /** Writes a batch as one stream entry (plus the expiries its first or final event sets). */
+  private flush(id: string, batch: Batch): void {
+    if (this.batches.get(id) === batch) this.batches.delete(id);
+    const key = this.eventsKey(id);
+    const first = batch.events[0];
+    const last = batch.events[batch.events.length - 1];
+    const entry = [`${last.seq}-0`, 'events', JSON.stringify(batch.events)] as const;
+    const needsExpiry = first.seq === 1 || isFinalEvent(last);
+    // Most batches are one XADD; a pipeline only for the first (expiry) and the final one.
+    const written = needsExpiry
+      ? this.withExpiries(id, key, first, last, entry)
+      : this.redis.xadd(key, 'MAXLEN', '~', MAX_ENTRIES_PER_GENERATION, ...entry);
+    written.then(() => batch.resolve(), batch.reject);
+  }
+
+  private withExpiries(
+    id: string,
+    key: string,
+    first: GenerationEvent,
+    last: GenerationEvent,
+    entry: readonly [string, string, string],
+  ): Promise<void> {
+    const pipeline = this.redis
+      .pipeline()
+      .xadd(key, 'MAXLEN', '~', MAX_ENTRIES_PER_GENERATION, ...entry);
+    if (first.seq === 1) pipeline.expire(key, RUNNING_TTL_SECONDS);
+    if (isFinalEvent(last)) {
+      pipeline.expire(key, this.ttlSeconds).expire(this.ownerKey(id), this.ttlSeconds);
+    }
+    return pipeline.exec().then(throwFirstError);
+  }
 
   private async readNow(key: string, last: string): Promise<StreamEntries | null> {
     const result = await this.redis.xread('COUNT', 1000, 'STREAMS', key, last);
@@ -135,11 +200,12 @@ export class RedisGenerationEventLog extends GenerationEventLog {
   }
 }
 
-function toEvent(entryId: string, fields: string[]): GenerationEvent {
-  const value = (name: string) => fields[fields.indexOf(name) + 1];
-  return {
-    seq: Number(entryId.split('-')[0]),
-    type: value('type') as GenerationEvent['type'],
-    data: JSON.parse(value('data')) as Record<string, unknown>,
-  };
+function toEvents(fields: string[]): GenerationEvent[] {
+  return JSON.parse(fields[fields.indexOf('events') + 1]) as GenerationEvent[];
+}
+
+/** A pipeline's results: the first command error is thrown. */
+function throwFirstError(results: [Error | null, unknown][] | null): void {
+  const failed = results?.find(([error]) => error);
+  if (failed?.[0]) throw failed[0];
 }

@@ -1,0 +1,185 @@
+/**
+ * `npx ts-node --transpile-only -r tsconfig-paths/register bench/resume.ts [--clients 100]`:
+ * the time from a client's reconnect (GET /api/chat/stream/{message_id} with Last-Event-ID) to
+ * the first event it had missed, for N replies resumed at once while they still stream:
+ *
+ * - one instance without Redis (events in process memory),
+ * - one instance with Redis (events in Redis Streams, resumed where they run),
+ * - across instances: started on A, resumed on B (both on Redis and one PostgreSQL database).
+ *
+ * Needs the built app (npm run build), TEST_REDIS_URL and TEST_POSTGRES_URL for the Redis rows.
+ * Prints a Markdown table (p50 / p99 / max in ms, and how many resumes got every event in order).
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { getSse, postSse } from '../libs/testing/src/clients/sse-client';
+import { createUsers } from './lib/app-client';
+import { HttpClient } from './lib/http-load';
+import {
+  createBenchDatabase,
+  ROOT,
+  startApp,
+  startSimulator,
+  stopAll,
+  type RunningApp,
+} from './lib/processes';
+import { round, summarize } from './lib/stats';
+
+interface ResumeRow {
+  setup: string;
+  clients: number;
+  p50: number;
+  p99: number;
+  max: number;
+  /** Resumes whose ids continued the first stream's without a gap or duplicate, to `done`. */
+  complete: number;
+}
+
+/**
+ * A warm-up round with a few clients (first requests of a process run cold code), then the
+ * measured one: one reply per token on `start`, each dropped after a few deltas, all resumed at
+ * once on `resume`.
+ */
+async function measure(
+  setup: string,
+  start: RunningApp,
+  resume: RunningApp,
+  tokens: string[],
+): Promise<ResumeRow> {
+  await measureOnce(setup, start, resume, tokens.slice(0, 5));
+  return measureOnce(setup, start, resume, tokens);
+}
+
+async function measureOnce(
+  setup: string,
+  start: RunningApp,
+  resume: RunningApp,
+  tokens: string[],
+): Promise<ResumeRow> {
+  const first = await Promise.all(
+    tokens.map((token) =>
+      postSse(start.url, '/api/chat/stream', { message: 'Tell me a long story' }, { token }),
+    ),
+  );
+  await Promise.all(
+    first.map(async (stream) => {
+      for (let i = 0; i < 3; i++) await waitForCount(stream.events, 'delta', i + 3);
+    }),
+  );
+  const dropped = first.map((stream) => {
+    stream.close();
+    const last = Number(stream.events.at(-1)!.id);
+    return { messageId: stream.events[0].data.message_id as string, last };
+  });
+  const latencies: number[] = [];
+  let complete = 0;
+  await Promise.all(
+    dropped.map(async ({ messageId, last }, i) => {
+      const started = process.hrtime.bigint();
+      const resumed = await getSse(resume.url, `/api/chat/stream/${messageId}`, {
+        token: tokens[i],
+        headers: { 'Last-Event-ID': String(last) },
+      });
+      await waitForCount(resumed.events, undefined, 1);
+      latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+      const events = await resumed.finished;
+      const ids = events.map((event) => Number(event.id));
+      if (ids.every((id, k) => id === last + 1 + k) && events.at(-1)?.event === 'done') complete++;
+    }),
+  );
+  const summary = summarize(latencies);
+  return {
+    setup,
+    clients: tokens.length,
+    p50: round(summary.p50),
+    p99: round(summary.p99),
+    max: round(summary.max),
+    complete,
+  };
+}
+
+async function waitForCount(
+  events: { event: string }[],
+  type: string | undefined,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (events.filter((event) => !type || event.event === type).length < count) {
+    if (Date.now() > deadline) {
+      throw new Error(`fewer than ${count} ${type ?? ''} events: ${JSON.stringify(events)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+/**
+ * TEST_REDIS_URL on database 7: rate-limit state that test runs leave in the shared database
+ * (blocked client addresses) must not answer this run's registrations with 429.
+ */
+function benchRedisUrl(): string | undefined {
+  if (!process.env.TEST_REDIS_URL) return undefined;
+  const url = new URL(process.env.TEST_REDIS_URL);
+  url.pathname = '/7';
+  return url.toString();
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { clients: { type: 'string', default: '100' } } });
+  const clients = Number(values.clients);
+  const entry = join(ROOT, 'dist', 'src', 'main.js');
+  // 400 words 20 ms apart: every reply still streams while it is resumed.
+  const sim = await startSimulator({ chunkDelayMs: 20, tokens: 400 });
+  const rows: ResumeRow[] = [];
+  const secret = randomBytes(32).toString('hex');
+  const app = (databaseUrl: string, env: NodeJS.ProcessEnv = {}) =>
+    startApp({
+      entry,
+      databaseUrl,
+      bcryptRounds: 4,
+      simulatorUrl: sim.url,
+      env: { SECRET_KEY: secret, ...env },
+    });
+  try {
+    const sqlite = await createBenchDatabase('sqlite');
+    const memory = await app(sqlite.url);
+    const run = randomBytes(3).toString('hex');
+    const tokens = await createUsers(new HttpClient(memory.url), clients, `resume-${run}-m`);
+    rows.push(await measure('one instance, SQLite, events in memory', memory, memory, tokens));
+    await memory.stop();
+
+    const redisUrl = benchRedisUrl();
+    if (redisUrl && process.env.TEST_POSTGRES_URL) {
+      const pg = await createBenchDatabase('postgres');
+      // The same database without Redis: what the database alone costs the rows below.
+      const pgMemory = await app(pg.url);
+      const pgTokens = await createUsers(new HttpClient(pgMemory.url), clients, `resume-${run}-p`);
+      rows.push(
+        await measure('one instance, PostgreSQL, events in memory', pgMemory, pgMemory, pgTokens),
+      );
+      await pgMemory.stop();
+      const a = await app(pg.url, { REDIS_URL: redisUrl, DATABASE_RUN_MIGRATIONS: 'false' });
+      const b = await app(pg.url, { REDIS_URL: redisUrl, DATABASE_RUN_MIGRATIONS: 'false' });
+      const shared = await createUsers(new HttpClient(a.url), clients, `resume-${run}-r`);
+      rows.push(await measure('one instance, PostgreSQL, events in Redis', a, a, shared));
+      rows.push(await measure('started on A, resumed on B, PostgreSQL + Redis', a, b, shared));
+      await Promise.all([a.stop(), b.stop()]);
+      await pg.drop();
+    }
+  } finally {
+    await stopAll();
+  }
+  console.log('| setup | resumes at once | p50 ms | p99 ms | max ms | whole and in order |');
+  console.log('|---|---|---|---|---|---|');
+  for (const row of rows) {
+    console.log(
+      `| ${row.setup} | ${row.clients} | ${row.p50} | ${row.p99} | ${row.max} | ${row.complete}/${row.clients} |`,
+    );
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
