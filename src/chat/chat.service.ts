@@ -56,6 +56,8 @@ export class ChatService implements BeforeApplicationShutdown {
     after: number,
     signal: AbortSignal,
   ): Promise<ResumedGeneration> {
+    // Ids are UUIDs; anything much longer is nobody's (and never becomes a Redis key).
+    if (messageId.length > 100) throw new GenerationNotFoundError();
     const owner = await this.events.owner(messageId).catch((error: unknown) => {
       this.logger.warn({ err: error, messageId }, 'Could not read the events of a generation');
       throw new ResumeUnavailableError();
