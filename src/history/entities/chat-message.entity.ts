@@ -13,6 +13,8 @@ import { ChatSession } from './chat-session.entity';
 /** One message of a session; `seq` orders it within the session (unique per session). */
 @Entity('chat_messages')
 @Index('idx_chat_messages_session_seq', ['sessionId', 'seq'], { unique: true })
+// The crash-recovery sweeper's look-up of `pending` replies (migration 1765036800000).
+@Index('idx_chat_messages_pending', ['createdAt'], { where: "status = 'pending'" })
 export class ChatMessage {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id: string;

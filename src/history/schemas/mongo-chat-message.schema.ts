@@ -46,3 +46,5 @@ export const MongoChatMessageSchema = SchemaFactory.createForClass(MongoChatMess
 MongoChatMessageSchema.index({ sessionId: 1, seq: 1 }, { unique: true });
 // Search (`q`) and account erasure select a user's messages.
 MongoChatMessageSchema.index({ userId: 1, sessionId: 1 });
+// The crash-recovery sweeper's look-up of `pending` replies (plain, not partial: FerretDB).
+MongoChatMessageSchema.index({ status: 1, createdAt: 1 });
