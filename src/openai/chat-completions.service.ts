@@ -272,6 +272,8 @@ class StoredCompletion implements CompletionRun {
   }
 
   abort(): void {
-    this.turn.abort();
+    // A stored exchange is a chat turn like any other: its client leaving starts the resume
+    // window (CHAT__RESUME_WINDOW_MS; 0 stops it at once), and GET /api/chat/stream/{id} resumes it.
+    this.turn.leave();
   }
 }
