@@ -60,6 +60,7 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
         title: 'First chat',
         messageCount: 0,
         lastMessage: null,
+        activeLeafId: null,
         createdAt: expect.any(Date),
         updatedAt: expect.any(Date),
       });
@@ -106,6 +107,7 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
         id: expect.stringMatching(UUID),
         sessionId: session.id,
         seq: 2,
+        parentId: first.id,
         role: 'assistant',
         content: 'General Kenobi',
         status: 'complete',
@@ -115,10 +117,17 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
         error: null,
         createdAt: expect.any(Date),
       });
-      expect(first).toMatchObject({ model: null, promptTokens: null, completionTokens: null });
+      expect(first).toMatchObject({
+        parentId: null,
+        model: null,
+        promptTokens: null,
+        completionTokens: null,
+      });
+      expect(third.parentId).toBe(second.id);
 
       const after = await store.getSession(owner, session.id);
       expect(after?.messageCount).toBe(3);
+      expect(after?.activeLeafId).toBe(third.id);
       expect(after?.lastMessage).toBe('And again');
       expect(after!.updatedAt.getTime()).toBe(third.createdAt.getTime());
       expect(after!.updatedAt.getTime()).toBeGreaterThan(session.updatedAt.getTime());
@@ -193,6 +202,7 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
         id: expect.stringMatching(UUID),
         sessionId: session.id,
         seq: 2,
+        parentId: earlier.id,
         role: 'user',
         content: 'What is the time?',
         status: 'complete',
@@ -202,10 +212,17 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
         error: null,
         createdAt: expect.any(Date),
       });
-      expect(pending).toMatchObject({ seq: 3, role: 'assistant', status: 'pending', content: '' });
+      expect(pending).toMatchObject({
+        seq: 3,
+        parentId: question.id,
+        role: 'assistant',
+        status: 'pending',
+        content: '',
+      });
       expect(pending.id).not.toBe(question.id);
       const after = await store.getSession(owner, session.id);
       expect(after?.messageCount).toBe(3);
+      expect(after?.activeLeafId).toBe(pending.id);
       // The empty pending reply keeps the question as the preview.
       expect(after?.lastMessage).toBe('What is the time?');
       expect(after!.updatedAt.getTime()).toBe(pending.createdAt.getTime());
@@ -227,7 +244,14 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
         .map((m) => m.seq)
         .sort((a, b) => a - b);
       expect(seqs).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
-      for (const [question, answer] of turns) expect(answer.seq).toBeGreaterThan(question.seq);
+      for (const [question, answer] of turns) {
+        expect(answer.seq).toBeGreaterThan(question.seq);
+        expect(answer.parentId).toBe(question.id);
+      }
+      // Each turn follows the leaf the one before it left: one chain, whatever the interleaving.
+      const nodes = await store.listTreeNodes(session.id);
+      expect(nodes.map((n) => n.parentId)).toEqual([null, ...nodes.slice(0, -1).map((n) => n.id)]);
+      expect((await store.getSession(owner, session.id))?.activeLeafId).toBe(nodes.at(-1)?.id);
       expect((await store.getSession(owner, session.id))?.messageCount).toBe(20);
     });
 
@@ -667,6 +691,85 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
       expect(await store.recentMessages(sessionId, 100)).toEqual(all);
       expect(await store.recentMessages(sessionId, 0)).toEqual([]);
       expect(await store.recentMessages(UNKNOWN_ID, 5)).toEqual([]);
+    });
+  });
+
+  describe('message tree', () => {
+    /** q1 → a1, then a regenerated a1' and an edited first message q1' with its reply. */
+    async function branched() {
+      const owner = await harness.createUser();
+      const session = await store.createSession(owner);
+      const [q1, a1] = await store.appendMessages(session.id, [
+        userMessage('q1'),
+        { role: 'assistant', content: 'a1', status: 'complete' },
+      ]);
+      const a1b = await store.appendMessage(session.id, {
+        parentId: q1.id,
+        role: 'assistant',
+        content: 'a1 again',
+        status: 'complete',
+      });
+      const [q1e, a1e] = await store.appendMessages(session.id, [
+        userMessage('q1 edited', { parentId: null }),
+        { role: 'assistant', content: 'a1 edited', status: 'complete' },
+      ]);
+      return { owner, session, q1, a1, a1b, q1e, a1e };
+    }
+
+    it('appends under an explicit parent (or as a new root) and moves the active leaf', async () => {
+      const { owner, session, q1, a1, a1b, q1e, a1e } = await branched();
+
+      expect(a1b).toMatchObject({ seq: 3, parentId: q1.id });
+      expect(q1e).toMatchObject({ seq: 4, parentId: null });
+      expect(a1e).toMatchObject({ seq: 5, parentId: q1e.id });
+      expect(await store.listTreeNodes(session.id)).toEqual([
+        { id: q1.id, parentId: null, seq: 1 },
+        { id: a1.id, parentId: q1.id, seq: 2 },
+        { id: a1b.id, parentId: q1.id, seq: 3 },
+        { id: q1e.id, parentId: null, seq: 4 },
+        { id: a1e.id, parentId: q1e.id, seq: 5 },
+      ]);
+      const after = await store.getSession(owner, session.id);
+      expect(after).toMatchObject({ messageCount: 5, activeLeafId: a1e.id });
+      // A plain append follows the active leaf.
+      const next = await store.appendMessage(session.id, userMessage('q2'));
+      expect(next.parentId).toBe(a1e.id);
+    });
+
+    it('reads messages by id in seq order, leaving out unknown ids and other sessions', async () => {
+      const { session, q1, a1b, a1e } = await branched();
+      const other = await branched();
+
+      const read = await store.getMessages(session.id, [a1e.id, q1.id, UNKNOWN_ID, other.q1.id]);
+      expect(read.map((m) => m.id)).toEqual([q1.id, a1e.id]);
+      expect(read[1]).toEqual(
+        (await store.listMessages(session.id, { page: 1, perPage: 10 })).items[4],
+      );
+      expect(await store.getMessages(session.id, [a1b.id])).toEqual([
+        expect.objectContaining({ content: 'a1 again', parentId: q1.id }),
+      ]);
+      expect(await store.getMessages(session.id, [])).toEqual([]);
+      expect(await store.listTreeNodes(UNKNOWN_ID)).toEqual([]);
+    });
+
+    it('switches the active leaf to a message of the session, for its owner only', async () => {
+      const { owner, session, a1, a1e } = await branched();
+      const stranger = await harness.createUser();
+      const other = await branched();
+      const before = await store.getSession(owner, session.id);
+
+      const switched = await store.setActiveLeaf(owner, session.id, a1.id);
+      expect(switched).toEqual({ ...before, activeLeafId: a1.id });
+      expect((await store.getSession(owner, session.id))?.activeLeafId).toBe(a1.id);
+      expect(await store.setActiveLeaf(stranger, session.id, a1e.id)).toBeNull();
+      expect(await store.setActiveLeaf(owner, session.id, other.a1.id)).toBeNull();
+      expect(await store.setActiveLeaf(owner, session.id, UNKNOWN_ID)).toBeNull();
+      expect(await store.setActiveLeaf(owner, UNKNOWN_ID, a1.id)).toBeNull();
+      expect((await store.getSession(owner, session.id))?.activeLeafId).toBe(a1.id);
+
+      // The next plain append continues the switched-to branch.
+      const next = await store.appendMessage(session.id, userMessage('follow-up'));
+      expect(next.parentId).toBe(a1.id);
     });
   });
 }

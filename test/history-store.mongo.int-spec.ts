@@ -13,7 +13,9 @@ import {
 import { historyStoreContract, HistoryStoreHarness } from './history-store.contract';
 
 /** A MongoHistoryStore on a new database (random name) of TEST_MONGO_URI, dropped afterwards. */
-async function openMongoHistoryStore(): Promise<HistoryStoreHarness & { connection: Connection }> {
+async function openMongoHistoryStore(): Promise<
+  HistoryStoreHarness & { connection: Connection; store: MongoHistoryStore }
+> {
   const connection = await mongoose
     .createConnection(serviceUrl('mongo')!, {
       dbName: `history_test_${randomBytes(6).toString('hex')}`,
@@ -76,6 +78,61 @@ describeWithServices(
           .insertOne(duplicate as never)
           .catch((e: unknown) => e);
         expect(error).toMatchObject({ code: 11000 });
+      });
+    });
+
+    describe('sessions written before the message tree', () => {
+      let harness: Awaited<ReturnType<typeof openMongoHistoryStore>>;
+      beforeAll(async () => {
+        harness = await openMongoHistoryStore();
+      });
+      afterAll(() => harness.close());
+
+      it('become one chain in seq order at start-up, their newest message the active leaf', async () => {
+        const userId = await harness.createUser();
+        const at = new Date('2026-01-01T00:00:00Z');
+        // Documents exactly as the previous schema wrote them: no parentId, no activeLeafId.
+        const legacy = { userId, title: 'Old chat', createdAt: at, updatedAt: at };
+        await harness.connection.collection('chat_sessions').insertMany([
+          { _id: 'flat-session', ...legacy, messageCount: 3, lastMessage: 'm3' },
+          { _id: 'empty-session', ...legacy, messageCount: 0, lastMessage: null },
+        ] as never[]);
+        await harness.connection.collection('chat_messages').insertMany(
+          [3, 1, 2].map((seq) => ({
+            _id: `m${seq}`,
+            sessionId: 'flat-session',
+            userId,
+            seq,
+            role: seq % 2 ? 'user' : 'assistant',
+            content: `m${seq}`,
+            status: 'complete',
+            createdAt: at,
+          })) as never[],
+        );
+
+        expect(await harness.store.migrateFlatSessions()).toBe(2);
+
+        const { store } = harness;
+        expect(await store.listTreeNodes('flat-session')).toEqual([
+          { id: 'm1', parentId: null, seq: 1 },
+          { id: 'm2', parentId: 'm1', seq: 2 },
+          { id: 'm3', parentId: 'm2', seq: 3 },
+        ]);
+        expect(await store.getSession(userId, 'flat-session')).toMatchObject({
+          activeLeafId: 'm3',
+          messageCount: 3,
+          lastMessage: 'm3',
+        });
+        expect((await store.getSession(userId, 'empty-session'))?.activeLeafId).toBeNull();
+        // Nothing was lost, and a second run has nothing left to do.
+        expect((await store.listMessages('flat-session', { page: 1, perPage: 10 })).total).toBe(3);
+        expect(await harness.store.migrateFlatSessions()).toBe(0);
+        const next = await store.appendMessage('flat-session', {
+          role: 'user',
+          content: 'm4',
+          status: 'complete',
+        });
+        expect(next).toMatchObject({ seq: 4, parentId: 'm3' });
       });
     });
   },

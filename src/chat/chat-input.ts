@@ -10,6 +10,10 @@ export interface ChatInput {
   systemPrompt?: string;
   temperature?: number;
   maxTokens?: number;
+  /** Regenerate this assistant reply of the session (`message` is then empty and unused). */
+  regenerateOf?: string;
+  /** Parent of the new user message; null: a new first message; absent: the active leaf. */
+  parentId?: string | null;
 }
 
 export interface ChatTurnOptions {
@@ -42,6 +46,8 @@ export function fingerprintInput(input: ChatInput): string {
     input.systemPrompt ?? null,
     input.temperature ?? null,
     input.maxTokens ?? null,
+    input.regenerateOf ?? null,
+    input.parentId === undefined ? '' : input.parentId,
   ]);
   return createHash('sha256').update(canonical).digest('hex');
 }

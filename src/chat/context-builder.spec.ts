@@ -14,6 +14,7 @@ function message(
     id: `m${seq}`,
     sessionId: 's1',
     seq,
+    parentId: null,
     role,
     content,
     status,

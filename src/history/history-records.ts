@@ -14,15 +14,20 @@ export function newSessionRecord(userId: string, title: string | null, now: Date
     title,
     messageCount: 0,
     lastMessage: null,
+    activeLeafId: null,
     createdAt: now,
     updatedAt: now,
   };
 }
 
-/** A new message at position `seq`, with the optional fields of NewMessage stored as null. */
+/**
+ * A new message at position `seq` under `parentId`, with the optional fields of NewMessage stored
+ * as null.
+ */
 export function newMessageRecord(
   sessionId: string,
   seq: number,
+  parentId: string | null,
   message: NewMessage,
   now: Date,
 ): MessageRecord {
@@ -30,6 +35,7 @@ export function newMessageRecord(
     id: newHistoryId(),
     sessionId,
     seq,
+    parentId,
     role: message.role,
     content: message.content,
     status: message.status,

@@ -9,6 +9,11 @@ export interface SessionRecord {
   messageCount: number;
   /** Preview of the newest message's text. */
   lastMessage: string | null;
+  /**
+   * The leaf of the active branch: "the conversation" is the path from the root to it. The
+   * newest appended message, or the one a switch selected; null while the session is empty.
+   */
+  activeLeafId: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -16,8 +21,10 @@ export interface SessionRecord {
 export interface MessageRecord {
   id: string;
   sessionId: string;
-  /** Position within the session, 1-based, strictly increasing. */
+  /** Position within the session, 1-based, strictly increasing (a parent's is below its children's). */
   seq: number;
+  /** The message this one answers or follows; null for a first message (a root). */
+  parentId: string | null;
   role: MessageRole;
   content: string;
   status: MessageStatus;
@@ -30,6 +37,11 @@ export interface MessageRecord {
 }
 
 export interface NewMessage {
+  /**
+   * The parent (a message of the same session, or null for a new root). Undefined: the session's
+   * active leaf at the time of the append, so plain appends build a chain.
+   */
+  parentId?: string | null;
   role: MessageRole;
   content: string;
   status: MessageStatus;
@@ -55,6 +67,13 @@ export interface PendingReply {
   content: string;
   model: string | null;
   createdAt: Date;
+}
+
+/** Where a message sits in the tree: enough to compute paths and siblings without the text. */
+export interface TreeNode {
+  id: string;
+  parentId: string | null;
+  seq: number;
 }
 
 export interface PageRequest {
@@ -92,13 +111,15 @@ export abstract class HistoryStore {
   abstract deleteAllForUser(userId: string): Promise<void>;
   /**
    * Appends a message with the next `seq`, and updates the session's messageCount,
-   * lastMessage and updatedAt in the same step.
+   * lastMessage, updatedAt and activeLeafId (the new message) in the same step.
    */
   abstract appendMessage(sessionId: string, message: NewMessage): Promise<MessageRecord>;
   /**
    * Appends messages in order with the next `seq` numbers (e.g. the user's message and the
    * pending reply of a chat turn), updating the session like appendMessage. The SQL stores do it
    * in one transaction; MongoDB has none, so there they are appended one after the other.
+   * The first message's parent is its `parentId` (or the active leaf); each later one's parent is
+   * the message before it. The last one becomes the session's active leaf.
    */
   abstract appendMessages(sessionId: string, messages: NewMessage[]): Promise<MessageRecord[]>;
   /** Updates a message (e.g. the assistant reply when it ends) and the session preview. */
@@ -107,7 +128,17 @@ export abstract class HistoryStore {
     messageId: string,
     patch: MessagePatch,
   ): Promise<MessageRecord>;
-  /** Oldest first. */
+  /** Makes `leafId` (a message of the session) the active leaf; null when either is unknown. */
+  abstract setActiveLeaf(
+    userId: string,
+    sessionId: string,
+    leafId: string,
+  ): Promise<SessionRecord | null>;
+  /** Every message of the session as a tree node, by seq (oldest first). */
+  abstract listTreeNodes(sessionId: string): Promise<TreeNode[]>;
+  /** The messages of the session with these ids, by seq; unknown ids are left out. */
+  abstract getMessages(sessionId: string, ids: string[]): Promise<MessageRecord[]>;
+  /** Oldest first (every branch, by seq). */
   abstract listMessages(sessionId: string, page: PageRequest): Promise<Page<MessageRecord>>;
   /** The newest `limit` messages, returned oldest first (context building). */
   abstract recentMessages(sessionId: string, limit: number): Promise<MessageRecord[]>;

@@ -14,14 +14,14 @@ import type { AuthUser } from '../auth/auth-user';
 import { BearerAuth } from '../auth/decorators/bearer-auth.decorator';
 import { CurrentUser } from '../auth/decorators/current-user.decorator';
 import { ApiErrorResponse } from '@app/common';
-import { ExportQueryDto, ListHistoryQueryDto, PageQueryDto } from './dto/history-query.dto';
+import { ExportQueryDto, ListHistoryQueryDto, SessionQueryDto } from './dto/history-query.dto';
 import {
   SessionDetailDto,
   SessionExportDto,
   SessionListDto,
   SessionSummaryDto,
 } from './dto/history-response.dto';
-import { RenameSessionDto } from './dto/rename-session.dto';
+import { UpdateSessionDto } from './dto/update-session.dto';
 import { HistoryService } from './history.service';
 
 const SESSION_PARAM = {
@@ -73,10 +73,17 @@ export class HistoryController {
 
   @Get(':session_id')
   @ApiKeyScope('history:read')
-  @ApiOperation({ summary: 'One session with a page of its messages, oldest first' })
+  @ApiOperation({
+    summary: 'One session with a page of its messages, oldest first',
+    description:
+      'By default the active branch (`tree=path`): the conversation from the first message to ' +
+      '`active_message_id`, which the next chat turn continues. `tree=full` lists every message of ' +
+      'every branch. Each message has `parent_id`, `sibling_index`, `sibling_count` and `sibling_ids` ' +
+      '(regenerated replies and edited messages are siblings) for "< 2/3 >" controls.',
+  })
   @ApiParam(SESSION_PARAM)
   @ApiOkResponse({ type: SessionDetailDto })
-  @ApiErrorResponse(400, 'Bad page or per_page', {
+  @ApiErrorResponse(400, 'Bad page, per_page or tree', {
     detail: 'page must be at least 1',
     errors: [{ field: 'page', message: 'page must be at least 1' }],
   })
@@ -84,33 +91,49 @@ export class HistoryController {
   get(
     @CurrentUser() user: AuthUser,
     @Param('session_id') sessionId: string,
-    @Query() query: PageQueryDto,
+    @Query() query: SessionQueryDto,
   ): Promise<SessionDetailDto> {
-    return this.history.getSession(user.id, sessionId, {
-      page: query.page,
-      perPage: query.per_page,
-    });
+    return this.history.getSession(
+      user.id,
+      sessionId,
+      { page: query.page, perPage: query.per_page },
+      query.tree,
+    );
   }
 
   @Patch(':session_id')
   @ApiKeyScope('history:write')
   @ApiOperation({
-    summary: 'Rename a session',
-    description: 'Returns the session summary. Does not change `updated_at` or the list order.',
+    summary: 'Rename a session and/or switch its active branch',
+    description:
+      '`title` renames; `active_message_id` makes that message\'s branch the active one (its leaf ' +
+      'is found by following the newest reply down). Returns the session summary. Does not change ' +
+      '`updated_at` or the list order.',
   })
   @ApiParam(SESSION_PARAM)
   @ApiOkResponse({ type: SessionSummaryDto })
-  @ApiErrorResponse(400, 'Missing, empty, too long or multi-line title, or an unknown field', {
-    detail: 'title must be 1 to 200 characters',
-    errors: [{ field: 'title', message: 'title must be 1 to 200 characters' }],
-  })
-  @SessionNotFound()
-  rename(
+  @ApiErrorResponse(
+    400,
+    'Neither field, an empty, too long or multi-line title, or an unknown field',
+    {
+      detail: 'title must be 1 to 200 characters',
+      errors: [{ field: 'title', message: 'title must be 1 to 200 characters' }],
+    },
+  )
+  @ApiErrorResponse(
+    404,
+    "Unknown or malformed session id, a session of another user, or an active_message_id that is not one of the session's messages",
+    { detail: 'Session not found' },
+  )
+  update(
     @CurrentUser() user: AuthUser,
     @Param('session_id') sessionId: string,
-    @Body() body: RenameSessionDto,
+    @Body() body: UpdateSessionDto,
   ): Promise<SessionSummaryDto> {
-    return this.history.renameSession(user.id, sessionId, body.title);
+    return this.history.updateSession(user.id, sessionId, {
+      title: body.title,
+      activeMessageId: body.active_message_id,
+    });
   }
 
   @Delete(':session_id')

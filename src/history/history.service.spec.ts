@@ -1,6 +1,6 @@
 import { mapError } from '@app/common';
 import { messageRecord, sessionRecord } from '../../test/factories/chat-turn.factory';
-import type { HistoryStore } from './history-store.interface';
+import type { HistoryStore, MessageRecord } from './history-store.interface';
 import { HistoryService } from './history.service';
 
 const SESSION_ID = '3f2b8a5e-2c1d-4b7a-9e0f-1a2b3c4d5e6f';
@@ -21,6 +21,9 @@ function newStore(): jest.Mocked<HistoryStore> {
     recentMessages: jest.fn(),
     finishPendingReply: jest.fn(),
     pendingReplies: jest.fn().mockResolvedValue([]),
+    setActiveLeaf: jest.fn().mockResolvedValue(null),
+    listTreeNodes: jest.fn().mockResolvedValue([]),
+    getMessages: jest.fn().mockResolvedValue([]),
   };
 }
 
@@ -122,26 +125,40 @@ describe(HistoryService.name, () => {
       expect(store.listSessions).toHaveBeenCalledWith('alice', { page: 1, perPage: 10 }, 'paris');
     });
 
-    it("pages a session's messages with their usage", async () => {
-      store.getSession.mockResolvedValue(sessionRecord({ id: SESSION_ID }));
+    it("pages a session's active path with usage and tree position", async () => {
+      const question = messageRecord({ sessionId: SESSION_ID, seq: 1 });
       const reply = messageRecord({
         sessionId: SESSION_ID,
         seq: 2,
+        parentId: question.id,
         role: 'assistant',
         content: 'Hello!',
         model: 'test/model',
         promptTokens: 4,
         completionTokens: 2,
       });
-      store.listMessages.mockResolvedValue({ items: [reply], total: 2 });
+      store.getSession.mockResolvedValue(sessionRecord({ id: SESSION_ID, activeLeafId: reply.id }));
+      store.listTreeNodes.mockResolvedValue([question, reply]);
+      store.getMessages.mockResolvedValue([reply]);
 
       const detail = await sut.getSession('alice', SESSION_ID, { page: 2, perPage: 1 });
 
-      expect(store.listMessages).toHaveBeenCalledWith(SESSION_ID, { page: 2, perPage: 1 });
-      expect(detail).toMatchObject({ session_id: SESSION_ID, page: 2, per_page: 1, total: 2 });
+      expect(store.getMessages).toHaveBeenCalledWith(SESSION_ID, [reply.id]);
+      expect(detail).toMatchObject({
+        session_id: SESSION_ID,
+        active_message_id: reply.id,
+        tree: 'path',
+        page: 2,
+        per_page: 1,
+        total: 2,
+      });
       expect(detail.messages).toEqual([
         {
           id: reply.id,
+          parent_id: question.id,
+          sibling_index: 0,
+          sibling_count: 1,
+          sibling_ids: [reply.id],
           role: 'assistant',
           content: 'Hello!',
           status: 'complete',
@@ -157,9 +174,17 @@ describe(HistoryService.name, () => {
     beforeEach(() => {
       store.getSession.mockResolvedValue(sessionRecord({ id: SESSION_ID, title: 'Trip' }));
       // 501 messages: one full batch of 500, then one more.
-      const all = Array.from({ length: 501 }, (_, i) =>
-        messageRecord({ sessionId: SESSION_ID, seq: i + 1, content: `message ${i + 1}` }),
-      );
+      const all: MessageRecord[] = [];
+      for (let i = 0; i < 501; i++) {
+        all.push(
+          messageRecord({
+            sessionId: SESSION_ID,
+            seq: i + 1,
+            parentId: all.at(-1)?.id ?? null,
+            content: `message ${i + 1}`,
+          }),
+        );
+      }
       store.listMessages.mockImplementation((_, { page, perPage }) =>
         Promise.resolve({
           items: all.slice((page - 1) * perPage, page * perPage),
@@ -202,9 +227,130 @@ describe(HistoryService.name, () => {
 
       expect(await sut.startExchange(SESSION_ID, 'Hello', 'test/model')).toBe(reply);
       expect(store.appendMessages).toHaveBeenCalledWith(SESSION_ID, [
-        { role: 'user', content: 'Hello', status: 'complete' },
+        { role: 'user', content: 'Hello', status: 'complete', parentId: undefined },
         { role: 'assistant', content: '', status: 'pending', model: 'test/model' },
       ]);
+    });
+
+    it('stores a regenerated reply as a pending child of the user message', async () => {
+      const reply = messageRecord({ sessionId: SESSION_ID, role: 'assistant', status: 'pending' });
+      store.appendMessage.mockResolvedValue(reply);
+
+      expect(await sut.startRegeneration(SESSION_ID, 'q-1', 'test/model')).toBe(reply);
+      expect(store.appendMessage).toHaveBeenCalledWith(SESSION_ID, {
+        parentId: 'q-1',
+        role: 'assistant',
+        content: '',
+        status: 'pending',
+        model: 'test/model',
+      });
+    });
+  });
+
+  describe('the message tree', () => {
+    // q1 → a1 → q2 → a2a, a2b (a regeneration), and q2' (an edit of q2, under a1) → a2'.
+    const node = (id: string, seq: number, parentId: string | null, role: 'user' | 'assistant') =>
+      messageRecord({ id, seq, parentId, role, sessionId: SESSION_ID, content: id });
+    const messages = [
+      node('q1', 1, null, 'user'),
+      node('a1', 2, 'q1', 'assistant'),
+      node('q2', 3, 'a1', 'user'),
+      node('a2a', 4, 'q2', 'assistant'),
+      node('a2b', 5, 'q2', 'assistant'),
+      node('q2e', 6, 'a1', 'user'),
+      node('a2e', 7, 'q2e', 'assistant'),
+    ];
+    const byIds = (_: string, ids: string[]) =>
+      Promise.resolve(messages.filter((message) => ids.includes(message.id)));
+
+    beforeEach(() => {
+      store.getSession.mockResolvedValue(sessionRecord({ id: SESSION_ID, activeLeafId: 'a2b' }));
+      store.listTreeNodes.mockResolvedValue(messages);
+      store.getMessages.mockImplementation(byIds);
+      store.setActiveLeaf.mockImplementation((_, id, leaf) =>
+        Promise.resolve(sessionRecord({ id, activeLeafId: leaf })),
+      );
+    });
+
+    it('reads the active path with siblings, and every message with tree=full', async () => {
+      const path = await sut.getSession('alice', SESSION_ID, { page: 1, perPage: 20 });
+      expect(path.messages.map((m) => [m.id, m.sibling_index, m.sibling_count])).toEqual([
+        ['q1', 0, 1],
+        ['a1', 0, 1],
+        ['q2', 0, 2],
+        ['a2b', 1, 2],
+      ]);
+      expect(path.messages[3].sibling_ids).toEqual(['a2a', 'a2b']);
+      expect(path.total).toBe(4);
+
+      store.listMessages.mockResolvedValue({ items: messages, total: 7 });
+      const full = await sut.getSession('alice', SESSION_ID, { page: 1, perPage: 20 }, 'full');
+      expect(full).toMatchObject({ tree: 'full', total: 7, active_message_id: 'a2b' });
+      expect(full.messages.find((m) => m.id === 'q2e')).toMatchObject({
+        parent_id: 'a1',
+        sibling_index: 1,
+        sibling_ids: ['q2', 'q2e'],
+      });
+    });
+
+    it('switches to a branch, following the newest reply down to its leaf', async () => {
+      await sut.updateSession('alice', SESSION_ID, { activeMessageId: 'q2' });
+      expect(store.setActiveLeaf).toHaveBeenCalledWith('alice', SESSION_ID, 'a2b');
+      await sut.updateSession('alice', SESSION_ID, { activeMessageId: 'a2a' });
+      expect(store.setActiveLeaf).toHaveBeenLastCalledWith('alice', SESSION_ID, 'a2a');
+      await sut.updateSession('alice', SESSION_ID, { activeMessageId: 'q1' });
+      expect(store.setActiveLeaf).toHaveBeenLastCalledWith('alice', SESSION_ID, 'a2e');
+    });
+
+    it('answers 404 for a message of no branch of the session, 400 for an empty update', async () => {
+      expect(
+        await rejection(sut.updateSession('alice', SESSION_ID, { activeMessageId: 'x' })),
+      ).toEqual({ status: 404, body: { detail: 'Message not found' } });
+      expect((await rejection(sut.updateSession('alice', SESSION_ID, {}))).status).toBe(400);
+      expect(store.setActiveLeaf).not.toHaveBeenCalled();
+    });
+
+    it('bases a turn on the active leaf, a chosen parent, or the question of a regenerated reply', async () => {
+      const ids = (base: { history: MessageRecord[] }) => base.history.map((m) => m.id);
+
+      const next = await sut.turnBase('alice', SESSION_ID, {}, 200);
+      expect(next.parentId).toBe('a2b');
+      expect(ids(next)).toEqual(['q1', 'a1', 'q2', 'a2b']);
+
+      const edit = await sut.turnBase('alice', SESSION_ID, { parentId: 'a1' }, 200);
+      expect(edit.parentId).toBe('a1');
+      expect(ids(edit)).toEqual(['q1', 'a1']);
+
+      const regen = await sut.turnBase('alice', SESSION_ID, { regenerateOf: 'a2a' }, 200);
+      expect(regen.parentId).toBe('q2');
+      expect(regen.regenerated?.id).toBe('q2');
+      expect(ids(regen)).toEqual(['q1', 'a1']);
+
+      expect(await sut.turnBase('alice', SESSION_ID, { parentId: null }, 200)).toEqual({
+        parentId: null,
+        history: [],
+      });
+      // The newest `limit` messages of the path.
+      expect(ids(await sut.turnBase('alice', SESSION_ID, {}, 2))).toEqual(['q2', 'a2b']);
+    });
+
+    it.each([
+      [{ regenerateOf: 'q2' }, 400],
+      [{ parentId: 'q2' }, 400],
+      [{ regenerateOf: 'nope' }, 404],
+      [{ parentId: 'nope' }, 404],
+    ])('refuses the turn target %j with %i', async (target, status) => {
+      expect((await rejection(sut.turnBase('alice', SESSION_ID, target, 200))).status).toBe(status);
+    });
+
+    it('exports every branch with the active leaf, and the active path as Markdown', async () => {
+      store.listMessages.mockResolvedValue({ items: messages, total: 7 });
+      const json = await sut.exportSession('alice', SESSION_ID, 'json');
+      expect(json.body).toMatchObject({ active_message_id: 'a2b', message_count: 7 });
+      const markdown = (await sut.exportSession('alice', SESSION_ID, 'markdown')).body as string;
+      expect(markdown).toContain('a2b');
+      expect(markdown).not.toContain('a2a');
+      expect(markdown).not.toContain('q2e');
     });
   });
 });

@@ -6,7 +6,9 @@ import {
   MessageRecord,
   SessionRecord,
 } from './history-store.interface';
-import { SessionNotFoundError } from './history.errors';
+import { InvalidInputError } from '@app/common';
+import { MessageNotFoundError, SessionNotFoundError } from './history.errors';
+import { MessageTree } from './message-tree';
 import {
   mapMessage,
   mapSessionSummary,
@@ -14,6 +16,7 @@ import {
   SessionExportDto,
   SessionListDto,
   SessionSummaryDto,
+  SessionView,
 } from './dto/history-response.dto';
 import type { ExportFormat } from './dto/history-query.dto';
 import { renderSessionMarkdown } from './session-markdown';
@@ -25,6 +28,31 @@ const EXPORT_BATCH = 500;
 export interface PageInput {
   page: number;
   perPage: number;
+}
+
+/** What `PATCH /api/history/{session_id}` changes; at least one field. */
+export interface SessionUpdate {
+  title?: string;
+  /** Any message of the session: its branch becomes active. */
+  activeMessageId?: string;
+}
+
+/** Where a chat turn attaches to the tree: `regenerateOf` or `parentId`, else the active leaf. */
+export interface TurnTarget {
+  /** An assistant message to answer again (a new sibling of it). */
+  regenerateOf?: string;
+  /** The parent of the new user message (null: a new first message); undefined: the active leaf. */
+  parentId?: string | null;
+}
+
+/** A chat turn's place in the tree and the conversation it continues. */
+export interface TurnBase {
+  /** Parent of the new user message; on a regeneration, of the new reply (the user message). */
+  parentId: string | null;
+  /** The newest messages of the path down to the turn's user message (excluded), oldest first. */
+  history: MessageRecord[];
+  /** On a regeneration: the user message the new reply answers again. */
+  regenerated?: MessageRecord;
 }
 
 /** A finished export: the body to send and how to label it. */
@@ -58,19 +86,121 @@ export class HistoryService {
     return this.owned(sessionId, (id) => this.store.getSession(userId, id));
   }
 
-  async getSession(userId: string, sessionId: string, page: PageInput): Promise<SessionDetailDto> {
+  /**
+   * A session with a page of its messages: the active branch root to leaf (`path`), or every
+   * message of every branch by creation (`full`); each placed among its siblings.
+   */
+  async getSession(
+    userId: string,
+    sessionId: string,
+    page: PageInput,
+    view: SessionView = 'path',
+  ): Promise<SessionDetailDto> {
     const session = await this.requireSession(userId, sessionId);
-    const messages = await this.store.listMessages(session.id, page);
+    const tree = new MessageTree(await this.store.listTreeNodes(session.id));
+    const leaf = activeLeaf(session, tree);
+    let messages: MessageRecord[];
+    let total: number;
+    if (view === 'full') {
+      ({ items: messages, total } = await this.store.listMessages(session.id, page));
+    } else {
+      const path = tree.pathTo(leaf);
+      const start = (page.page - 1) * page.perPage;
+      messages = await this.store.getMessages(
+        session.id,
+        path.slice(start, start + page.perPage),
+      );
+      total = path.length;
+    }
     return {
       session_id: session.id,
       title: session.title,
       created_at: session.createdAt.toISOString(),
       updated_at: session.updatedAt.toISOString(),
-      messages: messages.items.map(mapMessage),
+      active_message_id: leaf,
+      tree: view,
+      messages: messages.map((message) => mapMessage(message, tree.siblingsOf(message.id))),
       page: page.page,
       per_page: page.perPage,
-      total: messages.total,
+      total,
     };
+  }
+
+  /**
+   * Renames a session and/or switches its branch: the active leaf becomes the end of
+   * `activeMessageId`'s branch, following the newest child down. 404 for a message of another
+   * session; neither field is a 400.
+   */
+  async updateSession(
+    userId: string,
+    sessionId: string,
+    update: SessionUpdate,
+  ): Promise<SessionSummaryDto> {
+    if (update.title === undefined && update.activeMessageId === undefined) {
+      throw new InvalidInputError('Nothing to change: send title and/or active_message_id', [
+        { field: 'title', message: 'title or active_message_id is required' },
+      ]);
+    }
+    let session = await this.requireSession(userId, sessionId);
+    if (update.activeMessageId !== undefined) {
+      const tree = new MessageTree(await this.store.listTreeNodes(session.id));
+      if (!tree.has(update.activeMessageId)) throw new MessageNotFoundError();
+      const leaf = tree.leafFrom(update.activeMessageId);
+      session = await this.owned(session.id, (id) => this.store.setActiveLeaf(userId, id, leaf));
+    }
+    if (update.title !== undefined) {
+      session = await this.owned(session.id, (id) =>
+        this.store.renameSession(userId, id, update.title!),
+      );
+    }
+    return mapSessionSummary(session);
+  }
+
+  /**
+   * Where a chat turn of the caller's session attaches and what it continues (read after the
+   * session lock is taken): the active leaf, a chosen parent (an edit: 404 when not in the
+   * session, 400 when not an assistant reply), or the user message of a reply to regenerate.
+   * `history` is the newest `limit` messages of the path before the turn's user message.
+   */
+  async turnBase(
+    userId: string,
+    sessionId: string,
+    target: TurnTarget,
+    limit: number,
+  ): Promise<TurnBase> {
+    const session = await this.requireSession(userId, sessionId);
+    const tree = new MessageTree(await this.store.listTreeNodes(session.id));
+    const pathBefore = async (id: string | null) =>
+      this.store.getMessages(session.id, tree.pathTo(id).slice(-limit));
+    if (target.regenerateOf !== undefined) {
+      const reply = await this.messageIn(session.id, tree, target.regenerateOf);
+      const question = reply.parentId
+        ? (await this.store.getMessages(session.id, [reply.parentId]))[0]
+        : undefined;
+      if (reply.role !== 'assistant' || question?.role !== 'user') {
+        throw new InvalidInputError('regenerate_of must be the id of an assistant reply', [
+          { field: 'regenerate_of', message: 'must be the id of an assistant reply' },
+        ]);
+      }
+      return {
+        parentId: question.id,
+        history: await pathBefore(question.parentId),
+        regenerated: question,
+      };
+    }
+    if (target.parentId === null) return { parentId: null, history: [] };
+    if (target.parentId !== undefined) {
+      const parent = await this.messageIn(session.id, tree, target.parentId);
+      if (parent.role !== 'assistant') {
+        throw new InvalidInputError(
+          'parent_id must be the id of an assistant reply (or null for a new first message)',
+          [{ field: 'parent_id', message: 'must be the id of an assistant reply or null' }],
+        );
+      }
+      return { parentId: parent.id, history: await pathBefore(parent.id) };
+    }
+    const leaf = activeLeaf(session, tree);
+    return { parentId: leaf, history: await pathBefore(leaf) };
   }
 
   createSession(userId: string, title: string | null): Promise<SessionRecord> {
@@ -97,18 +227,19 @@ export class HistoryService {
     return this.store.deleteAllForUser(userId);
   }
 
-  /** The newest `limit` messages of a session, oldest first (a chat turn's context). */
-  recentMessages(sessionId: string, limit: number): Promise<MessageRecord[]> {
-    return this.store.recentMessages(sessionId, limit);
-  }
-
   /**
-   * Stores the user's message and an empty `pending` reply of `model` in one step, and returns
-   * the reply, which finishReply completes once the generation ends.
+   * Stores the user's message (under `parentId`: see TurnBase; undefined for the active leaf) and
+   * an empty `pending` reply of `model` in one step, and returns the reply, which finishReply
+   * completes once the generation ends. The reply becomes the active leaf.
    */
-  async startExchange(sessionId: string, message: string, model: string): Promise<MessageRecord> {
+  async startExchange(
+    sessionId: string,
+    message: string,
+    model: string,
+    parentId?: string | null,
+  ): Promise<MessageRecord> {
     const [, reply] = await this.store.appendMessages(sessionId, [
-      { role: 'user', content: message, status: 'complete' },
+      { role: 'user', content: message, status: 'complete', parentId },
       { role: 'assistant', content: '', status: 'pending', model },
     ]);
     return reply;
@@ -129,6 +260,17 @@ export class HistoryService {
     return this.store.finishPendingReply(sessionId, messageId, reply);
   }
 
+  /** Stores an empty `pending` reply of `model` to an earlier user message (a regeneration). */
+  startRegeneration(sessionId: string, questionId: string, model: string): Promise<MessageRecord> {
+    return this.store.appendMessage(sessionId, {
+      parentId: questionId,
+      role: 'assistant',
+      content: '',
+      status: 'pending',
+      model,
+    });
+  }
+
   /** Stores how a reply ended: its text, final status, model, token counts and any error. */
   async finishReply(sessionId: string, messageId: string, reply: MessagePatch): Promise<void> {
     await this.store.updateMessage(sessionId, messageId, reply);
@@ -141,11 +283,18 @@ export class HistoryService {
   ): Promise<SessionExport> {
     const session = await this.requireSession(userId, sessionId);
     const messages = await this.allMessages(session.id);
+    const tree = new MessageTree(messages);
+    const leaf = activeLeaf(session, tree);
     if (format === 'markdown') {
+      // The transcript reads as one conversation: the active branch.
+      const path = new Set(tree.pathTo(leaf));
       return {
         contentType: 'text/markdown; charset=utf-8',
         filename: `chat-${session.id}.md`,
-        body: renderSessionMarkdown(session, messages),
+        body: renderSessionMarkdown(
+          session,
+          messages.filter((message) => path.has(message.id)),
+        ),
       };
     }
     return {
@@ -157,10 +306,24 @@ export class HistoryService {
         created_at: session.createdAt.toISOString(),
         updated_at: session.updatedAt.toISOString(),
         message_count: messages.length,
-        messages: messages.map(mapMessage),
+        active_message_id: leaf,
+        messages: messages.map((message) => mapMessage(message, tree.siblingsOf(message.id))),
         exported_at: new Date().toISOString(),
       },
     };
+  }
+
+  /** A message of the session by id, or MessageNotFoundError (404). */
+  private async messageIn(
+    sessionId: string,
+    tree: MessageTree,
+    messageId: string,
+  ): Promise<MessageRecord> {
+    const [message] = tree.has(messageId)
+      ? await this.store.getMessages(sessionId, [messageId])
+      : [];
+    if (!message) throw new MessageNotFoundError();
+    return message;
   }
 
   /** The 404 rule, written once: `lookup` runs only for a well-formed id, and null/false is 404. */
@@ -182,4 +345,11 @@ export class HistoryService {
       if (batch.items.length < EXPORT_BATCH || all.length >= batch.total) return all;
     }
   }
+}
+
+/** The session's recorded leaf, or (none recorded or gone) the end of the newest branch. */
+function activeLeaf(session: SessionRecord, tree: MessageTree): string | null {
+  return session.activeLeafId && tree.has(session.activeLeafId)
+    ? session.activeLeafId
+    : tree.defaultLeaf();
 }

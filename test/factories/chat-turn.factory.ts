@@ -34,10 +34,22 @@ export function newChatTurnDeps(env: Record<string, string> = {}): ChatTurnDeps 
     createSession: jest.fn((userId: string, title: string | null) =>
       Promise.resolve(sessionRecord({ userId, title })),
     ),
-    recentMessages: jest.fn().mockResolvedValue([]),
+    turnBase: jest.fn().mockResolvedValue({ parentId: null, history: [] }),
     startExchange: jest.fn((sessionId: string, _message: string, model: string) =>
       Promise.resolve(
         messageRecord({ sessionId, role: 'assistant', content: '', status: 'pending', model }),
+      ),
+    ),
+    startRegeneration: jest.fn((sessionId: string, questionId: string, model: string) =>
+      Promise.resolve(
+        messageRecord({
+          sessionId,
+          parentId: questionId,
+          role: 'assistant',
+          content: '',
+          status: 'pending',
+          model,
+        }),
       ),
     ),
     finishReply: jest.fn().mockResolvedValue(undefined),
@@ -88,6 +100,7 @@ export function sessionRecord(overrides: Partial<SessionRecord> = {}): SessionRe
     title: 'A title',
     messageCount: 0,
     lastMessage: null,
+    activeLeafId: null,
     createdAt: now,
     updatedAt: now,
     ...overrides,
@@ -99,6 +112,7 @@ export function messageRecord(overrides: Partial<MessageRecord> = {}): MessageRe
     id: randomUUID(),
     sessionId: randomUUID(),
     seq: 1,
+    parentId: null,
     role: 'user',
     content: 'Hello',
     status: 'complete',

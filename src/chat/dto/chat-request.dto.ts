@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsNotEmpty, IsOptional, IsString, Matches } from 'class-validator';
+import { IsNotEmpty, IsOptional, IsString, Matches, ValidateIf } from 'class-validator';
 import { HasCodePointLength, IsNumberInRange, IsWellFormedText } from '@app/common';
 import type { ChatInput } from '../chat-input';
 
@@ -13,18 +13,20 @@ export const MAX_REPLY_TOKENS = 32768;
  * `"0.5"` is not a number and `1` is not a string (400). Unknown fields are rejected (400).
  */
 export class ChatRequestDto {
-  @ApiProperty({
+  @ApiPropertyOptional({
     example: 'Explain server-sent events in one sentence.',
     minLength: 1,
     pattern: '\\S',
     description:
-      'The user message: 1 to CHAT__MAX_MESSAGE_CHARS characters (Unicode code points, default 32000), not blank.',
+      'The user message: 1 to CHAT__MAX_MESSAGE_CHARS characters (Unicode code points, default 32000), not blank. ' +
+      'Required, except with `regenerate_of` (which answers the earlier message again and takes none).',
   })
+  @ValidateIf((dto: ChatRequestDto) => dto.regenerate_of === undefined || dto.message !== undefined)
   @IsString()
   @IsNotEmpty()
   @Matches(/\S/, { message: 'message must not be blank' })
   @IsWellFormedText()
-  message: string;
+  message?: string;
 
   @ApiPropertyOptional({
     type: String,
@@ -84,6 +86,35 @@ export class ChatRequestDto {
   @IsOptional()
   @IsNumberInRange(1, MAX_REPLY_TOKENS, { integer: true })
   max_tokens?: number;
+
+  @ApiPropertyOptional({
+    maxLength: 100,
+    example: '8d0c7a52-1b3e-4f6a-9c2d-0e1f2a3b4c5d',
+    description:
+      'Regenerate: the id of an assistant reply in `session_id`; a new reply to the same user message ' +
+      'is generated as its sibling (the old one stays) and becomes the active branch. Send no `message`; ' +
+      '`model`, `temperature` etc. apply to this attempt. A message not in the session → 404.',
+  })
+  @IsOptional()
+  @IsString()
+  @HasCodePointLength(1, 100)
+  regenerate_of?: string;
+
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    maxLength: 100,
+    example: '1c9e4f70-5a2b-4d3c-8e1f-7a6b5c4d3e2f',
+    description:
+      'Edit / branch: the assistant reply (in `session_id`) the new `message` follows, instead of the ' +
+      "active leaf. To edit a user message send its `parent_id`: the new message becomes the edited one's " +
+      'sibling and the old branch stays. `null` makes it a new first message (editing the first message). ' +
+      'A message not in the session → 404.',
+  })
+  @IsOptional()
+  @IsString()
+  @HasCodePointLength(1, 100)
+  parent_id?: string | null;
 }
 
 /** `chat:send` (Socket.IO) and WebSocket frames add a client-chosen id echoed on every event. */
@@ -130,11 +161,14 @@ export class ResumeRequestDto {
 
 export function toChatInput(dto: ChatRequestDto): ChatInput {
   return {
-    message: dto.message,
+    message: dto.message ?? '',
     sessionId: dto.session_id ?? null,
     model: dto.model ?? undefined,
     systemPrompt: dto.system_prompt ?? undefined,
     temperature: dto.temperature ?? undefined,
     maxTokens: dto.max_tokens ?? undefined,
+    ...(dto.regenerate_of !== undefined ? { regenerateOf: dto.regenerate_of } : {}),
+    // null (a new first message) and absent (the active leaf) mean different things.
+    ...(dto.parent_id !== undefined ? { parentId: dto.parent_id } : {}),
   };
 }

@@ -74,7 +74,9 @@ describe(ChatTurnPreflight.name, () => {
         turn.sessionId,
         'Hello there',
         'test/model',
+        undefined,
       );
+      expect(deps.history.turnBase).not.toHaveBeenCalled();
       expect(turn).toMatchObject<Partial<PreparedTurn>>({
         userId: 'alice',
         model: 'test/model',
@@ -102,20 +104,35 @@ describe(ChatTurnPreflight.name, () => {
     it('continues it with its earlier messages as context', async () => {
       const session = sessionRecord({ messageCount: 2 });
       deps.history.requireSession.mockResolvedValue(session);
-      deps.history.recentMessages.mockResolvedValue([
-        messageRecord({ sessionId: session.id, seq: 1, role: 'user', content: 'Earlier question' }),
-        messageRecord({
-          sessionId: session.id,
-          seq: 2,
-          role: 'assistant',
-          content: 'Earlier answer',
-        }),
-      ]);
+      const answer = messageRecord({
+        sessionId: session.id,
+        seq: 2,
+        role: 'assistant',
+        content: 'Earlier answer',
+      });
+      deps.history.turnBase.mockResolvedValue({
+        parentId: answer.id,
+        history: [
+          messageRecord({
+            sessionId: session.id,
+            seq: 1,
+            role: 'user',
+            content: 'Earlier question',
+          }),
+          answer,
+        ],
+      });
 
       const turn = await preparedTurn({ message: 'Next', sessionId: session.id });
 
       expect(deps.history.requireSession).toHaveBeenCalledWith('alice', session.id);
-      expect(deps.history.recentMessages).toHaveBeenCalledWith(session.id, HISTORY_LIMIT);
+      expect(deps.history.turnBase).toHaveBeenCalledWith('alice', session.id, {}, HISTORY_LIMIT);
+      expect(deps.history.startExchange).toHaveBeenCalledWith(
+        session.id,
+        'Next',
+        'test/model',
+        answer.id,
+      );
       expect(turn.messages.map((m) => m.content)).toEqual([
         'Earlier question',
         'Earlier answer',
@@ -136,6 +153,96 @@ describe(ChatTurnPreflight.name, () => {
       expect(turn.firstExchange).toBe(true);
       expect(deps.titles.titleUntitled).toHaveBeenCalledWith('alice', session, 'Plan a trip');
       await turn.lock.release();
+    });
+
+    it('edits: the new message follows the chosen parent, with the path to it as context', async () => {
+      const session = sessionRecord({ messageCount: 4 });
+      deps.history.requireSession.mockResolvedValue(session);
+      const parent = messageRecord({
+        sessionId: session.id,
+        seq: 2,
+        role: 'assistant',
+        content: 'A1',
+      });
+      deps.history.turnBase.mockResolvedValue({
+        parentId: parent.id,
+        history: [messageRecord({ sessionId: session.id, content: 'Q1' }), parent],
+      });
+
+      const turn = await preparedTurn({
+        message: 'Q2 edited',
+        sessionId: session.id,
+        parentId: parent.id,
+      });
+
+      expect(deps.history.turnBase).toHaveBeenCalledWith(
+        'alice',
+        session.id,
+        { parentId: parent.id },
+        HISTORY_LIMIT,
+      );
+      expect(deps.history.startExchange).toHaveBeenCalledWith(
+        session.id,
+        'Q2 edited',
+        'test/model',
+        parent.id,
+      );
+      expect(turn.messages.map((m) => m.content)).toEqual(['Q1', 'A1', 'Q2 edited']);
+      await turn.lock.release();
+    });
+
+    it('regenerates: only a new reply to the same user message, whose text is the prompt', async () => {
+      const session = sessionRecord({ messageCount: 2 });
+      deps.history.requireSession.mockResolvedValue(session);
+      const question = messageRecord({ sessionId: session.id, content: 'Tell a joke' });
+      deps.history.turnBase.mockResolvedValue({
+        parentId: question.id,
+        history: [],
+        regenerated: question,
+      });
+
+      const turn = await preparedTurn({
+        message: '',
+        sessionId: session.id,
+        regenerateOf: 'reply-1',
+        model: 'other/model',
+      });
+
+      expect(deps.history.turnBase).toHaveBeenCalledWith(
+        'alice',
+        session.id,
+        { regenerateOf: 'reply-1' },
+        HISTORY_LIMIT,
+      );
+      expect(deps.history.startExchange).not.toHaveBeenCalled();
+      expect(deps.history.startRegeneration).toHaveBeenCalledWith(
+        session.id,
+        question.id,
+        'other/model',
+      );
+      expect(turn.messages).toEqual([{ role: 'user', content: 'Tell a joke' }]);
+      expect(turn.firstExchange).toBe(false);
+      await turn.lock.release();
+    });
+
+    it.each<[string, ChatInput, string]>([
+      ['regenerate_of without a session', { message: '', regenerateOf: 'r' }, 'session_id'],
+      ['parent_id without a session', { message: 'Hi', parentId: null }, 'session_id'],
+      [
+        'regenerate_of with a message',
+        { message: 'Hi', sessionId: 's', regenerateOf: 'r' },
+        'message',
+      ],
+      [
+        'regenerate_of with parent_id',
+        { message: '', sessionId: 's', regenerateOf: 'r', parentId: 'p' },
+        'parent_id',
+      ],
+    ])('answers 400 for %s, before anything is read', async (_, input, field) => {
+      const answer = await rejection(input);
+      expect(answer.status).toBe(400);
+      expect(answer.body).toMatchObject({ errors: [{ field }] });
+      expect(deps.history.requireSession).not.toHaveBeenCalled();
     });
 
     it("answers 404 for an unknown, malformed or another user's session", async () => {
@@ -170,7 +277,7 @@ describe(ChatTurnPreflight.name, () => {
       ],
       [
         'the history cannot be read',
-        (d) => d.history.recentMessages.mockRejectedValue(new Error('disk gone')),
+        (d) => d.history.turnBase.mockRejectedValue(new Error('disk gone')),
         500,
       ],
       [

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { codePointLength, ConflictError, InvalidInputError } from '@app/common';
 import { AppConfig } from '@app/config';
 import type { SessionRecord } from '../../history/history-store.interface';
-import { HistoryService } from '../../history/history.service';
+import { HistoryService, type TurnTarget } from '../../history/history.service';
 import type { ProviderMessage } from '../../providers/chat-provider.interface';
 import { ProvidersService } from '../../providers/providers.service';
 import { QuotaService } from '../../providers/quota.service';
@@ -82,6 +82,7 @@ export class ChatTurnPreflight {
     options: ChatTurnOptions = {},
   ): Promise<Preflight> {
     this.checkMessage(input.message);
+    checkTarget(input);
     const idempotency = options.idempotencyKey
       ? { key: `${userId}:${options.idempotencyKey}`, fingerprint: fingerprintInput(input) }
       : undefined;
@@ -95,12 +96,15 @@ export class ChatTurnPreflight {
       const existing = await this.existingSession(userId, input.sessionId);
       if (existing) lock = await this.lockSession(existing.id);
       await this.quota.assertWithinQuota(userId);
-      const earlier = existing ? await this.history.recentMessages(existing.id, HISTORY_LIMIT) : [];
+      // Read under the lock: where in the message tree this turn attaches and what it continues.
+      const base = existing
+        ? await this.history.turnBase(userId, existing.id, turnTarget(input), HISTORY_LIMIT)
+        : undefined;
       const context = buildContext(
         {
           systemPrompt: input.systemPrompt,
-          history: earlier,
-          userMessage: input.message,
+          history: base?.history ?? [],
+          userMessage: base?.regenerated?.content ?? input.message,
           contextWindow: model.contextWindow,
           replyBudget: input.maxTokens ?? this.config.chat.replyTokenBudget,
         },
@@ -114,7 +118,9 @@ export class ChatTurnPreflight {
       const session =
         existing ?? (await this.history.createSession(userId, this.titles.derive(input.message)));
       lock ??= await this.lockSession(session.id);
-      const reply = await this.history.startExchange(session.id, input.message, model.id);
+      const reply = base?.regenerated
+        ? await this.history.startRegeneration(session.id, base.regenerated.id, model.id)
+        : await this.history.startExchange(session.id, input.message, model.id, base?.parentId);
       return {
         turn: {
           userId,
@@ -179,5 +185,31 @@ export class ChatTurnPreflight {
     const lock = await this.locks.acquire(sessionLockKey(sessionId), LOCK_TTL_MS);
     if (!lock) throw new ConflictError(SESSION_BUSY_DETAIL);
     return lock;
+  }
+}
+
+/** The tree position a request asks for (regenerate_of / parent_id), as HistoryService takes it. */
+function turnTarget(input: ChatInput): TurnTarget {
+  return {
+    ...(input.regenerateOf !== undefined ? { regenerateOf: input.regenerateOf } : {}),
+    ...(input.parentId !== undefined ? { parentId: input.parentId } : {}),
+  };
+}
+
+/** regenerate_of and parent_id need a session, exclude each other, and regenerate_of takes no message. */
+function checkTarget(input: ChatInput): void {
+  const branching = input.regenerateOf !== undefined || input.parentId !== undefined;
+  if (!branching) return;
+  const fail = (field: string, message: string) => {
+    throw new InvalidInputError(`${field} ${message}`, [{ field, message }]);
+  };
+  if (input.regenerateOf !== undefined && input.parentId !== undefined) {
+    fail('parent_id', 'cannot be combined with regenerate_of');
+  }
+  if (input.regenerateOf !== undefined && input.message !== '') {
+    fail('message', 'must be absent with regenerate_of (send parent_id to edit instead)');
+  }
+  if (input.sessionId === undefined || input.sessionId === null) {
+    fail('session_id', 'is required with regenerate_of or parent_id');
   }
 }

@@ -1,10 +1,12 @@
 import { InitialSchema1764086400000 } from './1764086400000-initial-schema';
 import { ApiKeys1764950400000 } from './1764950400000-api-keys';
 import { PendingRepliesIndex1765036800000 } from './1765036800000-pending-replies-index';
+import { MessageTree1765382400000 } from './1765382400000-message-tree';
 
 /** Every migration in order. Add new ones at the end (they run on SQLite and Postgres alike). */
 export const MIGRATIONS = [
   InitialSchema1764086400000,
   ApiKeys1764950400000,
   PendingRepliesIndex1765036800000,
+  MessageTree1765382400000,
 ];

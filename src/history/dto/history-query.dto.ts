@@ -2,6 +2,7 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsIn, IsOptional, IsString } from 'class-validator';
 import { HasCodePointLength, IsNumberInRange, IsWellFormedText } from '@app/common';
+import { SESSION_VIEWS, type SessionView } from './history-response.dto';
 
 /** Largest page the history endpoints serve; larger `per_page` values are a 400, not clamped. */
 export const MAX_PER_PAGE = 100;
@@ -36,6 +37,21 @@ export class PageQueryDto {
   @Transform(toInteger)
   @IsNumberInRange(1, MAX_PER_PAGE, { integer: true })
   per_page: number = DEFAULT_PER_PAGE;
+}
+
+/** Query of `GET /api/history/{session_id}`. */
+export class SessionQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({
+    enum: SESSION_VIEWS,
+    default: 'path',
+    example: 'full',
+    description:
+      '`path` (default): the active branch, from the first message to the active leaf; ' +
+      '`full`: every message of every branch, oldest first. Pages are taken from that list.',
+  })
+  @IsOptional()
+  @IsIn(SESSION_VIEWS, { message: 'tree must be one of: path, full' })
+  tree: SessionView = 'path';
 }
 
 /** Query of `GET /api/history`. */

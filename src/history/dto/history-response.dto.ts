@@ -5,9 +5,14 @@ import type {
   MessageStatus,
   SessionRecord,
 } from '../history-store.interface';
+import type { SiblingInfo } from '../message-tree';
 
 const ROLES: MessageRole[] = ['system', 'user', 'assistant'];
 const STATUSES: MessageStatus[] = ['pending', 'complete', 'error', 'aborted'];
+/** How a session read lists its messages: the active branch, or the whole tree. */
+export const SESSION_VIEWS = ['path', 'full'] as const;
+export type SessionView = (typeof SESSION_VIEWS)[number];
+
 const SESSION_ID_EXAMPLE = '3f2b8c1e-9a4d-4e7b-8f10-2c5d6e7f8a9b';
 
 /** One entry of the session list. */
@@ -72,6 +77,47 @@ export class MessageDto {
   @ApiProperty({ enum: ROLES, example: 'assistant' })
   role: MessageRole;
 
+  @ApiProperty({
+    example: '1c9e4f70-5a2b-4d3c-8e1f-7a6b5c4d3e2f',
+    format: 'uuid',
+    nullable: true,
+    type: String,
+    description:
+      'The message this one follows in the message tree (a reply: the user message it answers); ' +
+      'null for the first message of a branch from the top.',
+  })
+  parent_id: string | null;
+
+  @ApiProperty({
+    type: 'integer',
+    minimum: 0,
+    example: 1,
+    description:
+      "0-based position among its siblings (the children of its parent, oldest first): a client's " +
+      '"< 2/3 >" shows sibling_index + 1 of sibling_count.',
+  })
+  sibling_index: number;
+
+  @ApiProperty({
+    type: 'integer',
+    minimum: 1,
+    example: 3,
+    description: 'How many siblings it has, itself included (regenerations and edits add one).',
+  })
+  sibling_count: number;
+
+  @ApiProperty({
+    type: [String],
+    example: [
+      '7b1d2c3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e',
+      '8d0c7a52-1b3e-4f6a-9c2d-0e1f2a3b4c5d',
+      '9e1f2a3b-4c5d-4e6f-8a7b-0c1d2e3f4a5b',
+    ],
+    description:
+      'Ids of all siblings, oldest first (this one included): PATCH one as `active_message_id` to switch branch.',
+  })
+  sibling_ids: string[];
+
   @ApiProperty({ example: 'Day 2 could start at the Belém Tower, then…' })
   content: string;
 
@@ -120,6 +166,25 @@ export class SessionDetailDto {
   @ApiProperty({ example: '2026-11-25T16:20:31.412Z', format: 'date-time' })
   updated_at: string;
 
+  @ApiProperty({
+    example: '8d0c7a52-1b3e-4f6a-9c2d-0e1f2a3b4c5d',
+    format: 'uuid',
+    nullable: true,
+    type: String,
+    description:
+      'The leaf of the active branch: the conversation is the path from the first message to it, ' +
+      'and the next chat turn continues it. Null for an empty session.',
+  })
+  active_message_id: string | null;
+
+  @ApiProperty({
+    enum: ['path', 'full'],
+    example: 'path',
+    description:
+      '`path`: `messages` is the active branch, root to leaf; `full`: every message of every branch, by creation.',
+  })
+  tree: SessionView;
+
   @ApiProperty({ type: [MessageDto] })
   messages: MessageDto[];
 
@@ -132,7 +197,8 @@ export class SessionDetailDto {
   @ApiProperty({
     type: 'integer',
     example: 6,
-    description: 'Messages in the session over all pages.',
+    description:
+      'Messages over all pages: on the active path (`tree=path`), or in the session (`tree=full`).',
   })
   total: number;
 }
@@ -154,7 +220,19 @@ export class SessionExportDto {
   @ApiProperty({ type: 'integer', example: 6 })
   message_count: number;
 
-  @ApiProperty({ type: [MessageDto], description: 'Every message, oldest first.' })
+  @ApiProperty({
+    example: '8d0c7a52-1b3e-4f6a-9c2d-0e1f2a3b4c5d',
+    format: 'uuid',
+    nullable: true,
+    type: String,
+    description: 'The leaf of the active branch (see GET /api/history/{session_id}).',
+  })
+  active_message_id: string | null;
+
+  @ApiProperty({
+    type: [MessageDto],
+    description: 'Every message of every branch, oldest first; `parent_id` rebuilds the tree.',
+  })
   messages: MessageDto[];
 
   @ApiProperty({ example: '2026-11-25T17:00:00.000Z', format: 'date-time' })
@@ -171,12 +249,17 @@ export function mapSessionSummary(session: SessionRecord): SessionSummaryDto {
   };
 }
 
-export function mapMessage(message: MessageRecord): MessageDto {
+/** A message as the API shows it; `siblings` places it among its parent's children. */
+export function mapMessage(message: MessageRecord, siblings: SiblingInfo): MessageDto {
   const known = message.promptTokens !== null || message.completionTokens !== null;
   const prompt = message.promptTokens ?? 0;
   const completion = message.completionTokens ?? 0;
   return {
     id: message.id,
+    parent_id: message.parentId,
+    sibling_index: siblings.index,
+    sibling_count: siblings.ids.length,
+    sibling_ids: siblings.ids,
     role: message.role,
     content: message.content,
     status: message.status,

@@ -10,11 +10,15 @@ import {
 import type { MessageRole, MessageStatus } from '../history-store.interface';
 import { ChatSession } from './chat-session.entity';
 
-/** One message of a session; `seq` orders it within the session (unique per session). */
+/**
+ * One message of a session; `seq` orders it within the session (unique per session) and
+ * `parent_id` places it in the session's message tree (null for a first message).
+ */
 @Entity('chat_messages')
 @Index('idx_chat_messages_session_seq', ['sessionId', 'seq'], { unique: true })
 // The crash-recovery sweeper's look-up of `pending` replies (migration 1765036800000).
 @Index('idx_chat_messages_pending', ['createdAt'], { where: "status = 'pending'" })
+@Index('idx_chat_messages_session_parent', ['sessionId', 'parentId'])
 export class ChatMessage {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id: string;
@@ -28,6 +32,9 @@ export class ChatMessage {
 
   @Column({ type: 'integer' })
   seq: number;
+
+  @Column({ name: 'parent_id', type: 'varchar', length: 36, nullable: true })
+  parentId: string | null;
 
   @Column({ type: 'varchar', length: 16 })
   role: MessageRole;

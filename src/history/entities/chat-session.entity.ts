@@ -33,6 +33,10 @@ export class ChatSession {
   @Column({ name: 'last_message', type: 'text', nullable: true })
   lastMessage: string | null;
 
+  /** The leaf of the active branch (see SessionRecord.activeLeafId). */
+  @Column({ name: 'active_leaf_id', type: 'varchar', length: 36, nullable: true })
+  activeLeafId: string | null;
+
   @CreateDateColumn({ name: 'created_at' })
   createdAt: Date;
 

@@ -11,6 +11,7 @@ import type {
   PageRequest,
   PendingReply,
   SessionRecord,
+  TreeNode,
 } from '../history-store.interface';
 import { definedFields, newMessageRecord, newSessionRecord } from '../history-records';
 import { KeyedMutex } from '../keyed-mutex';
@@ -40,9 +41,50 @@ export class MongoHistoryStore implements HistoryStore, OnModuleInit {
     @InjectModel(MongoChatMessage.name) private readonly messages: Model<MongoChatMessage>,
   ) {}
 
-  /** Waits until the schema indexes exist: the unique seq index must be in place before writes. */
+  /**
+   * Waits until the schema indexes exist (the unique seq index must be in place before writes),
+   * then turns sessions written before the message tree into chains.
+   */
   async onModuleInit(): Promise<void> {
     await Promise.all([this.sessions.init(), this.messages.init()]);
+    await this.migrateFlatSessions();
+  }
+
+  /**
+   * Sessions without `activeLeafId` predate the message tree: each message's parent becomes the
+   * one before it (by seq) and the newest message the active leaf. The session is marked last, so
+   * an interrupted run resumes where it stopped; running it again changes nothing.
+   */
+  async migrateFlatSessions(): Promise<number> {
+    let migrated = 0;
+    const legacy = this.sessions
+      .find({ activeLeafId: { $exists: false } }, { _id: 1 })
+      .lean<Pick<MongoChatSession, '_id'>[]>()
+      .cursor();
+    for await (const { _id: sessionId } of legacy) {
+      await this.sessionWrites.run(sessionId, async () => {
+        const chain = await this.messages
+          .find({ sessionId }, { _id: 1 })
+          .sort({ seq: 1 })
+          .lean<Pick<MongoChatMessage, '_id'>[]>();
+        if (chain.length) {
+          await this.messages.bulkWrite(
+            chain.map((message, index) => ({
+              updateOne: {
+                filter: { _id: message._id },
+                update: { $set: { parentId: index ? chain[index - 1]._id : null } },
+              },
+            })),
+          );
+        }
+        await this.sessions.updateOne(
+          { _id: sessionId },
+          { $set: { activeLeafId: chain.at(-1)?._id ?? null } },
+        );
+      });
+      migrated++;
+    }
+    return migrated;
   }
 
   async createSession(userId: string, title: string | null = null): Promise<SessionRecord> {
@@ -116,40 +158,62 @@ export class MongoHistoryStore implements HistoryStore, OnModuleInit {
   }
 
   async appendMessages(sessionId: string, messages: NewMessage[]): Promise<MessageRecord[]> {
-    const records: MessageRecord[] = [];
-    for (const message of messages) records.push(await this.appendMessage(sessionId, message));
-    return records;
+    if (!sessionId) throw new SessionNotFoundError();
+    // One lock for the batch, so this process's other appends cannot come between its messages.
+    return this.sessionWrites.run(sessionId, async () => {
+      const records: MessageRecord[] = [];
+      for (const message of messages) {
+        const previous = records.at(-1);
+        records.push(
+          await this.insertNext(
+            sessionId,
+            previous ? { ...message, parentId: previous.id } : message,
+          ),
+        );
+      }
+      return records;
+    });
   }
 
   async appendMessage(sessionId: string, message: NewMessage): Promise<MessageRecord> {
     if (!sessionId) throw new SessionNotFoundError();
+    return this.sessionWrites.run(sessionId, () => this.insertNext(sessionId, message));
+  }
+
+  /** Appends one message with the next seq; the caller holds the session's write lock. */
+  private async insertNext(sessionId: string, message: NewMessage): Promise<MessageRecord> {
     const now = new Date();
     const preview = messagePreview(message.content);
-    return this.sessionWrites.run(sessionId, async () => {
-      for (let attempt = 1; ; attempt++) {
-        const session = await this.sessions
-          .findOneAndUpdate(
-            { _id: sessionId },
-            {
-              $inc: { messageCount: 1 },
-              // A reply that has no text yet keeps the previous preview until updateMessage fills it.
-              $set: preview ? { updatedAt: now, lastMessage: preview } : { updatedAt: now },
-            },
-            { new: true },
-          )
-          .lean<MongoChatSession>();
-        if (!session) throw new SessionNotFoundError();
-        const { id, ...fields } = newMessageRecord(sessionId, session.messageCount, message, now);
-        const doc: MongoChatMessage = { _id: id, userId: session.userId, ...fields };
-        try {
-          await this.messages.create(doc);
-          return toMessageRecord(doc);
-        } catch (error) {
-          if (!isDuplicateKey(error) || attempt >= MAX_SEQ_ATTEMPTS) throw error;
-          await this.resyncCounter(sessionId);
-        }
+    // Undefined until the first attempt read the leaf it follows (a retry keeps that parent).
+    let parentId = message.parentId;
+    for (let attempt = 1; ; attempt++) {
+      const record = newMessageRecord(sessionId, 0, null, message, now);
+      // The session as it was before the increment: its count + 1 is this message's seq.
+      const before = await this.sessions
+        .findOneAndUpdate(
+          { _id: sessionId },
+          {
+            $inc: { messageCount: 1 },
+            // A reply that has no text yet keeps the previous preview until updateMessage fills it.
+            $set: preview
+              ? { updatedAt: now, lastMessage: preview, activeLeafId: record.id }
+              : { updatedAt: now, activeLeafId: record.id },
+          },
+          { new: false },
+        )
+        .lean<MongoChatSession>();
+      if (!before) throw new SessionNotFoundError();
+      if (parentId === undefined) parentId = before.activeLeafId ?? null;
+      const { id, ...fields } = { ...record, seq: before.messageCount + 1, parentId };
+      const doc: MongoChatMessage = { _id: id, userId: before.userId, ...fields };
+      try {
+        await this.messages.create(doc);
+        return toMessageRecord(doc);
+      } catch (error) {
+        if (!isDuplicateKey(error) || attempt >= MAX_SEQ_ATTEMPTS) throw error;
+        await this.resyncCounter(sessionId);
       }
-    });
+    }
   }
 
   async updateMessage(
@@ -200,6 +264,45 @@ export class MongoHistoryStore implements HistoryStore, OnModuleInit {
       );
       return toMessageRecord(updated);
     });
+  }
+
+  async setActiveLeaf(
+    userId: string,
+    sessionId: string,
+    leafId: string,
+  ): Promise<SessionRecord | null> {
+    if (!userId || !sessionId || !leafId) return null;
+    return this.sessionWrites.run(sessionId, async () => {
+      const leaf = await this.messages.exists({ _id: leafId, sessionId });
+      if (!leaf) return null;
+      // Switching branches is not activity: updatedAt (and so the list order) stays as it was.
+      const doc = await this.sessions
+        .findOneAndUpdate(
+          { _id: sessionId, userId },
+          { $set: { activeLeafId: leafId } },
+          { new: true },
+        )
+        .lean<MongoChatSession>();
+      return doc ? toSessionRecord(doc) : null;
+    });
+  }
+
+  async listTreeNodes(sessionId: string): Promise<TreeNode[]> {
+    if (!sessionId) return [];
+    const docs = await this.messages
+      .find({ sessionId }, { _id: 1, parentId: 1, seq: 1 })
+      .sort({ seq: 1 })
+      .lean<Pick<MongoChatMessage, '_id' | 'parentId' | 'seq'>[]>();
+    return docs.map((doc) => ({ id: doc._id, parentId: doc.parentId ?? null, seq: doc.seq }));
+  }
+
+  async getMessages(sessionId: string, ids: string[]): Promise<MessageRecord[]> {
+    if (!sessionId || !ids.length) return [];
+    const docs = await this.messages
+      .find({ sessionId, _id: { $in: ids } })
+      .sort({ seq: 1 })
+      .lean<MongoChatMessage[]>();
+    return docs.map(toMessageRecord);
   }
 
   async listMessages(sessionId: string, page: PageRequest): Promise<Page<MessageRecord>> {
@@ -265,6 +368,7 @@ function toSessionRecord(doc: MongoChatSession): SessionRecord {
     title: doc.title ?? null,
     messageCount: doc.messageCount,
     lastMessage: doc.lastMessage ?? null,
+    activeLeafId: doc.activeLeafId ?? null,
     createdAt: doc.createdAt,
     updatedAt: doc.updatedAt,
   };
@@ -275,6 +379,7 @@ function toMessageRecord(doc: MongoChatMessage): MessageRecord {
     id: doc._id,
     sessionId: doc.sessionId,
     seq: doc.seq,
+    parentId: doc.parentId ?? null,
     role: doc.role,
     content: doc.content ?? '',
     status: doc.status,

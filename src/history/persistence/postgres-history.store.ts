@@ -49,10 +49,22 @@ export class PostgresHistoryStore extends SqlHistoryStore {
   }
 
   protected async insertNumbered(append: MessageAppend): Promise<RawRow[]> {
+    // The locked sub-select returns the row as it was before this UPDATE (the previous leaf),
+    // read after any concurrent append to the session committed.
+    const counter =
+      `UPDATE chat_sessions s SET message_count = s.message_count + ${append.count}, ` +
+      'updated_at = ?, last_message = COALESCE(?, s.last_message), active_leaf_id = ? ' +
+      'FROM (SELECT id, active_leaf_id FROM chat_sessions WHERE id = ? FOR UPDATE) old ' +
+      'WHERE s.id = old.id RETURNING s.id, s.message_count, old.active_leaf_id AS prior_leaf';
     return this.query(
-      `WITH counter AS (${append.counter} RETURNING id, message_count) ` +
-        insertMessagesFrom(append.count, 'FROM counter', (type) => `?::${type}`),
-      [...append.counterParams, ...append.messageParams.flat()],
+      `WITH counter AS (${counter}) ` +
+        insertMessagesFrom(
+          append.count,
+          'FROM counter',
+          (type) => `?::${type}`,
+          append.parentFromSession ? 'prior_leaf' : undefined,
+        ),
+      [append.now, append.preview, append.leafId, append.sessionId, ...append.messageParams.flat()],
     );
   }
 

@@ -8,9 +8,9 @@ import type { MessagePatch, MessageRecord, SessionRecord } from '../history-stor
 export type RawRow = Record<string, unknown>;
 
 export const SESSION_COLUMNS =
-  'id, user_id, title, message_count, last_message, created_at, updated_at';
+  'id, user_id, title, message_count, last_message, active_leaf_id, created_at, updated_at';
 export const MESSAGE_COLUMNS =
-  'id, session_id, seq, role, content, status, model, prompt_tokens, completion_tokens, error, created_at';
+  'id, session_id, seq, parent_id, role, content, status, model, prompt_tokens, completion_tokens, error, created_at';
 /** The column each patchable MessageRecord field is stored in. */
 export const PATCH_COLUMNS: Record<keyof MessagePatch, string> = {
   content: 'content',
@@ -54,6 +54,7 @@ export class SqlHistoryRowMapper {
       title: (row.title as string | null) ?? null,
       messageCount: Number(row.message_count),
       lastMessage: (row.last_message as string | null) ?? null,
+      activeLeafId: (row.active_leaf_id as string | null) ?? null,
       createdAt: this.driver.prepareHydratedValue(row.created_at, this.sessionCreated) as Date,
       updatedAt: this.driver.prepareHydratedValue(row.updated_at, this.sessionUpdated) as Date,
     };
@@ -64,6 +65,7 @@ export class SqlHistoryRowMapper {
       id: row.id as string,
       sessionId: row.session_id as string,
       seq: Number(row.seq),
+      parentId: (row.parent_id as string | null) ?? null,
       role: row.role as MessageRecord['role'],
       content: row.content as string,
       status: row.status as MessageRecord['status'],

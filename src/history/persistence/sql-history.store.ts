@@ -13,6 +13,7 @@ import type {
   PageRequest,
   PendingReply,
   SessionRecord,
+  TreeNode,
 } from '../history-store.interface';
 import { messagePreview } from '../message-preview';
 import {
@@ -36,14 +37,32 @@ export const DELETE_USER_MESSAGES =
   'DELETE FROM chat_messages WHERE session_id IN (SELECT id FROM chat_sessions WHERE user_id = ?)';
 export const DELETE_USER_SESSIONS = 'DELETE FROM chat_sessions WHERE user_id = ?';
 
-/** Messages to append: the session counter's UPDATE and each message's 9 insert parameters. */
+/** Messages to append to a session, numbered from its raised counter in one atomic write. */
 export interface MessageAppend {
   sessionId: string;
   count: number;
-  /** Raises message_count by `count`; parameters in `counterParams`. */
-  counter: string;
-  counterParams: unknown[];
+  /** The session's new updated_at, in the driver's format. */
+  now: unknown;
+  /** The newest non-empty preview of the messages, or null to keep the session's. */
+  preview: string | null;
+  /** The last message's id: the session's new active leaf. */
+  leafId: string;
+  /** True when the first message's parent is the session's active leaf before the append. */
+  parentFromSession: boolean;
+  /**
+   * Each message's 10 insert parameters (id, parent_id, role, content, status, model,
+   * prompt_tokens, completion_tokens, error, created_at); the first one's parent_id is left out
+   * when `parentFromSession`.
+   */
   messageParams: unknown[][];
+}
+
+/** Raises a session's message_count by `count`; parameters: updated_at, preview, active leaf, id. */
+export function counterUpdate(count: number): string {
+  return (
+    `UPDATE chat_sessions SET message_count = message_count + ${count}, updated_at = ?, ` +
+    'last_message = COALESCE(?, last_message), active_leaf_id = ? WHERE id = ?'
+  );
 }
 
 /** A message change: its UPDATE (or SELECT when nothing changes) `… RETURNING` the message row. */
@@ -82,7 +101,10 @@ export abstract class SqlHistoryStore implements HistoryStore {
   protected abstract deleteOwnedSession(userId: string, sessionId: string): Promise<boolean>;
   /** DELETE_USER_MESSAGES then DELETE_USER_SESSIONS, atomically. */
   protected abstract deleteUserHistory(userId: string): Promise<void>;
-  /** Raises the counter and inserts the messages numbered from it atomically; the (id, seq) rows. */
+  /**
+   * Raises the counter, moves the active leaf and inserts the messages numbered from the counter
+   * (the first under the previous leaf when `parentFromSession`) atomically; the (id, seq) rows.
+   */
   protected abstract insertNumbered(append: MessageAppend): Promise<RawRow[]>;
   /** Runs the message change and updates the session with it atomically; the message rows. */
   protected abstract changeMessage(change: MessageChange): Promise<RawRow[]>;
@@ -90,13 +112,14 @@ export abstract class SqlHistoryStore implements HistoryStore {
   async createSession(userId: string, title: string | null = null): Promise<SessionRecord> {
     const session = newSessionRecord(userId, title, new Date());
     await this.query(
-      `INSERT INTO chat_sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO chat_sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         session.id,
         session.userId,
         session.title,
         session.messageCount,
         session.lastMessage,
+        session.activeLeafId,
         this.mapper.sessionDate(session.createdAt),
         this.mapper.sessionDate(session.updatedAt),
       ],
@@ -185,15 +208,23 @@ export abstract class SqlHistoryStore implements HistoryStore {
         .map((message) => messagePreview(message.content))
         .filter(Boolean)
         .pop() ?? null;
-    // Each message's seq is read from the raised counter in the same transaction.
-    const records = messages.map((message) => newMessageRecord(sessionId, 0, message, now));
+    // Each message's seq is read from the raised counter in the same transaction; each message
+    // after the first is the child of the one before it.
+    const records = messages.map((message) => newMessageRecord(sessionId, 0, null, message, now));
+    records.forEach((record, index) => {
+      record.parentId = index ? records[index - 1].id : (messages[0].parentId ?? null);
+    });
+    const parentFromSession = messages[0].parentId === undefined;
     const inserted = await this.insertNumbered({
       sessionId,
       count,
-      counter: `UPDATE chat_sessions SET message_count = message_count + ${count}, updated_at = ?, last_message = COALESCE(?, last_message) WHERE id = ?`,
-      counterParams: [this.mapper.sessionDate(now), preview, sessionId],
-      messageParams: records.map((record) => [
+      now: this.mapper.sessionDate(now),
+      preview,
+      leafId: records[count - 1].id,
+      parentFromSession,
+      messageParams: records.map((record, index) => [
         record.id,
+        ...(index === 0 && parentFromSession ? [] : [record.parentId]),
         record.role,
         record.content,
         record.status,
@@ -205,8 +236,15 @@ export abstract class SqlHistoryStore implements HistoryStore {
       ]),
     });
     if (inserted.length !== count) throw new SessionNotFoundError();
-    const seqById = new Map(inserted.map((row) => [row.id as string, Number(row.seq)]));
-    return records.map((record) => ({ ...record, seq: seqById.get(record.id)! }));
+    const byId = new Map(inserted.map((row) => [row.id as string, row]));
+    return records.map((record) => {
+      const row = byId.get(record.id)!;
+      return {
+        ...record,
+        seq: Number(row.seq),
+        parentId: (row.parent_id as string | null) ?? null,
+      };
+    });
   }
 
   async updateMessage(
@@ -248,6 +286,45 @@ export abstract class SqlHistoryStore implements HistoryStore {
       preview: patch.content === undefined ? '' : messagePreview(patch.content),
     });
     return rows.length ? this.mapper.message(rows[0]) : null;
+  }
+
+  async setActiveLeaf(
+    userId: string,
+    sessionId: string,
+    leafId: string,
+  ): Promise<SessionRecord | null> {
+    if (!userId || !sessionId || !leafId) return null;
+    // Switching branches is not activity: updated_at (and so the list order) stays as it was.
+    const rows = await this.query(
+      'UPDATE chat_sessions SET active_leaf_id = ? WHERE id = ? AND user_id = ? AND EXISTS ' +
+        `(SELECT 1 FROM chat_messages m WHERE m.id = ? AND m.session_id = ?) RETURNING ${SESSION_COLUMNS}`,
+      [leafId, sessionId, userId, leafId, sessionId],
+    );
+    return rows.length ? this.mapper.session(rows[0]) : null;
+  }
+
+  async listTreeNodes(sessionId: string): Promise<TreeNode[]> {
+    if (!sessionId) return [];
+    const rows = await this.query(
+      'SELECT id, parent_id, seq FROM chat_messages WHERE session_id = ? ORDER BY seq ASC',
+      [sessionId],
+    );
+    return rows.map((row) => ({
+      id: row.id as string,
+      parentId: (row.parent_id as string | null) ?? null,
+      seq: Number(row.seq),
+    }));
+  }
+
+  async getMessages(sessionId: string, ids: string[]): Promise<MessageRecord[]> {
+    if (!sessionId || !ids.length) return [];
+    const rows = await this.query(
+      `SELECT ${MESSAGE_COLUMNS} FROM chat_messages WHERE session_id = ? AND id IN (${ids
+        .map(() => '?')
+        .join(', ')}) ORDER BY seq ASC`,
+      [sessionId, ...ids],
+    );
+    return rows.map((row) => this.mapper.message(row));
   }
 
   async listMessages(sessionId: string, page: PageRequest): Promise<Page<MessageRecord>> {
@@ -297,19 +374,22 @@ export abstract class SqlHistoryStore implements HistoryStore {
 
 /**
  * `INSERT INTO chat_messages … SELECT` of `count` messages numbered from the raised counter in
- * `source` (its row has the session's id and message_count); 9 parameters per message, plus
- * whatever `source` takes after each. `param` writes a placeholder of a column type.
+ * `source` (its row has the session's id and message_count); 10 parameters per message (9 for the
+ * first when `firstParent` names the source column holding its parent), plus whatever `source`
+ * takes after each. `param` writes a placeholder of a column type.
  */
 export function insertMessagesFrom(
   count: number,
   source: string,
   param: (type: 'varchar' | 'text' | 'integer' | 'timestamp') => string,
+  firstParent?: string,
 ): string {
   const selects = Array.from({ length: count }, (_, index) => {
     const values = [
       param('varchar'),
       'id',
       `message_count - ${count - 1 - index}`,
+      index === 0 && firstParent ? firstParent : param('varchar'),
       param('varchar'),
       param('text'),
       param('varchar'),
@@ -321,5 +401,5 @@ export function insertMessagesFrom(
     ];
     return `SELECT ${values.join(', ')} ${source}`;
   });
-  return `INSERT INTO chat_messages (${MESSAGE_COLUMNS}) ${selects.join(' UNION ALL ')} RETURNING id, seq`;
+  return `INSERT INTO chat_messages (${MESSAGE_COLUMNS}) ${selects.join(' UNION ALL ')} RETURNING id, seq, parent_id`;
 }

@@ -4,6 +4,7 @@ import type { Driver } from 'typeorm/driver/Driver';
 import { openSqliteHandle } from '../../database/sqlite-handle';
 import type { RawRow } from './sql-history-rows';
 import {
+  counterUpdate,
   DELETE_SESSION,
   DELETE_SESSION_MESSAGES,
   DELETE_USER_MESSAGES,
@@ -42,12 +43,27 @@ export class SqliteHistoryStore extends SqlHistoryStore {
   }
 
   protected async insertNumbered(append: MessageAppend): Promise<RawRow[]> {
+    const { sessionId } = append;
     const insert = insertMessagesFrom(append.count, 'FROM chat_sessions WHERE id = ?', () => '?');
     return this.statements.transaction(() => {
-      this.statements.run(append.counter, append.counterParams);
+      const messageParams = append.messageParams.map((params) => [...params]);
+      if (append.parentFromSession) {
+        // Read inside the transaction, before the counter moves the leaf to the new message.
+        const [session] = this.statements.all(
+          'SELECT active_leaf_id FROM chat_sessions WHERE id = ?',
+          [sessionId],
+        );
+        messageParams[0].splice(1, 0, session?.active_leaf_id ?? null);
+      }
+      this.statements.run(counterUpdate(append.count), [
+        append.now,
+        append.preview,
+        append.leafId,
+        sessionId,
+      ]);
       return this.statements.all(
         insert,
-        append.messageParams.flatMap((params) => [...params, append.sessionId]),
+        messageParams.flatMap((params) => [...params, sessionId]),
       );
     });
   }

@@ -16,6 +16,10 @@ export class MongoChatMessage {
   @Prop({ type: Number, required: true })
   seq: number;
 
+  /** The parent message; null for a root. Absent only on documents the tree migration has not reached. */
+  @Prop({ type: String, default: null })
+  parentId: string | null;
+
   @Prop({ type: String, required: true })
   role: MessageRole;
 

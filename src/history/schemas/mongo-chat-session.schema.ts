@@ -19,6 +19,10 @@ export class MongoChatSession {
   @Prop({ type: String, default: null })
   lastMessage: string | null;
 
+  /** The leaf of the active branch. Absent only on sessions written before the message tree. */
+  @Prop({ type: String, default: null })
+  activeLeafId: string | null;
+
   @Prop({ type: Date, required: true })
   createdAt: Date;
 

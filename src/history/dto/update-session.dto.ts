@@ -1,13 +1,13 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsString, Matches } from 'class-validator';
+import { IsOptional, IsString, Matches } from 'class-validator';
 import { HasCodePointLength, IsWellFormedText } from '@app/common';
 
 export const MAX_TITLE_CHARS = 200;
 
-/** Body of `PATCH /api/history/{session_id}`. */
-export class RenameSessionDto {
-  @ApiProperty({
+/** Body of `PATCH /api/history/{session_id}`: at least one of the fields. */
+export class UpdateSessionDto {
+  @ApiPropertyOptional({
     example: 'Trip to Lisbon',
     minLength: 1,
     maxLength: MAX_TITLE_CHARS,
@@ -16,6 +16,7 @@ export class RenameSessionDto {
       `New title of 1 to ${MAX_TITLE_CHARS} characters (Unicode code points); surrounding ` +
       'whitespace is trimmed, control characters (line breaks too) are not allowed.',
   })
+  @IsOptional()
   @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value))
   @IsString({ message: 'title must be a string' })
   @HasCodePointLength(1, MAX_TITLE_CHARS, {
@@ -24,5 +25,18 @@ export class RenameSessionDto {
   // eslint-disable-next-line no-control-regex
   @Matches(/^[^\u0000-\u001f\u007f]*$/, { message: 'title must not contain control characters' })
   @IsWellFormedText()
-  title: string;
+  title?: string;
+
+  @ApiPropertyOptional({
+    example: '8d0c7a52-1b3e-4f6a-9c2d-0e1f2a3b4c5d',
+    maxLength: 100,
+    description:
+      'Switch branch: any message of the session (e.g. one of a message\'s `sibling_ids`). The active ' +
+      'leaf becomes the end of its branch, following the newest reply at each step; the next chat turn ' +
+      'continues from there. A message not in this session → 404.',
+  })
+  @IsOptional()
+  @IsString({ message: 'active_message_id must be a string' })
+  @HasCodePointLength(1, 100, { message: 'active_message_id must be 1 to 100 characters' })
+  active_message_id?: string;
 }
