@@ -251,6 +251,8 @@ describeE2e('history API', () => {
         title: 'Long chat',
         created_at: session.createdAt.toISOString(),
         updated_at: expect.stringMatching(ISO_UTC),
+        active_message_id: messages[5].id,
+        tree: 'path',
         messages: expect.any(Array),
         page: 1,
         per_page: 20,
@@ -267,6 +269,10 @@ describeE2e('history API', () => {
       ]);
       expect(res.body.messages[0]).toEqual({
         id: messages[0].id,
+        parent_id: null,
+        sibling_index: 0,
+        sibling_count: 1,
+        sibling_ids: [messages[0].id],
         role: 'user',
         content: 'turn 1',
         status: 'complete',
@@ -276,6 +282,10 @@ describeE2e('history API', () => {
       });
       expect(res.body.messages[6]).toEqual({
         id: messages[5].id,
+        parent_id: res.body.messages[5].id,
+        sibling_index: 0,
+        sibling_count: 1,
+        sibling_ids: [messages[5].id],
         role: 'assistant',
         content: 'last answer',
         status: 'complete',
@@ -373,7 +383,7 @@ describeE2e('history API', () => {
     });
 
     it.each([
-      ['a missing title', {}, 'title', 'title must be 1 to 200 characters'],
+      ['no field at all', {}, 'title', 'title or active_message_id is required'],
       ['an empty title', { title: '' }, 'title', 'title must be 1 to 200 characters'],
       ['a blank title', { title: '   ' }, 'title', 'title must be 1 to 200 characters'],
       ['a long title', { title: 'x'.repeat(201) }, 'title', 'title must be 1 to 200 characters'],

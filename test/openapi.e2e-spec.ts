@@ -170,7 +170,7 @@ describeE2e('OpenAPI document (/docs-json)', () => {
         minLength: 1,
         maxLength: 200,
       });
-      expect(schemas.RenameSessionDto.properties!.title).toMatchObject({
+      expect(schemas.UpdateSessionDto.properties!.title).toMatchObject({
         minLength: 1,
         maxLength: 200,
       });

@@ -106,10 +106,7 @@ export class HistoryService {
     } else {
       const path = tree.pathTo(leaf);
       const start = (page.page - 1) * page.perPage;
-      messages = await this.store.getMessages(
-        session.id,
-        path.slice(start, start + page.perPage),
-      );
+      messages = await this.store.getMessages(session.id, path.slice(start, start + page.perPage));
       total = path.length;
     }
     return {
@@ -137,7 +134,7 @@ export class HistoryService {
     update: SessionUpdate,
   ): Promise<SessionSummaryDto> {
     if (update.title === undefined && update.activeMessageId === undefined) {
-      throw new InvalidInputError('Nothing to change: send title and/or active_message_id', [
+      throw new InvalidInputError('title or active_message_id is required', [
         { field: 'title', message: 'title or active_message_id is required' },
       ]);
     }

@@ -87,9 +87,9 @@ export class ChatRequestDto {
   @IsNumberInRange(1, MAX_REPLY_TOKENS, { integer: true })
   max_tokens?: number;
 
+  // No example: generated requests (Postman, docs) would send a made-up id and get a 404.
   @ApiPropertyOptional({
     maxLength: 100,
-    example: '8d0c7a52-1b3e-4f6a-9c2d-0e1f2a3b4c5d',
     description:
       'Regenerate: the id of an assistant reply in `session_id`; a new reply to the same user message ' +
       'is generated as its sibling (the old one stays) and becomes the active branch. Send no `message`; ' +
@@ -104,7 +104,6 @@ export class ChatRequestDto {
     type: String,
     nullable: true,
     maxLength: 100,
-    example: '1c9e4f70-5a2b-4d3c-8e1f-7a6b5c4d3e2f',
     description:
       'Edit / branch: the assistant reply (in `session_id`) the new `message` follows, instead of the ' +
       "active leaf. To edit a user message send its `parent_id`: the new message becomes the edited one's " +

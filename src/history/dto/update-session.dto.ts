@@ -27,8 +27,8 @@ export class UpdateSessionDto {
   @IsWellFormedText()
   title?: string;
 
+  // No example: generated requests (Postman, docs) would send a made-up id and get a 404.
   @ApiPropertyOptional({
-    example: '8d0c7a52-1b3e-4f6a-9c2d-0e1f2a3b4c5d',
     maxLength: 100,
     description:
       'Switch branch: any message of the session (e.g. one of a message\'s `sibling_ids`). The active ' +
