@@ -106,7 +106,7 @@ export class HistoryController {
   @ApiOperation({
     summary: 'Rename a session and/or switch its active branch',
     description:
-      '`title` renames; `active_message_id` makes that message\'s branch the active one (its leaf ' +
+      "`title` renames; `active_message_id` makes that message's branch the active one (its leaf " +
       'is found by following the newest reply down). Returns the session summary. Does not change ' +
       '`updated_at` or the list order.',
   })

@@ -43,7 +43,7 @@ export class MessageTree {
   pathTo(id: string | null): string[] {
     const path: string[] = [];
     const seen = new Set<string>();
-    for (let node = id ? this.byId.get(id) : undefined; node; ) {
+    for (let node = id ? this.byId.get(id) : undefined; node;) {
       // A cycle can only come from corrupt data; stop instead of looping forever.
       if (seen.has(node.id)) break;
       seen.add(node.id);

@@ -31,7 +31,7 @@ export class UpdateSessionDto {
   @ApiPropertyOptional({
     maxLength: 100,
     description:
-      'Switch branch: any message of the session (e.g. one of a message\'s `sibling_ids`). The active ' +
+      "Switch branch: any message of the session (e.g. one of a message's `sibling_ids`). The active " +
       'leaf becomes the end of its branch, following the newest reply at each step; the next chat turn ' +
       'continues from there. A message not in this session → 404.',
   })
