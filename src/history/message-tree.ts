@@ -35,10 +35,6 @@ export class MessageTree {
     return this.byId.has(id);
   }
 
-  parentOf(id: string): string | null {
-    return this.byId.get(id)?.parentId ?? null;
-  }
-
   /** Ids from the root down to `id` (inclusive); empty for an unknown id or null. */
   pathTo(id: string | null): string[] {
     const path: string[] = [];
