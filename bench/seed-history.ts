@@ -236,6 +236,8 @@ function buildSession(userId: string, index: number, messages: number, endsAt: n
       promptTokens: role === 'assistant' ? 20 + seq * 10 : null,
       completionTokens: role === 'assistant' ? content.length >> 2 : null,
       error: null,
+      feedbackRating: null,
+      feedbackComment: null,
       createdAt: new Date(start + seq * 1_000),
     });
   }

@@ -115,6 +115,7 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
         promptTokens: 3,
         completionTokens: 2,
         error: null,
+        feedback: null,
         createdAt: expect.any(Date),
       });
       expect(first).toMatchObject({
@@ -210,6 +211,7 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
         promptTokens: null,
         completionTokens: null,
         error: null,
+        feedback: null,
         createdAt: expect.any(Date),
       });
       expect(pending).toMatchObject({
@@ -750,6 +752,34 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
       ]);
       expect(await store.getMessages(session.id, [])).toEqual([]);
       expect(await store.listTreeNodes(UNKNOWN_ID)).toEqual([]);
+    });
+
+    it('sets, replaces and removes feedback on a message, without touching the session', async () => {
+      const { owner, session, a1, a1b } = await branched();
+      const other = await branched();
+      const before = await store.getSession(owner, session.id);
+
+      const rated = await store.setFeedback(session.id, a1.id, {
+        rating: 'down',
+        comment: 'Wrong',
+      });
+      expect(rated).toEqual({ ...a1, feedback: { rating: 'down', comment: 'Wrong' } });
+      const replaced = await store.setFeedback(session.id, a1.id, { rating: 'up', comment: null });
+      expect(replaced?.feedback).toEqual({ rating: 'up', comment: null });
+      const [read] = await store.getMessages(session.id, [a1.id]);
+      expect(read.feedback).toEqual({ rating: 'up', comment: null });
+      expect((await store.getMessages(session.id, [a1b.id]))[0].feedback).toBeNull();
+      expect(await store.getSession(owner, session.id)).toEqual(before);
+
+      expect((await store.setFeedback(session.id, a1.id, null))?.feedback).toBeNull();
+      expect((await store.getMessages(session.id, [a1.id]))[0].feedback).toBeNull();
+      expect(
+        await store.setFeedback(session.id, other.a1.id, { rating: 'up', comment: null }),
+      ).toBeNull();
+      expect(
+        await store.setFeedback(session.id, UNKNOWN_ID, { rating: 'up', comment: null }),
+      ).toBeNull();
+      expect((await store.getMessages(other.session.id, [other.a1.id]))[0].feedback).toBeNull();
     });
 
     it('switches the active leaf to a message of the session, for its owner only', async () => {

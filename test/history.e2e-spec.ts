@@ -278,6 +278,7 @@ describeE2e('history API', () => {
         status: 'complete',
         model: null,
         usage: null,
+        feedback: null,
         created_at: messages[0].createdAt.toISOString(),
       });
       expect(res.body.messages[6]).toEqual({
@@ -291,6 +292,7 @@ describeE2e('history API', () => {
         status: 'complete',
         model: 'local/echo',
         usage: { prompt_tokens: 12, completion_tokens: 5, tokens: 17 },
+        feedback: null,
         created_at: expect.stringMatching(ISO_UTC),
       });
     });

@@ -88,6 +88,7 @@ function migrationSuite(kind: 'sqlite' | 'postgres'): void {
     expect((await history.getSession(userId, empty))?.activeLeafId).toBeNull();
     const messages = await history.listMessages(flat, { page: 1, perPage: 10 });
     expect(messages.items.map((m) => m.content)).toEqual(['m1', 'm2', 'm3', 'm4']);
+    expect(messages.items.every((m) => m.feedback === null)).toBe(true);
   });
 
   it('lets the store continue the chain and branch from it', async () => {
@@ -108,7 +109,16 @@ function migrationSuite(kind: 'sqlite' | 'postgres'): void {
   });
 
   it('can be reverted, keeping every message', async () => {
-    await dataSource.undoLastMigration();
+    // Back to the schema before the tree, undoing any later migration first.
+    const newest = async () =>
+      (
+        await dataSource.query<{ name: string }[]>(
+          'SELECT name FROM migrations ORDER BY timestamp DESC',
+        )
+      )[0].name;
+    while ((await newest()) !== 'InitialSchema1764086400000') {
+      await dataSource.undoLastMigration();
+    }
     const rows = await dataSource.query('SELECT COUNT(*) AS n FROM chat_messages');
     expect(Number(rows[0].n)).toBe(7);
     await dataSource.runMigrations();

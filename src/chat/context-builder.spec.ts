@@ -22,6 +22,7 @@ function message(
     promptTokens: null,
     completionTokens: null,
     error: null,
+    feedback: null,
     createdAt: new Date(),
   };
 }

@@ -43,6 +43,7 @@ export function newMessageRecord(
     promptTokens: message.promptTokens ?? null,
     completionTokens: message.completionTokens ?? null,
     error: message.error ?? null,
+    feedback: null,
     createdAt: now,
   };
 }

@@ -2,6 +2,14 @@ export type MessageRole = 'system' | 'user' | 'assistant';
 /** `pending` while a reply is being generated; `complete`, `error` or `aborted` once it ended. */
 export type MessageStatus = 'pending' | 'complete' | 'error' | 'aborted';
 
+export type FeedbackRating = 'up' | 'down';
+
+/** A user's rating of an assistant reply. */
+export interface MessageFeedback {
+  rating: FeedbackRating;
+  comment: string | null;
+}
+
 export interface SessionRecord {
   id: string;
   userId: string;
@@ -33,6 +41,8 @@ export interface MessageRecord {
   completionTokens: number | null;
   /** Client-safe reason for status `error`. */
   error: string | null;
+  /** The owner's rating of this reply, or null. */
+  feedback: MessageFeedback | null;
   createdAt: Date;
 }
 
@@ -134,6 +144,15 @@ export abstract class HistoryStore {
     sessionId: string,
     leafId: string,
   ): Promise<SessionRecord | null>;
+  /**
+   * Sets (or, with null, removes) the feedback on a message of the session; the updated message,
+   * or null when it is not in the session. Not activity: the session's updatedAt stays.
+   */
+  abstract setFeedback(
+    sessionId: string,
+    messageId: string,
+    feedback: MessageFeedback | null,
+  ): Promise<MessageRecord | null>;
   /** Every message of the session as a tree node, by seq (oldest first). */
   abstract listTreeNodes(sessionId: string): Promise<TreeNode[]>;
   /** The messages of the session with these ids, by seq; unknown ids are left out. */

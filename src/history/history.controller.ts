@@ -1,4 +1,15 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Query, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Patch,
+  Put,
+  Query,
+  Res,
+} from '@nestjs/common';
 import {
   ApiExtraModels,
   ApiNoContentResponse,
@@ -16,11 +27,13 @@ import { CurrentUser } from '../auth/decorators/current-user.decorator';
 import { ApiErrorResponse } from '@app/common';
 import { ExportQueryDto, ListHistoryQueryDto, SessionQueryDto } from './dto/history-query.dto';
 import {
+  FeedbackDto,
   SessionDetailDto,
   SessionExportDto,
   SessionListDto,
   SessionSummaryDto,
 } from './dto/history-response.dto';
+import { SetFeedbackDto } from './dto/set-feedback.dto';
 import { UpdateSessionDto } from './dto/update-session.dto';
 import { HistoryService } from './history.service';
 
@@ -34,6 +47,19 @@ const SessionNotFound = () =>
   ApiErrorResponse(404, 'Unknown or malformed session id, or a session of another user', {
     detail: 'Session not found',
   });
+const MESSAGE_PARAM = {
+  name: 'message_id',
+  format: 'uuid',
+  description:
+    'A message of that session (see GET /api/history/{session_id}); any other id answers 404.',
+  example: '8d0c7a52-1b3e-4f6a-9c2d-0e1f2a3b4c5d',
+};
+const MessageNotFound = () =>
+  ApiErrorResponse(
+    404,
+    "Unknown session or another user's (Session not found), or a message not in it (Message not found)",
+    { detail: 'Message not found' },
+  );
 const MARKDOWN_EXAMPLE =
   '# Trip to Lisbon\n\n- Session: `3f2b8c1e-…`\n- Created: 2026-11-25T16:02:10.004Z\n' +
   '- Updated: 2026-11-25T16:20:31.412Z\n- Messages: 2\n\n---\n\n' +
@@ -148,6 +174,50 @@ export class HistoryController {
     @Param('session_id') sessionId: string,
   ): Promise<void> {
     await this.history.deleteSession(user.id, sessionId);
+  }
+
+  @Put(':session_id/messages/:message_id/feedback')
+  @ApiKeyScope('history:write')
+  @ApiOperation({
+    summary: 'Rate an assistant reply (thumbs up or down, optional comment)',
+    description:
+      'Replaces any earlier rating of the message; shown as `feedback` on the message in history ' +
+      'reads and counted per model in /metrics (`chatbot_message_feedback_total`).',
+  })
+  @ApiParam(SESSION_PARAM)
+  @ApiParam(MESSAGE_PARAM)
+  @ApiOkResponse({ type: FeedbackDto })
+  @ApiErrorResponse(400, 'Bad rating or comment, an unknown field, or a user message', {
+    detail: 'rating must be one of: up, down',
+    errors: [{ field: 'rating', message: 'rating must be one of: up, down' }],
+  })
+  @MessageNotFound()
+  setFeedback(
+    @CurrentUser() user: AuthUser,
+    @Param('session_id') sessionId: string,
+    @Param('message_id') messageId: string,
+    @Body() body: SetFeedbackDto,
+  ): Promise<FeedbackDto | null> {
+    return this.history.setFeedback(user.id, sessionId, messageId, {
+      rating: body.rating,
+      comment: body.comment || null,
+    });
+  }
+
+  @Delete(':session_id/messages/:message_id/feedback')
+  @ApiKeyScope('history:write')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Remove the rating of a reply (204 also when it had none)' })
+  @ApiParam(SESSION_PARAM)
+  @ApiParam(MESSAGE_PARAM)
+  @ApiNoContentResponse({ description: 'Removed' })
+  @MessageNotFound()
+  async removeFeedback(
+    @CurrentUser() user: AuthUser,
+    @Param('session_id') sessionId: string,
+    @Param('message_id') messageId: string,
+  ): Promise<void> {
+    await this.history.setFeedback(user.id, sessionId, messageId, null);
   }
 
   @Get(':session_id/export')

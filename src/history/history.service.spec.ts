@@ -24,6 +24,7 @@ function newStore(): jest.Mocked<HistoryStore> {
     setActiveLeaf: jest.fn().mockResolvedValue(null),
     listTreeNodes: jest.fn().mockResolvedValue([]),
     getMessages: jest.fn().mockResolvedValue([]),
+    setFeedback: jest.fn().mockResolvedValue(null),
   };
 }
 
@@ -164,6 +165,7 @@ describe(HistoryService.name, () => {
           status: 'complete',
           model: 'test/model',
           usage: { prompt_tokens: 4, completion_tokens: 2, tokens: 6 },
+          feedback: null,
           created_at: '2026-01-01T00:00:00.000Z',
         },
       ]);

@@ -1,6 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
+import { MetricsService } from '../metrics/metrics.service';
 import {
   HistoryStore,
+  MessageFeedback,
   MessagePatch,
   PendingReply,
   MessageRecord,
@@ -10,6 +12,7 @@ import { InvalidInputError } from '@app/common';
 import { MessageNotFoundError, SessionNotFoundError } from './history.errors';
 import { MessageTree } from './message-tree';
 import {
+  FeedbackDto,
   mapMessage,
   mapSessionSummary,
   SessionDetailDto,
@@ -69,7 +72,10 @@ export interface SessionExport {
  */
 @Injectable()
 export class HistoryService {
-  constructor(private readonly store: HistoryStore) {}
+  constructor(
+    private readonly store: HistoryStore,
+    @Optional() private readonly metrics?: MetricsService,
+  ) {}
 
   async listSessions(userId: string, page: PageInput, query?: string): Promise<SessionListDto> {
     const result = await this.store.listSessions(userId, page, query?.trim() || undefined);
@@ -151,6 +157,31 @@ export class HistoryService {
       );
     }
     return mapSessionSummary(session);
+  }
+
+  /**
+   * Rates an assistant reply of the caller's session (replacing an earlier rating), or with null
+   * removes the rating. 404 for a message not in the session; 400 for rating a user message.
+   * Each rating given is counted per model in /metrics.
+   */
+  async setFeedback(
+    userId: string,
+    sessionId: string,
+    messageId: string,
+    feedback: MessageFeedback | null,
+  ): Promise<FeedbackDto | null> {
+    const session = await this.requireSession(userId, sessionId);
+    const [message] = await this.store.getMessages(session.id, [messageId]);
+    if (!message) throw new MessageNotFoundError();
+    if (feedback && message.role !== 'assistant') {
+      throw new InvalidInputError('Only assistant replies can be rated', [
+        { field: 'message_id', message: 'must be the id of an assistant reply' },
+      ]);
+    }
+    const updated = await this.store.setFeedback(session.id, message.id, feedback);
+    if (!updated) throw new MessageNotFoundError();
+    if (feedback) this.metrics?.observeFeedback(updated.model ?? 'unknown', feedback.rating);
+    return updated.feedback;
   }
 
   /**

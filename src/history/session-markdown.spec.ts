@@ -30,6 +30,7 @@ function message(seq: number, overrides: Partial<MessageRecord> = {}): MessageRe
     promptTokens: null,
     completionTokens: null,
     error: null,
+    feedback: null,
     createdAt: at(seq),
     ...overrides,
   };

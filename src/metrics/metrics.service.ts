@@ -119,6 +119,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly feedbackGiven = new Counter({
+    name: 'chatbot_message_feedback_total',
+    help: 'Ratings given to assistant replies (each PUT of feedback), by the reply model and rating.',
+    labelNames: ['model', 'rating'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     this.replyWritesWaiting.set(0);
     // Gauges start at 0 for every transport so dashboards see the series before the first use.
@@ -140,6 +147,11 @@ export class MetricsService {
       this.registry.metrics(),
     ]);
     return `${processText.trimEnd()}\n\n${appText}`;
+  }
+
+  /** A user rated a reply of `model` (`up` or `down`). */
+  observeFeedback(model: string, rating: string): void {
+    this.feedbackGiven.inc({ model, rating });
   }
 
   /** One finished HTTP request. `route` must be a template (`/api/history/:session_id`), never a raw URL. */

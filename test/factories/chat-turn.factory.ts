@@ -120,6 +120,7 @@ export function messageRecord(overrides: Partial<MessageRecord> = {}): MessageRe
     promptTokens: null,
     completionTokens: null,
     error: null,
+    feedback: null,
     createdAt: new Date('2026-01-01T00:00:00Z'),
     ...overrides,
   };

@@ -2,6 +2,7 @@ import { InitialSchema1764086400000 } from './1764086400000-initial-schema';
 import { ApiKeys1764950400000 } from './1764950400000-api-keys';
 import { PendingRepliesIndex1765036800000 } from './1765036800000-pending-replies-index';
 import { MessageTree1765382400000 } from './1765382400000-message-tree';
+import { MessageFeedback1765468800000 } from './1765468800000-message-feedback';
 
 /** Every migration in order. Add new ones at the end (they run on SQLite and Postgres alike). */
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   ApiKeys1764950400000,
   PendingRepliesIndex1765036800000,
   MessageTree1765382400000,
+  MessageFeedback1765468800000,
 ];

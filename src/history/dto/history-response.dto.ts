@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type {
+  FeedbackRating,
   MessageRecord,
   MessageRole,
   MessageStatus,
@@ -7,6 +8,7 @@ import type {
 } from '../history-store.interface';
 import type { SiblingInfo } from '../message-tree';
 
+export const FEEDBACK_RATINGS: FeedbackRating[] = ['up', 'down'];
 const ROLES: MessageRole[] = ['system', 'user', 'assistant'];
 const STATUSES: MessageStatus[] = ['pending', 'complete', 'error', 'aborted'];
 /** How a session read lists its messages: the active branch, or the whole tree. */
@@ -67,6 +69,15 @@ export class UsageDto {
 
   @ApiProperty({ type: 'integer', example: 192, description: 'prompt_tokens + completion_tokens' })
   tokens: number;
+}
+
+/** The owner's rating of an assistant reply. */
+export class FeedbackDto {
+  @ApiProperty({ enum: FEEDBACK_RATINGS, example: 'up' })
+  rating: FeedbackRating;
+
+  @ApiProperty({ type: String, nullable: true, example: 'Clear and short.' })
+  comment: string | null;
 }
 
 /** One stored message. */
@@ -147,6 +158,14 @@ export class MessageDto {
     description: 'Token usage of an assistant reply; null when unknown (e.g. user messages).',
   })
   usage: UsageDto | null;
+
+  @ApiProperty({
+    type: FeedbackDto,
+    nullable: true,
+    description:
+      "The owner's rating of this reply (PUT …/messages/{message_id}/feedback); null when none.",
+  })
+  feedback: FeedbackDto | null;
 
   @ApiProperty({ example: '2026-11-25T16:20:31.412Z', format: 'date-time' })
   created_at: string;
@@ -268,6 +287,7 @@ export function mapMessage(message: MessageRecord, siblings: SiblingInfo): Messa
     usage: known
       ? { prompt_tokens: prompt, completion_tokens: completion, tokens: prompt + completion }
       : null,
+    feedback: message.feedback ? { ...message.feedback } : null,
     created_at: message.createdAt.toISOString(),
   };
 }

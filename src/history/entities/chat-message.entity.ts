@@ -7,7 +7,7 @@ import {
   ManyToOne,
   PrimaryColumn,
 } from 'typeorm';
-import type { MessageRole, MessageStatus } from '../history-store.interface';
+import type { FeedbackRating, MessageRole, MessageStatus } from '../history-store.interface';
 import { ChatSession } from './chat-session.entity';
 
 /**
@@ -57,6 +57,13 @@ export class ChatMessage {
   /** Client-safe reason for an `error` status (never provider text or secrets). */
   @Column({ type: 'text', nullable: true })
   error: string | null;
+
+  /** The owner's rating of a reply: `up` or `down`; null when not rated. */
+  @Column({ name: 'feedback_rating', type: 'varchar', length: 8, nullable: true })
+  feedbackRating: FeedbackRating | null;
+
+  @Column({ name: 'feedback_comment', type: 'text', nullable: true })
+  feedbackComment: string | null;
 
   @CreateDateColumn({ name: 'created_at' })
   createdAt: Date;

@@ -4,6 +4,7 @@ import type { FilterQuery, Model } from 'mongoose';
 import { MessageNotFoundError, SessionNotFoundError } from '../history.errors';
 import type {
   HistoryStore,
+  MessageFeedback,
   MessagePatch,
   MessageRecord,
   NewMessage,
@@ -204,7 +205,11 @@ export class MongoHistoryStore implements HistoryStore, OnModuleInit {
         .lean<MongoChatSession>();
       if (!before) throw new SessionNotFoundError();
       if (parentId === undefined) parentId = before.activeLeafId ?? null;
-      const { id, ...fields } = { ...record, seq: before.messageCount + 1, parentId };
+      const {
+        id,
+        feedback: _none,
+        ...fields
+      } = { ...record, seq: before.messageCount + 1, parentId };
       const doc: MongoChatMessage = { _id: id, userId: before.userId, ...fields };
       try {
         await this.messages.create(doc);
@@ -285,6 +290,27 @@ export class MongoHistoryStore implements HistoryStore, OnModuleInit {
         .lean<MongoChatSession>();
       return doc ? toSessionRecord(doc) : null;
     });
+  }
+
+  async setFeedback(
+    sessionId: string,
+    messageId: string,
+    feedback: MessageFeedback | null,
+  ): Promise<MessageRecord | null> {
+    if (!sessionId || !messageId) return null;
+    const doc = await this.messages
+      .findOneAndUpdate(
+        { _id: messageId, sessionId },
+        {
+          $set: {
+            feedbackRating: feedback?.rating ?? null,
+            feedbackComment: feedback?.comment ?? null,
+          },
+        },
+        { new: true },
+      )
+      .lean<MongoChatMessage>();
+    return doc ? toMessageRecord(doc) : null;
   }
 
   async listTreeNodes(sessionId: string): Promise<TreeNode[]> {
@@ -387,6 +413,9 @@ function toMessageRecord(doc: MongoChatMessage): MessageRecord {
     promptTokens: doc.promptTokens ?? null,
     completionTokens: doc.completionTokens ?? null,
     error: doc.error ?? null,
+    feedback: doc.feedbackRating
+      ? { rating: doc.feedbackRating, comment: doc.feedbackComment ?? null }
+      : null,
     createdAt: doc.createdAt,
   };
 }

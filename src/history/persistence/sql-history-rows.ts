@@ -2,15 +2,22 @@ import type { Repository } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import type { ChatMessage } from '../entities/chat-message.entity';
 import type { ChatSession } from '../entities/chat-session.entity';
-import type { MessagePatch, MessageRecord, SessionRecord } from '../history-store.interface';
+import type {
+  FeedbackRating,
+  MessagePatch,
+  MessageRecord,
+  SessionRecord,
+} from '../history-store.interface';
 
 /** A row as the driver returns it: snake_case columns, driver-native values. */
 export type RawRow = Record<string, unknown>;
 
 export const SESSION_COLUMNS =
   'id, user_id, title, message_count, last_message, active_leaf_id, created_at, updated_at';
-export const MESSAGE_COLUMNS =
+/** The columns a new message is inserted with (feedback starts out null). */
+export const MESSAGE_INSERT_COLUMNS =
   'id, session_id, seq, parent_id, role, content, status, model, prompt_tokens, completion_tokens, error, created_at';
+export const MESSAGE_COLUMNS = `${MESSAGE_INSERT_COLUMNS}, feedback_rating, feedback_comment`;
 /** The column each patchable MessageRecord field is stored in. */
 export const PATCH_COLUMNS: Record<keyof MessagePatch, string> = {
   content: 'content',
@@ -73,6 +80,12 @@ export class SqlHistoryRowMapper {
       promptTokens: nullableNumber(row.prompt_tokens),
       completionTokens: nullableNumber(row.completion_tokens),
       error: (row.error as string | null) ?? null,
+      feedback: row.feedback_rating
+        ? {
+            rating: row.feedback_rating as FeedbackRating,
+            comment: (row.feedback_comment as string | null) ?? null,
+          }
+        : null,
       createdAt: this.driver.prepareHydratedValue(row.created_at, this.messageCreated) as Date,
     };
   }

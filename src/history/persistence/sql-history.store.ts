@@ -6,6 +6,7 @@ import { MessageNotFoundError, SessionNotFoundError } from '../history.errors';
 import { definedFields, newMessageRecord, newSessionRecord } from '../history-records';
 import type {
   HistoryStore,
+  MessageFeedback,
   MessagePatch,
   MessageRecord,
   NewMessage,
@@ -18,6 +19,7 @@ import type {
 import { messagePreview } from '../message-preview';
 import {
   MESSAGE_COLUMNS,
+  MESSAGE_INSERT_COLUMNS,
   PATCH_COLUMNS,
   RawRow,
   SESSION_COLUMNS,
@@ -303,6 +305,20 @@ export abstract class SqlHistoryStore implements HistoryStore {
     return rows.length ? this.mapper.session(rows[0]) : null;
   }
 
+  async setFeedback(
+    sessionId: string,
+    messageId: string,
+    feedback: MessageFeedback | null,
+  ): Promise<MessageRecord | null> {
+    if (!sessionId || !messageId) return null;
+    const rows = await this.query(
+      'UPDATE chat_messages SET feedback_rating = ?, feedback_comment = ? ' +
+        `WHERE id = ? AND session_id = ? RETURNING ${MESSAGE_COLUMNS}`,
+      [feedback?.rating ?? null, feedback?.comment ?? null, messageId, sessionId],
+    );
+    return rows.length ? this.mapper.message(rows[0]) : null;
+  }
+
   async listTreeNodes(sessionId: string): Promise<TreeNode[]> {
     if (!sessionId) return [];
     const rows = await this.query(
@@ -401,5 +417,5 @@ export function insertMessagesFrom(
     ];
     return `SELECT ${values.join(', ')} ${source}`;
   });
-  return `INSERT INTO chat_messages (${MESSAGE_COLUMNS}) ${selects.join(' UNION ALL ')} RETURNING id, seq, parent_id`;
+  return `INSERT INTO chat_messages (${MESSAGE_INSERT_COLUMNS}) ${selects.join(' UNION ALL ')} RETURNING id, seq, parent_id`;
 }

@@ -1,5 +1,5 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
-import type { MessageRole, MessageStatus } from '../history-store.interface';
+import type { FeedbackRating, MessageRole, MessageStatus } from '../history-store.interface';
 
 /** One message in MongoDB. `userId` is copied from the session so search and erase scope by user. */
 @Schema({ collection: 'chat_messages', versionKey: false })
@@ -40,6 +40,12 @@ export class MongoChatMessage {
 
   @Prop({ type: String, default: null })
   error: string | null;
+
+  @Prop({ type: String, default: null })
+  feedbackRating?: FeedbackRating | null;
+
+  @Prop({ type: String, default: null })
+  feedbackComment?: string | null;
 
   @Prop({ type: Date, required: true })
   createdAt: Date;
