@@ -220,6 +220,31 @@ describeE2e('chat: regenerate, edit and branch (message tree)', () => {
     expect((await read(alice, sessionId, '?tree=full')).total).toBe(3);
   });
 
+  it('stores a failed regeneration with its status, as any turn (nothing lost)', async () => {
+    const { sessionId, path } = await conversation(alice, 'fragile');
+    sim.script({ status: 500 });
+    const res = await as(alice).chat({ session_id: sessionId, regenerate_of: path[1].id });
+    expect(res.status).toBe(502);
+    const now = await read(alice, sessionId);
+    expect(now.messages[1]).toMatchObject({
+      status: 'error',
+      parent_id: path[0].id,
+      sibling_index: 1,
+      sibling_count: 2,
+    });
+    expect(now.messages[1].sibling_ids[0]).toBe(path[1].id);
+    // The good reply is still there to switch back to, and then continues as before.
+    await as(alice)
+      .patch(`/api/history/${sessionId}`, { active_message_id: path[1].id })
+      .expect(200);
+    await as(alice).chat({ message: 'again', session_id: sessionId }).expect(200);
+    expect(lastUpstream()).toEqual([
+      'user: fragile',
+      `assistant: ${path[1].content}`,
+      'user: again',
+    ]);
+  });
+
   it('keeps one generation per session across branches (409)', async () => {
     const { sessionId, path } = await conversation(alice, 'busy');
     sim.script({ headersDelayMs: 1_500 });
