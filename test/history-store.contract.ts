@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { NotFoundError } from '@app/common';
 import type {
   HistoryStore,
@@ -752,6 +753,87 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
       ]);
       expect(await store.getMessages(session.id, [])).toEqual([]);
       expect(await store.listTreeNodes(UNKNOWN_ID)).toEqual([]);
+    });
+
+    it('imports a whole conversation with its tree, ids and timestamps as given', async () => {
+      const owner = await harness.createUser();
+      const at = (minute: number) => new Date(Date.UTC(2025, 0, 1, 10, minute, 0, 123));
+      const sessionId = randomUUID();
+      const ids = [randomUUID(), randomUUID(), randomUUID()];
+      const message = (index: number, parentId: string | null, extra: Partial<MessageRecord>) => ({
+        id: ids[index],
+        sessionId,
+        seq: index + 1,
+        parentId,
+        role: 'user' as const,
+        content: `imported ${index}`,
+        status: 'complete' as const,
+        model: null,
+        promptTokens: null,
+        completionTokens: null,
+        error: null,
+        feedback: null,
+        createdAt: at(index),
+        ...extra,
+      });
+      const messages: MessageRecord[] = [
+        message(0, null, {}),
+        message(1, ids[0], {
+          role: 'assistant',
+          model: 'gpt-4o',
+          feedback: { rating: 'up', comment: null },
+        }),
+        message(2, ids[0], { role: 'assistant', model: 'gpt-4o' }),
+      ];
+      const session: SessionRecord = {
+        id: sessionId,
+        userId: owner,
+        title: 'Imported',
+        messageCount: 3,
+        lastMessage: 'imported 2',
+        activeLeafId: ids[1],
+        createdAt: at(0),
+        updatedAt: at(2),
+      };
+
+      await store.importSession(session, messages);
+
+      expect(await store.getSession(owner, sessionId)).toEqual(session);
+      expect((await store.listMessages(sessionId, { page: 1, perPage: 10 })).items).toEqual(
+        messages,
+      );
+      expect(await store.listTreeNodes(sessionId)).toEqual(
+        messages.map(({ id, parentId, seq }) => ({ id, parentId, seq })),
+      );
+      expect((await store.listSessions(owner, { page: 1, perPage: 10 }, 'imported 2')).total).toBe(
+        1,
+      );
+      const next = await store.appendMessage(sessionId, userMessage('after the import'));
+      expect(next).toMatchObject({ seq: 4, parentId: ids[1] });
+    });
+
+    it('imports nothing of a conversation the database refuses', async () => {
+      const owner = await harness.createUser();
+      const { a1 } = await branched();
+      const sessionId = randomUUID();
+      const session: SessionRecord = {
+        id: sessionId,
+        userId: owner,
+        title: 'Half',
+        messageCount: 2,
+        lastMessage: null,
+        activeLeafId: null,
+        createdAt: new Date(),
+        updatedAt: new Date(),
+      };
+      const fresh = { ...a1, id: randomUUID(), sessionId, seq: 1, parentId: null };
+      // The second message reuses an existing id: the whole conversation is refused.
+      await expect(
+        store.importSession(session, [fresh, { ...a1, sessionId, seq: 2, parentId: fresh.id }]),
+      ).rejects.toBeDefined();
+      expect(await store.getSession(owner, sessionId)).toBeNull();
+      expect(await store.listTreeNodes(sessionId)).toEqual([]);
+      expect((await store.listSessions(owner, { page: 1, perPage: 10 })).total).toBe(0);
     });
 
     it('sets, replaces and removes feedback on a message, without touching the session', async () => {

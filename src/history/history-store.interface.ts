@@ -153,6 +153,12 @@ export abstract class HistoryStore {
     messageId: string,
     feedback: MessageFeedback | null,
   ): Promise<MessageRecord | null>;
+  /**
+   * Stores a whole conversation built elsewhere (an import): the session and its messages, with
+   * their ids, seq numbers and parents as given, all or nothing. Throws when any part is refused
+   * (then nothing of it is stored).
+   */
+  abstract importSession(session: SessionRecord, messages: MessageRecord[]): Promise<void>;
   /** Every message of the session as a tree node, by seq (oldest first). */
   abstract listTreeNodes(sessionId: string): Promise<TreeNode[]>;
   /** The messages of the session with these ids, by seq; unknown ids are left out. */

@@ -6,6 +6,7 @@ import {
   HttpCode,
   Param,
   Patch,
+  Post,
   Put,
   Query,
   Res,
@@ -28,11 +29,13 @@ import { ApiErrorResponse } from '@app/common';
 import { ExportQueryDto, ListHistoryQueryDto, SessionQueryDto } from './dto/history-query.dto';
 import {
   FeedbackDto,
+  ImportResultDto,
   SessionDetailDto,
   SessionExportDto,
   SessionListDto,
   SessionSummaryDto,
 } from './dto/history-response.dto';
+import { ImportHistoryDto } from './dto/import-history.dto';
 import { SetFeedbackDto } from './dto/set-feedback.dto';
 import { UpdateSessionDto } from './dto/update-session.dto';
 import { HistoryService } from './history.service';
@@ -95,6 +98,30 @@ export class HistoryController {
       { page: query.page, perPage: query.per_page },
       query.q,
     );
+  }
+
+  @Post('import')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Import conversations: an export of this service or a ChatGPT conversations.json',
+    description:
+      "Send the file's JSON as `data`. Each conversation becomes a new session with all of its " +
+      "branches (ChatGPT's `mapping` tree; `current_node` or the export's `active_message_id` is " +
+      'the active branch) and keeps its timestamps; system and tool messages are left out. Each ' +
+      'conversation is stored all or nothing; the answer lists what was imported and, per ' +
+      'conversation, why one was not.',
+  })
+  @ApiOkResponse({ type: ImportResultDto })
+  @ApiErrorResponse(400, 'data missing, not an object or list, or more than 100 conversations', {
+    detail: 'data is required',
+    errors: [{ field: 'data', message: 'data is required' }],
+  })
+  @ApiErrorResponse(413, 'Body larger than BODY_LIMIT', { detail: 'Request body too large' })
+  importConversations(
+    @CurrentUser() user: AuthUser,
+    @Body() body: ImportHistoryDto,
+  ): Promise<ImportResultDto> {
+    return this.history.importConversations(user.id, body.data);
   }
 
   @Get(':session_id')

@@ -25,6 +25,7 @@ function newStore(): jest.Mocked<HistoryStore> {
     listTreeNodes: jest.fn().mockResolvedValue([]),
     getMessages: jest.fn().mockResolvedValue([]),
     setFeedback: jest.fn().mockResolvedValue(null),
+    importSession: jest.fn().mockResolvedValue(undefined),
   };
 }
 

@@ -1,4 +1,4 @@
-import { Injectable, Optional } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import { MetricsService } from '../metrics/metrics.service';
 import {
   HistoryStore,
@@ -11,8 +11,12 @@ import {
 import { InvalidInputError } from '@app/common';
 import { MessageNotFoundError, SessionNotFoundError } from './history.errors';
 import { MessageTree } from './message-tree';
+import { type DraftConversation, readConversations } from './conversation-import';
+import { messagePreview } from './message-preview';
+import { newHistoryId } from './session-id';
 import {
   FeedbackDto,
+  ImportResultDto,
   mapMessage,
   mapSessionSummary,
   SessionDetailDto,
@@ -72,6 +76,8 @@ export interface SessionExport {
  */
 @Injectable()
 export class HistoryService {
+  private readonly logger = new Logger(HistoryService.name);
+
   constructor(
     private readonly store: HistoryStore,
     @Optional() private readonly metrics?: MetricsService,
@@ -182,6 +188,34 @@ export class HistoryService {
     if (!updated) throw new MessageNotFoundError();
     if (feedback) this.metrics?.observeFeedback(updated.model ?? 'unknown', feedback.rating);
     return updated.feedback;
+  }
+
+  /**
+   * Imports conversations (see readConversations) as new sessions of the caller, each with its
+   * branches and active leaf, each all or nothing; the others are imported whatever one's fate.
+   */
+  async importConversations(userId: string, data: unknown): Promise<ImportResultDto> {
+    const result: ImportResultDto = { imported: [], errors: [] };
+    for (const [index, draft] of readConversations(data).entries()) {
+      if (draft instanceof InvalidInputError) {
+        result.errors.push({ index, detail: draft.message });
+        continue;
+      }
+      const { session, messages } = importedRecords(userId, draft);
+      try {
+        await this.store.importSession(session, messages);
+        result.imported.push({
+          index,
+          session_id: session.id,
+          title: session.title,
+          message_count: messages.length,
+        });
+      } catch (error) {
+        this.logger.error({ err: error, index }, 'Could not store an imported conversation');
+        result.errors.push({ index, detail: 'The conversation could not be stored' });
+      }
+    }
+    return result;
   }
 
   /**
@@ -380,4 +414,42 @@ function activeLeaf(session: SessionRecord, tree: MessageTree): string | null {
   return session.activeLeafId && tree.has(session.activeLeafId)
     ? session.activeLeafId
     : tree.defaultLeaf();
+}
+
+/** The records an imported conversation is stored as: new ids, seq in tree order, the same shape. */
+function importedRecords(
+  userId: string,
+  draft: DraftConversation,
+): { session: SessionRecord; messages: MessageRecord[] } {
+  const sessionId = newHistoryId();
+  const ids = new Map(draft.messages.map((message) => [message.key, newHistoryId()]));
+  const messages: MessageRecord[] = draft.messages.map((message, index) => ({
+    id: ids.get(message.key)!,
+    sessionId,
+    seq: index + 1,
+    parentId: message.parentKey === null ? null : ids.get(message.parentKey)!,
+    role: message.role,
+    content: message.content,
+    status: message.status,
+    model: message.model,
+    promptTokens: message.promptTokens,
+    completionTokens: message.completionTokens,
+    error: message.status === 'error' ? 'The reply failed before it was imported' : null,
+    feedback: message.feedback,
+    createdAt: message.createdAt,
+  }));
+  const active = draft.activeKey === null ? undefined : ids.get(draft.activeKey);
+  return {
+    session: {
+      id: sessionId,
+      userId,
+      title: draft.title,
+      messageCount: messages.length,
+      lastMessage: messagePreview(messages.at(-1)?.content ?? '') || null,
+      activeLeafId: active ?? new MessageTree(messages).defaultLeaf(),
+      createdAt: draft.createdAt,
+      updatedAt: draft.updatedAt,
+    },
+    messages,
+  };
 }

@@ -291,3 +291,44 @@ export function mapMessage(message: MessageRecord, siblings: SiblingInfo): Messa
     created_at: message.createdAt.toISOString(),
   };
 }
+
+/** A conversation an import stored. */
+export class ImportedSessionDto {
+  @ApiProperty({
+    type: 'integer',
+    example: 0,
+    description: 'Position of the conversation in `data` (0-based).',
+  })
+  index: number;
+
+  @ApiProperty({ example: SESSION_ID_EXAMPLE, format: 'uuid' })
+  session_id: string;
+
+  @ApiProperty({ example: 'Trip to Lisbon', nullable: true, type: String })
+  title: string | null;
+
+  @ApiProperty({ type: 'integer', example: 2 })
+  message_count: number;
+}
+
+/** A conversation an import left out, and why. */
+export class ImportErrorDto {
+  @ApiProperty({
+    type: 'integer',
+    example: 1,
+    description: 'Position of the conversation in `data` (0-based).',
+  })
+  index: number;
+
+  @ApiProperty({ example: 'message 3: role must be user or assistant' })
+  detail: string;
+}
+
+/** `POST /api/history/import`: what was stored and what was not (each conversation all or nothing). */
+export class ImportResultDto {
+  @ApiProperty({ type: [ImportedSessionDto] })
+  imported: ImportedSessionDto[];
+
+  @ApiProperty({ type: [ImportErrorDto] })
+  errors: ImportErrorDto[];
+}

@@ -313,6 +313,26 @@ export class MongoHistoryStore implements HistoryStore, OnModuleInit {
     return doc ? toMessageRecord(doc) : null;
   }
 
+  async importSession(session: SessionRecord, messages: MessageRecord[]): Promise<void> {
+    // No transactions: the messages go first and the session last, so nothing is listed or
+    // readable before the whole conversation is stored; a failure removes what was written.
+    const docs: MongoChatMessage[] = messages.map(({ id, feedback, ...fields }) => ({
+      _id: id,
+      userId: session.userId,
+      ...fields,
+      feedbackRating: feedback?.rating ?? null,
+      feedbackComment: feedback?.comment ?? null,
+    }));
+    try {
+      if (docs.length) await this.messages.insertMany(docs, { ordered: true });
+      const { id, ...fields } = session;
+      await this.sessions.create({ _id: id, ...fields });
+    } catch (error) {
+      await this.messages.deleteMany({ sessionId: session.id });
+      throw error;
+    }
+  }
+
   async listTreeNodes(sessionId: string): Promise<TreeNode[]> {
     if (!sessionId) return [];
     const docs = await this.messages

@@ -68,6 +68,24 @@ export class PostgresHistoryStore extends SqlHistoryStore {
     );
   }
 
+  /** An import is the one write of several statements here: a transaction on one connection. */
+  protected async insertAll(statements: [string, unknown[]][]): Promise<void> {
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction();
+      for (const [sql, parameters] of statements) {
+        await runner.query(this.numbered(sql), parameters);
+      }
+      await runner.commitTransaction();
+    } catch (error) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction();
+      throw error;
+    } finally {
+      await runner.release();
+    }
+  }
+
   protected async changeMessage(change: MessageChange): Promise<RawRow[]> {
     const { preview } = change;
     // Only the newest message (seq = message_count) is the session's preview.

@@ -59,6 +59,9 @@ export interface MessageAppend {
   messageParams: unknown[][];
 }
 
+/** Messages per INSERT of an import. */
+const IMPORT_BATCH = 500;
+
 /** Raises a session's message_count by `count`; parameters: updated_at, preview, active leaf, id. */
 export function counterUpdate(count: number): string {
   return (
@@ -108,6 +111,8 @@ export abstract class SqlHistoryStore implements HistoryStore {
    * (the first under the previous leaf when `parentFromSession`) atomically; the (id, seq) rows.
    */
   protected abstract insertNumbered(append: MessageAppend): Promise<RawRow[]>;
+  /** Runs the INSERT statements (session first, then message batches) in one transaction. */
+  protected abstract insertAll(statements: [string, unknown[]][]): Promise<void>;
   /** Runs the message change and updates the session with it atomically; the message rows. */
   protected abstract changeMessage(change: MessageChange): Promise<RawRow[]>;
 
@@ -317,6 +322,50 @@ export abstract class SqlHistoryStore implements HistoryStore {
       [feedback?.rating ?? null, feedback?.comment ?? null, messageId, sessionId],
     );
     return rows.length ? this.mapper.message(rows[0]) : null;
+  }
+
+  async importSession(session: SessionRecord, messages: MessageRecord[]): Promise<void> {
+    const statements: [string, unknown[]][] = [
+      [
+        `INSERT INTO chat_sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          session.id,
+          session.userId,
+          session.title,
+          session.messageCount,
+          session.lastMessage,
+          session.activeLeafId,
+          this.mapper.sessionDate(session.createdAt),
+          this.mapper.sessionDate(session.updatedAt),
+        ],
+      ],
+    ];
+    // 14 parameters a row: batches stay far below Postgres' 65,535 parameters a statement.
+    for (let start = 0; start < messages.length; start += IMPORT_BATCH) {
+      const batch = messages.slice(start, start + IMPORT_BATCH);
+      statements.push([
+        `INSERT INTO chat_messages (${MESSAGE_COLUMNS}) VALUES ${batch
+          .map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+          .join(', ')}`,
+        batch.flatMap((m) => [
+          m.id,
+          m.sessionId,
+          m.seq,
+          m.parentId,
+          m.role,
+          m.content,
+          m.status,
+          m.model,
+          m.promptTokens,
+          m.completionTokens,
+          m.error,
+          this.mapper.messageDate(m.createdAt),
+          m.feedback?.rating ?? null,
+          m.feedback?.comment ?? null,
+        ]),
+      ]);
+    }
+    await this.insertAll(statements);
   }
 
   async listTreeNodes(sessionId: string): Promise<TreeNode[]> {

@@ -68,6 +68,12 @@ export class SqliteHistoryStore extends SqlHistoryStore {
     });
   }
 
+  protected async insertAll(statements: [string, unknown[]][]): Promise<void> {
+    this.statements.transaction(() => {
+      for (const [sql, parameters] of statements) this.statements.run(sql, parameters);
+    });
+  }
+
   protected async changeMessage(change: MessageChange): Promise<RawRow[]> {
     const { sessionId, now, preview } = change;
     return this.statements.transaction(() => {
