@@ -812,6 +812,52 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
       expect(next).toMatchObject({ seq: 4, parentId: ids[1] });
     });
 
+    it('imports a long conversation (several batches) whole', async () => {
+      const owner = await harness.createUser();
+      const sessionId = randomUUID();
+      const now = new Date();
+      const messages: MessageRecord[] = [];
+      for (let seq = 1; seq <= 1_201; seq++) {
+        messages.push({
+          id: randomUUID(),
+          sessionId,
+          seq,
+          parentId: messages.at(-1)?.id ?? null,
+          role: seq % 2 ? 'user' : 'assistant',
+          content: `line ${seq}`,
+          status: 'complete',
+          model: null,
+          promptTokens: null,
+          completionTokens: null,
+          error: null,
+          feedback: null,
+          createdAt: now,
+        });
+      }
+      await store.importSession(
+        {
+          id: sessionId,
+          userId: owner,
+          title: null,
+          messageCount: messages.length,
+          lastMessage: 'line 1201',
+          activeLeafId: messages.at(-1)!.id,
+          createdAt: now,
+          updatedAt: now,
+        },
+        messages,
+      );
+      const nodes = await store.listTreeNodes(sessionId);
+      expect(nodes).toHaveLength(1_201);
+      expect(nodes.at(-1)).toEqual({
+        id: messages[1_200].id,
+        parentId: messages[1_199].id,
+        seq: 1_201,
+      });
+      const [last] = await store.getMessages(sessionId, [messages[1_200].id]);
+      expect(last).toEqual(messages[1_200]);
+    });
+
     it('imports nothing of a conversation the database refuses', async () => {
       const owner = await harness.createUser();
       const { a1 } = await branched();

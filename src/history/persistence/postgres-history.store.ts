@@ -1,10 +1,35 @@
 import { Injectable } from '@nestjs/common';
-import type { RawRow } from './sql-history-rows';
+import { MESSAGE_COLUMNS, type RawRow } from './sql-history-rows';
+
+/** Messages per statement of an import. */
+const IMPORT_BATCH = 1000;
+/** The array type of each MESSAGE_COLUMNS column, in order. */
+const IMPORT_COLUMN_TYPES = [
+  'varchar',
+  'varchar',
+  'int',
+  'varchar',
+  'varchar',
+  'text',
+  'varchar',
+  'varchar',
+  'int',
+  'int',
+  'text',
+  'timestamp',
+  'varchar',
+  'text',
+];
+const INSERT_MESSAGE_ARRAYS =
+  `INSERT INTO chat_messages (${MESSAGE_COLUMNS}) SELECT * FROM unnest(` +
+  IMPORT_COLUMN_TYPES.map((type, index) => `$${index + 1}::${type}[]`).join(', ') +
+  ')';
 import {
   DELETE_SESSION,
   DELETE_SESSION_MESSAGES,
   DELETE_USER_MESSAGES,
   DELETE_USER_SESSIONS,
+  INSERT_SESSION,
   insertMessagesFrom,
   MessageAppend,
   MessageChange,
@@ -68,14 +93,21 @@ export class PostgresHistoryStore extends SqlHistoryStore {
     );
   }
 
-  /** An import is the one write of several statements here: a transaction on one connection. */
-  protected async insertAll(statements: [string, unknown[]][]): Promise<void> {
+  /**
+   * An import is the one write of several statements here: a transaction on one connection.
+   * Messages go in batches as one array per column (`unnest`), so the statement text is the same
+   * whatever the batch size and far below the 65,535 parameters a statement.
+   */
+  protected async insertImported(session: unknown[], messages: unknown[][]): Promise<void> {
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
     try {
       await runner.startTransaction();
-      for (const [sql, parameters] of statements) {
-        await runner.query(this.numbered(sql), parameters);
+      await runner.query(this.numbered(INSERT_SESSION), session);
+      for (let start = 0; start < messages.length; start += IMPORT_BATCH) {
+        const batch = messages.slice(start, start + IMPORT_BATCH);
+        const columns = IMPORT_COLUMN_TYPES.map((_, column) => batch.map((row) => row[column]));
+        await runner.query(INSERT_MESSAGE_ARRAYS, columns);
       }
       await runner.commitTransaction();
     } catch (error) {

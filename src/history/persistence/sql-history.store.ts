@@ -59,8 +59,7 @@ export interface MessageAppend {
   messageParams: unknown[][];
 }
 
-/** Messages per INSERT of an import. */
-const IMPORT_BATCH = 500;
+export const INSERT_SESSION = `INSERT INTO chat_sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`;
 
 /** Raises a session's message_count by `count`; parameters: updated_at, preview, active leaf, id. */
 export function counterUpdate(count: number): string {
@@ -111,8 +110,11 @@ export abstract class SqlHistoryStore implements HistoryStore {
    * (the first under the previous leaf when `parentFromSession`) atomically; the (id, seq) rows.
    */
   protected abstract insertNumbered(append: MessageAppend): Promise<RawRow[]>;
-  /** Runs the INSERT statements (session first, then message batches) in one transaction. */
-  protected abstract insertAll(statements: [string, unknown[]][]): Promise<void>;
+  /**
+   * Inserts an imported session (INSERT_SESSION's parameters) and its messages (each row in
+   * MESSAGE_COLUMNS order) in one transaction.
+   */
+  protected abstract insertImported(session: unknown[], messages: unknown[][]): Promise<void>;
   /** Runs the message change and updates the session with it atomically; the message rows. */
   protected abstract changeMessage(change: MessageChange): Promise<RawRow[]>;
 
@@ -325,47 +327,34 @@ export abstract class SqlHistoryStore implements HistoryStore {
   }
 
   async importSession(session: SessionRecord, messages: MessageRecord[]): Promise<void> {
-    const statements: [string, unknown[]][] = [
+    await this.insertImported(
       [
-        `INSERT INTO chat_sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-        [
-          session.id,
-          session.userId,
-          session.title,
-          session.messageCount,
-          session.lastMessage,
-          session.activeLeafId,
-          this.mapper.sessionDate(session.createdAt),
-          this.mapper.sessionDate(session.updatedAt),
-        ],
+        session.id,
+        session.userId,
+        session.title,
+        session.messageCount,
+        session.lastMessage,
+        session.activeLeafId,
+        this.mapper.sessionDate(session.createdAt),
+        this.mapper.sessionDate(session.updatedAt),
       ],
-    ];
-    // 14 parameters a row: batches stay far below Postgres' 65,535 parameters a statement.
-    for (let start = 0; start < messages.length; start += IMPORT_BATCH) {
-      const batch = messages.slice(start, start + IMPORT_BATCH);
-      statements.push([
-        `INSERT INTO chat_messages (${MESSAGE_COLUMNS}) VALUES ${batch
-          .map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-          .join(', ')}`,
-        batch.flatMap((m) => [
-          m.id,
-          m.sessionId,
-          m.seq,
-          m.parentId,
-          m.role,
-          m.content,
-          m.status,
-          m.model,
-          m.promptTokens,
-          m.completionTokens,
-          m.error,
-          this.mapper.messageDate(m.createdAt),
-          m.feedback?.rating ?? null,
-          m.feedback?.comment ?? null,
-        ]),
-      ]);
-    }
-    await this.insertAll(statements);
+      messages.map((m) => [
+        m.id,
+        m.sessionId,
+        m.seq,
+        m.parentId,
+        m.role,
+        m.content,
+        m.status,
+        m.model,
+        m.promptTokens,
+        m.completionTokens,
+        m.error,
+        this.mapper.messageDate(m.createdAt),
+        m.feedback?.rating ?? null,
+        m.feedback?.comment ?? null,
+      ]),
+    );
   }
 
   async listTreeNodes(sessionId: string): Promise<TreeNode[]> {

@@ -2,13 +2,18 @@ import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import type { Driver } from 'typeorm/driver/Driver';
 import { openSqliteHandle } from '../../database/sqlite-handle';
-import type { RawRow } from './sql-history-rows';
+import { MESSAGE_COLUMNS, type RawRow } from './sql-history-rows';
+
+const INSERT_MESSAGE_ROW = `INSERT INTO chat_messages (${MESSAGE_COLUMNS}) VALUES (${Array(14)
+  .fill('?')
+  .join(', ')})`;
 import {
   counterUpdate,
   DELETE_SESSION,
   DELETE_SESSION_MESSAGES,
   DELETE_USER_MESSAGES,
   DELETE_USER_SESSIONS,
+  INSERT_SESSION,
   insertMessagesFrom,
   MessageAppend,
   MessageChange,
@@ -68,9 +73,12 @@ export class SqliteHistoryStore extends SqlHistoryStore {
     });
   }
 
-  protected async insertAll(statements: [string, unknown[]][]): Promise<void> {
+  protected async insertImported(session: unknown[], messages: unknown[][]): Promise<void> {
+    // One prepared row INSERT, run per message: in a synchronous transaction that is as fast as
+    // a multi-row statement, and the statement cache keeps one text whatever the size.
     this.statements.transaction(() => {
-      for (const [sql, parameters] of statements) this.statements.run(sql, parameters);
+      this.statements.run(INSERT_SESSION, session);
+      for (const row of messages) this.statements.run(INSERT_MESSAGE_ROW, row);
     });
   }
 
