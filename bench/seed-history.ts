@@ -248,6 +248,10 @@ function buildSession(userId: string, index: number, messages: number, endsAt: n
     messageCount: messages,
     lastMessage: rows.length ? messagePreview(rows[rows.length - 1].content) : null,
     activeLeafId: rows.length ? rows[rows.length - 1].id : null,
+    systemPrompt: null,
+    model: null,
+    temperature: null,
+    maxTokens: null,
     createdAt: new Date(start),
     updatedAt: new Date(messages ? start + messages * 1_000 : start),
   };

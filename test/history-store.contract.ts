@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { NotFoundError } from '@app/common';
-import type {
-  HistoryStore,
-  MessageRecord,
-  NewMessage,
-  PendingReply,
-  SessionRecord,
+import {
+  type HistoryStore,
+  type MessageRecord,
+  type NewMessage,
+  NO_SETTINGS,
+  type PendingReply,
+  type SessionRecord,
 } from '../src/history/history-store.interface';
 import { MessageNotFoundError, SessionNotFoundError } from '../src/history/history.errors';
 import { PREVIEW_MAX_CHARS } from '../src/history/message-preview';
@@ -62,6 +63,7 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
         messageCount: 0,
         lastMessage: null,
         activeLeafId: null,
+        settings: NO_SETTINGS,
         createdAt: expect.any(Date),
         updatedAt: expect.any(Date),
       });
@@ -77,6 +79,35 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
       const created = await store.createSession(owner);
       expect(created.title).toBeNull();
       expect((await store.getSession(owner, created.id))?.title).toBeNull();
+    });
+
+    it('creates a session with settings and changes them for its owner only, not as activity', async () => {
+      const owner = await harness.createUser();
+      const stranger = await harness.createUser();
+      const settings = {
+        systemPrompt: 'Be brief.',
+        model: 'local/echo',
+        temperature: 0.7,
+        maxTokens: 256,
+      };
+      const created = await store.createSession(owner, 'Configured', settings);
+      expect(created.settings).toEqual(settings);
+      expect((await store.getSession(owner, created.id))?.settings).toEqual(settings);
+
+      const changed = await store.updateSettings(owner, created.id, {
+        temperature: 1.3,
+        systemPrompt: null,
+        model: undefined,
+      });
+      expect(changed).toEqual({
+        ...created,
+        settings: { systemPrompt: null, model: 'local/echo', temperature: 1.3, maxTokens: 256 },
+      });
+      expect(await store.getSession(owner, created.id)).toEqual(changed);
+      expect(await store.updateSettings(owner, created.id, {})).toEqual(changed);
+      expect(await store.updateSettings(stranger, created.id, { maxTokens: 1 })).toBeNull();
+      expect(await store.updateSettings(owner, UNKNOWN_ID, { maxTokens: 1 })).toBeNull();
+      expect((await store.getSession(owner, created.id))?.settings.maxTokens).toBe(256);
     });
 
     it('keeps timestamps exact to the millisecond', async () => {
@@ -792,6 +823,7 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
         messageCount: 3,
         lastMessage: 'imported 2',
         activeLeafId: ids[1],
+        settings: NO_SETTINGS,
         createdAt: at(0),
         updatedAt: at(2),
       };
@@ -842,6 +874,7 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
           messageCount: messages.length,
           lastMessage: 'line 1201',
           activeLeafId: messages.at(-1)!.id,
+          settings: NO_SETTINGS,
           createdAt: now,
           updatedAt: now,
         },
@@ -869,6 +902,7 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
         messageCount: 2,
         lastMessage: null,
         activeLeafId: null,
+        settings: NO_SETTINGS,
         createdAt: new Date(),
         updatedAt: new Date(),
       };

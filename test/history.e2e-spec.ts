@@ -252,6 +252,7 @@ describeE2e('history API', () => {
         created_at: session.createdAt.toISOString(),
         updated_at: expect.stringMatching(ISO_UTC),
         active_message_id: messages[5].id,
+        settings: { system_prompt: null, model: null, temperature: null, max_tokens: null },
         tree: 'path',
         messages: expect.any(Array),
         page: 1,
@@ -385,7 +386,7 @@ describeE2e('history API', () => {
     });
 
     it.each([
-      ['no field at all', {}, 'title', 'title or active_message_id is required'],
+      ['no field at all', {}, 'title', 'title, active_message_id or a setting is required'],
       ['an empty title', { title: '' }, 'title', 'title must be 1 to 200 characters'],
       ['a blank title', { title: '   ' }, 'title', 'title must be 1 to 200 characters'],
       ['a long title', { title: 'x'.repeat(201) }, 'title', 'title must be 1 to 200 characters'],

@@ -4,6 +4,7 @@ import { AppConfig, buildDataSourceOptions } from '@app/config';
 import { baseTestEnv, createTestDatabase, describeWithServices, TestDatabase } from '@app/testing';
 import { InitialSchema1764086400000 } from '../src/database/migrations/1764086400000-initial-schema';
 import { ChatMessage } from '../src/history/entities/chat-message.entity';
+import { NO_SETTINGS } from '../src/history/history-store.interface';
 import { ChatSession } from '../src/history/entities/chat-session.entity';
 import { PostgresHistoryStore } from '../src/history/persistence/postgres-history.store';
 import { SqliteHistoryStore } from '../src/history/persistence/sqlite-history.store';
@@ -84,6 +85,8 @@ function migrationSuite(kind: 'sqlite' | 'postgres'): void {
       messageCount: 4,
       lastMessage: 'm4',
       title: 'Old chat',
+      // Later migrations on the same rows: no settings of its own, no feedback.
+      settings: NO_SETTINGS,
     });
     expect((await history.getSession(userId, empty))?.activeLeafId).toBeNull();
     const messages = await history.listMessages(flat, { page: 1, perPage: 10 });

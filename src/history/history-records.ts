@@ -1,13 +1,20 @@
-import type {
-  MessagePatch,
-  MessageRecord,
-  NewMessage,
-  SessionRecord,
+import {
+  type MessagePatch,
+  type MessageRecord,
+  type NewMessage,
+  NO_SETTINGS,
+  type SessionRecord,
+  type SessionSettings,
 } from './history-store.interface';
 import { newHistoryId } from './session-id';
 
 /** A new, empty session as both stores write it: fresh id, no messages, no preview yet. */
-export function newSessionRecord(userId: string, title: string | null, now: Date): SessionRecord {
+export function newSessionRecord(
+  userId: string,
+  title: string | null,
+  now: Date,
+  settings: SessionSettings = NO_SETTINGS,
+): SessionRecord {
   return {
     id: newHistoryId(),
     userId,
@@ -15,6 +22,7 @@ export function newSessionRecord(userId: string, title: string | null, now: Date
     messageCount: 0,
     lastMessage: null,
     activeLeafId: null,
+    settings: { ...settings },
     createdAt: now,
     updatedAt: now,
   };

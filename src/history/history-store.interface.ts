@@ -10,6 +10,25 @@ export interface MessageFeedback {
   comment: string | null;
 }
 
+/**
+ * A conversation's own defaults for its turns (null: the app's default); a chat request's own
+ * values override them for that turn only.
+ */
+export interface SessionSettings {
+  systemPrompt: string | null;
+  model: string | null;
+  temperature: number | null;
+  maxTokens: number | null;
+}
+
+/** Settings with nothing set. */
+export const NO_SETTINGS: SessionSettings = Object.freeze({
+  systemPrompt: null,
+  model: null,
+  temperature: null,
+  maxTokens: null,
+});
+
 export interface SessionRecord {
   id: string;
   userId: string;
@@ -22,6 +41,7 @@ export interface SessionRecord {
    * newest appended message, or the one a switch selected; null while the session is empty.
    */
   activeLeafId: string | null;
+  settings: SessionSettings;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -102,7 +122,20 @@ export interface Page<T> {
  * userId scopes to that user: another user's session behaves exactly like a missing one.
  */
 export abstract class HistoryStore {
-  abstract createSession(userId: string, title?: string | null): Promise<SessionRecord>;
+  abstract createSession(
+    userId: string,
+    title?: string | null,
+    settings?: SessionSettings,
+  ): Promise<SessionRecord>;
+  /**
+   * Changes the given settings (undefined: unchanged, null: cleared) of the user's session; null
+   * when it is not theirs. Not activity: updatedAt stays.
+   */
+  abstract updateSettings(
+    userId: string,
+    sessionId: string,
+    patch: Partial<SessionSettings>,
+  ): Promise<SessionRecord | null>;
   /** The session if it exists and belongs to `userId`, else null. */
   abstract getSession(userId: string, sessionId: string): Promise<SessionRecord | null>;
   /** Newest first (by updatedAt, then id). `query` matches message text, case-insensitive. */

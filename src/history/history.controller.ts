@@ -101,6 +101,7 @@ export class HistoryController {
   }
 
   @Post('import')
+  @ApiKeyScope('history:write')
   @HttpCode(200)
   @ApiOperation({
     summary: 'Import conversations: an export of this service or a ChatGPT conversations.json',
@@ -157,11 +158,13 @@ export class HistoryController {
   @Patch(':session_id')
   @ApiKeyScope('history:write')
   @ApiOperation({
-    summary: 'Rename a session and/or switch its active branch',
+    summary: 'Rename a session, switch its active branch and/or change its settings',
     description:
       "`title` renames; `active_message_id` makes that message's branch the active one (its leaf " +
       'is found by following the newest reply down). Returns the session summary. Does not change ' +
-      '`updated_at` or the list order.',
+      '`updated_at` or the list order. `system_prompt`, `model`, `temperature`, `max_tokens` ' +
+      "are the conversation's own settings, used by every turn that does not send its own " +
+      '(null clears one); validated like a chat request (an unknown model → 400).',
   })
   @ApiParam(SESSION_PARAM)
   @ApiOkResponse({ type: SessionSummaryDto })
@@ -186,6 +189,12 @@ export class HistoryController {
     return this.history.updateSession(user.id, sessionId, {
       title: body.title,
       activeMessageId: body.active_message_id,
+      settings: {
+        systemPrompt: body.system_prompt,
+        model: body.model,
+        temperature: body.temperature,
+        maxTokens: body.max_tokens,
+      },
     });
   }
 

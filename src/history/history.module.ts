@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import type { AppConfig } from '@app/config';
 import { AccessTokenModule } from '../auth/access-token.module';
+import { ProvidersModule } from '../providers/providers.module';
 import { HistoryController } from './history.controller';
 import { HistoryService } from './history.service';
 import { MongoHealthIndicator } from './mongo.health';
@@ -23,7 +24,7 @@ export class HistoryModule {
     return {
       module: HistoryModule,
       global: true,
-      imports: [AccessTokenModule, persistence],
+      imports: [AccessTokenModule, ProvidersModule, persistence],
       controllers: [HistoryController],
       providers: [HistoryService, ...health],
       exports: [HistoryService, ...health],

@@ -1,4 +1,5 @@
-import { mapError } from '@app/common';
+import { InvalidInputError, mapError } from '@app/common';
+import type { ProvidersService } from '../providers/providers.service';
 import { messageRecord, sessionRecord } from '../../test/factories/chat-turn.factory';
 import type { HistoryStore, MessageRecord } from './history-store.interface';
 import { HistoryService } from './history.service';
@@ -26,6 +27,7 @@ function newStore(): jest.Mocked<HistoryStore> {
     getMessages: jest.fn().mockResolvedValue([]),
     setFeedback: jest.fn().mockResolvedValue(null),
     importSession: jest.fn().mockResolvedValue(undefined),
+    updateSettings: jest.fn().mockResolvedValue(null),
   };
 }
 
@@ -41,13 +43,25 @@ async function rejection(promise: Promise<unknown>) {
 
 const NOT_FOUND = { status: 404, body: { detail: 'Session not found' } };
 
+/** The model catalog: `local/echo` only, as ProvidersService resolves it. */
+const providers = {
+  resolveModel: jest.fn((id?: string) => {
+    if (id !== undefined && id !== 'local/echo') {
+      throw new InvalidInputError(`Unknown model: ${id}`, [
+        { field: 'model', message: 'unknown model' },
+      ]);
+    }
+    return { id: 'local/echo', provider: 'local', model: 'echo' };
+  }),
+} as unknown as ProvidersService;
+
 describe(HistoryService.name, () => {
   let store: jest.Mocked<HistoryStore>;
   let sut: HistoryService;
 
   beforeEach(() => {
     store = newStore();
-    sut = new HistoryService(store);
+    sut = new HistoryService(store, providers);
   });
 
   describe('the 404 rule', () => {
@@ -247,6 +261,36 @@ describe(HistoryService.name, () => {
         status: 'pending',
         model: 'test/model',
       });
+    });
+  });
+
+  describe('settings', () => {
+    it('changes the settings given, storing the catalog id of a model, and 400s an unknown model', async () => {
+      const session = sessionRecord({ id: SESSION_ID });
+      store.getSession.mockResolvedValue(session);
+      store.updateSettings.mockResolvedValue(session);
+
+      await sut.updateSession('alice', SESSION_ID, {
+        settings: { model: 'local/echo', temperature: null, systemPrompt: undefined },
+      });
+      expect(store.updateSettings).toHaveBeenCalledWith('alice', SESSION_ID, {
+        model: 'local/echo',
+        temperature: null,
+      });
+
+      expect(
+        (await rejection(sut.updateSession('alice', SESSION_ID, { settings: { model: 'nope/x' } })))
+          .status,
+      ).toBe(400);
+      expect(store.updateSettings).toHaveBeenCalledTimes(1);
+      // Only undefined settings: nothing to change.
+      expect(
+        (
+          await rejection(
+            sut.updateSession('alice', SESSION_ID, { settings: { model: undefined } }),
+          )
+        ).status,
+      ).toBe(400);
     });
   });
 

@@ -1,12 +1,15 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import { MetricsService } from '../metrics/metrics.service';
+import { ProvidersService } from '../providers/providers.service';
 import {
+  NO_SETTINGS,
   HistoryStore,
   MessageFeedback,
   MessagePatch,
   PendingReply,
   MessageRecord,
   SessionRecord,
+  SessionSettings,
 } from './history-store.interface';
 import { InvalidInputError } from '@app/common';
 import { MessageNotFoundError, SessionNotFoundError } from './history.errors';
@@ -18,6 +21,7 @@ import {
   FeedbackDto,
   ImportResultDto,
   mapMessage,
+  mapSettings,
   mapSessionSummary,
   SessionDetailDto,
   SessionExportDto,
@@ -40,6 +44,8 @@ export interface PageInput {
 /** What `PATCH /api/history/{session_id}` changes; at least one field. */
 export interface SessionUpdate {
   title?: string;
+  /** Settings to change: undefined leaves one as it is, null clears it. */
+  settings?: Partial<SessionSettings>;
   /** Any message of the session: its branch becomes active. */
   activeMessageId?: string;
 }
@@ -80,6 +86,7 @@ export class HistoryService {
 
   constructor(
     private readonly store: HistoryStore,
+    private readonly providers: ProvidersService,
     @Optional() private readonly metrics?: MetricsService,
   ) {}
 
@@ -127,6 +134,7 @@ export class HistoryService {
       created_at: session.createdAt.toISOString(),
       updated_at: session.updatedAt.toISOString(),
       active_message_id: leaf,
+      settings: mapSettings(session.settings),
       tree: view,
       messages: messages.map((message) => mapMessage(message, tree.siblingsOf(message.id))),
       page: page.page,
@@ -145,12 +153,26 @@ export class HistoryService {
     sessionId: string,
     update: SessionUpdate,
   ): Promise<SessionSummaryDto> {
-    if (update.title === undefined && update.activeMessageId === undefined) {
-      throw new InvalidInputError('title or active_message_id is required', [
-        { field: 'title', message: 'title or active_message_id is required' },
+    const settings = Object.fromEntries(
+      Object.entries(update.settings ?? {}).filter(([, value]) => value !== undefined),
+    ) as Partial<SessionSettings>;
+    if (
+      update.title === undefined &&
+      update.activeMessageId === undefined &&
+      !Object.keys(settings).length
+    ) {
+      throw new InvalidInputError('title, active_message_id or a setting is required', [
+        { field: 'title', message: 'title, active_message_id or a setting is required' },
       ]);
     }
+    // An unknown model is a 400 before anything changes; the catalog's own spelling is stored.
+    if (settings.model) settings.model = this.providers.resolveModel(settings.model).id;
     let session = await this.requireSession(userId, sessionId);
+    if (Object.keys(settings).length) {
+      session = await this.owned(session.id, (id) =>
+        this.store.updateSettings(userId, id, settings),
+      );
+    }
     if (update.activeMessageId !== undefined) {
       const tree = new MessageTree(await this.store.listTreeNodes(session.id));
       if (!tree.has(update.activeMessageId)) throw new MessageNotFoundError();
@@ -265,8 +287,12 @@ export class HistoryService {
     return { parentId: leaf, history: await pathBefore(leaf) };
   }
 
-  createSession(userId: string, title: string | null): Promise<SessionRecord> {
-    return this.store.createSession(userId, title);
+  createSession(
+    userId: string,
+    title: string | null,
+    settings?: SessionSettings,
+  ): Promise<SessionRecord> {
+    return this.store.createSession(userId, title, settings);
   }
 
   async renameSession(
@@ -447,6 +473,7 @@ function importedRecords(
       messageCount: messages.length,
       lastMessage: messagePreview(messages.at(-1)?.content ?? '') || null,
       activeLeafId: active ?? new MessageTree(messages).defaultLeaf(),
+      settings: { ...NO_SETTINGS },
       createdAt: draft.createdAt,
       updatedAt: draft.updatedAt,
     },

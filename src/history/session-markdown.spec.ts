@@ -1,4 +1,4 @@
-import type { MessageRecord, SessionRecord } from './history-store.interface';
+import { type MessageRecord, NO_SETTINGS, type SessionRecord } from './history-store.interface';
 import { renderSessionMarkdown } from './session-markdown';
 
 const at = (minute: number) => new Date(Date.UTC(2026, 10, 25, 16, minute, 0));
@@ -11,6 +11,7 @@ function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
     messageCount: 0,
     lastMessage: null,
     activeLeafId: null,
+    settings: { ...NO_SETTINGS },
     createdAt: at(0),
     updatedAt: at(5),
     ...overrides,

@@ -6,7 +6,11 @@ import type { GenerationRegistry } from '../../src/chat/generation-registry';
 import { MemoryGenerationEventLog } from '../../src/chat/generations/memory-generation-event-log';
 import { ReplyWriteRetrier } from '../../src/chat/turn/reply-write-retrier';
 import type { SessionTitleService } from '../../src/chat/turn/session-title.service';
-import type { MessageRecord, SessionRecord } from '../../src/history/history-store.interface';
+import {
+  type MessageRecord,
+  NO_SETTINGS,
+  type SessionRecord,
+} from '../../src/history/history-store.interface';
 import type { HistoryService } from '../../src/history/history.service';
 import type { GenerationEvent } from '../../src/providers/generation.types';
 import type { ProvidersService } from '../../src/providers/providers.service';
@@ -101,6 +105,7 @@ export function sessionRecord(overrides: Partial<SessionRecord> = {}): SessionRe
     messageCount: 0,
     lastMessage: null,
     activeLeafId: null,
+    settings: { ...NO_SETTINGS },
     createdAt: now,
     updatedAt: now,
     ...overrides,

@@ -1,4 +1,5 @@
-import { mapError, RateLimitedError } from '@app/common';
+import { InvalidInputError, mapError, RateLimitedError } from '@app/common';
+import { NO_SETTINGS } from '../../history/history-store.interface';
 import {
   ChatTurnDeps,
   messageRecord,
@@ -69,7 +70,7 @@ describe(ChatTurnPreflight.name, () => {
     it('creates the session with the derived title, stores the exchange and holds the lock', async () => {
       const turn = await preparedTurn({ message: 'Hello there' });
 
-      expect(deps.history.createSession).toHaveBeenCalledWith('alice', 'Hello there');
+      expect(deps.history.createSession).toHaveBeenCalledWith('alice', 'Hello there', NO_SETTINGS);
       expect(deps.history.startExchange).toHaveBeenCalledWith(
         turn.sessionId,
         'Hello there',
@@ -243,6 +244,65 @@ describe(ChatTurnPreflight.name, () => {
       expect(answer.status).toBe(400);
       expect(answer.body).toMatchObject({ errors: [{ field }] });
       expect(deps.history.requireSession).not.toHaveBeenCalled();
+    });
+
+    it("uses the session's settings for what the request does not send, for this turn only", async () => {
+      const session = sessionRecord({
+        messageCount: 2,
+        settings: {
+          systemPrompt: 'Be brief.',
+          model: 'stored/model',
+          temperature: 0.2,
+          maxTokens: 64,
+        },
+      });
+      deps.history.requireSession.mockResolvedValue(session);
+
+      const stored = await preparedTurn({ message: 'Hi', sessionId: session.id });
+      expect(stored).toMatchObject({
+        model: 'stored/model',
+        input: { temperature: 0.2, maxTokens: 64 },
+      });
+      expect(stored.messages[0]).toEqual({ role: 'system', content: 'Be brief.' });
+      await stored.lock.release();
+
+      const own = await preparedTurn({
+        message: 'Hi',
+        sessionId: session.id,
+        model: 'own/model',
+        temperature: 1,
+        systemPrompt: 'Be wordy.',
+      });
+      expect(own).toMatchObject({ model: 'own/model', input: { temperature: 1, maxTokens: 64 } });
+      expect(own.messages[0]).toEqual({ role: 'system', content: 'Be wordy.' });
+      await own.lock.release();
+    });
+
+    it("falls back to the default model when the session's left the configuration", async () => {
+      const session = sessionRecord({
+        messageCount: 2,
+        settings: { ...NO_SETTINGS, model: 'gone/model' },
+      });
+      deps.history.requireSession.mockResolvedValue(session);
+      deps.providers.resolveModel.mockImplementation((id?: string) => {
+        if (id === 'gone/model') throw new InvalidInputError('Unknown model');
+        return { id: id ?? 'test/model', provider: 'test', model: 'model', contextWindow: 8_000 };
+      });
+
+      const turn = await preparedTurn({ message: 'Hi', sessionId: session.id });
+      expect(turn.model).toBe('test/model');
+      await turn.lock.release();
+    });
+
+    it("stores what the first request sent as a new session's settings", async () => {
+      const turn = await preparedTurn({ message: 'Hi', model: 'x/y', temperature: 0.5 });
+      expect(deps.history.createSession).toHaveBeenCalledWith('alice', 'Hi', {
+        systemPrompt: null,
+        model: 'x/y',
+        temperature: 0.5,
+        maxTokens: null,
+      });
+      await turn.lock.release();
     });
 
     it("answers 404 for an unknown, malformed or another user's session", async () => {

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { codePointLength, ConflictError, InvalidInputError } from '@app/common';
 import { AppConfig } from '@app/config';
-import type { SessionRecord } from '../../history/history-store.interface';
+import type { SessionRecord, SessionSettings } from '../../history/history-store.interface';
 import { HistoryService, type TurnTarget } from '../../history/history.service';
 import type { ProviderMessage } from '../../providers/chat-provider.interface';
 import { ProvidersService } from '../../providers/providers.service';
@@ -92,8 +92,11 @@ export class ChatTurnPreflight {
     }
     let lock: LockHandle | undefined;
     try {
-      const model = this.providers.resolveModel(input.model);
       const existing = await this.existingSession(userId, input.sessionId);
+      // The session's own settings stand in for the values this request does not send.
+      const settings = existing?.settings;
+      const model = this.turnModel(input.model, settings?.model);
+      input = withSettings(input, settings);
       if (existing) lock = await this.lockSession(existing.id);
       await this.quota.assertWithinQuota(userId);
       // Read under the lock: where in the message tree this turn attaches and what it continues.
@@ -116,7 +119,12 @@ export class ChatTurnPreflight {
         await this.titles.titleUntitled(userId, existing, input.message);
       }
       const session =
-        existing ?? (await this.history.createSession(userId, this.titles.derive(input.message)));
+        existing ??
+        (await this.history.createSession(
+          userId,
+          this.titles.derive(input.message),
+          settingsOf(input, model.id),
+        ));
       lock ??= await this.lockSession(session.id);
       const reply = base?.regenerated
         ? await this.history.startRegeneration(session.id, base.regenerated.id, model.id)
@@ -141,6 +149,20 @@ export class ChatTurnPreflight {
       await lock?.release();
       if (idempotency) await this.idempotency.release(idempotency.key).catch(() => undefined);
       throw error;
+    }
+  }
+
+  /**
+   * The model of a turn: the request's (unknown → 400), else the session's — or the default when
+   * that one has left the configuration since it was chosen — else the default.
+   */
+  private turnModel(requested: string | undefined, stored: string | null | undefined) {
+    if (requested !== undefined || !stored) return this.providers.resolveModel(requested);
+    try {
+      return this.providers.resolveModel(stored);
+    } catch (error) {
+      if (!(error instanceof InvalidInputError)) throw error;
+      return this.providers.resolveModel(undefined);
     }
   }
 
@@ -212,4 +234,25 @@ function checkTarget(input: ChatInput): void {
   if (input.sessionId === undefined || input.sessionId === null) {
     fail('session_id', 'is required with regenerate_of or parent_id');
   }
+}
+
+/** The request with the session's settings for the values it does not send itself. */
+function withSettings(input: ChatInput, settings: SessionSettings | undefined): ChatInput {
+  if (!settings) return input;
+  return {
+    ...input,
+    systemPrompt: input.systemPrompt ?? settings.systemPrompt ?? undefined,
+    temperature: input.temperature ?? settings.temperature ?? undefined,
+    maxTokens: input.maxTokens ?? settings.maxTokens ?? undefined,
+  };
+}
+
+/** A new session's settings: what its first request sent (the model as the catalog names it). */
+function settingsOf(input: ChatInput, modelId: string): SessionSettings {
+  return {
+    systemPrompt: input.systemPrompt ?? null,
+    model: input.model !== undefined ? modelId : null,
+    temperature: input.temperature ?? null,
+    maxTokens: input.maxTokens ?? null,
+  };
 }

@@ -3,6 +3,7 @@ import { ApiKeys1764950400000 } from './1764950400000-api-keys';
 import { PendingRepliesIndex1765036800000 } from './1765036800000-pending-replies-index';
 import { MessageTree1765382400000 } from './1765382400000-message-tree';
 import { MessageFeedback1765468800000 } from './1765468800000-message-feedback';
+import { SessionSettings1765555200000 } from './1765555200000-session-settings';
 
 /** Every migration in order. Add new ones at the end (they run on SQLite and Postgres alike). */
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   PendingRepliesIndex1765036800000,
   MessageTree1765382400000,
   MessageFeedback1765468800000,
+  SessionSettings1765555200000,
 ];

@@ -5,6 +5,7 @@ import type {
   MessageRole,
   MessageStatus,
   SessionRecord,
+  SessionSettings,
 } from '../history-store.interface';
 import type { SiblingInfo } from '../message-tree';
 
@@ -171,6 +172,30 @@ export class MessageDto {
   created_at: string;
 }
 
+/** A conversation's own settings; null fields use the app's default. */
+export class SessionSettingsDto {
+  @ApiProperty({ type: String, nullable: true, example: 'You are a concise travel planner.' })
+  system_prompt: string | null;
+
+  @ApiProperty({ type: String, nullable: true, example: 'local/echo' })
+  model: string | null;
+
+  @ApiProperty({ type: Number, nullable: true, example: 0.3 })
+  temperature: number | null;
+
+  @ApiProperty({ type: 'integer', nullable: true, example: 512 })
+  max_tokens: number | null;
+}
+
+export function mapSettings(settings: SessionSettings): SessionSettingsDto {
+  return {
+    system_prompt: settings.systemPrompt,
+    model: settings.model,
+    temperature: settings.temperature,
+    max_tokens: settings.maxTokens,
+  };
+}
+
 /** `GET /api/history/{session_id}`: one session with a page of its messages, oldest first. */
 export class SessionDetailDto {
   @ApiProperty({ example: SESSION_ID_EXAMPLE, format: 'uuid' })
@@ -195,6 +220,14 @@ export class SessionDetailDto {
       'and the next chat turn continues it. Null for an empty session.',
   })
   active_message_id: string | null;
+
+  @ApiProperty({
+    type: SessionSettingsDto,
+    description:
+      "The conversation's own settings, used by turns that do not send their own (set by the first chat " +
+      'request or PATCH).',
+  })
+  settings: SessionSettingsDto;
 
   @ApiProperty({
     enum: ['path', 'full'],

@@ -37,6 +37,19 @@ export class ChatSession {
   @Column({ name: 'active_leaf_id', type: 'varchar', length: 36, nullable: true })
   activeLeafId: string | null;
 
+  /** The conversation's own settings (null: the app's default); see SessionSettings. */
+  @Column({ name: 'system_prompt', type: 'text', nullable: true })
+  systemPrompt: string | null;
+
+  @Column({ type: 'varchar', length: 200, nullable: true })
+  model: string | null;
+
+  @Column({ type: 'double precision', nullable: true })
+  temperature: number | null;
+
+  @Column({ name: 'max_tokens', type: 'integer', nullable: true })
+  maxTokens: number | null;
+
   @CreateDateColumn({ name: 'created_at' })
   createdAt: Date;
 

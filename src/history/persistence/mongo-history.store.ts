@@ -12,6 +12,7 @@ import type {
   PageRequest,
   PendingReply,
   SessionRecord,
+  SessionSettings,
   TreeNode,
 } from '../history-store.interface';
 import { definedFields, newMessageRecord, newSessionRecord } from '../history-records';
@@ -88,11 +89,31 @@ export class MongoHistoryStore implements HistoryStore, OnModuleInit {
     return migrated;
   }
 
-  async createSession(userId: string, title: string | null = null): Promise<SessionRecord> {
-    const { id, ...fields } = newSessionRecord(userId, title, new Date());
-    const doc: MongoChatSession = { _id: id, ...fields };
+  async createSession(
+    userId: string,
+    title: string | null = null,
+    settings?: SessionSettings,
+  ): Promise<SessionRecord> {
+    const doc = toSessionDoc(newSessionRecord(userId, title, new Date(), settings));
     await this.sessions.create(doc);
     return toSessionRecord(doc);
+  }
+
+  async updateSettings(
+    userId: string,
+    sessionId: string,
+    patch: Partial<SessionSettings>,
+  ): Promise<SessionRecord | null> {
+    if (!userId || !sessionId) return null;
+    const changes = Object.fromEntries(
+      Object.entries(patch).filter(([, value]) => value !== undefined),
+    );
+    return this.sessionWrites.run(sessionId, async () => {
+      const doc = await this.sessions
+        .findOneAndUpdate({ _id: sessionId, userId }, { $set: changes }, { new: true })
+        .lean<MongoChatSession>();
+      return doc ? toSessionRecord(doc) : null;
+    });
   }
 
   async getSession(userId: string, sessionId: string): Promise<SessionRecord | null> {
@@ -325,8 +346,7 @@ export class MongoHistoryStore implements HistoryStore, OnModuleInit {
     }));
     try {
       if (docs.length) await this.messages.insertMany(docs, { ordered: true });
-      const { id, ...fields } = session;
-      await this.sessions.create({ _id: id, ...fields });
+      await this.sessions.create(toSessionDoc(session));
     } catch (error) {
       await this.messages.deleteMany({ sessionId: session.id });
       throw error;
@@ -407,6 +427,12 @@ function isDuplicateKey(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === DUPLICATE_KEY;
 }
 
+/** A session as its document: the settings as top-level fields. */
+function toSessionDoc(session: SessionRecord): MongoChatSession {
+  const { id, settings, ...fields } = session;
+  return { _id: id, ...fields, ...settings };
+}
+
 function toSessionRecord(doc: MongoChatSession): SessionRecord {
   return {
     id: doc._id,
@@ -415,6 +441,12 @@ function toSessionRecord(doc: MongoChatSession): SessionRecord {
     messageCount: doc.messageCount,
     lastMessage: doc.lastMessage ?? null,
     activeLeafId: doc.activeLeafId ?? null,
+    settings: {
+      systemPrompt: doc.systemPrompt ?? null,
+      model: doc.model ?? null,
+      temperature: doc.temperature ?? null,
+      maxTokens: doc.maxTokens ?? null,
+    },
     createdAt: doc.createdAt,
     updatedAt: doc.updatedAt,
   };

@@ -7,13 +7,22 @@ import type {
   MessagePatch,
   MessageRecord,
   SessionRecord,
+  SessionSettings,
 } from '../history-store.interface';
 
 /** A row as the driver returns it: snake_case columns, driver-native values. */
 export type RawRow = Record<string, unknown>;
 
 export const SESSION_COLUMNS =
-  'id, user_id, title, message_count, last_message, active_leaf_id, created_at, updated_at';
+  'id, user_id, title, message_count, last_message, active_leaf_id, created_at, updated_at, ' +
+  'system_prompt, model, temperature, max_tokens';
+/** The column each SessionSettings field is stored in. */
+export const SETTINGS_COLUMNS: Record<keyof SessionSettings, string> = {
+  systemPrompt: 'system_prompt',
+  model: 'model',
+  temperature: 'temperature',
+  maxTokens: 'max_tokens',
+};
 /** The columns a new message is inserted with (feedback starts out null). */
 export const MESSAGE_INSERT_COLUMNS =
   'id, session_id, seq, parent_id, role, content, status, model, prompt_tokens, completion_tokens, error, created_at';
@@ -62,6 +71,12 @@ export class SqlHistoryRowMapper {
       messageCount: Number(row.message_count),
       lastMessage: (row.last_message as string | null) ?? null,
       activeLeafId: (row.active_leaf_id as string | null) ?? null,
+      settings: {
+        systemPrompt: (row.system_prompt as string | null) ?? null,
+        model: (row.model as string | null) ?? null,
+        temperature: nullableNumber(row.temperature),
+        maxTokens: nullableNumber(row.max_tokens),
+      },
       createdAt: this.driver.prepareHydratedValue(row.created_at, this.sessionCreated) as Date,
       updatedAt: this.driver.prepareHydratedValue(row.updated_at, this.sessionUpdated) as Date,
     };

@@ -14,6 +14,7 @@ import type {
   PageRequest,
   PendingReply,
   SessionRecord,
+  SessionSettings,
   TreeNode,
 } from '../history-store.interface';
 import { messagePreview } from '../message-preview';
@@ -23,6 +24,7 @@ import {
   PATCH_COLUMNS,
   RawRow,
   SESSION_COLUMNS,
+  SETTINGS_COLUMNS,
   SqlHistoryRowMapper,
 } from './sql-history-rows';
 
@@ -59,7 +61,9 @@ export interface MessageAppend {
   messageParams: unknown[][];
 }
 
-export const INSERT_SESSION = `INSERT INTO chat_sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`;
+export const INSERT_SESSION = `INSERT INTO chat_sessions (${SESSION_COLUMNS}) VALUES (${Array(12)
+  .fill('?')
+  .join(', ')})`;
 
 /** Raises a session's message_count by `count`; parameters: updated_at, preview, active leaf, id. */
 export function counterUpdate(count: number): string {
@@ -118,22 +122,53 @@ export abstract class SqlHistoryStore implements HistoryStore {
   /** Runs the message change and updates the session with it atomically; the message rows. */
   protected abstract changeMessage(change: MessageChange): Promise<RawRow[]>;
 
-  async createSession(userId: string, title: string | null = null): Promise<SessionRecord> {
-    const session = newSessionRecord(userId, title, new Date());
-    await this.query(
-      `INSERT INTO chat_sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      [
-        session.id,
-        session.userId,
-        session.title,
-        session.messageCount,
-        session.lastMessage,
-        session.activeLeafId,
-        this.mapper.sessionDate(session.createdAt),
-        this.mapper.sessionDate(session.updatedAt),
-      ],
-    );
+  async createSession(
+    userId: string,
+    title: string | null = null,
+    settings?: SessionSettings,
+  ): Promise<SessionRecord> {
+    const session = newSessionRecord(userId, title, new Date(), settings);
+    await this.query(INSERT_SESSION, this.sessionParams(session));
     return session;
+  }
+
+  async updateSettings(
+    userId: string,
+    sessionId: string,
+    patch: Partial<SessionSettings>,
+  ): Promise<SessionRecord | null> {
+    if (!userId || !sessionId) return null;
+    const changes = Object.entries(patch).filter(([, value]) => value !== undefined) as [
+      keyof SessionSettings,
+      unknown,
+    ][];
+    const rows = await this.query(
+      changes.length
+        ? `UPDATE chat_sessions SET ${changes
+            .map(([field]) => `${SETTINGS_COLUMNS[field]} = ?`)
+            .join(', ')} WHERE id = ? AND user_id = ? RETURNING ${SESSION_COLUMNS}`
+        : `SELECT ${SESSION_COLUMNS} FROM chat_sessions WHERE id = ? AND user_id = ?`,
+      [...changes.map(([, value]) => value), sessionId, userId],
+    );
+    return rows.length ? this.mapper.session(rows[0]) : null;
+  }
+
+  /** INSERT_SESSION's parameters. */
+  private sessionParams(session: SessionRecord): unknown[] {
+    return [
+      session.id,
+      session.userId,
+      session.title,
+      session.messageCount,
+      session.lastMessage,
+      session.activeLeafId,
+      this.mapper.sessionDate(session.createdAt),
+      this.mapper.sessionDate(session.updatedAt),
+      session.settings.systemPrompt,
+      session.settings.model,
+      session.settings.temperature,
+      session.settings.maxTokens,
+    ];
   }
 
   async getSession(userId: string, sessionId: string): Promise<SessionRecord | null> {
@@ -328,16 +363,7 @@ export abstract class SqlHistoryStore implements HistoryStore {
 
   async importSession(session: SessionRecord, messages: MessageRecord[]): Promise<void> {
     await this.insertImported(
-      [
-        session.id,
-        session.userId,
-        session.title,
-        session.messageCount,
-        session.lastMessage,
-        session.activeLeafId,
-        this.mapper.sessionDate(session.createdAt),
-        this.mapper.sessionDate(session.updatedAt),
-      ],
+      this.sessionParams(session),
       messages.map((m) => [
         m.id,
         m.sessionId,

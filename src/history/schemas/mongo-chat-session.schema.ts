@@ -23,6 +23,19 @@ export class MongoChatSession {
   @Prop({ type: String, default: null })
   activeLeafId: string | null;
 
+  /** The conversation's own settings (see SessionSettings); absent on older documents. */
+  @Prop({ type: String, default: null })
+  systemPrompt?: string | null;
+
+  @Prop({ type: String, default: null })
+  model?: string | null;
+
+  @Prop({ type: Number, default: null })
+  temperature?: number | null;
+
+  @Prop({ type: Number, default: null })
+  maxTokens?: number | null;
+
   @Prop({ type: Date, required: true })
   createdAt: Date;
 
