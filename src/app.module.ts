@@ -11,6 +11,7 @@ import { HealthModule } from './health/health.module';
 import { HistoryModule } from './history/history.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { OpenAiModule } from './openai/openai.module';
+import { PresetsModule } from './presets/presets.module';
 import { ProvidersModule } from './providers/providers.module';
 import { RedisModule } from './redis/redis.module';
 import { UsersModule } from './users/users.module';
@@ -34,6 +35,7 @@ export class AppModule {
         HistoryModule.forRoot(config),
         MetricsModule.forRoot(config),
         ProvidersModule,
+        PresetsModule,
         ChatModule,
         OpenAiModule,
         WebModule.forRoot(config),

@@ -14,6 +14,8 @@ export interface ChatInput {
   regenerateOf?: string;
   /** Parent of the new user message; null: a new first message; absent: the active leaf. */
   parentId?: string | null;
+  /** A preset of the user whose settings fill in what the request does not send. */
+  presetId?: string;
 }
 
 export interface ChatTurnOptions {
@@ -48,6 +50,7 @@ export function fingerprintInput(input: ChatInput): string {
     input.maxTokens ?? null,
     input.regenerateOf ?? null,
     input.parentId === undefined ? '' : input.parentId,
+    input.presetId ?? null,
   ]);
   return createHash('sha256').update(canonical).digest('hex');
 }

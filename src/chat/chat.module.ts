@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AccessTokenModule } from '../auth/access-token.module';
+import { PresetsModule } from '../presets/presets.module';
 import { ProvidersModule } from '../providers/providers.module';
 import { RedisConnections } from '../redis/redis-connections';
 import { ChatWsServer } from './chat-ws.server';
@@ -35,7 +36,7 @@ import { SessionTitleService } from './turn/session-title.service';
  * HistoryModule; MetricsService from the global MetricsModule.
  */
 @Module({
-  imports: [AccessTokenModule, ProvidersModule],
+  imports: [AccessTokenModule, ProvidersModule, PresetsModule],
   controllers: [ChatController],
   providers: [
     ChatService,

@@ -4,6 +4,15 @@ import { EmailToken } from '../auth/entities/email-token.entity';
 import { ChatSession } from '../history/entities/chat-session.entity';
 import { ChatMessage } from '../history/entities/chat-message.entity';
 import { ApiKey } from '../api-keys/entities/api-key.entity';
+import { Preset } from '../presets/entities/preset.entity';
 
 /** Every TypeORM entity; the app, the CLI data source and tests load this one list. */
-export const ENTITIES = [User, RefreshToken, EmailToken, ChatSession, ChatMessage, ApiKey];
+export const ENTITIES = [
+  User,
+  RefreshToken,
+  EmailToken,
+  ChatSession,
+  ChatMessage,
+  ApiKey,
+  Preset,
+];

@@ -37,6 +37,7 @@ import {
 } from './dto/history-response.dto';
 import { ImportHistoryDto } from './dto/import-history.dto';
 import { SetFeedbackDto } from './dto/set-feedback.dto';
+import { settingsOfBody } from './dto/settings-fields.dto';
 import { UpdateSessionDto } from './dto/update-session.dto';
 import { HistoryService } from './history.service';
 
@@ -189,12 +190,8 @@ export class HistoryController {
     return this.history.updateSession(user.id, sessionId, {
       title: body.title,
       activeMessageId: body.active_message_id,
-      settings: {
-        systemPrompt: body.system_prompt,
-        model: body.model,
-        temperature: body.temperature,
-        maxTokens: body.max_tokens,
-      },
+      settings: settingsOfBody(body),
+      presetId: body.preset_id,
     });
   }
 

@@ -1,4 +1,5 @@
 import { InvalidInputError, mapError } from '@app/common';
+import type { PresetsService } from '../presets/presets.service';
 import type { ProvidersService } from '../providers/providers.service';
 import { messageRecord, sessionRecord } from '../../test/factories/chat-turn.factory';
 import type { HistoryStore, MessageRecord } from './history-store.interface';
@@ -55,13 +56,22 @@ const providers = {
   }),
 } as unknown as ProvidersService;
 
+const presets = {
+  settings: jest.fn().mockResolvedValue({
+    systemPrompt: 'Preset prompt',
+    model: 'local/echo',
+    temperature: 0.1,
+    maxTokens: null,
+  }),
+} as unknown as PresetsService;
+
 describe(HistoryService.name, () => {
   let store: jest.Mocked<HistoryStore>;
   let sut: HistoryService;
 
   beforeEach(() => {
     store = newStore();
-    sut = new HistoryService(store, providers);
+    sut = new HistoryService(store, providers, presets);
   });
 
   describe('the 404 rule', () => {
@@ -283,6 +293,17 @@ describe(HistoryService.name, () => {
           .status,
       ).toBe(400);
       expect(store.updateSettings).toHaveBeenCalledTimes(1);
+      // A preset's settings replace the session's; settings sent alongside win over them.
+      await sut.updateSession('alice', SESSION_ID, {
+        presetId: 'p-1',
+        settings: { temperature: 1 },
+      });
+      expect(store.updateSettings).toHaveBeenLastCalledWith('alice', SESSION_ID, {
+        systemPrompt: 'Preset prompt',
+        model: 'local/echo',
+        temperature: 1,
+        maxTokens: null,
+      });
       // Only undefined settings: nothing to change.
       expect(
         (

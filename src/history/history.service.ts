@@ -1,5 +1,6 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import { MetricsService } from '../metrics/metrics.service';
+import { PresetsService } from '../presets/presets.service';
 import { ProvidersService } from '../providers/providers.service';
 import {
   NO_SETTINGS,
@@ -46,6 +47,8 @@ export interface SessionUpdate {
   title?: string;
   /** Settings to change: undefined leaves one as it is, null clears it. */
   settings?: Partial<SessionSettings>;
+  /** A preset of the caller whose settings replace the session's (before `settings`). */
+  presetId?: string;
   /** Any message of the session: its branch becomes active. */
   activeMessageId?: string;
 }
@@ -87,6 +90,7 @@ export class HistoryService {
   constructor(
     private readonly store: HistoryStore,
     private readonly providers: ProvidersService,
+    private readonly presets: PresetsService,
     @Optional() private readonly metrics?: MetricsService,
   ) {}
 
@@ -153,16 +157,21 @@ export class HistoryService {
     sessionId: string,
     update: SessionUpdate,
   ): Promise<SessionSummaryDto> {
-    const settings = Object.fromEntries(
-      Object.entries(update.settings ?? {}).filter(([, value]) => value !== undefined),
-    ) as Partial<SessionSettings>;
+    const settings = {
+      ...(update.presetId !== undefined
+        ? await this.presets.settings(userId, update.presetId)
+        : {}),
+      ...(Object.fromEntries(
+        Object.entries(update.settings ?? {}).filter(([, value]) => value !== undefined),
+      ) as Partial<SessionSettings>),
+    };
     if (
       update.title === undefined &&
       update.activeMessageId === undefined &&
       !Object.keys(settings).length
     ) {
-      throw new InvalidInputError('title, active_message_id or a setting is required', [
-        { field: 'title', message: 'title, active_message_id or a setting is required' },
+      throw new InvalidInputError('title, active_message_id, preset_id or a setting is required', [
+        { field: 'title', message: 'title, active_message_id, preset_id or a setting is required' },
       ]);
     }
     // An unknown model is a 400 before anything changes; the catalog's own spelling is stored.

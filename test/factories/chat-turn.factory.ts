@@ -15,6 +15,7 @@ import type { HistoryService } from '../../src/history/history.service';
 import type { GenerationEvent } from '../../src/providers/generation.types';
 import type { ProvidersService } from '../../src/providers/providers.service';
 import type { QuotaService } from '../../src/providers/quota.service';
+import type { PresetsService } from '../../src/presets/presets.service';
 
 /** The collaborators of the chat turn stages: mocks, except the in-memory lock and idempotency store. */
 export interface ChatTurnDeps {
@@ -29,6 +30,7 @@ export interface ChatTurnDeps {
   events: MemoryGenerationEventLog;
   /** A real retrier on the mocked history (stop it with onApplicationShutdown). */
   writes: ReplyWriteRetrier;
+  presets: jest.Mocked<PresetsService>;
 }
 
 /** Fresh dependencies for one test; `env` overrides configuration (e.g. CHAT__MAX_MESSAGE_CHARS). */
@@ -92,6 +94,7 @@ export function newChatTurnDeps(env: Record<string, string> = {}): ChatTurnDeps 
     config: AppConfig.fromEnv({ SECRET_KEY: randomBytes(32).toString('hex'), ...env }),
     events: new MemoryGenerationEventLog(60),
     writes: new ReplyWriteRetrier(history),
+    presets: mocked<PresetsService>({ settings: jest.fn() }),
   };
 }
 

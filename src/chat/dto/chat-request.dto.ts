@@ -114,6 +114,18 @@ export class ChatRequestDto {
   @IsString()
   @HasCodePointLength(1, 100)
   parent_id?: string | null;
+
+  // No example: generated requests (Postman, docs) would send a made-up id and get a 404.
+  @ApiPropertyOptional({
+    maxLength: 100,
+    description:
+      'A preset of the caller (GET /api/presets): its settings apply where this request sends none, ' +
+      "before the session's own; a new session keeps them. Unknown or another user's → 404.",
+  })
+  @IsOptional()
+  @IsString()
+  @HasCodePointLength(1, 100)
+  preset_id?: string;
 }
 
 /** `chat:send` (Socket.IO) and WebSocket frames add a client-chosen id echoed on every event. */
@@ -167,6 +179,7 @@ export function toChatInput(dto: ChatRequestDto): ChatInput {
     temperature: dto.temperature ?? undefined,
     maxTokens: dto.max_tokens ?? undefined,
     ...(dto.regenerate_of !== undefined ? { regenerateOf: dto.regenerate_of } : {}),
+    ...(dto.preset_id !== undefined ? { presetId: dto.preset_id } : {}),
     // null (a new first message) and absent (the active leaf) mean different things.
     ...(dto.parent_id !== undefined ? { parentId: dto.parent_id } : {}),
   };

@@ -42,6 +42,7 @@ describe(ChatTurnPreflight.name, () => {
       deps.idempotency,
       deps.registry,
       deps.config,
+      deps.presets,
     );
   };
 
@@ -292,6 +293,48 @@ describe(ChatTurnPreflight.name, () => {
       const turn = await preparedTurn({ message: 'Hi', sessionId: session.id });
       expect(turn.model).toBe('test/model');
       await turn.lock.release();
+    });
+
+    it("layers request, then preset, then session settings; a new session keeps the preset's", async () => {
+      deps.presets.settings.mockResolvedValue({
+        systemPrompt: 'From the preset.',
+        model: 'preset/model',
+        temperature: null,
+        maxTokens: 99,
+      });
+      const session = sessionRecord({
+        messageCount: 2,
+        settings: {
+          systemPrompt: 'From the session.',
+          model: null,
+          temperature: 0.4,
+          maxTokens: 10,
+        },
+      });
+      deps.history.requireSession.mockResolvedValue(session);
+
+      const turn = await preparedTurn({
+        message: 'Hi',
+        sessionId: session.id,
+        presetId: 'p-1',
+        maxTokens: 5,
+      });
+      expect(deps.presets.settings).toHaveBeenCalledWith('alice', 'p-1');
+      expect(turn).toMatchObject({
+        model: 'preset/model',
+        input: { temperature: 0.4, maxTokens: 5 },
+      });
+      expect(turn.messages[0]).toEqual({ role: 'system', content: 'From the preset.' });
+      await turn.lock.release();
+
+      const fresh = await preparedTurn({ message: 'New', presetId: 'p-1' });
+      expect(deps.history.createSession).toHaveBeenCalledWith('alice', 'New', {
+        systemPrompt: 'From the preset.',
+        model: 'preset/model',
+        temperature: null,
+        maxTokens: 99,
+      });
+      await fresh.lock.release();
     });
 
     it("stores what the first request sent as a new session's settings", async () => {

@@ -4,6 +4,7 @@ import { AppConfig } from '@app/config';
 import type { SessionRecord, SessionSettings } from '../../history/history-store.interface';
 import { HistoryService, type TurnTarget } from '../../history/history.service';
 import type { ProviderMessage } from '../../providers/chat-provider.interface';
+import { PresetsService } from '../../presets/presets.service';
 import { ProvidersService } from '../../providers/providers.service';
 import { QuotaService } from '../../providers/quota.service';
 import { countMessagesTokens } from '../../providers/token-counter';
@@ -74,6 +75,7 @@ export class ChatTurnPreflight {
     @Inject(IDEMPOTENCY_STORE) private readonly idempotency: IdempotencyStore,
     private readonly registry: GenerationRegistry,
     private readonly config: AppConfig,
+    private readonly presets: PresetsService,
   ) {}
 
   async prepare(
@@ -93,9 +95,14 @@ export class ChatTurnPreflight {
     let lock: LockHandle | undefined;
     try {
       const existing = await this.existingSession(userId, input.sessionId);
-      // The session's own settings stand in for the values this request does not send.
-      const settings = existing?.settings;
+      // A preset's settings, then the session's own, stand in for what the request does not send.
+      const preset =
+        input.presetId !== undefined
+          ? await this.presets.settings(userId, input.presetId)
+          : undefined;
+      const settings = layered(preset, existing?.settings);
       const model = this.turnModel(input.model, settings?.model);
+      const chosenModel = input.model !== undefined || Boolean(preset?.model);
       input = withSettings(input, settings);
       if (existing) lock = await this.lockSession(existing.id);
       await this.quota.assertWithinQuota(userId);
@@ -123,7 +130,7 @@ export class ChatTurnPreflight {
         (await this.history.createSession(
           userId,
           this.titles.derive(input.message),
-          settingsOf(input, model.id),
+          settingsOf(input, chosenModel ? model.id : null),
         ));
       lock ??= await this.lockSession(session.id);
       const reply = base?.regenerated
@@ -247,11 +254,28 @@ function withSettings(input: ChatInput, settings: SessionSettings | undefined): 
   };
 }
 
-/** A new session's settings: what its first request sent (the model as the catalog names it). */
-function settingsOf(input: ChatInput, modelId: string): SessionSettings {
+/** Settings where `over` sets a value, else `under`'s (either may be absent). */
+function layered(
+  over: SessionSettings | undefined,
+  under: SessionSettings | undefined,
+): SessionSettings | undefined {
+  if (!over || !under) return over ?? under;
+  return {
+    systemPrompt: over.systemPrompt ?? under.systemPrompt,
+    model: over.model ?? under.model,
+    temperature: over.temperature ?? under.temperature,
+    maxTokens: over.maxTokens ?? under.maxTokens,
+  };
+}
+
+/**
+ * A new session's settings: what its first request sent or its preset gave, and the model as the
+ * catalog names it when one of them chose it.
+ */
+function settingsOf(input: ChatInput, model: string | null): SessionSettings {
   return {
     systemPrompt: input.systemPrompt ?? null,
-    model: input.model !== undefined ? modelId : null,
+    model,
     temperature: input.temperature ?? null,
     maxTokens: input.maxTokens ?? null,
   };

@@ -4,6 +4,7 @@ import { PendingRepliesIndex1765036800000 } from './1765036800000-pending-replie
 import { MessageTree1765382400000 } from './1765382400000-message-tree';
 import { MessageFeedback1765468800000 } from './1765468800000-message-feedback';
 import { SessionSettings1765555200000 } from './1765555200000-session-settings';
+import { Presets1765641600000 } from './1765641600000-presets';
 
 /** Every migration in order. Add new ones at the end (they run on SQLite and Postgres alike). */
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   MessageTree1765382400000,
   MessageFeedback1765468800000,
   SessionSettings1765555200000,
+  Presets1765641600000,
 ];

@@ -1,13 +1,13 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsOptional, IsString, Matches } from 'class-validator';
-import { HasCodePointLength, IsNumberInRange, IsWellFormedText } from '@app/common';
-import { MAX_REPLY_TOKENS, MAX_SYSTEM_PROMPT_CHARS } from '../../chat/dto/chat-request.dto';
+import { HasCodePointLength, IsWellFormedText } from '@app/common';
+import { SettingsFieldsDto } from './settings-fields.dto';
 
 export const MAX_TITLE_CHARS = 200;
 
 /** Body of `PATCH /api/history/{session_id}`: at least one of the fields (settings: null clears one). */
-export class UpdateSessionDto {
+export class UpdateSessionDto extends SettingsFieldsDto {
   @ApiPropertyOptional({
     example: 'Trip to Lisbon',
     minLength: 1,
@@ -42,55 +42,13 @@ export class UpdateSessionDto {
   active_message_id?: string;
 
   @ApiPropertyOptional({
-    type: String,
-    nullable: true,
-    maxLength: MAX_SYSTEM_PROMPT_CHARS,
-    example: 'You are a concise travel planner.',
+    maxLength: 100,
     description:
-      "This conversation's system prompt, used by every turn that sends none; null clears it.",
+      "A preset of the caller (GET /api/presets): its settings replace the session's; settings sent " +
+      "in the same body win over it. Unknown or another user's → 404.",
   })
   @IsOptional()
-  @IsString()
-  @HasCodePointLength(0, MAX_SYSTEM_PROMPT_CHARS)
-  @IsWellFormedText()
-  system_prompt?: string | null;
-
-  @ApiPropertyOptional({
-    type: String,
-    nullable: true,
-    minLength: 1,
-    maxLength: 200,
-    example: 'local/echo',
-    description:
-      "This conversation's model (GET /api/models), used by every turn that names none; null clears it. Unknown → 400.",
-  })
-  @IsOptional()
-  @IsString()
-  @HasCodePointLength(1, 200)
-  @IsWellFormedText()
-  model?: string | null;
-
-  @ApiPropertyOptional({
-    type: Number,
-    nullable: true,
-    minimum: 0,
-    maximum: 2,
-    example: 0.3,
-    description: "This conversation's sampling temperature; null clears it.",
-  })
-  @IsOptional()
-  @IsNumberInRange(0, 2)
-  temperature?: number | null;
-
-  @ApiPropertyOptional({
-    type: 'integer',
-    nullable: true,
-    minimum: 1,
-    maximum: MAX_REPLY_TOKENS,
-    example: 512,
-    description: "This conversation's longest reply in tokens; null clears it.",
-  })
-  @IsOptional()
-  @IsNumberInRange(1, MAX_REPLY_TOKENS, { integer: true })
-  max_tokens?: number | null;
+  @IsString({ message: 'preset_id must be a string' })
+  @HasCodePointLength(1, 100, { message: 'preset_id must be 1 to 100 characters' })
+  preset_id?: string;
 }
