@@ -38,6 +38,7 @@ describeE2e('history: import', () => {
   const read = async (sessionId: string, query = '') =>
     (await as(alice).get(`/api/history/${sessionId}${query}`).expect(200)).body as {
       title: string;
+      settings: Record<string, unknown>;
       created_at: string;
       updated_at: string;
       active_message_id: string;
@@ -125,7 +126,11 @@ describeE2e('history: import', () => {
         .set('Authorization', `Bearer ${alice.token}`)
         .send(body)
         .expect(200);
-    const first = await chat({ message: 'Round trip' });
+    const first = await chat({
+      message: 'Round trip',
+      system_prompt: 'Be kind.',
+      temperature: 0.6,
+    });
     const sessionId = first.body.session_id as string;
     await chat({ session_id: sessionId, regenerate_of: first.body.message_id });
     await chat({ session_id: sessionId, message: 'Next' });
@@ -153,6 +158,9 @@ describeE2e('history: import', () => {
     const imported = await read(copy, '?tree=full');
     expect(shape(imported.messages)).toEqual(shape(original.messages));
     expect(imported.messages.map(strip)).toEqual(original.messages.map(strip));
+    expect(imported).toMatchObject({
+      settings: { system_prompt: 'Be kind.', model: null, temperature: 0.6, max_tokens: null },
+    });
     expect((await read(copy)).messages.map((m) => m.content)).toEqual(
       (await read(sessionId)).messages.map((m) => m.content),
     );

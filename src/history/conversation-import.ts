@@ -1,5 +1,11 @@
 import { InvalidInputError } from '@app/common';
-import type { MessageFeedback, MessageRole, MessageStatus } from './history-store.interface';
+import {
+  type MessageFeedback,
+  type MessageRole,
+  type MessageStatus,
+  NO_SETTINGS,
+  type SessionSettings,
+} from './history-store.interface';
 
 /** Most messages one imported conversation may have. */
 export const MAX_IMPORT_MESSAGES = 10_000;
@@ -32,6 +38,8 @@ export interface DraftConversation {
   updatedAt: Date;
   messages: DraftMessage[];
   activeKey: string | null;
+  /** The conversation's own settings (an export of this service keeps them). */
+  settings: SessionSettings;
 }
 
 type Json = Record<string, unknown>;
@@ -115,6 +123,7 @@ function fromOwnExport(item: Json): DraftConversation {
     updatedAt: date(item.updated_at) ?? messages.at(-1)?.createdAt ?? new Date(),
     messages,
     activeKey: active && keys.has(active) ? active : null,
+    settings: settingsOf(item.settings),
   });
 }
 
@@ -171,6 +180,7 @@ function fromChatGpt(item: Json): DraftConversation {
     updatedAt: seconds(item.update_time) ?? seconds(item.create_time) ?? new Date(),
     messages: [...kept.values()],
     activeKey: keptAncestor(item.current_node),
+    settings: { ...NO_SETTINGS },
   });
 }
 
@@ -197,6 +207,24 @@ function ordered(draft: DraftConversation): DraftConversation {
     fail('the messages do not form a tree (a parent cycle)');
   }
   return { ...draft, messages: result };
+}
+
+/**
+ * An export's settings, each kept when it is within a chat request's rules and dropped (null)
+ * otherwise; a model no longer configured falls back to the default when a turn runs.
+ */
+function settingsOf(value: unknown): SessionSettings {
+  if (!isObject(value)) return { ...NO_SETTINGS };
+  const { system_prompt: prompt, model, temperature, max_tokens: maxTokens } = value;
+  const inRange = (n: unknown, min: number, max: number) =>
+    typeof n === 'number' && Number.isFinite(n) && n >= min && n <= max;
+  return {
+    systemPrompt: typeof prompt === 'string' && [...prompt].length <= 8000 ? prompt : null,
+    model: typeof model === 'string' && model && model.length <= 200 ? model : null,
+    temperature: inRange(temperature, 0, 2) ? (temperature as number) : null,
+    maxTokens:
+      Number.isInteger(maxTokens) && inRange(maxTokens, 1, 32768) ? (maxTokens as number) : null,
+  };
 }
 
 function checkCount(count: number): void {

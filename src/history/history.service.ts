@@ -3,7 +3,6 @@ import { MetricsService } from '../metrics/metrics.service';
 import { PresetsService } from '../presets/presets.service';
 import { ProvidersService } from '../providers/providers.service';
 import {
-  NO_SETTINGS,
   HistoryStore,
   MessageFeedback,
   MessagePatch,
@@ -404,6 +403,7 @@ export class HistoryService {
         updated_at: session.updatedAt.toISOString(),
         message_count: messages.length,
         active_message_id: leaf,
+        settings: mapSettings(session.settings),
         messages: messages.map((message) => mapMessage(message, tree.siblingsOf(message.id))),
         exported_at: new Date().toISOString(),
       },
@@ -482,7 +482,7 @@ function importedRecords(
       messageCount: messages.length,
       lastMessage: messagePreview(messages.at(-1)?.content ?? '') || null,
       activeLeafId: active ?? new MessageTree(messages).defaultLeaf(),
-      settings: { ...NO_SETTINGS },
+      settings: draft.settings,
       createdAt: draft.createdAt,
       updatedAt: draft.updatedAt,
     },

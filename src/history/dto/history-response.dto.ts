@@ -281,6 +281,9 @@ export class SessionExportDto {
   })
   active_message_id: string | null;
 
+  @ApiProperty({ type: SessionSettingsDto, description: "The conversation's own settings." })
+  settings: SessionSettingsDto;
+
   @ApiProperty({
     type: [MessageDto],
     description: 'Every message of every branch, oldest first; `parent_id` rebuilds the tree.',
