@@ -320,6 +320,63 @@ describeBrowser('browser chat page and Swagger UI in chromium', () => {
     expect(await page.locator('#session-list .session').count()).toBe(1);
   });
 
+  it('regenerates a reply and steps between its versions with ‹ 1/2 ›', async () => {
+    await page.click('#session-list .session .session-open');
+    const reply = lastReply();
+    await reply.locator('.controls .regenerate').waitFor();
+    const before = await reply.locator('.content').textContent();
+    const replyCount = await page.locator('.msg.assistant').count();
+
+    await reply.locator('.controls .regenerate').click();
+    // Once the new version is stored, the conversation is read again with it as the active one.
+    await page.locator('.msg.assistant').last().locator('.controls .position').waitFor();
+    expect(await page.locator('.msg.assistant').count()).toBe(replyCount);
+    const newest = lastReply();
+    expect(await newest.locator('.position').textContent()).toBe('2/2');
+    expect(await newest.getAttribute('data-status')).toBe('complete');
+    await shot('7-regenerated');
+
+    await newest.locator('.controls .prev').click();
+    await page.locator('.msg.assistant .position', { hasText: '1/2' }).waitFor();
+    expect(await lastReply().locator('.content').textContent()).toBe(before);
+    expect(await lastReply().locator('.controls .prev').isDisabled()).toBe(true);
+    await lastReply().locator('.controls .next').click();
+    await page.locator('.msg.assistant .position', { hasText: '2/2' }).waitFor();
+  });
+
+  it('rates a reply with 👍/👎, and the rating is still there after a reload', async () => {
+    const up = lastReply().locator('.controls .thumb.up');
+    await up.click();
+    await page.locator('.msg.assistant:last-of-type .thumb.up[aria-pressed="true"]').waitFor();
+    await page.reload();
+    await lastReply().locator('.controls .thumb.up').waitFor();
+    expect(await lastReply().locator('.thumb.up').getAttribute('aria-pressed')).toBe('true');
+    expect(await lastReply().locator('.thumb.down').getAttribute('aria-pressed')).toBe('false');
+    const sessionId = (await historyOf(await accessToken())).items[0].session_id;
+    const stored = await request(t.url)
+      .get(`/api/history/${sessionId}`)
+      .set('Authorization', `Bearer ${await accessToken()}`)
+      .expect(200);
+    expect(stored.body.messages.at(-1).feedback).toEqual({ rating: 'up', comment: null });
+  });
+
+  it('edits a sent message and resends it as a new version; the old one stays', async () => {
+    const userMessages = page.locator('.msg.user');
+    const lastQuestion = userMessages.last();
+    const original = await lastQuestion.locator('.content').textContent();
+    await lastQuestion.locator('.controls .edit').click();
+    expect(await page.inputValue('#input')).toBe(original);
+    await page.fill('#input', 'An edited question');
+    await page.press('#input', 'Enter');
+    await page.locator('.msg.user .position', { hasText: '2/2' }).waitFor();
+    expect(await page.locator('.msg.user').last().locator('.content').textContent()).toBe(
+      'An edited question',
+    );
+    await page.locator('.msg.user').last().locator('.controls .prev').click();
+    await page.locator('.msg.user .position', { hasText: '1/2' }).waitFor();
+    expect(await page.locator('.msg.user').last().locator('.content').textContent()).toBe(original);
+  });
+
   it('loads /docs, authorizes with the login token and calls GET /api/users/me', async () => {
     const token = await accessToken();
     expect(token).toEqual(expect.any(String));

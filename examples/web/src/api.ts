@@ -41,6 +41,13 @@ export interface Usage {
 
 export interface HistoryMessage {
   id: string;
+  /** The message this one follows in the conversation's tree; null for a first message. */
+  parent_id: string | null;
+  /** 0-based position among the parent's children ("< 2/3 >" shows sibling_index + 1). */
+  sibling_index: number;
+  sibling_count: number;
+  sibling_ids: string[];
+  feedback: { rating: 'up' | 'down'; comment: string | null } | null;
   role: 'system' | 'user' | 'assistant';
   content: string;
   status: 'pending' | 'complete' | 'error' | 'aborted';
@@ -162,6 +169,20 @@ export class ApiClient {
 
   renameSession(id: string, title: string): Promise<SessionSummary> {
     return this.request('PATCH', `/api/history/${encodeURIComponent(id)}`, { title });
+  }
+
+  /** Makes the branch of `messageId` the conversation's active one. */
+  async switchBranch(id: string, messageId: string): Promise<void> {
+    await this.request('PATCH', `/api/history/${encodeURIComponent(id)}`, {
+      active_message_id: messageId,
+    });
+  }
+
+  /** Rates a reply (`up`/`down`), or with null removes the rating. */
+  async rate(id: string, messageId: string, rating: 'up' | 'down' | null): Promise<void> {
+    const path = `/api/history/${encodeURIComponent(id)}/messages/${encodeURIComponent(messageId)}/feedback`;
+    if (rating) await this.request('PUT', path, { rating });
+    else await this.request('DELETE', path);
   }
 
   async deleteSession(id: string): Promise<void> {

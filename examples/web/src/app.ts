@@ -2,7 +2,9 @@
  * The browser chat page: sign in, pick a model, chat with replies streamed over Socket.IO
  * (namespace /chat), stop a reply, browse, rename and delete past conversations; a reload
  * reopens the last one. A reply survives a lost connection or a reload: the page resumes it
- * (`chat:resume` from the last event it saw) and says so. Model text only ever reaches the page through `renderMarkdown`
+ * (`chat:resume` from the last event it saw) and says so. Stored messages offer their other
+ * versions (‹ 2/3 ›), Regenerate, 👍/👎 and Edit-and-resend (a new branch of the message tree).
+ * Model text only ever reaches the page through `renderMarkdown`
  * (escape first) or `textContent`.
  */
 import type { Socket } from 'socket.io-client';
@@ -61,6 +63,8 @@ interface Generation {
   text: string;
   bubble: MessageView;
   stopRequested: boolean;
+  /** A regeneration or an edit: the conversation is read again when it ends (new branch). */
+  reloadWhenDone?: boolean;
 }
 
 interface MessageView {
@@ -343,6 +347,96 @@ function showStoredMessage(message: HistoryMessage): void {
   if (message.role === 'user') setUserText(view, message.content);
   else setReplyText(view, message.content);
   setStatus(view, message.status, message.role === 'user' ? null : message.model, message.usage);
+  view.root.dataset.id = message.id;
+  view.root.append(messageControls(message));
+}
+
+/** "‹ 2/3 ›" between versions, Regenerate and 👍/👎 on replies, Edit on the user's messages. */
+function messageControls(message: HistoryMessage): HTMLElement {
+  const bar = document.createElement('div');
+  bar.className = 'controls small';
+  const button = (label: string, title: string, onClick: () => void, className = '') => {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = `link ${className}`.trim();
+    b.textContent = label;
+    b.title = title;
+    b.setAttribute('aria-label', title);
+    b.addEventListener('click', onClick);
+    bar.append(b);
+    return b;
+  };
+  if (message.sibling_count > 1) {
+    const at = message.sibling_index;
+    button(
+      '‹',
+      'Previous version',
+      () => void switchTo(message.sibling_ids[at - 1]),
+      'prev',
+    ).disabled = at === 0;
+    const position = document.createElement('span');
+    position.className = 'position muted';
+    position.textContent = `${at + 1}/${message.sibling_count}`;
+    bar.append(position);
+    button('›', 'Next version', () => void switchTo(message.sibling_ids[at + 1]), 'next').disabled =
+      at === message.sibling_count - 1;
+  }
+  if (message.role === 'user') {
+    button('Edit', 'Edit and resend', () => startEdit(message), 'edit');
+    return bar;
+  }
+  button('Regenerate', 'Regenerate this reply', () => void regenerate(message.id), 'regenerate');
+  const thumbs = (['up', 'down'] as const).map((rating) =>
+    button(
+      rating === 'up' ? '👍' : '👎',
+      rating === 'up' ? 'Good reply' : 'Bad reply',
+      () => {
+        const on = thumbs[rating === 'up' ? 0 : 1].getAttribute('aria-pressed') !== 'true';
+        void rate(message.id, on ? rating : null, thumbs);
+      },
+      `thumb ${rating}`,
+    ),
+  );
+  thumbs.forEach((b, i) =>
+    b.setAttribute('aria-pressed', String(message.feedback?.rating === (i ? 'down' : 'up'))),
+  );
+  return bar;
+}
+
+/** Shows another version of a message: its branch becomes the conversation's active one. */
+async function switchTo(messageId: string | undefined): Promise<void> {
+  if (!messageId || !currentSessionId || generation) return;
+  try {
+    await api.switchBranch(currentSessionId, messageId);
+    await openSession(currentSessionId);
+  } catch (error) {
+    showError(ui.chatError, `Could not switch versions: ${errorMessage(error)}`);
+  }
+}
+
+async function rate(
+  messageId: string,
+  rating: 'up' | 'down' | null,
+  thumbs: HTMLButtonElement[],
+): Promise<void> {
+  if (!currentSessionId) return;
+  try {
+    await api.rate(currentSessionId, messageId, rating);
+    thumbs[0].setAttribute('aria-pressed', String(rating === 'up'));
+    thumbs[1].setAttribute('aria-pressed', String(rating === 'down'));
+  } catch (error) {
+    showError(ui.chatError, `Could not save the rating: ${errorMessage(error)}`);
+  }
+}
+
+/** The user message being edited: the next send becomes its sibling (under the same parent). */
+let editing: { parentId: string | null } | null = null;
+
+function startEdit(message: HistoryMessage): void {
+  if (generation) return;
+  editing = { parentId: message.parent_id };
+  ui.input.value = message.content;
+  ui.input.focus();
 }
 
 function scrollToEnd(): void {
@@ -565,8 +659,24 @@ async function sendMessage(): Promise<void> {
   }
   showError(ui.chatError, null);
   ui.input.value = '';
+  const edit = editing;
+  editing = null;
 
   setUserText(addMessage('user'), text);
+  startGeneration(edit ? { message: text, parent_id: edit.parentId } : { message: text });
+}
+
+/** Sends a new reply of the stored reply `messageId`'s user message (a new version of it). */
+async function regenerate(messageId: string): Promise<void> {
+  if (generation || sending || !currentSessionId) return;
+  if (!(await ensureFreshToken()) || !socket?.connected) return;
+  showError(ui.chatError, null);
+  startGeneration({ regenerate_of: messageId });
+}
+
+/** Streams a reply of `fields` (plus session, model and client id) into a new bubble. */
+function startGeneration(fields: Record<string, string | null>): void {
+  if (!socket) return;
   const bubble = addMessage('assistant');
   bubble.root.classList.add('streaming');
   setStatus(bubble, 'pending', ui.model.value, null, 'thinking…');
@@ -586,10 +696,11 @@ async function sendMessage(): Promise<void> {
     text: '',
     bubble,
     stopRequested: false,
+    reloadWhenDone: 'regenerate_of' in fields || 'parent_id' in fields,
   };
   setBusy(true);
 
-  const payload: Record<string, string> = { message: text, client_id: clientId };
+  const payload: Record<string, string | null> = { ...fields, client_id: clientId };
   if (currentSessionId) payload.session_id = currentSessionId;
   if (ui.model.value) payload.model = ui.model.value;
   socket.emit('chat:send', payload, (ack: SendAck) => {
@@ -625,6 +736,8 @@ function finishGeneration(status: string, usage?: Usage, note?: string): void {
   setBusy(false);
   scrollToEnd();
   void loadSessions();
+  // A new branch: show the conversation as stored, with the new version's "‹ n/m ›".
+  if (current.reloadWhenDone && currentSessionId) void openSession(currentSessionId);
   ui.input.focus();
 }
 
