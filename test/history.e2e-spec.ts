@@ -386,7 +386,12 @@ describeE2e('history API', () => {
     });
 
     it.each([
-      ['no field at all', {}, 'title', 'title, active_message_id or a setting is required'],
+      [
+        'no field at all',
+        {},
+        'title',
+        'title, active_message_id, preset_id or a setting is required',
+      ],
       ['an empty title', { title: '' }, 'title', 'title must be 1 to 200 characters'],
       ['a blank title', { title: '   ' }, 'title', 'title must be 1 to 200 characters'],
       ['a long title', { title: 'x'.repeat(201) }, 'title', 'title must be 1 to 200 characters'],
