@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AppConfig, buildDataSourceOptions } from '@app/config';
 import { baseTestEnv, createTestDatabase, describeWithServices, TestDatabase } from '@app/testing';
-import { InitialSchema1764086400000 } from '../src/database/migrations/1764086400000-initial-schema';
+import { MIGRATIONS } from '../src/database/migrations';
+import { MessageTree1765382400000 } from '../src/database/migrations/1765382400000-message-tree';
 import { ChatMessage } from '../src/history/entities/chat-message.entity';
 import { NO_SETTINGS } from '../src/history/history-store.interface';
 import { ChatSession } from '../src/history/entities/chat-session.entity';
@@ -10,9 +11,13 @@ import { PostgresHistoryStore } from '../src/history/persistence/postgres-histor
 import { SqliteHistoryStore } from '../src/history/persistence/sqlite-history.store';
 
 /**
- * MessageTree1764950400000 on a database filled by the schema before it: flat sessions become
+ * MessageTree1765382400000 on a database filled by the schema before it (every earlier migration): flat sessions become
  * one chain each, nothing is lost, and the stores carry on from the migrated tree.
  */
+// The migrations before the tree: the schema it was written against.
+const BEFORE_TREE = MIGRATIONS.slice(0, MIGRATIONS.indexOf(MessageTree1765382400000));
+const LAST_BEFORE_TREE = BEFORE_TREE[BEFORE_TREE.length - 1].name;
+
 function migrationSuite(kind: 'sqlite' | 'postgres'): void {
   let database: TestDatabase;
   let dataSource: DataSource;
@@ -21,13 +26,13 @@ function migrationSuite(kind: 'sqlite' | 'postgres'): void {
   const empty = randomUUID();
   const ids = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
 
-  const open = async (initialOnly: boolean) => {
+  const open = async (beforeTree: boolean) => {
     const config = AppConfig.fromEnv({ ...baseTestEnv(), DATABASE_URL: database.url });
     const options = buildDataSourceOptions(config.database);
     const source = new DataSource({
       ...options,
       migrationsRun: false,
-      ...(initialOnly ? { migrations: [InitialSchema1764086400000] } : {}),
+      ...(beforeTree ? { migrations: BEFORE_TREE } : {}),
     });
     await source.initialize();
     return source;
@@ -119,7 +124,7 @@ function migrationSuite(kind: 'sqlite' | 'postgres'): void {
           'SELECT name FROM migrations ORDER BY timestamp DESC',
         )
       )[0].name;
-    while ((await newest()) !== 'InitialSchema1764086400000') {
+    while ((await newest()) !== LAST_BEFORE_TREE) {
       await dataSource.undoLastMigration();
     }
     const rows = await dataSource.query('SELECT COUNT(*) AS n FROM chat_messages');
