@@ -67,6 +67,20 @@ describeE2e('readiness (/health/ready)', () => {
       it('keeps liveness at 200: a down dependency is not a dead process', async () => {
         await request(t.url).get('/health/live').expect(200, { status: 'ok' });
       });
+
+      it('shuts down without an unhandled rejection from commands queued for the absent Redis', async () => {
+        const app = await startTestApp({ REDIS_URL: url });
+        const unhandled: unknown[] = [];
+        const record = (reason: unknown) => unhandled.push(reason);
+        process.on('unhandledRejection', record);
+        try {
+          await app.close();
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        } finally {
+          process.off('unhandledRejection', record);
+        }
+        expect(unhandled).toEqual([]);
+      });
     });
   });
 

@@ -68,23 +68,25 @@ export class ChatIoAdapter extends IoAdapter {
   }
 
   /**
-   * Likewise the adapter never handles its (P)SUBSCRIBE promises. The subscriber queues them
-   * until Redis answers; closing a connection that never came up rejects them, which would be
-   * an unhandled rejection at shutdown. Mark them handled and log the failure.
+   * Likewise the adapter never handles its (P)SUBSCRIBE promises, nor the (P)UNSUBSCRIBE ones it
+   * sends when the Socket.IO server closes. The subscriber queues them until Redis answers;
+   * closing a connection that never came up rejects them, which would be an unhandled rejection
+   * at shutdown. Mark them handled and log the failure.
    */
   private catchSubscribeErrors(sub: Redis): Redis {
     const logFailure = (error: unknown) =>
       this.logger.warn({ err: error }, 'Socket.IO adapter subscription failed');
-    const subscribe = sub.subscribe.bind(sub) as (...args: unknown[]) => Promise<unknown>;
-    const psubscribe = sub.psubscribe.bind(sub) as (...args: unknown[]) => Promise<unknown>;
-    const handled =
-      (command: (...args: unknown[]) => Promise<unknown>) =>
-      (...args: unknown[]) => {
-        const pending = command(...args);
-        pending.catch(logFailure);
-        return pending;
-      };
-    Object.assign(sub, { subscribe: handled(subscribe), psubscribe: handled(psubscribe) });
+    const commands = ['subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe'] as const;
+    for (const name of commands) {
+      const command = sub[name].bind(sub) as (...args: unknown[]) => Promise<unknown>;
+      Object.assign(sub, {
+        [name]: (...args: unknown[]) => {
+          const pending = command(...args);
+          pending.catch(logFailure);
+          return pending;
+        },
+      });
+    }
     return sub;
   }
 
