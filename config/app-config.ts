@@ -1,4 +1,5 @@
 import { ConfigError, EnvReader } from './env-reader';
+import { loadModelPrices, type ModelPriceTable } from './model-prices';
 
 /** Placeholder values shipped in `.env.example` and docs; the app refuses to start with them. */
 export const KNOWN_PLACEHOLDER_SECRETS = [
@@ -162,6 +163,29 @@ export interface ChatConfig {
   checkpointMs: number;
 }
 
+export interface UsageConfig {
+  /** Prices per model: config/model-prices.json, replaced or extended by the file `MODEL_PRICES_FILE`. */
+  prices: ModelPriceTable;
+  /** Days raw usage rows are kept before they are rolled up per user, model and day (`USAGE__RETENTION_DAYS`). */
+  retentionDays: number;
+  /** Longest interval between two batched writes of the usage ledger (`USAGE__FLUSH_MS`). */
+  flushMs: number;
+  /** Buffered usage rows that trigger a write at once (`USAGE__FLUSH_ROWS`). */
+  flushRows: number;
+}
+
+/** What a budget check does when its counter store (Redis) is unreachable. */
+export type BudgetDegradedMode = 'open' | 'closed';
+
+export interface BudgetConfig {
+  /** Default spend limit per user per UTC day in USD; 0 = none (`BUDGET__USD_PER_DAY`). */
+  usdPerDay: number;
+  /** Default spend limit per user per UTC calendar month in USD; 0 = none (`BUDGET__USD_PER_MONTH`). */
+  usdPerMonth: number;
+  /** Redis down: `closed` refuses chats of users with a budget (503), `open` lets them through (`BUDGET__REDIS_DOWN`). */
+  redisDown: BudgetDegradedMode;
+}
+
 export interface MetricsConfig {
   /** Serve `/metrics` (`METRICS_ENABLED`). */
   enabled: boolean;
@@ -188,6 +212,8 @@ export class AppConfig {
   rateLimit: RateLimitConfig;
   quota: QuotaConfig;
   chat: ChatConfig;
+  usage: UsageConfig;
+  budget: BudgetConfig;
   metrics: MetricsConfig;
 
   /** Parses and validates an environment; throws ConfigError with a one-line reason. */
@@ -249,6 +275,17 @@ export class AppConfig {
       resumeWindowMs: r.int('CHAT__RESUME_WINDOW_MS', 30_000, 0),
       resumeTtlSeconds: r.int('CHAT__RESUME_TTL_SECONDS', 300, 1),
       checkpointMs: r.int('CHAT__CHECKPOINT_MS', 1_000, 10),
+    };
+    c.usage = {
+      prices: loadModelPrices(r.optional('MODEL_PRICES_FILE')),
+      retentionDays: r.int('USAGE__RETENTION_DAYS', 90, 1, 3650),
+      flushMs: r.int('USAGE__FLUSH_MS', 1_000, 10, 60_000),
+      flushRows: r.int('USAGE__FLUSH_ROWS', 500, 1, 10_000),
+    };
+    c.budget = {
+      usdPerDay: r.decimal('BUDGET__USD_PER_DAY', 0),
+      usdPerMonth: r.decimal('BUDGET__USD_PER_MONTH', 0),
+      redisDown: r.oneOf('BUDGET__REDIS_DOWN', ['open', 'closed'], 'closed'),
     };
     c.metrics = {
       enabled: r.bool('METRICS_ENABLED', true),

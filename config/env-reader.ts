@@ -27,8 +27,23 @@ export class EnvReader {
   ): number {
     const raw = this.optional(name);
     if (raw === undefined) return fallback;
-    if (!/^-?\d+$/.test(raw))
-      {throw new ConfigError(`${name} must be a whole number (got "${raw}")`);}
+    if (!/^-?\d+$/.test(raw)) {
+      throw new ConfigError(`${name} must be a whole number (got "${raw}")`);
+    }
+    const value = Number(raw);
+    if (value < min || value > max) {
+      throw new ConfigError(`${name} must be between ${min} and ${max} (got ${value})`);
+    }
+    return value;
+  }
+
+  /** A decimal number such as `2.5` (no exponent), within `min`–`max`. */
+  decimal(name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+    const raw = this.optional(name);
+    if (raw === undefined) return fallback;
+    if (!/^-?\d+(\.\d+)?$/.test(raw)) {
+      throw new ConfigError(`${name} must be a decimal number such as 2.50 (got "${raw}")`);
+    }
     const value = Number(raw);
     if (value < min || value > max) {
       throw new ConfigError(`${name} must be between ${min} and ${max} (got ${value})`);

@@ -11,6 +11,10 @@ export interface TokenUsage {
   promptTokens: number;
   completionTokens: number;
   totalTokens: number;
+  /** Prompt tokens the provider served from its cache (part of promptTokens), when it says. */
+  cachedPromptTokens?: number;
+  /** The provider's own charge for the call in USD (OpenRouter's `usage.cost`), when it says. */
+  costUsd?: number;
 }
 
 /** Why generation ended, normalised across providers. */

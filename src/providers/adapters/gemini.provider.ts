@@ -190,10 +190,12 @@ function toUsage(
   const meta = response?.usageMetadata;
   if (meta && typeof meta.promptTokenCount === 'number') {
     const completionTokens = (meta.candidatesTokenCount ?? 0) + (meta.thoughtsTokenCount ?? 0);
+    const cached = meta.cachedContentTokenCount;
     return {
       promptTokens: meta.promptTokenCount,
       completionTokens,
       totalTokens: meta.totalTokenCount ?? meta.promptTokenCount + completionTokens,
+      ...(typeof cached === 'number' && cached > 0 ? { cachedPromptTokens: cached } : {}),
     };
   }
   return estimateUsage(request.messages, text);

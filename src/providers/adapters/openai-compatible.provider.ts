@@ -193,10 +193,15 @@ function toUsage(
 ): TokenUsage {
   if (usage && typeof usage.prompt_tokens === 'number') {
     const completionTokens = usage.completion_tokens ?? 0;
+    const cached = usage.prompt_tokens_details?.cached_tokens;
+    // OpenRouter adds the call's charge in credits (1 credit = 1 USD) to every usage report.
+    const cost = (usage as CompletionUsage & { cost?: unknown }).cost;
     return {
       promptTokens: usage.prompt_tokens,
       completionTokens,
       totalTokens: usage.total_tokens ?? usage.prompt_tokens + completionTokens,
+      ...(typeof cached === 'number' && cached > 0 ? { cachedPromptTokens: cached } : {}),
+      ...(typeof cost === 'number' && Number.isFinite(cost) && cost >= 0 ? { costUsd: cost } : {}),
     };
   }
   // Some compatible servers report no usage: estimate it so quotas still count.
