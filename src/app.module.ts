@@ -14,6 +14,7 @@ import { OpenAiModule } from './openai/openai.module';
 import { PresetsModule } from './presets/presets.module';
 import { ProvidersModule } from './providers/providers.module';
 import { RedisModule } from './redis/redis.module';
+import { UsageModule } from './usage/usage.module';
 import { UsersModule } from './users/users.module';
 import { WebModule } from './web/web.module';
 
@@ -36,6 +37,7 @@ export class AppModule {
         MetricsModule.forRoot(config),
         ProvidersModule,
         PresetsModule,
+        UsageModule,
         ChatModule,
         OpenAiModule,
         WebModule.forRoot(config),

@@ -70,7 +70,7 @@ describeE2e('personal API keys (/api/keys)', () => {
       [
         { name: 'k', scopes: ['admin'] },
         'scopes',
-        'each scope must be one of: chat, history:read, history:write, models',
+        'each scope must be one of: chat, history:read, history:write, models, usage:read',
       ],
       [{ name: 'k', scopes: ['chat', 'chat'] }, 'scopes', 'scopes must not repeat a scope'],
       [

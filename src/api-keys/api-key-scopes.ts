@@ -2,7 +2,13 @@ import { applyDecorators, SetMetadata } from '@nestjs/common';
 import { ApiErrorResponse } from '@app/common';
 
 /** What a personal API key may do; a route names the scope a key needs (ApiKeyScope). */
-export const API_KEY_SCOPES = ['chat', 'history:read', 'history:write', 'models'] as const;
+export const API_KEY_SCOPES = [
+  'chat',
+  'history:read',
+  'history:write',
+  'models',
+  'usage:read',
+] as const;
 export type ApiKeyScopeName = (typeof API_KEY_SCOPES)[number];
 
 /** Metadata key of the scope a route requires of API keys. */

@@ -21,6 +21,8 @@ export interface ChatInput {
 export interface ChatTurnOptions {
   /** Value of the `Idempotency-Key` header (HTTP only). */
   idempotencyKey?: string;
+  /** The personal API key the request came through (usage ledger), when it did. */
+  apiKeyId?: string;
 }
 
 const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;

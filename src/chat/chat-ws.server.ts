@@ -205,7 +205,9 @@ export class ChatWsServer
     let turn: ChatTurn;
     try {
       const dto = await validatePayload(SocketChatRequestDto, payload);
-      turn = await this.chat.begin(connection.user.id, toChatInput(dto));
+      turn = await this.chat.begin(connection.user.id, toChatInput(dto), {
+        apiKeyId: connection.user.apiKeyId,
+      });
     } catch (error) {
       this.sendError(ws, error, clientId);
       return;

@@ -126,6 +126,7 @@ export class ChatController {
   ): Promise<ChatResponseDto> {
     const turn = await this.chat.begin(user.id, toChatInput(body), {
       idempotencyKey: parseIdempotencyKey(idempotencyKey),
+      apiKeyId: user.apiKeyId,
     });
     const onClose = () => {
       if (!res.writableFinished) turn.leave();
@@ -200,6 +201,7 @@ export class ChatController {
   ): Promise<void> {
     const turn = await this.chat.begin(user.id, toChatInput(body), {
       idempotencyKey: parseIdempotencyKey(idempotencyKey),
+      apiKeyId: user.apiKeyId,
     });
     const sse = new SseWriter(res, this.config.chat.heartbeatMs);
     const onClose = () => {

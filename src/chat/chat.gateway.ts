@@ -155,7 +155,9 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       this.admit(socket);
       await socket.data.revalidate?.();
       const dto = await validatePayload(SocketChatRequestDto, payload);
-      turn = await this.chat.begin(socket.data.user.id, toChatInput(dto));
+      turn = await this.chat.begin(socket.data.user.id, toChatInput(dto), {
+        apiKeyId: socket.data.user.apiKeyId,
+      });
     } catch (error) {
       const { status, body } = mapError(error);
       if (status >= 500) this.logger.error({ err: error }, 'chat:send failed');

@@ -5,6 +5,9 @@ import { ChatSession } from '../history/entities/chat-session.entity';
 import { ChatMessage } from '../history/entities/chat-message.entity';
 import { ApiKey } from '../api-keys/entities/api-key.entity';
 import { Preset } from '../presets/entities/preset.entity';
+import { BudgetOverride } from '../usage/entities/budget-override.entity';
+import { UsageDaily } from '../usage/entities/usage-daily.entity';
+import { UsageRecord } from '../usage/entities/usage-record.entity';
 
 /** Every TypeORM entity; the app, the CLI data source and tests load this one list. */
 export const ENTITIES = [
@@ -15,4 +18,7 @@ export const ENTITIES = [
   ChatMessage,
   ApiKey,
   Preset,
+  UsageRecord,
+  UsageDaily,
+  BudgetOverride,
 ];

@@ -126,8 +126,44 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly providerCost = new Counter({
+    name: 'chatbot_provider_cost_usd_total',
+    help: "Cost of upstream provider calls in USD (catalog prices or the provider's own charge), by provider and model.",
+    labelNames: ['provider', 'model'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly providerCostUnknown = new Counter({
+    name: 'chatbot_provider_cost_unknown_total',
+    help: 'Provider calls with usage but no known price (their cost is not in chatbot_provider_cost_usd_total).',
+    labelNames: ['provider', 'model'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly budgetRejections = new Counter({
+    name: 'chatbot_budget_rejections_total',
+    help: 'Chat requests refused before the provider call because a spend budget would be exceeded, by period (day or month).',
+    labelNames: ['period'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly budgetStoreDown = new Counter({
+    name: 'chatbot_budget_store_unavailable_total',
+    help: 'Budget checks that could not reach the counter store (Redis), by the configured outcome: open (let through) or closed (refused 503).',
+    labelNames: ['mode'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly usageRowsDroppedTotal = new Counter({
+    name: 'chatbot_usage_rows_dropped_total',
+    help: 'Usage ledger rows dropped because the database stayed unreachable and the buffer was full.',
+    registers: [this.registry],
+  });
+
   constructor() {
     this.replyWritesWaiting.set(0);
+    this.usageRowsDroppedTotal.inc(0);
+    for (const period of ['day', 'month']) this.budgetRejections.inc({ period }, 0);
     // Gauges start at 0 for every transport so dashboards see the series before the first use.
     for (const transport of TRANSPORTS) {
       this.activeStreams.set({ transport }, 0);
@@ -209,6 +245,27 @@ export class MetricsService {
     if (completionTokens > 0) {
       this.providerTokenCounter.inc({ provider, model, kind: 'completion' }, completionTokens);
     }
+  }
+
+  /** The cost of one provider call in micro-dollars, or null when its price is unknown. */
+  providerCostMicros(provider: string, model: string, micros: number | null): void {
+    if (micros === null) this.providerCostUnknown.inc({ provider, model });
+    else this.providerCost.inc({ provider, model }, micros / 1_000_000);
+  }
+
+  /** A chat request refused because the user's `period` budget would be exceeded. */
+  budgetRejected(period: 'day' | 'month'): void {
+    this.budgetRejections.inc({ period });
+  }
+
+  /** A budget check found its store unreachable and did what `mode` says. */
+  budgetStoreUnavailable(mode: 'open' | 'closed'): void {
+    this.budgetStoreDown.inc({ mode });
+  }
+
+  /** Usage rows given up while the database was down. */
+  usageRowsDropped(count: number): void {
+    this.usageRowsDroppedTotal.inc(count);
   }
 
   /** A final reply write queued for retry, stored on a retry, or given up; `waiting` is the queue. */

@@ -145,15 +145,19 @@ describe(ChatCompletionsService.name, () => {
       { role: 'system' as const, content: 'B' },
       { role: 'user' as const, content: 'new message' },
     ];
-    const run = await sut.begin('u1', input({ messages, temperature: 0.5 }), 's1');
-    expect(chat.begin).toHaveBeenCalledWith('u1', {
-      message: 'new message',
-      sessionId: 's1',
-      model: MODEL.id,
-      systemPrompt: 'A\n\nB',
-      temperature: 0.5,
-      maxTokens: undefined,
-    });
+    const run = await sut.begin('u1', input({ messages, temperature: 0.5 }), 's1', 'key1');
+    expect(chat.begin).toHaveBeenCalledWith(
+      'u1',
+      {
+        message: 'new message',
+        sessionId: 's1',
+        model: MODEL.id,
+        systemPrompt: 'A\n\nB',
+        temperature: 0.5,
+        maxTokens: undefined,
+      },
+      { apiKeyId: 'key1' },
+    );
     expect(run.sessionId).toBe('s1');
     expect((await run.run(() => undefined)).usage).toEqual({
       prompt_tokens: 1,

@@ -62,10 +62,11 @@ export class ChatCompletionsService {
     userId: string,
     input: CompletionInput,
     sessionId: string | undefined,
+    apiKeyId?: string,
   ): Promise<CompletionRun> {
     const model = this.resolveModel(input.model);
     if (sessionId !== undefined || input.store) {
-      return this.beginStored(userId, input, model, sessionId ?? null);
+      return this.beginStored(userId, input, model, sessionId ?? null, apiKeyId);
     }
     const promptTokens = countMessagesTokens(input.messages);
     const room = model.contextWindow - (input.maxTokens ?? 0);
@@ -80,7 +81,7 @@ export class ChatCompletionsService {
       this.providers,
       this.quota,
       this.logger,
-      userId,
+      { userId, apiKeyId },
       model,
       input,
       promptTokens,
@@ -102,6 +103,7 @@ export class ChatCompletionsService {
     input: CompletionInput,
     model: ResolvedModel,
     sessionId: string | null,
+    apiKeyId: string | undefined,
   ): Promise<CompletionRun> {
     if (input.stops.length) {
       throw new InvalidInputError('stop cannot be used when the exchange is stored', [
@@ -127,14 +129,18 @@ export class ChatCompletionsService {
         ],
       );
     }
-    const turn = await this.chat.begin(userId, {
-      message: last.content,
-      sessionId,
-      model: model.id,
-      systemPrompt,
-      temperature: input.temperature,
-      maxTokens: input.maxTokens,
-    });
+    const turn = await this.chat.begin(
+      userId,
+      {
+        message: last.content,
+        sessionId,
+        model: model.id,
+        systemPrompt,
+        temperature: input.temperature,
+        maxTokens: input.maxTokens,
+      },
+      { apiKeyId },
+    );
     return new StoredCompletion(turn);
   }
 }
@@ -152,7 +158,7 @@ class StatelessCompletion implements CompletionRun {
     private readonly providers: ProvidersService,
     private readonly quota: QuotaService,
     private readonly logger: Logger,
-    private readonly userId: string,
+    private readonly caller: { userId: string; apiKeyId?: string },
     private readonly resolved: ResolvedModel,
     private readonly input: CompletionInput,
     private readonly promptTokens: number,
@@ -187,7 +193,8 @@ class StatelessCompletion implements CompletionRun {
         temperature: this.input.temperature,
         maxTokens: this.input.maxTokens,
         signal: this.controller.signal,
-        userId: this.userId,
+        userId: this.caller.userId,
+        apiKeyId: this.caller.apiKeyId,
       });
       for await (const event of events) {
         if (event.type === 'start') {
@@ -232,7 +239,7 @@ class StatelessCompletion implements CompletionRun {
             total_tokens: this.promptTokens + completion,
           };
     if (!result.failure || result.text) {
-      await this.quota.recordUsage(this.userId, result.usage.total_tokens);
+      await this.quota.recordUsage(this.caller.userId, result.usage.total_tokens);
     }
     return result;
   }

@@ -11,8 +11,13 @@ export interface GenerationRequest {
   maxTokens?: number;
   /** Aborting it closes the upstream connection and ends with GenerationAbortedError. */
   signal?: AbortSignal;
-  /** For logs and metrics only; never sent upstream. */
+  /** For logs, metrics and the usage ledger only (like the ids below); never sent upstream. */
   userId?: string;
+  /** The personal API key the request came through, when it did. */
+  apiKeyId?: string;
+  sessionId?: string;
+  /** The assistant message the reply is stored in. */
+  messageId?: string;
 }
 
 export interface GenerationResult {

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AccessTokenModule } from '../auth/access-token.module';
 import { RedisConnections } from '../redis/redis-connections';
+import { UsageModule } from '../usage/usage.module';
 import { ModelsController } from './models.controller';
 import { ProviderRegistry } from './provider-registry';
 import { ProvidersService } from './providers.service';
@@ -15,7 +16,7 @@ import { ResilientExecutor } from './resilience/resilient-executor';
  * (QuotaService; counters in Redis when REDIS_URL is set) and GET /api/models.
  */
 @Module({
-  imports: [AccessTokenModule],
+  imports: [AccessTokenModule, UsageModule],
   controllers: [ModelsController],
   providers: [
     ProviderRegistry,

@@ -4,6 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { QueryFailedError, Repository } from 'typeorm';
 import { ConflictError } from '@app/common';
 import { HistoryService } from '../history/history.service';
+import { UsageService } from '../usage/usage.service';
 import { User } from './entities/user.entity';
 
 /** Users table access. Emails reach here already trimmed and lower-cased by the DTOs. */
@@ -12,6 +13,7 @@ export class UsersService {
   constructor(
     @InjectRepository(User) private readonly users: Repository<User>,
     private readonly history: HistoryService,
+    private readonly usage: UsageService,
   ) {}
 
   /** Creates an account; ConflictError when the e-mail is taken (also under a concurrent insert). */
@@ -56,6 +58,7 @@ export class UsersService {
    */
   async deleteAccount(userId: string): Promise<void> {
     await this.history.deleteAllForUser(userId);
+    await this.usage.deleteForUser(userId);
     await this.users.delete({ id: userId });
   }
 }

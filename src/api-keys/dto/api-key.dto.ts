@@ -46,7 +46,8 @@ export class CreateApiKeyDto {
     example: ['chat', 'models'],
     description:
       'What the key may do: `chat` (POST /api/chat*, /v1/chat/completions, sockets), `history:read`, ' +
-      '`history:write`, `models` (GET /api/models, /v1/models). No key can manage keys or the account.',
+      '`history:write`, `models` (GET /api/models, /v1/models), `usage:read` (GET /api/usage). ' +
+      'No key can manage keys or the account.',
   })
   @IsArray({ message: 'scopes must be an array' })
   @ArrayMinSize(1, { message: 'scopes must name at least one scope' })

@@ -38,6 +38,8 @@ export interface IdempotencyClaim {
 /** Everything the runner needs about a turn that the preflight prepared. */
 export interface PreparedTurn {
   userId: string;
+  /** The personal API key the request came through, when it did. */
+  apiKeyId?: string;
   sessionId: string;
   /** The pending assistant message the reply is stored in. */
   messageId: string;
@@ -139,6 +141,7 @@ export class ChatTurnPreflight {
       return {
         turn: {
           userId,
+          apiKeyId: options.apiKeyId,
           sessionId: session.id,
           messageId: reply.id,
           createdAt: reply.createdAt,

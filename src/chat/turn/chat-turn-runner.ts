@@ -133,6 +133,9 @@ export class ChatTurnRunner {
         maxTokens: turn.input.maxTokens,
         signal,
         userId: turn.userId,
+        apiKeyId: turn.apiKeyId,
+        sessionId: turn.sessionId,
+        messageId: turn.messageId,
       });
       for await (const event of events) {
         if (event.type === 'start') {

@@ -77,6 +77,7 @@ export class SessionTitleService {
       maxTokens: 16,
       temperature: 0.2,
       userId,
+      sessionId,
       signal: AbortSignal.timeout(TITLE_TIMEOUT_MS),
     });
     const title = cleanGeneratedTitle(completion.text);

@@ -1,5 +1,7 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import { MetricsService, type ProviderOutcome } from '../../metrics/metrics.service';
+import { PriceCatalog } from '../../usage/price-catalog';
+import { UsageLedger } from '../../usage/usage-ledger';
 import type { TokenUsage } from '../chat-provider.interface';
 import type { ResolvedModel } from '../generation.types';
 import type { UpstreamFailureKind } from '../provider.errors';
@@ -20,19 +22,35 @@ export interface ProviderCallRecord {
   usage?: TokenUsage;
   status?: number;
   userId?: string;
+  /** The personal API key of the request, when it came through one. */
+  apiKeyId?: string;
+  sessionId?: string;
+  messageId?: string;
+  /** 0 for the requested model, 1 for the first fallback model… */
+  fallbackStep?: number;
   /** Already free of keys. */
   detail?: string;
 }
 
+/** How a configured key is named in logs, metrics and the usage ledger: `groq#2` (never the key). */
+export function keyAlias(provider: string, keyIndex: number): string {
+  return `${provider}#${keyIndex + 1}`;
+}
+
 /**
- * What the resilience layer reports about provider calls: one log line and the metric series
- * per attempt, plus retries, fallbacks and key trouble. Without MetricsService it only logs.
+ * What the resilience layer reports about provider calls: one log line, the metric series (tokens
+ * and cost) and a usage-ledger row per attempt of a user's call, plus retries, fallbacks and key
+ * trouble. Without MetricsService it only logs; without the ledger nothing is stored.
  */
 @Injectable()
 export class ProviderCallRecorder {
   private readonly logger = new Logger('Providers');
 
-  constructor(@Optional() private readonly metrics?: MetricsService) {}
+  constructor(
+    @Optional() private readonly metrics?: MetricsService,
+    @Optional() private readonly ledger?: UsageLedger,
+    @Optional() private readonly prices?: PriceCatalog,
+  ) {}
 
   /** One finished upstream attempt, successful or not. */
   record(call: ProviderCallRecord): void {
@@ -57,6 +75,30 @@ export class ProviderCallRecorder {
     } else {
       this.logger.warn(line, `Provider call failed: ${call.outcome}`);
     }
+    const modelId = `${call.provider}/${call.model}`;
+    const costMicros = call.usage ? (this.prices?.costMicros(modelId, call.usage) ?? null) : 0;
+    if (call.userId && this.ledger) {
+      this.ledger.record({
+        userId: call.userId,
+        apiKeyId: call.apiKeyId,
+        sessionId: call.sessionId,
+        messageId: call.messageId,
+        provider: call.provider,
+        model: modelId,
+        keyAlias: keyAlias(call.provider, call.keyIndex),
+        promptTokens: call.usage?.promptTokens ?? 0,
+        completionTokens: call.usage?.completionTokens ?? 0,
+        cachedTokens: call.usage?.cachedPromptTokens ?? 0,
+        // A failed attempt without a usage report is charged nothing by the providers.
+        costMicros,
+        latencyMs: call.latencyMs,
+        ttftMs: call.ttftMs,
+        status: call.outcome,
+        fallbackStep: call.fallbackStep ?? 0,
+        retry: call.retry,
+        createdAt: new Date(),
+      });
+    }
     if (!this.metrics) return;
     this.metrics.providerCall({
       provider: call.provider,
@@ -71,6 +113,7 @@ export class ProviderCallRecorder {
         call.usage.promptTokens,
         call.usage.completionTokens,
       );
+      if (this.prices) this.metrics.providerCostMicros(call.provider, call.model, costMicros);
     }
   }
 

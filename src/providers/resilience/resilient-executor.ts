@@ -93,7 +93,7 @@ export class ResilientExecutor {
         if (i > 0) this.recorder.fallback(chain[i - 1], target, lastError);
         let committed = false;
         try {
-          for await (const event of this.attemptModel(target, request, mode, call)) {
+          for await (const event of this.attemptModel(target, request, mode, call, i)) {
             if (!committed) {
               committed = true;
               yield { type: 'start', model: target.id };
@@ -126,6 +126,7 @@ export class ResilientExecutor {
     request: GenerationRequest,
     mode: ReplyMode,
     call: CallScope,
+    fallbackStep: number,
   ): AsyncGenerator<ProviderStreamEvent> {
     const entry = this.registry.get(target.provider)!;
     let retry = 0;
@@ -138,7 +139,8 @@ export class ResilientExecutor {
         retry,
         stream: mode.streaming,
         started: performance.now(),
-        userId: request.userId,
+        fallbackStep,
+        request,
       };
       let answered = false;
       let delivered = false;
@@ -308,7 +310,11 @@ export class ResilientExecutor {
       stream: context.stream,
       latencyMs: performance.now() - context.started,
       ttftMs: context.ttftMs,
-      userId: context.userId,
+      userId: context.request.userId,
+      apiKeyId: context.request.apiKeyId,
+      sessionId: context.request.sessionId,
+      messageId: context.request.messageId,
+      fallbackStep: context.fallbackStep,
       ...result,
     });
   }
@@ -322,5 +328,7 @@ interface AttemptContext {
   stream: boolean;
   started: number;
   ttftMs?: number;
-  userId?: string;
+  fallbackStep: number;
+  /** Who and what the call is for (user, API key, session, message). */
+  request: GenerationRequest;
 }

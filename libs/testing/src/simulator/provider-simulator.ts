@@ -37,6 +37,10 @@ export interface SimulatorFault {
   processingComments?: number;
   /** Reply text for this request. */
   reply?: string;
+  /** Prompt tokens reported as served from the provider's cache. */
+  cachedTokens?: number;
+  /** OpenRouter style: the call's charge in USD as `usage.cost` (OpenAI API only). */
+  costUsd?: number;
 }
 
 export type SimulatedApi = 'openai' | 'gemini';
@@ -252,7 +256,13 @@ export class ProviderSimulator {
     const promptTokens =
       estimateTokens(record.messages.map((m) => m.content).join(' ')) + 4 * record.messages.length;
     const completionTokens = estimateTokens(reply);
-    const usage = { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
+    const usage: Usage = {
+      promptTokens,
+      completionTokens,
+      totalTokens: promptTokens + completionTokens,
+      cachedTokens: fault.cachedTokens,
+      costUsd: fault.costUsd,
+    };
     record.status = 200;
 
     if (!record.stream) {
@@ -382,6 +392,8 @@ interface Usage {
   promptTokens: number;
   completionTokens: number;
   totalTokens: number;
+  cachedTokens?: number;
+  costUsd?: number;
 }
 
 /** ~4 characters per token, like the app's own estimate. */
@@ -420,6 +432,10 @@ function openAiUsage(usage: Usage) {
     prompt_tokens: usage.promptTokens,
     completion_tokens: usage.completionTokens,
     total_tokens: usage.totalTokens,
+    ...(usage.cachedTokens !== undefined
+      ? { prompt_tokens_details: { cached_tokens: usage.cachedTokens } }
+      : {}),
+    ...(usage.costUsd !== undefined ? { cost: usage.costUsd } : {}),
   };
 }
 
@@ -460,6 +476,7 @@ function geminiUsage(usage: Usage) {
     promptTokenCount: usage.promptTokens,
     candidatesTokenCount: usage.completionTokens,
     totalTokenCount: usage.totalTokens,
+    ...(usage.cachedTokens !== undefined ? { cachedContentTokenCount: usage.cachedTokens } : {}),
   };
 }
 

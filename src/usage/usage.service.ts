@@ -1,0 +1,261 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { InvalidInputError } from '@app/common';
+import {
+  MAX_USAGE_RANGE_DAYS,
+  type UsageFiguresDto,
+  type UsageGrouping,
+  type UsageItemDto,
+  type UsageReportDto,
+} from './dto/usage.dto';
+import { UsageRecord } from './entities/usage-record.entity';
+import { microsToUsd } from './price-catalog';
+
+const DAY_MS = 86_400_000;
+
+/** Sums as the database returns them (bigint sums come back as strings on Postgres). */
+type RawFigures = Record<
+  | 'requests'
+  | 'failed_requests'
+  | 'prompt_tokens'
+  | 'completion_tokens'
+  | 'cached_tokens'
+  | 'cost_micros'
+  | 'cost_unknown_requests',
+  string | number | null
+> & { key: string };
+
+/** Figures in integers (micro-dollars) while rows are added up. */
+interface Figures {
+  requests: number;
+  failedRequests: number;
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  costMicros: number;
+  costUnknownRequests: number;
+}
+
+/** Per-user totals over a period, for reports and the admin views. */
+export interface UserUsageTotals extends Figures {
+  userId: string;
+}
+
+/**
+ * Usage reports over the ledger. Rows younger than USAGE__RETENTION_DAYS are read raw; older
+ * ones from the daily roll-up. Every row lives in exactly one of the two (retention moves rows
+ * in one statement), so a range spanning both adds up exactly.
+ */
+@Injectable()
+export class UsageService {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** The caller's usage from `from` to `to` (UTC days, included), grouped by day or model. */
+  async report(
+    userId: string,
+    query: { from?: string; to?: string; group_by?: UsageGrouping },
+    now = new Date(),
+  ): Promise<UsageReportDto> {
+    const to = query.to ?? isoDay(now);
+    const from = query.from ?? `${to.slice(0, 7)}-01`;
+    const range = checkRange(from, to);
+    const groupBy = query.group_by ?? 'day';
+    const groups = await this.figures({ userId }, range, groupBy);
+    const items = [...groups.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, figures]): UsageItemDto => ({ [groupBy]: key, ...toDto(figures) }));
+    const totals = [...groups.values()].reduce(add, emptyFigures());
+    return { from, to, group_by: groupBy, totals: toDto(totals), items };
+  }
+
+  /**
+   * Totals per user from `from` to `to` (UTC days, included): for admin listings. `userIds`
+   * limits the users read; without it every user with usage is returned.
+   */
+  async totalsByUser(from: string, to: string, userIds?: string[]): Promise<UserUsageTotals[]> {
+    const range = checkRange(from, to);
+    if (userIds?.length === 0) return [];
+    const groups = await this.figures({ userIds }, range, 'user');
+    return [...groups.entries()].map(([userId, figures]) => ({ userId, ...figures }));
+  }
+
+  /** Removes every usage row of a user (raw and rolled up), e.g. when the account is deleted. */
+  async deleteForUser(userId: string): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      await manager
+        .createQueryBuilder()
+        .delete()
+        .from('usage_records')
+        .where('user_id = :userId', { userId })
+        .execute();
+      await manager
+        .createQueryBuilder()
+        .delete()
+        .from('usage_daily')
+        .where('user_id = :userId', { userId })
+        .execute();
+    });
+  }
+
+  private async figures(
+    who: { userId?: string; userIds?: string[] },
+    range: DayRange,
+    groupBy: UsageGrouping | 'user',
+  ): Promise<Map<string, Figures>> {
+    const postgres = this.dataSource.options.type === 'postgres';
+    const rawKey = {
+      day: postgres ? `to_char(r.created_at, 'YYYY-MM-DD')` : `substr(r.created_at, 1, 10)`,
+      model: 'r.model',
+      user: 'r.user_id',
+    }[groupBy];
+    const createdAt = this.dataSource
+      .getMetadata(UsageRecord)
+      .findColumnWithPropertyName('createdAt')!;
+    const bound = (date: Date) =>
+      this.dataSource.driver.preparePersistentValue(date, createdAt) as unknown;
+
+    const raw = this.dataSource
+      .createQueryBuilder()
+      .select(`${rawKey}`, 'key')
+      .addSelect('COUNT(*)', 'requests')
+      .addSelect(`SUM(CASE WHEN r.status = 'success' THEN 0 ELSE 1 END)`, 'failed_requests')
+      .addSelect('SUM(r.prompt_tokens)', 'prompt_tokens')
+      .addSelect('SUM(r.completion_tokens)', 'completion_tokens')
+      .addSelect('SUM(r.cached_tokens)', 'cached_tokens')
+      .addSelect('SUM(r.cost_micros)', 'cost_micros')
+      .addSelect('SUM(CASE WHEN r.cost_micros IS NULL THEN 1 ELSE 0 END)', 'cost_unknown_requests')
+      .from('usage_records', 'r')
+      .where('r.created_at >= :start AND r.created_at < :end', {
+        start: bound(range.start),
+        end: bound(range.end),
+      })
+      .groupBy(rawKey);
+    const daily = this.dataSource
+      .createQueryBuilder()
+      .select({ day: 'd.day', model: 'd.model', user: 'd.user_id' }[groupBy], 'key')
+      .addSelect('SUM(d.requests)', 'requests')
+      .addSelect('SUM(d.failed_requests)', 'failed_requests')
+      .addSelect('SUM(d.prompt_tokens)', 'prompt_tokens')
+      .addSelect('SUM(d.completion_tokens)', 'completion_tokens')
+      .addSelect('SUM(d.cached_tokens)', 'cached_tokens')
+      .addSelect('SUM(d.cost_micros)', 'cost_micros')
+      .addSelect('SUM(d.cost_unknown_requests)', 'cost_unknown_requests')
+      .from('usage_daily', 'd')
+      .where('d.day >= :from AND d.day <= :to', { from: range.from, to: range.to })
+      .groupBy({ day: 'd.day', model: 'd.model', user: 'd.user_id' }[groupBy]);
+    if (who.userId !== undefined) {
+      raw.andWhere('r.user_id = :userId', { userId: who.userId });
+      daily.andWhere('d.user_id = :userId', { userId: who.userId });
+    } else if (who.userIds) {
+      raw.andWhere('r.user_id IN (:...userIds)', { userIds: who.userIds });
+      daily.andWhere('d.user_id IN (:...userIds)', { userIds: who.userIds });
+    }
+    const [rawRows, dailyRows] = await Promise.all([
+      raw.getRawMany<RawFigures>(),
+      daily.getRawMany<RawFigures>(),
+    ]);
+    const groups = new Map<string, Figures>();
+    for (const row of [...rawRows, ...dailyRows]) {
+      groups.set(row.key, add(groups.get(row.key) ?? emptyFigures(), fromRaw(row)));
+    }
+    return groups;
+  }
+}
+
+interface DayRange {
+  from: string;
+  to: string;
+  /** Start of `from`, UTC. */
+  start: Date;
+  /** Start of the day after `to`, UTC. */
+  end: Date;
+}
+
+/** Validates a from/to pair of days (400 naming the field) and returns its bounds. */
+export function checkRange(from: string, to: string): DayRange {
+  const start = parseDay('from', from);
+  const last = parseDay('to', to);
+  if (start > last) {
+    throw new InvalidInputError('from must not be after to', [
+      { field: 'from', message: 'must not be after to' },
+    ]);
+  }
+  const days = (last.getTime() - start.getTime()) / DAY_MS + 1;
+  if (days > MAX_USAGE_RANGE_DAYS) {
+    throw new InvalidInputError(
+      `the range from ${from} to ${to} covers ${days} days; at most ${MAX_USAGE_RANGE_DAYS}`,
+      [{ field: 'to', message: `must be at most ${MAX_USAGE_RANGE_DAYS} days after from` }],
+    );
+  }
+  return { from, to, start, end: new Date(last.getTime() + DAY_MS) };
+}
+
+function parseDay(field: string, value: string): Date {
+  const date = new Date(`${value}T00:00:00.000Z`);
+  if (
+    !/^\d{4}-\d{2}-\d{2}$/.test(value) ||
+    Number.isNaN(date.getTime()) ||
+    isoDay(date) !== value
+  ) {
+    throw new InvalidInputError(`${field} must be a real date YYYY-MM-DD`, [
+      { field, message: 'must be a real date YYYY-MM-DD' },
+    ]);
+  }
+  return date;
+}
+
+/** `YYYY-MM-DD` of a date in UTC. */
+export function isoDay(date: Date): string {
+  return date.toISOString().slice(0, 10);
+}
+
+function emptyFigures(): Figures {
+  return {
+    requests: 0,
+    failedRequests: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    cachedTokens: 0,
+    costMicros: 0,
+    costUnknownRequests: 0,
+  };
+}
+
+function fromRaw(row: RawFigures): Figures {
+  const n = (value: string | number | null) => Number(value ?? 0);
+  return {
+    requests: n(row.requests),
+    failedRequests: n(row.failed_requests),
+    promptTokens: n(row.prompt_tokens),
+    completionTokens: n(row.completion_tokens),
+    cachedTokens: n(row.cached_tokens),
+    costMicros: n(row.cost_micros),
+    costUnknownRequests: n(row.cost_unknown_requests),
+  };
+}
+
+function add(a: Figures, b: Figures): Figures {
+  return {
+    requests: a.requests + b.requests,
+    failedRequests: a.failedRequests + b.failedRequests,
+    promptTokens: a.promptTokens + b.promptTokens,
+    completionTokens: a.completionTokens + b.completionTokens,
+    cachedTokens: a.cachedTokens + b.cachedTokens,
+    costMicros: a.costMicros + b.costMicros,
+    costUnknownRequests: a.costUnknownRequests + b.costUnknownRequests,
+  };
+}
+
+function toDto(f: Figures): UsageFiguresDto {
+  return {
+    requests: f.requests,
+    failed_requests: f.failedRequests,
+    prompt_tokens: f.promptTokens,
+    completion_tokens: f.completionTokens,
+    cached_tokens: f.cachedTokens,
+    tokens: f.promptTokens + f.completionTokens,
+    cost_usd: microsToUsd(f.costMicros),
+    cost_unknown_requests: f.costUnknownRequests,
+  };
+}
