@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AccessTokenModule } from '../auth/access-token.module';
 import { PriceCatalog } from './price-catalog';
 import { UsageLedger } from './usage-ledger';
+import { UsageRetention } from './usage-retention';
 import { UsageController } from './usage.controller';
 import { UsageService } from './usage.service';
 
@@ -12,7 +13,7 @@ import { UsageService } from './usage.service';
 @Module({
   imports: [AccessTokenModule],
   controllers: [UsageController],
-  providers: [PriceCatalog, UsageLedger, UsageService],
+  providers: [PriceCatalog, UsageLedger, UsageService, UsageRetention],
   exports: [PriceCatalog, UsageLedger, UsageService],
 })
 export class UsageModule {}

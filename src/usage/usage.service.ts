@@ -9,8 +9,8 @@ import {
   type UsageItemDto,
   type UsageReportDto,
 } from './dto/usage.dto';
-import { UsageRecord } from './entities/usage-record.entity';
 import { microsToUsd } from './price-catalog';
+import { createdAtParam, createdDaySql } from './usage-sql';
 
 const DAY_MS = 86_400_000;
 
@@ -103,17 +103,12 @@ export class UsageService {
     range: DayRange,
     groupBy: UsageGrouping | 'user',
   ): Promise<Map<string, Figures>> {
-    const postgres = this.dataSource.options.type === 'postgres';
     const rawKey = {
-      day: postgres ? `to_char(r.created_at, 'YYYY-MM-DD')` : `substr(r.created_at, 1, 10)`,
+      day: createdDaySql(this.dataSource, 'r.created_at'),
       model: 'r.model',
       user: 'r.user_id',
     }[groupBy];
-    const createdAt = this.dataSource
-      .getMetadata(UsageRecord)
-      .findColumnWithPropertyName('createdAt')!;
-    const bound = (date: Date) =>
-      this.dataSource.driver.preparePersistentValue(date, createdAt) as unknown;
+    const bound = (date: Date) => createdAtParam(this.dataSource, date);
 
     const raw = this.dataSource
       .createQueryBuilder()

@@ -1,0 +1,126 @@
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { describeE2e, LoggedInUser, registerAndLogin, startTestApp, TestApp } from '@app/testing';
+import { UsageLedger, type UsageEntry } from '../src/usage/usage-ledger';
+import { UsageRetention } from '../src/usage/usage-retention';
+import { UsageService } from '../src/usage/usage.service';
+
+const DAY_MS = 86_400_000;
+const RETENTION_DAYS = 30;
+const MODELS = ['groq/llama-3.1-8b-instant', 'openai/gpt-4o', 'openai-compatible/unpriced'];
+
+/** Retention: old raw usage rows become daily roll-ups and reports add up the same. */
+describeE2e('usage retention roll-up', () => {
+  let t: TestApp;
+  let db: DataSource;
+  let users: LoggedInUser[];
+  const now = new Date();
+  const day = (daysAgo: number) =>
+    new Date(now.getTime() - daysAgo * DAY_MS).toISOString().slice(0, 10);
+  const from = day(120);
+  const to = day(0);
+
+  /** Rows spread over 120 days for each user: several models, unknown costs and failures. */
+  async function fill(seed: number): Promise<number> {
+    const ledger = t.app.get(UsageLedger);
+    let count = 0;
+    for (const [u, user] of users.entries()) {
+      for (let i = 0; i < 60; i++) {
+        const model = MODELS[(i + u + seed) % MODELS.length];
+        const entry: UsageEntry = {
+          userId: user.id,
+          provider: model.split('/')[0],
+          model,
+          promptTokens: 10 + i,
+          completionTokens: 5 + ((i * 7 + seed) % 13),
+          cachedTokens: i % 4,
+          costMicros: model.endsWith('unpriced') ? null : 100 * i + seed,
+          latencyMs: 100,
+          status: i % 9 === 0 ? 'server' : 'success',
+          fallbackStep: 0,
+          retry: 0,
+          // Two rows a day apart, and some at the very ends of a UTC day.
+          createdAt: new Date(now.getTime() - i * 2 * DAY_MS - (i % 3) * 3_600_000),
+        };
+        ledger.record(entry);
+        count++;
+      }
+    }
+    await ledger.flush();
+    return count;
+  }
+
+  const reports = async () =>
+    Promise.all(
+      users.flatMap((user) =>
+        ['day', 'model'].map(async (groupBy) => {
+          const res = await request(t.url)
+            .get(`/api/usage?from=${from}&to=${to}&group_by=${groupBy}`)
+            .set('Authorization', `Bearer ${user.token}`)
+            .expect(200);
+          return res.body;
+        }),
+      ),
+    );
+  const byUser = async () =>
+    (await t.app.get(UsageService).totalsByUser(from, to)).sort((a, b) =>
+      a.userId.localeCompare(b.userId),
+    );
+  const oldRawRows = async () => {
+    const cutoff = t.app.get(UsageRetention).cutoff(now);
+    const rows = await db.query('SELECT created_at FROM usage_records');
+    return rows.filter(
+      (row: { created_at: string | Date }) =>
+        new Date(row.created_at instanceof Date ? row.created_at : `${row.created_at}Z`) < cutoff,
+    ).length;
+  };
+
+  beforeAll(async () => {
+    t = await startTestApp({
+      USAGE__RETENTION_DAYS: String(RETENTION_DAYS),
+      RATE_LIMIT__AUTH_PER_MINUTE: '10000',
+    });
+    db = t.app.get(DataSource);
+    users = [await registerAndLogin(t.url), await registerAndLogin(t.url)];
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('keeps totals identical per day, per model and per user before and after the roll-up', async () => {
+    await fill(1);
+    const old = await oldRawRows();
+    expect(old).toBeGreaterThan(40);
+    const before = await reports();
+    const totalsBefore = await byUser();
+    expect(before[0].totals.requests).toBe(60);
+    expect(before[0].totals.cost_unknown_requests).toBe(20);
+
+    const moved = await t.app.get(UsageRetention).rollUp(now);
+    expect(moved).toBe(old);
+    expect(await oldRawRows()).toBe(0);
+    const [{ n }] = await db.query('SELECT COUNT(*) AS n FROM usage_daily');
+    expect(Number(n)).toBeGreaterThan(0);
+
+    expect(await reports()).toEqual(before);
+    expect(await byUser()).toEqual(totalsBefore);
+    // A second run finds nothing left to move.
+    expect(await t.app.get(UsageRetention).rollUp(now)).toBe(0);
+    expect(await reports()).toEqual(before);
+  });
+
+  it('adds later roll-ups of the same day, user and model to the existing totals', async () => {
+    await fill(2);
+    const before = await reports();
+    const retention = t.app.get(UsageRetention);
+    // Two instances at once: every row is counted exactly once.
+    const runs =
+      db.options.type === 'postgres'
+        ? await Promise.all([retention.rollUp(now), retention.rollUp(now)])
+        : [await retention.rollUp(now)];
+    expect(runs.reduce((a, b) => a + b, 0)).toBeGreaterThan(40);
+    expect(await oldRawRows()).toBe(0);
+    expect(await reports()).toEqual(before);
+    expect(before[0].totals.requests).toBe(120);
+  });
+});
