@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AccessTokenModule } from '../auth/access-token.module';
 import { PresetsModule } from '../presets/presets.module';
+import { UsageModule } from '../usage/usage.module';
 import { ProvidersModule } from '../providers/providers.module';
 import { RedisConnections } from '../redis/redis-connections';
 import { ChatWsServer } from './chat-ws.server';
@@ -36,7 +37,7 @@ import { SessionTitleService } from './turn/session-title.service';
  * HistoryModule; MetricsService from the global MetricsModule.
  */
 @Module({
-  imports: [AccessTokenModule, ProvidersModule, PresetsModule],
+  imports: [AccessTokenModule, ProvidersModule, PresetsModule, UsageModule],
   controllers: [ChatController],
   providers: [
     ChatService,

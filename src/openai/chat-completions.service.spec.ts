@@ -1,9 +1,12 @@
 import { InvalidInputError, RateLimitedError } from '@app/common';
+import { AppConfig } from '@app/config';
 import type { ChatService } from '../chat/chat.service';
 import type { GenerationEvent } from '../providers/generation.types';
 import { ProviderUnavailableError } from '../providers/provider.errors';
 import type { ProvidersService } from '../providers/providers.service';
 import type { QuotaService } from '../providers/quota.service';
+import type { BudgetService } from '../usage/budget/budget.service';
+import { PriceCatalog } from '../usage/price-catalog';
 import { ChatCompletionsService } from './chat-completions.service';
 import type { CompletionInput } from './completion-input';
 import { ContextLengthExceededError, ModelNotFoundError } from './openai-errors';
@@ -42,6 +45,7 @@ describe(ChatCompletionsService.name, () => {
   let providers: { resolveModel: jest.Mock; stream: jest.Mock };
   let quota: { assertWithinQuota: jest.Mock; recordUsage: jest.Mock };
   let chat: { begin: jest.Mock };
+  let budgets: { reserve: jest.Mock; settle: jest.Mock };
   let sut: ChatCompletionsService;
 
   beforeEach(() => {
@@ -51,10 +55,18 @@ describe(ChatCompletionsService.name, () => {
       recordUsage: jest.fn().mockResolvedValue(undefined),
     };
     chat = { begin: jest.fn() };
+    budgets = {
+      reserve: jest.fn().mockResolvedValue(undefined),
+      settle: jest.fn().mockResolvedValue(undefined),
+    };
+    const config = AppConfig.fromEnv({ SECRET_KEY: 'k3Jq9vX2mW8pL5tR7yB4nC6dF1gH0sZa' });
     sut = new ChatCompletionsService(
       providers as unknown as ProvidersService,
       quota as unknown as QuotaService,
       chat as unknown as ChatService,
+      config,
+      budgets as unknown as BudgetService,
+      new PriceCatalog(config),
     );
   });
 

@@ -8,6 +8,10 @@ import { GenerationAbortedError } from '../providers/provider.errors';
 import { ProvidersService, type ResolvedModel } from '../providers/providers.service';
 import { QuotaService } from '../providers/quota.service';
 import { countMessagesTokens, countTokens } from '../providers/token-counter';
+import type { TokenUsage } from '../providers/chat-provider.interface';
+import { BudgetService, type BudgetReservation } from '../usage/budget/budget.service';
+import { PriceCatalog } from '../usage/price-catalog';
+import { AppConfig } from '@app/config';
 import type { CompletionInput } from './completion-input';
 import { ContextLengthExceededError, ModelNotFoundError } from './openai-errors';
 import { StopSequenceScanner } from './stop-sequence-scanner';
@@ -56,6 +60,9 @@ export class ChatCompletionsService {
     private readonly providers: ProvidersService,
     private readonly quota: QuotaService,
     private readonly chat: ChatService,
+    private readonly config: AppConfig,
+    private readonly budgets: BudgetService,
+    private readonly prices: PriceCatalog,
   ) {}
 
   async begin(
@@ -77,11 +84,16 @@ export class ChatCompletionsService {
       );
     }
     await this.quota.assertWithinQuota(userId);
+    const budget = await this.budgets.reserve(
+      userId,
+      model.id,
+      promptTokens,
+      input.maxTokens ?? this.config.chat.replyTokenBudget,
+    );
     return new StatelessCompletion(
-      this.providers,
-      this.quota,
+      { providers: this.providers, quota: this.quota, budgets: this.budgets, prices: this.prices },
       this.logger,
-      { userId, apiKeyId },
+      { userId, apiKeyId, budget },
       model,
       input,
       promptTokens,
@@ -155,10 +167,14 @@ class StatelessCompletion implements CompletionRun {
   private readonly controller = new AbortController();
 
   constructor(
-    private readonly providers: ProvidersService,
-    private readonly quota: QuotaService,
+    private readonly services: {
+      providers: ProvidersService;
+      quota: QuotaService;
+      budgets: BudgetService;
+      prices: PriceCatalog;
+    },
     private readonly logger: Logger,
-    private readonly caller: { userId: string; apiKeyId?: string },
+    private readonly caller: { userId: string; apiKeyId?: string; budget?: BudgetReservation },
     private readonly resolved: ResolvedModel,
     private readonly input: CompletionInput,
     private readonly promptTokens: number,
@@ -186,8 +202,9 @@ class StatelessCompletion implements CompletionRun {
       }
     };
     let reported: CompletionUsage | undefined;
+    let providerUsage: TokenUsage | undefined;
     try {
-      const events = this.providers.stream({
+      const events = this.services.providers.stream({
         model: this.resolved.id,
         messages: this.input.messages,
         temperature: this.input.temperature,
@@ -206,6 +223,7 @@ class StatelessCompletion implements CompletionRun {
         } else {
           result.model = event.model;
           result.finishReason = event.finishReason;
+          providerUsage = event.usage;
           reported = {
             prompt_tokens: event.usage.promptTokens,
             completion_tokens: event.usage.completionTokens,
@@ -239,8 +257,19 @@ class StatelessCompletion implements CompletionRun {
             total_tokens: this.promptTokens + completion,
           };
     if (!result.failure || result.text) {
-      await this.quota.recordUsage(this.caller.userId, result.usage.total_tokens);
+      await this.services.quota.recordUsage(this.caller.userId, result.usage.total_tokens);
     }
+    const estimated = result.text
+      ? {
+          promptTokens: result.usage.prompt_tokens,
+          completionTokens: result.usage.completion_tokens,
+          totalTokens: result.usage.total_tokens,
+        }
+      : undefined;
+    await this.services.budgets.settle(
+      this.caller.budget,
+      this.services.prices.replyCostMicros(result.model, providerUsage, estimated),
+    );
     return result;
   }
 

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AccessTokenModule } from '../auth/access-token.module';
 import { ChatModule } from '../chat/chat.module';
+import { UsageModule } from '../usage/usage.module';
 import { ProvidersModule } from '../providers/providers.module';
 import { ChatCompletionsService } from './chat-completions.service';
 import { OpenAiController } from './openai.controller';
@@ -10,7 +11,7 @@ import { OpenAiController } from './openai.controller';
  * authenticated by personal API keys or access tokens, over the same providers and chat turn.
  */
 @Module({
-  imports: [AccessTokenModule, ProvidersModule, ChatModule],
+  imports: [AccessTokenModule, ProvidersModule, ChatModule, UsageModule],
   controllers: [OpenAiController],
   providers: [ChatCompletionsService],
 })

@@ -40,6 +40,20 @@ export class PriceCatalog {
   }
 
   /**
+   * What a generation cost, for its budget: the provider's report (`reported`) at the price or
+   * its own charge; without one (abort, failure after some text) the `estimated` tokens; a call
+   * that failed before any text (`estimated` undefined) cost nothing. Null when unpriced.
+   */
+  replyCostMicros(
+    modelId: string,
+    reported: TokenUsage | undefined,
+    estimated: TokenUsage | undefined,
+  ): number | null {
+    const usage = reported ?? estimated;
+    return usage ? this.costMicros(modelId, usage) : 0;
+  }
+
+  /**
    * The most a call can cost (nothing cached, every reply token used), rounded up; null when the
    * model has no price. What a budget reserves before the call.
    */

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { codePointLength, ConflictError, InvalidInputError } from '@app/common';
 import { AppConfig } from '@app/config';
 import type { SessionRecord, SessionSettings } from '../../history/history-store.interface';
@@ -8,6 +8,7 @@ import { PresetsService } from '../../presets/presets.service';
 import { ProvidersService } from '../../providers/providers.service';
 import { QuotaService } from '../../providers/quota.service';
 import { countMessagesTokens } from '../../providers/token-counter';
+import { BudgetService, type BudgetReservation } from '../../usage/budget/budget.service';
 import { ChatInput, ChatTurnOptions, fingerprintInput } from '../chat-input';
 import { buildContext } from '../context-builder';
 import { GenerationRegistry } from '../generation-registry';
@@ -54,6 +55,8 @@ export interface PreparedTurn {
   idempotency?: IdempotencyClaim;
   /** True when this turn is the session's first exchange (a generated title may follow). */
   firstExchange: boolean;
+  /** The spend reserved for the call; the runner settles it to the real cost. */
+  budget?: BudgetReservation;
 }
 
 /** A new turn to run, or the stored outcome of an earlier request with the same key. */
@@ -63,8 +66,9 @@ export type Preflight = { turn: PreparedTurn } | { replay: StoredChatResult };
  * Everything of a chat turn that can fail with a client error, before anything is streamed or
  * stored twice: message length (400), Idempotency-Key (replay or 409), the session (404 for an
  * unknown or another user's), the session lock (409), quota (429), the context (400 when the
- * message cannot fit the model). Then it stores the user message and a `pending` reply. On any
- * failure the lock and the idempotency claim are released.
+ * message cannot fit the model), the spend budget (429; the call's most cost is reserved). Then
+ * it stores the user message and a `pending` reply. On any failure the lock, the idempotency
+ * claim and the reservation are released.
  */
 @Injectable()
 export class ChatTurnPreflight {
@@ -78,6 +82,7 @@ export class ChatTurnPreflight {
     private readonly registry: GenerationRegistry,
     private readonly config: AppConfig,
     private readonly presets: PresetsService,
+    @Optional() private readonly budgets?: BudgetService,
   ) {}
 
   async prepare(
@@ -95,6 +100,7 @@ export class ChatTurnPreflight {
       if (replay) return { replay };
     }
     let lock: LockHandle | undefined;
+    let budget: BudgetReservation | undefined;
     try {
       const existing = await this.existingSession(userId, input.sessionId);
       // A preset's settings, then the session's own, stand in for what the request does not send.
@@ -121,6 +127,12 @@ export class ChatTurnPreflight {
           replyBudget: input.maxTokens ?? this.config.chat.replyTokenBudget,
         },
         countMessagesTokens,
+      );
+      budget = await this.budgets?.reserve(
+        userId,
+        model.id,
+        context.promptTokens,
+        input.maxTokens ?? this.config.chat.replyTokenBudget,
       );
 
       const firstExchange = !existing || existing.messageCount === 0;
@@ -153,9 +165,11 @@ export class ChatTurnPreflight {
           lock,
           idempotency,
           firstExchange,
+          budget,
         },
       };
     } catch (error) {
+      await this.budgets?.release(budget);
       await lock?.release();
       if (idempotency) await this.idempotency.release(idempotency.key).catch(() => undefined);
       throw error;

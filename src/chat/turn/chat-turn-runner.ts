@@ -1,13 +1,15 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { DomainError } from '@app/common';
 import { AppConfig } from '@app/config';
 import type { MessageStatus } from '../../history/history-store.interface';
 import { HistoryService } from '../../history/history.service';
-import type { FinishReason } from '../../providers/chat-provider.interface';
+import type { FinishReason, TokenUsage } from '../../providers/chat-provider.interface';
 import { GenerationAbortedError } from '../../providers/provider.errors';
 import { ProvidersService } from '../../providers/providers.service';
 import { QuotaService } from '../../providers/quota.service';
 import { countTokens } from '../../providers/token-counter';
+import { BudgetService } from '../../usage/budget/budget.service';
+import { PriceCatalog } from '../../usage/price-catalog';
 import type { ChatEvent, FinishReasonPayload, UsagePayload } from '../chat-events';
 import type { ChatEventListener } from '../chat-turn';
 import { finalEvent, ReplyFailedError, toStoredResult, type TurnOutcome } from '../chat-turn';
@@ -25,6 +27,8 @@ interface StreamedReply {
   /** The model that answered (after a fallback, not the one asked). */
   model: string;
   usage?: UsagePayload;
+  /** The provider's report as it came (cached tokens, its own charge). */
+  providerUsage?: TokenUsage;
   finishReason: FinishReason;
   aborted: boolean;
   failure?: DomainError;
@@ -51,6 +55,8 @@ export class ChatTurnRunner {
     private readonly config: AppConfig,
     private readonly events: GenerationEventLog,
     private readonly writes: ReplyWriteRetrier,
+    @Optional() private readonly budgets?: BudgetService,
+    @Optional() private readonly prices?: PriceCatalog,
   ) {}
 
   /** Runs the turn to its end; never rejects (a failed reply is the outcome's `failure`). */
@@ -84,6 +90,7 @@ export class ChatTurnRunner {
     };
     const stored = await this.storeReply(turn, outcome, status);
     if (status === 'complete' || streamed.text) await this.recordUsage(turn.userId, usage.tokens);
+    await this.budgets?.settle(turn.budget, this.costOf(streamed, usage));
     await this.rememberOutcome(turn, outcome);
     this.registry.unregister(turn.sessionId, turn.controller);
     // An unstored reply keeps its session lock until the retrier has stored it.
@@ -148,6 +155,7 @@ export class ChatTurnRunner {
         } else {
           reply.model = event.model;
           reply.finishReason = event.finishReason;
+          reply.providerUsage = event.usage;
           reply.usage = {
             prompt_tokens: event.usage.promptTokens,
             completion_tokens: event.usage.completionTokens,
@@ -205,6 +213,19 @@ export class ChatTurnRunner {
       });
       return false;
     }
+  }
+
+  /** What the turn cost in micro-dollars, for its budget (see PriceCatalog.replyCostMicros). */
+  private costOf(streamed: StreamedReply, usage: UsagePayload): number | null {
+    if (!this.prices) return null;
+    const estimated = streamed.text
+      ? {
+          promptTokens: usage.prompt_tokens,
+          completionTokens: usage.completion_tokens,
+          totalTokens: usage.tokens,
+        }
+      : undefined;
+    return this.prices.replyCostMicros(streamed.model, streamed.providerUsage, estimated);
   }
 
   private async recordUsage(userId: string, tokens: number): Promise<void> {

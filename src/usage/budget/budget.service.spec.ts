@@ -1,0 +1,124 @@
+import { AppConfig } from '@app/config';
+import { MetricsService } from '../../metrics/metrics.service';
+import { PriceCatalog } from '../price-catalog';
+import type { BudgetOverrideLookup, UserBudgetLimits } from './budget-overrides';
+import { MemoryBudgetStore, type BudgetStore } from './budget-store';
+import { BudgetExceededError, BudgetUnavailableError } from './budget.errors';
+import { BudgetService } from './budget.service';
+
+const SECRET = 'k3Jq9vX2mW8pL5tR7yB4nC6dF1gH0sZa';
+// groq/llama-3.1-8b-instant: 0.05 in, 0.08 out per 1M → 1000 prompt + 1000 reply = 130 µ$.
+const MODEL = 'groq/llama-3.1-8b-instant';
+const NOON = new Date('2026-11-15T12:00:00.000Z');
+
+class Overrides implements BudgetOverrideLookup {
+  readonly byUser = new Map<string, UserBudgetLimits>();
+  async find(userId: string) {
+    return this.byUser.get(userId) ?? null;
+  }
+}
+
+describe(BudgetService.name, () => {
+  let overrides: Overrides;
+  let metrics: MetricsService;
+  const make = (env: Record<string, string>, store: BudgetStore = new MemoryBudgetStore()) => {
+    const config = AppConfig.fromEnv({ SECRET_KEY: SECRET, ...env });
+    return new BudgetService(config, new PriceCatalog(config), store, overrides, metrics);
+  };
+
+  beforeEach(() => {
+    overrides = new Overrides();
+    metrics = new MetricsService();
+  });
+
+  it('reserves nothing for a user without any budget', async () => {
+    const sut = make({});
+    expect(await sut.reserve('u1', MODEL, 1000, 1000, NOON)).toBeUndefined();
+  });
+
+  it('is exact in memory: of 50 concurrent reservations, exactly the 10 that fit pass', async () => {
+    const sut = make({ BUDGET__USD_PER_DAY: '0.0013' }); // 1300 µ$ = 10 × 130
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 50 }, () => sut.reserve('u1', MODEL, 1000, 1000, NOON)),
+    );
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(10);
+    const refused = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
+    expect(refused.reason).toBeInstanceOf(BudgetExceededError);
+    expect(refused.reason.status).toBe(429);
+    expect(refused.reason.retryAfterSeconds).toBe(12 * 3600);
+    expect(refused.reason.message).toBe(
+      'Daily spending limit of $0.0013 reached; it resets at 00:00 UTC',
+    );
+    expect(await metrics.metrics()).toContain('chatbot_budget_rejections_total{period="day"} 40');
+  });
+
+  it('settles to the real cost, which frees the rest of the reservation', async () => {
+    const sut = make({ BUDGET__USD_PER_DAY: '0.0002' }); // 200 µ$
+    const first = await sut.reserve('u1', MODEL, 1000, 1000, NOON); // 130 reserved
+    await expect(sut.reserve('u1', MODEL, 1000, 1000, NOON)).rejects.toThrow(
+      'Daily spending limit of $0.0002 would be exceeded: this request may cost up to $0.00013 and $0.00007 is left; it resets at 00:00 UTC',
+    );
+    await sut.settle(first, 30);
+    expect(await sut.reserve('u1', MODEL, 1000, 1000, NOON)).toBeDefined(); // 30 + 130 ≤ 200
+    await sut.release(first);
+  });
+
+  it('names the monthly limit and the first day of next month when that one refuses', async () => {
+    const sut = make({ BUDGET__USD_PER_DAY: '1', BUDGET__USD_PER_MONTH: '0.0001' });
+    const error = await sut.reserve('u1', MODEL, 1000, 1000, NOON).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BudgetExceededError);
+    expect((error as BudgetExceededError).period).toBe('month');
+    expect((error as Error).message).toMatch(
+      /^Monthly spending limit of \$0\.0001 would be exceeded.*it resets on 2026-12-01 at 00:00 UTC$/,
+    );
+  });
+
+  it('a per-user override replaces the default; 0 lifts the limit; null keeps the default', async () => {
+    const sut = make({ BUDGET__USD_PER_DAY: '0.0001' });
+    overrides.byUser.set('rich', { usdPerDay: 0, usdPerMonth: null });
+    overrides.byUser.set('poor', { usdPerDay: null, usdPerMonth: 0.00001 });
+    expect(await sut.reserve('rich', MODEL, 1000, 1000, NOON)).toBeUndefined();
+    await expect(sut.reserve('poor', MODEL, 1000, 1000, NOON)).rejects.toThrow(/^Daily/);
+    overrides.byUser.set('solo', { usdPerDay: 0.001, usdPerMonth: null });
+    const noDefault = make({});
+    expect(await noDefault.reserve('solo', MODEL, 1000, 1000, NOON)).toMatchObject({
+      reservedMicros: 130,
+    });
+  });
+
+  it('an unpriced model reserves nothing but is refused once the budget is used up', async () => {
+    const sut = make({ BUDGET__USD_PER_DAY: '0.0001' });
+    expect(await sut.reserve('u1', 'groq/unpriced', 1000, 1000, NOON)).toMatchObject({
+      reservedMicros: 0,
+    });
+    const spent = await sut.reserve('u1', MODEL, 10, 10, NOON);
+    await sut.settle(spent, 100);
+    await expect(sut.reserve('u1', 'groq/unpriced', 1, 1, NOON)).rejects.toThrow(/reached/);
+  });
+
+  describe('with the store down', () => {
+    const down: BudgetStore = {
+      reserve: () => Promise.reject(new Error('Connection is closed.')),
+      adjust: () => Promise.reject(new Error('Connection is closed.')),
+    };
+
+    it('closed (default): refuses with 503 and counts it', async () => {
+      const sut = make({ BUDGET__USD_PER_DAY: '1' }, down);
+      await expect(sut.reserve('u1', MODEL, 1, 1, NOON)).rejects.toBeInstanceOf(
+        BudgetUnavailableError,
+      );
+      expect(await metrics.metrics()).toContain(
+        'chatbot_budget_store_unavailable_total{mode="closed"} 1',
+      );
+    });
+
+    it('open: lets the request through, counts it, and settling does not throw', async () => {
+      const sut = make({ BUDGET__USD_PER_DAY: '1', BUDGET__REDIS_DOWN: 'open' }, down);
+      expect(await sut.reserve('u1', MODEL, 1, 1, NOON)).toBeUndefined();
+      await sut.settle({ userId: 'u1', counters: [], reservedMicros: 1 }, 5);
+      expect(await metrics.metrics()).toContain(
+        'chatbot_budget_store_unavailable_total{mode="open"} 1',
+      );
+    });
+  });
+});

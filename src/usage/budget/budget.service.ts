@@ -1,0 +1,188 @@
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { DomainError } from '@app/common';
+import { AppConfig, type BudgetConfig } from '@app/config';
+import { MetricsService } from '../../metrics/metrics.service';
+import { MICROS_PER_USD, PriceCatalog } from '../price-catalog';
+import { BUDGET_OVERRIDES, type BudgetOverrideLookup } from './budget-overrides';
+import { BUDGET_STORE, type BudgetCounter, type BudgetStore } from './budget-store';
+import { BudgetExceededError, BudgetUnavailableError, type BudgetPeriod } from './budget.errors';
+
+const DAY_MS = 86_400_000;
+
+/** What a call reserved: given back or made exact by `settle`. */
+export interface BudgetReservation {
+  userId: string;
+  counters: BudgetCounter[];
+  reservedMicros: number;
+}
+
+/** A period's limit in micro-dollars and how its counter is keyed and reset. */
+interface PeriodLimit {
+  period: BudgetPeriod;
+  limitMicros: number;
+  usd: number;
+}
+
+/**
+ * Per-user spend budgets (USD per UTC day and per UTC month; BUDGET__* defaults, per-user
+ * overrides through the BUDGET_OVERRIDES port). Before a provider call the most the call can
+ * cost is reserved atomically (BUDGET_STORE: Redis across instances, memory on one); a call that
+ * does not fit is refused with 429 before the provider sees it. After the call the reservation
+ * is settled to the real cost. A model without a price reserves nothing (its cost is unknown):
+ * only a budget already used up refuses it.
+ */
+@Injectable()
+export class BudgetService {
+  private readonly logger = new Logger(BudgetService.name);
+  private readonly defaults: BudgetConfig;
+
+  constructor(
+    config: AppConfig,
+    private readonly prices: PriceCatalog,
+    @Inject(BUDGET_STORE) private readonly store: BudgetStore,
+    @Inject(BUDGET_OVERRIDES) private readonly overrides: BudgetOverrideLookup,
+    @Optional() private readonly metrics?: MetricsService,
+  ) {
+    this.defaults = config.budget;
+  }
+
+  /**
+   * Reserves the most a call of `modelId` can cost (prompt + every reply token at its price).
+   * Returns undefined when the user has no budget. Throws BudgetExceededError (429) when the
+   * reservation does not fit, BudgetUnavailableError (503) when the store is down and the
+   * configured mode is `closed`.
+   */
+  async reserve(
+    userId: string,
+    modelId: string,
+    promptTokens: number,
+    maxReplyTokens: number,
+    now = new Date(),
+  ): Promise<BudgetReservation | undefined> {
+    const limits = await this.limitsOf(userId);
+    if (limits.length === 0) return undefined;
+    const amount = this.prices.maxCostMicros(modelId, promptTokens, maxReplyTokens) ?? 0;
+    const counters = limits.map((limit) => counterOf(userId, limit, now));
+    try {
+      const outcome = await this.store.reserve(counters, amount);
+      if (!outcome.reserved) {
+        const limit = limits[outcome.refusedBy];
+        this.metrics?.budgetRejected(limit.period);
+        this.metrics?.throttled('budget');
+        throw exceeded(limit, outcome.usedMicros, amount, now);
+      }
+    } catch (error) {
+      if (error instanceof DomainError) throw error;
+      return this.storeDown(userId, error);
+    }
+    return { userId, counters, reservedMicros: amount };
+  }
+
+  /**
+   * Makes the reservation the real cost (`actualMicros`; null = unknown, the reservation is
+   * given back). Never throws: a store outage only logs.
+   */
+  async settle(
+    reservation: BudgetReservation | undefined,
+    actualMicros: number | null,
+  ): Promise<void> {
+    if (!reservation) return;
+    const delta = (actualMicros ?? 0) - reservation.reservedMicros;
+    await this.store
+      .adjust(reservation.counters, delta)
+      .catch((error: unknown) =>
+        this.logger.error(
+          { err: error, userId: reservation.userId, delta },
+          'Budget store unavailable; a reservation was not settled',
+        ),
+      );
+  }
+
+  /** Gives a reservation back whole (the call never happened). */
+  async release(reservation: BudgetReservation | undefined): Promise<void> {
+    await this.settle(reservation, 0);
+  }
+
+  /**
+   * The user's limits (override, else default), without the unlimited ones. Overrides are read
+   * even when no default is set (an admin may budget one user): one primary-key read per call.
+   */
+  private async limitsOf(userId: string): Promise<PeriodLimit[]> {
+    const override = await this.overrides.find(userId);
+    const day = override?.usdPerDay ?? this.defaults.usdPerDay;
+    const month = override?.usdPerMonth ?? this.defaults.usdPerMonth;
+    const limits: PeriodLimit[] = [];
+    if (day > 0) limits.push({ period: 'day', usd: day, limitMicros: toMicros(day) });
+    if (month > 0) limits.push({ period: 'month', usd: month, limitMicros: toMicros(month) });
+    return limits;
+  }
+
+  private storeDown(userId: string, error: unknown): undefined {
+    const mode = this.defaults.redisDown;
+    this.metrics?.budgetStoreUnavailable(mode);
+    this.logger.error(
+      { err: error, userId, mode },
+      mode === 'open'
+        ? 'Budget store unavailable; request let through (BUDGET__REDIS_DOWN=open)'
+        : 'Budget store unavailable; request refused (BUDGET__REDIS_DOWN=closed)',
+    );
+    if (mode === 'closed') {
+      throw new BudgetUnavailableError(
+        'Spending limits cannot be checked right now; please try again shortly',
+      );
+    }
+    return undefined;
+  }
+}
+
+function toMicros(usd: number): number {
+  return Math.round(usd * MICROS_PER_USD);
+}
+
+/** The counter of a period containing `now`, living a day past the period's end. */
+function counterOf(userId: string, limit: PeriodLimit, now: Date): BudgetCounter {
+  const label =
+    limit.period === 'day' ? now.toISOString().slice(0, 10) : now.toISOString().slice(0, 7);
+  return {
+    key: `${limit.period}:${userId}:${label}`,
+    limitMicros: limit.limitMicros,
+    ttlMs: resetOf(limit.period, now).getTime() - now.getTime() + DAY_MS,
+  };
+}
+
+/** When the period containing `now` ends (00:00 UTC of the next day / month). */
+function resetOf(period: BudgetPeriod, now: Date): Date {
+  return period === 'day'
+    ? new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1))
+    : new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
+}
+
+function usd(micros: number): string {
+  const value = micros / MICROS_PER_USD;
+  return `$${value >= 1 ? value.toFixed(2) : value.toFixed(6).replace(/0{1,4}$/, '')}`;
+}
+
+function exceeded(
+  limit: PeriodLimit,
+  used: number,
+  amount: number,
+  now: Date,
+): BudgetExceededError {
+  const reset = resetOf(limit.period, now);
+  const name = limit.period === 'day' ? 'Daily' : 'Monthly';
+  const left = Math.max(0, limit.limitMicros - used);
+  const when =
+    limit.period === 'day'
+      ? 'it resets at 00:00 UTC'
+      : `it resets on ${reset.toISOString().slice(0, 10)} at 00:00 UTC`;
+  const detail =
+    left === 0
+      ? `${name} spending limit of ${usd(limit.limitMicros)} reached; ${when}`
+      : `${name} spending limit of ${usd(limit.limitMicros)} would be exceeded: this request may ` +
+        `cost up to ${usd(amount)} and ${usd(left)} is left; ${when}`;
+  return new BudgetExceededError(
+    detail,
+    Math.max(1, Math.ceil((reset.getTime() - now.getTime()) / 1000)),
+    limit.period,
+  );
+}

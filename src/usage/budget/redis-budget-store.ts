@@ -1,0 +1,63 @@
+import Redis from 'ioredis';
+import type { BudgetCounter, BudgetStore, ReserveOutcome } from './budget-store';
+
+/**
+ * Check every counter, then add to all of them, in one script: Redis runs it atomically, so
+ * instances racing on one user can never reserve past the limit together.
+ * ARGV: amount, then limit and TTL (ms) per key.
+ */
+const RESERVE = `
+local amount = tonumber(ARGV[1])
+for i = 1, #KEYS do
+  local used = tonumber(redis.call('GET', KEYS[i]) or '0')
+  local limit = tonumber(ARGV[2 * i])
+  if used >= limit or used + amount > limit then
+    return {0, i - 1, used}
+  end
+end
+for i = 1, #KEYS do
+  redis.call('INCRBY', KEYS[i], amount)
+  if redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[2 * i + 1]) end
+end
+return {1, -1, 0}
+`;
+
+const ADJUST = `
+for i = 1, #KEYS do
+  redis.call('INCRBY', KEYS[i], ARGV[1])
+  if redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[i + 1]) end
+end
+return 1
+`;
+
+/** Budget counters in Redis under `chatbot:budget:`, shared by every instance. */
+export class RedisBudgetStore implements BudgetStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix = 'chatbot:budget:',
+  ) {}
+
+  async reserve(counters: BudgetCounter[], amountMicros: number): Promise<ReserveOutcome> {
+    const [reserved, refusedBy, used] = (await this.redis.eval(
+      RESERVE,
+      counters.length,
+      ...counters.map((c) => this.prefix + c.key),
+      Math.ceil(amountMicros),
+      ...counters.flatMap((c) => [Math.floor(c.limitMicros), Math.ceil(c.ttlMs)]),
+    )) as [number, number, number];
+    return reserved === 1
+      ? { reserved: true }
+      : { reserved: false, refusedBy, usedMicros: Number(used) };
+  }
+
+  async adjust(counters: BudgetCounter[], deltaMicros: number): Promise<void> {
+    if (deltaMicros === 0) return;
+    await this.redis.eval(
+      ADJUST,
+      counters.length,
+      ...counters.map((c) => this.prefix + c.key),
+      Math.round(deltaMicros),
+      ...counters.map((c) => Math.ceil(c.ttlMs)),
+    );
+  }
+}
