@@ -1,5 +1,5 @@
 import { ConfigError, EnvReader } from './env-reader';
-import { loadModelPrices, type ModelPriceTable } from './model-prices';
+import { loadModelPrices, type ModelPriceTable } from './model-price-catalog';
 
 /** Placeholder values shipped in `.env.example` and docs; the app refuses to start with them. */
 export const KNOWN_PLACEHOLDER_SECRETS = [

@@ -1,4 +1,4 @@
 export * from './app-config';
 export * from './env-reader';
 export * from './database';
-export * from './model-prices';
+export * from './model-price-catalog';
