@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,11 +8,10 @@ import {
   ensureAppBuilt,
   killAllAppProcesses,
   ProviderSimulator,
-  serviceUrl,
   startAppProcess,
   TestDatabase,
 } from '@app/testing';
-import { api, newUser, randomClientIp } from './multi-instance.helpers';
+import { api, newUser, randomClientIp, sharedProcessEnv } from './multi-instance.helpers';
 
 const REQUESTS = 50;
 const ALLOWED = 10;
@@ -45,10 +43,7 @@ describeWithServices(['postgres', 'redis'], 'spend budget across two app process
       JSON.stringify({ models: { 'openrouter/openai/gpt-4o-mini': { input: 0, output: 1 } } }),
     );
     const env = {
-      DATABASE_URL: database.url,
-      REDIS_URL: serviceUrl('redis'),
-      SECRET_KEY: randomBytes(32).toString('hex'),
-      TRUST_PROXY: '1',
+      ...sharedProcessEnv(database.url),
       RATE_LIMIT__DEFAULT_PER_MINUTE: '10000',
       RATE_LIMIT__AUTH_PER_MINUTE: '1000',
       QUOTA__REQUESTS_PER_MINUTE: '1000',

@@ -1,15 +1,5 @@
-import { createServer } from 'node:net';
 import request from 'supertest';
-import { describeE2e, registerAndLogin, startTestApp, TestApp } from '@app/testing';
-
-/** A loopback port nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { closedPort, describeE2e, registerAndLogin, startTestApp, TestApp } from '@app/testing';
 
 /** BUDGET__REDIS_DOWN: what a budgeted chat does when the Redis of REDIS_URL is unreachable. */
 describeE2e('spend budgets with Redis down', () => {

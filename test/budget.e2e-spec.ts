@@ -2,14 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import {
-  describeE2e,
-  LoggedInUser,
-  ProviderSimulator,
-  registerAndLogin,
-  startTestApp,
-  TestApp,
-} from '@app/testing';
+import { describeE2e, ProviderSimulator, registerAndLogin, startTestApp } from '@app/testing';
+import type { LoggedInUser, TestApp } from '@app/testing';
 import { countMessagesTokens } from '../src/providers/token-counter';
 import { BudgetOverridesService } from '../src/usage/budget/budget-overrides';
 import { UsageLedger } from '../src/usage/usage-ledger';

@@ -1,5 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- parsed JSON bodies handed to assertions */
 import { randomBytes, randomInt } from 'node:crypto';
+import { serviceUrl } from '@app/testing';
 
 /**
  * Helpers shared by the suites that run the built app as real processes (multi-instance,
@@ -17,6 +18,16 @@ export const longMessage = (words = 300) =>
  * the shared Redis by other suites or earlier runs never count against this one.
  */
 export const randomClientIp = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;
+
+/** What every process of a scale-out suite shares: the database, Redis, the secret, one proxy hop. */
+export function sharedProcessEnv(databaseUrl: string): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: serviceUrl('redis') ?? '',
+    SECRET_KEY: randomBytes(32).toString('hex'),
+    TRUST_PROXY: '1',
+  };
+}
 
 export interface ApiResponse {
   status: number;

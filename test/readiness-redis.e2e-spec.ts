@@ -1,15 +1,12 @@
-import { createServer } from 'node:net';
 import request from 'supertest';
-import { describeE2e, describeWithServices, serviceUrl, startTestApp, TestApp } from '@app/testing';
-
-/** A loopback port nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import {
+  closedPort,
+  describeE2e,
+  describeWithServices,
+  serviceUrl,
+  startTestApp,
+  TestApp,
+} from '@app/testing';
 
 describeE2e('readiness (/health/ready)', () => {
   describeWithServices(['redis'], 'covers Redis when REDIS_URL is set', () => {

@@ -3,14 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
-import {
-  describeE2e,
-  LoggedInUser,
-  ProviderSimulator,
-  registerAndLogin,
-  startTestApp,
-  TestApp,
-} from '@app/testing';
+import { describeE2e, ProviderSimulator, registerAndLogin, startTestApp } from '@app/testing';
+import type { LoggedInUser, TestApp } from '@app/testing';
 import { UsageLedger } from '../src/usage/usage-ledger';
 
 /** Whole micro-dollars per token, so expected costs are exact integers. */

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, type ObjectLiteral, type SelectQueryBuilder } from 'typeorm';
 import { InvalidInputError } from '@app/common';
 import {
   MAX_USAGE_RANGE_DAYS,
@@ -83,18 +83,14 @@ export class UsageService {
   /** Removes every usage row of a user (raw and rolled up), e.g. when the account is deleted. */
   async deleteForUser(userId: string): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
-      await manager
-        .createQueryBuilder()
-        .delete()
-        .from('usage_records')
-        .where('user_id = :userId', { userId })
-        .execute();
-      await manager
-        .createQueryBuilder()
-        .delete()
-        .from('usage_daily')
-        .where('user_id = :userId', { userId })
-        .execute();
+      for (const table of ['usage_records', 'usage_daily']) {
+        await manager
+          .createQueryBuilder()
+          .delete()
+          .from(table)
+          .where('user_id = :userId', { userId })
+          .execute();
+      }
     });
   }
 
@@ -110,35 +106,18 @@ export class UsageService {
     }[groupBy];
     const bound = (date: Date) => createdAtParam(this.dataSource, date);
 
-    const raw = this.dataSource
-      .createQueryBuilder()
-      .select(`${rawKey}`, 'key')
-      .addSelect('COUNT(*)', 'requests')
-      .addSelect(`SUM(CASE WHEN r.status = 'success' THEN 0 ELSE 1 END)`, 'failed_requests')
-      .addSelect('SUM(r.prompt_tokens)', 'prompt_tokens')
-      .addSelect('SUM(r.completion_tokens)', 'completion_tokens')
-      .addSelect('SUM(r.cached_tokens)', 'cached_tokens')
-      .addSelect('SUM(r.cost_micros)', 'cost_micros')
-      .addSelect('SUM(CASE WHEN r.cost_micros IS NULL THEN 1 ELSE 0 END)', 'cost_unknown_requests')
+    const raw = selectSums(this.dataSource.createQueryBuilder(), rawKey, RAW_SUMS)
       .from('usage_records', 'r')
       .where('r.created_at >= :start AND r.created_at < :end', {
         start: bound(range.start),
         end: bound(range.end),
       })
       .groupBy(rawKey);
-    const daily = this.dataSource
-      .createQueryBuilder()
-      .select({ day: 'd.day', model: 'd.model', user: 'd.user_id' }[groupBy], 'key')
-      .addSelect('SUM(d.requests)', 'requests')
-      .addSelect('SUM(d.failed_requests)', 'failed_requests')
-      .addSelect('SUM(d.prompt_tokens)', 'prompt_tokens')
-      .addSelect('SUM(d.completion_tokens)', 'completion_tokens')
-      .addSelect('SUM(d.cached_tokens)', 'cached_tokens')
-      .addSelect('SUM(d.cost_micros)', 'cost_micros')
-      .addSelect('SUM(d.cost_unknown_requests)', 'cost_unknown_requests')
+    const dailyKey = { day: 'd.day', model: 'd.model', user: 'd.user_id' }[groupBy];
+    const daily = selectSums(this.dataSource.createQueryBuilder(), dailyKey, DAILY_SUMS)
       .from('usage_daily', 'd')
       .where('d.day >= :from AND d.day <= :to', { from: range.from, to: range.to })
-      .groupBy({ day: 'd.day', model: 'd.model', user: 'd.user_id' }[groupBy]);
+      .groupBy(dailyKey);
     if (who.userId !== undefined) {
       raw.andWhere('r.user_id = :userId', { userId: who.userId });
       daily.andWhere('d.user_id = :userId', { userId: who.userId });
@@ -156,6 +135,29 @@ export class UsageService {
     }
     return groups;
   }
+}
+
+/** The figures of a report as SQL sums over raw rows (alias `r`)… */
+const RAW_SUMS: readonly (readonly [string, string])[] = [
+  ['requests', 'COUNT(*)'],
+  ['failed_requests', "SUM(CASE WHEN r.status = 'success' THEN 0 ELSE 1 END)"],
+  ['prompt_tokens', 'SUM(r.prompt_tokens)'],
+  ['completion_tokens', 'SUM(r.completion_tokens)'],
+  ['cached_tokens', 'SUM(r.cached_tokens)'],
+  ['cost_micros', 'SUM(r.cost_micros)'],
+  ['cost_unknown_requests', 'SUM(CASE WHEN r.cost_micros IS NULL THEN 1 ELSE 0 END)'],
+];
+/** …and over daily roll-ups (alias `d`), whose columns carry the same names. */
+const DAILY_SUMS = RAW_SUMS.map(([name]) => [name, `SUM(d.${name})`] as const);
+
+function selectSums(
+  query: SelectQueryBuilder<ObjectLiteral>,
+  key: string,
+  sums: readonly (readonly [string, string])[],
+): SelectQueryBuilder<ObjectLiteral> {
+  query.select(key, 'key');
+  for (const [name, sql] of sums) query.addSelect(sql, name);
+  return query;
 }
 
 interface DayRange {

@@ -80,12 +80,13 @@ export class UsageLedger1766000000000 implements MigrationInterface {
           { name: 'usd_micros_per_month', type: 'bigint', isNullable: true },
           { name: 'updated_at', type: timestamp, default: now },
         ],
+        // Deleted with its user.
         foreignKeys: [
           {
-            columnNames: ['user_id'],
-            referencedTableName: 'users',
-            referencedColumnNames: ['id'],
             onDelete: 'CASCADE',
+            columnNames: ['user_id'],
+            referencedColumnNames: ['id'],
+            referencedTableName: 'users',
           },
         ],
       }),
