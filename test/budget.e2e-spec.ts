@@ -2,7 +2,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { describeE2e, ProviderSimulator, registerAndLogin, startTestApp } from '@app/testing';
+import {
+  connectChatSocket,
+  describeE2e,
+  nextSocketEvent,
+  ProviderSimulator,
+  registerAndLogin,
+  startTestApp,
+} from '@app/testing';
 import type { LoggedInUser, TestApp } from '@app/testing';
 import { countMessagesTokens } from '../src/providers/token-counter';
 import { BudgetOverridesService } from '../src/usage/budget/budget-overrides';
@@ -87,6 +94,29 @@ describeE2e('spend budgets', () => {
       .expect(429);
     expect(v1.body.error.message).toMatch(/^Daily spending limit/);
     expect(sim.requests).toHaveLength(0);
+  });
+
+  it('refuses it on Socket.IO too: ack ok:false 429 and chat:error, no provider call', async () => {
+    const user = await registerAndLogin(t.url);
+    await overrides.set(user.id, { usdPerDay: usd(reservation - 1), usdPerMonth: null });
+    const socket = await connectChatSocket(t.url, user.token);
+    try {
+      const error = nextSocketEvent(socket, 'chat:error');
+      const ack = await socket
+        .timeout(10_000)
+        .emitWithAck('chat:send', { message: MESSAGE, max_tokens: MAX_TOKENS });
+      expect(ack).toEqual(
+        expect.objectContaining({
+          ok: false,
+          status: 429,
+          detail: expect.stringMatching(/^Daily spending limit/),
+        }),
+      );
+      expect(await error).toEqual(expect.objectContaining({ status: 429, detail: ack.detail }));
+      expect(sim.requests).toHaveLength(0);
+    } finally {
+      socket.close();
+    }
   });
 
   it('settles to the real cost to the micro-dollar: exactly what is left is usable', async () => {
