@@ -1,9 +1,11 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import type { SessionRecord } from '../../history/history-store.interface';
 import { HistoryService } from '../../history/history.service';
 import type { ProviderMessage } from '../../providers/chat-provider.interface';
 import { ProvidersService } from '../../providers/providers.service';
+import { BudgetService } from '../../usage/budget/budget.service';
+import { PriceCatalog } from '../../usage/price-catalog';
 import { cleanGeneratedTitle, titleFromMessage } from '../session-title';
 
 /** How long a title generation may take before it is given up. */
@@ -31,6 +33,8 @@ export class SessionTitleService {
     private readonly history: HistoryService,
     private readonly providers: ProvidersService,
     private readonly config: AppConfig,
+    @Optional() private readonly budgets?: BudgetService,
+    @Optional() private readonly prices?: PriceCatalog,
   ) {}
 
   /** The title a new session gets from its first message. */
@@ -80,6 +84,11 @@ export class SessionTitleService {
       sessionId,
       signal: AbortSignal.timeout(TITLE_TIMEOUT_MS),
     });
+    // Not reserved (a few tokens, after the reply); charged so budgets match the ledger.
+    await this.budgets?.charge(
+      userId,
+      this.prices?.costMicros(completion.model, completion.usage) ?? null,
+    );
     const title = cleanGeneratedTitle(completion.text);
     if (title) await this.history.renameSession(userId, sessionId, title);
   }

@@ -96,6 +96,14 @@ describe(BudgetService.name, () => {
     await expect(sut.reserve('u1', 'groq/unpriced', 1, 1, NOON)).rejects.toThrow(/reached/);
   });
 
+  it('charges an unreserved call (a generated title) to the counters, whatever the limit', async () => {
+    const sut = make({ BUDGET__USD_PER_DAY: '0.0002' });
+    await sut.charge('u1', 150, NOON);
+    await expect(sut.reserve('u1', MODEL, 1000, 1000, NOON)).rejects.toThrow(/\$0\.00005 is left/);
+    await sut.charge('u1', 100, NOON);
+    await expect(sut.reserve('u1', 'groq/unpriced', 1, 1, NOON)).rejects.toThrow(/reached/);
+  });
+
   describe('with the store down', () => {
     const down: BudgetStore = {
       reserve: () => Promise.reject(new Error('Connection is closed.')),

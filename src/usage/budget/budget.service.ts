@@ -98,6 +98,27 @@ export class BudgetService {
       );
   }
 
+  /**
+   * Adds the cost of a call that was not reserved (a generated session title) to the user's
+   * counters, whatever the limits. Never throws.
+   */
+  async charge(userId: string, micros: number | null, now = new Date()): Promise<void> {
+    if (!micros) return;
+    try {
+      const limits = await this.limitsOf(userId);
+      if (limits.length === 0) return;
+      await this.store.adjust(
+        limits.map((limit) => counterOf(userId, limit, now)),
+        micros,
+      );
+    } catch (error) {
+      this.logger.error(
+        { err: error, userId, micros },
+        'A call could not be charged to its budget',
+      );
+    }
+  }
+
   /** Gives a reservation back whole (the call never happened). */
   async release(reservation: BudgetReservation | undefined): Promise<void> {
     await this.settle(reservation, 0);
