@@ -84,7 +84,7 @@ export class ChatTurnRunner {
     };
     const stored = await this.storeReply(turn, outcome, status);
     if (status === 'complete' || streamed.text) await this.recordUsage(turn.userId, usage.tokens);
-    await this.rememberOutcome(turn, outcome);
+    await this.rememberOutcome(turn, outcome, recorder.nextSeq);
     this.registry.unregister(turn.sessionId, turn.controller);
     // An unstored reply keeps its session lock until the retrier has stored it.
     if (stored) await turn.lock.release();
@@ -212,11 +212,20 @@ export class ChatTurnRunner {
       );
   }
 
-  private async rememberOutcome(turn: PreparedTurn, outcome: TurnOutcome): Promise<void> {
+  private async rememberOutcome(
+    turn: PreparedTurn,
+    outcome: TurnOutcome,
+    finalSeq: number,
+  ): Promise<void> {
     if (!turn.idempotency) return;
     const { key, fingerprint } = turn.idempotency;
     await this.idempotency
-      .complete(key, fingerprint, toStoredResult(outcome), this.config.chat.idempotencyTtlSeconds)
+      .complete(
+        key,
+        fingerprint,
+        toStoredResult(outcome, finalSeq),
+        this.config.chat.idempotencyTtlSeconds,
+      )
       .catch((error: unknown) =>
         this.logger.warn({ err: error }, 'Could not store an idempotent result'),
       );
