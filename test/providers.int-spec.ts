@@ -381,7 +381,7 @@ describe('retries', () => {
     const started = Date.now();
     await sut.complete({ messages: USER });
     await sut.complete({ messages: USER });
-    expect(Date.now() - started).toBeLessThan(1000);
+    expect(Date.now() - started).toBeLessThan(5_000);
     expect(sim.requests.map((r) => [r.apiKey, r.status])).toEqual([
       ['or-key-one', 429],
       ['or-key-two', 200],
@@ -394,7 +394,7 @@ describe('retries', () => {
     sim.script({ status: 429, retryAfter: 60 });
     const started = Date.now();
     const error = await rejection(sut.complete({ messages: USER }));
-    expect(Date.now() - started).toBeLessThan(1000);
+    expect(Date.now() - started).toBeLessThan(5_000);
     expect(error).toBeInstanceOf(ProviderUnavailableError);
     expect(mapError(error)).toEqual({
       status: 503,
