@@ -111,6 +111,11 @@ export interface AiServicesConfig {
   groq: ProviderCredentials;
   gemini: ProviderCredentials;
   openai: ProviderCredentials;
+  /** Anthropic's Messages API (`AI_SERVICES__ANTHROPIC_API_KEY`, `_2`…, `AI_SERVICES__ANTHROPIC_BASE_URL`). */
+  anthropic: ProviderCredentials & {
+    /** `max_tokens` sent when a request sets none, capped by the model's own limit (`AI_SERVICES__ANTHROPIC_MAX_TOKENS`). */
+    defaultMaxTokens: number;
+  };
   /** Any OpenAI-compatible server (Ollama, vLLM, LM Studio): `AI_SERVICES__OPENAI_COMPATIBLE_BASE_URL`, `_API_KEY`, `_MODELS`. */
   openaiCompatible: ProviderCredentials & { models: string[] };
   /** Model used when a request names none (`AI_SERVICES__DEFAULT_MODEL`). */
@@ -396,6 +401,10 @@ function parseAiServices(r: EnvReader): AiServicesConfig {
     groq: creds('AI_SERVICES__GROQ_API_KEY', 'AI_SERVICES__GROQ_BASE_URL'),
     gemini: creds('AI_SERVICES__GEMINI_API_KEY', 'AI_SERVICES__GEMINI_BASE_URL'),
     openai: creds('AI_SERVICES__OPENAI_API_KEY', 'AI_SERVICES__OPENAI_BASE_URL'),
+    anthropic: {
+      ...creds('AI_SERVICES__ANTHROPIC_API_KEY', 'AI_SERVICES__ANTHROPIC_BASE_URL'),
+      defaultMaxTokens: r.int('AI_SERVICES__ANTHROPIC_MAX_TOKENS', 4096, 1),
+    },
     openaiCompatible: {
       keys: r.numberedList('AI_SERVICES__OPENAI_COMPATIBLE_API_KEY'),
       baseUrl: compatibleBaseUrl,

@@ -17,6 +17,23 @@ export interface CompletionUsage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** OpenAI's place for prompt cache hits; only when the provider reported some. */
+  prompt_tokens_details?: { cached_tokens: number };
+}
+
+/** Usage in OpenAI's names; `cacheRead` tokens go to `prompt_tokens_details.cached_tokens`. */
+function completionUsage(
+  prompt: number,
+  completion: number,
+  total: number,
+  cacheRead: number | undefined,
+): CompletionUsage {
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: total,
+    ...(cacheRead ? { prompt_tokens_details: { cached_tokens: cacheRead } } : {}),
+  };
 }
 
 /** How a completion ended; `failure` is set when the provider failed (mapped by the transport). */
@@ -199,11 +216,12 @@ class StatelessCompletion implements CompletionRun {
         } else {
           result.model = event.model;
           result.finishReason = event.finishReason;
-          reported = {
-            prompt_tokens: event.usage.promptTokens,
-            completion_tokens: event.usage.completionTokens,
-            total_tokens: event.usage.totalTokens,
-          };
+          reported = completionUsage(
+            event.usage.promptTokens,
+            event.usage.completionTokens,
+            event.usage.totalTokens,
+            event.usage.cacheReadTokens,
+          );
         }
       }
       emit(scanner.flush());
@@ -261,11 +279,12 @@ class StoredCompletion implements CompletionRun {
     return {
       text: outcome.reply,
       model: outcome.model,
-      usage: {
-        prompt_tokens: outcome.usage.prompt_tokens,
-        completion_tokens: outcome.usage.completion_tokens,
-        total_tokens: outcome.usage.tokens,
-      },
+      usage: completionUsage(
+        outcome.usage.prompt_tokens,
+        outcome.usage.completion_tokens,
+        outcome.usage.tokens,
+        outcome.usage.cache_read_tokens,
+      ),
       finishReason: outcome.finish_reason,
       failure: outcome.failure,
     };

@@ -8,9 +8,14 @@ export interface ProviderMessage {
 }
 
 export interface TokenUsage {
+  /** Every prompt token, cached ones included. */
   promptTokens: number;
   completionTokens: number;
   totalTokens: number;
+  /** Part of promptTokens served from the provider's prompt cache, when it says so. */
+  cacheReadTokens?: number;
+  /** Part of promptTokens written to the provider's prompt cache (Anthropic), when it says so. */
+  cacheWriteTokens?: number;
 }
 
 /** Why generation ended, normalised across providers. */

@@ -7,6 +7,10 @@ export interface CatalogModel {
   /** The provider's own model name (no `provider/` prefix). */
   model: string;
   contextWindow: number;
+  /** The most tokens one reply may have, where a provider needs it (Anthropic's `max_tokens`). */
+  maxOutputTokens?: number;
+  /** The shortest prompt prefix the provider caches (Anthropic; shorter marks are ignored by it). */
+  promptCacheMinTokens?: number;
 }
 
 /** Window assumed for a model the catalog does not list (configured OpenAI-compatible models, new OpenRouter models). */
@@ -43,6 +47,40 @@ export const MODEL_CATALOG: Readonly<Record<string, readonly CatalogModel[]>> = 
     { model: 'gpt-4o', contextWindow: 128_000 },
     { model: 'gpt-4.1-mini', contextWindow: 1_047_576 },
     { model: 'gpt-4.1', contextWindow: 1_047_576 },
+  ],
+  // https://platform.claude.com/docs/en/about-claude/models/overview; cache minimums from
+  // https://platform.claude.com/docs/en/build-with-claude/prompt-caching
+  anthropic: [
+    {
+      model: 'claude-sonnet-5-5',
+      contextWindow: 1_000_000,
+      maxOutputTokens: 128_000,
+      promptCacheMinTokens: 1024,
+    },
+    {
+      model: 'claude-haiku-5-5',
+      contextWindow: 1_000_000,
+      maxOutputTokens: 128_000,
+      promptCacheMinTokens: 4096,
+    },
+    {
+      model: 'claude-opus-5-5',
+      contextWindow: 1_000_000,
+      maxOutputTokens: 128_000,
+      promptCacheMinTokens: 512,
+    },
+    {
+      model: 'claude-sonnet-4-6',
+      contextWindow: 200_000,
+      maxOutputTokens: 64_000,
+      promptCacheMinTokens: 1024,
+    },
+    {
+      model: 'claude-haiku-4-5',
+      contextWindow: 200_000,
+      maxOutputTokens: 64_000,
+      promptCacheMinTokens: 4096,
+    },
   ],
   local: [{ model: 'echo', contextWindow: 32_768 }],
 };

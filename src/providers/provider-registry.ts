@@ -6,6 +6,7 @@ import {
   type AiServicesConfig,
   type ProviderCredentials,
 } from '@app/config';
+import { ANTHROPIC_DEFAULT_BASE_URL, AnthropicProvider } from './adapters/anthropic.provider';
 import { GeminiProvider } from './adapters/gemini.provider';
 import { LocalProvider } from './adapters/local.provider';
 import {
@@ -111,6 +112,20 @@ export const PROVIDER_REGISTRATIONS: readonly ProviderRegistration[] = [
     defaultBaseUrl: 'https://api.openai.com/v1',
     maxTokensParam: 'max_completion_tokens',
   }),
+  {
+    name: 'anthropic',
+    create: ({ ai }) =>
+      ai.anthropic.keys.length === 0
+        ? undefined
+        : {
+            keys: ai.anthropic.keys,
+            provider: new AnthropicProvider({
+              baseUrl: ai.anthropic.baseUrl ?? ANTHROPIC_DEFAULT_BASE_URL,
+              defaultMaxTokens: ai.anthropic.defaultMaxTokens,
+              timeoutMs: ai.resilience.totalTimeoutMs,
+            }),
+          },
+  },
   {
     name: 'openai-compatible',
     create: ({ ai }) =>

@@ -38,3 +38,15 @@ export function estimateUsage(messages: readonly ProviderMessage[], text: string
   const completionTokens = countTokens(text);
   return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
 }
+
+/** `usage` with the provider's cache reads and writes, when it reported any (0 is left out). */
+export function withCacheUsage(
+  usage: TokenUsage,
+  cacheReadTokens: number | null | undefined,
+  cacheWriteTokens?: number | null,
+): TokenUsage {
+  const result = { ...usage };
+  if (cacheReadTokens) result.cacheReadTokens = cacheReadTokens;
+  if (cacheWriteTokens) result.cacheWriteTokens = cacheWriteTokens;
+  return result;
+}

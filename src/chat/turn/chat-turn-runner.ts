@@ -8,7 +8,12 @@ import { GenerationAbortedError } from '../../providers/provider.errors';
 import { ProvidersService } from '../../providers/providers.service';
 import { QuotaService } from '../../providers/quota.service';
 import { countTokens } from '../../providers/token-counter';
-import type { ChatEvent, FinishReasonPayload, UsagePayload } from '../chat-events';
+import {
+  usagePayload,
+  type ChatEvent,
+  type FinishReasonPayload,
+  type UsagePayload,
+} from '../chat-events';
 import type { ChatEventListener } from '../chat-turn';
 import { finalEvent, ReplyFailedError, toStoredResult, type TurnOutcome } from '../chat-turn';
 import { GenerationRegistry } from '../generation-registry';
@@ -145,11 +150,7 @@ export class ChatTurnRunner {
         } else {
           reply.model = event.model;
           reply.finishReason = event.finishReason;
-          reply.usage = {
-            prompt_tokens: event.usage.promptTokens,
-            completion_tokens: event.usage.completionTokens,
-            tokens: event.usage.totalTokens,
-          };
+          reply.usage = usagePayload(event.usage);
         }
         if (signal.aborted) break;
       }

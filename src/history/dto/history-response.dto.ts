@@ -70,6 +70,22 @@ export class UsageDto {
 
   @ApiProperty({ type: 'integer', example: 192, description: 'prompt_tokens + completion_tokens' })
   tokens: number;
+
+  @ApiPropertyOptional({
+    type: 'integer',
+    example: 96,
+    description:
+      'Part of prompt_tokens the provider read from its prompt cache; only on a reply just generated (`done` event, chat response) whose provider reported a cache hit.',
+  })
+  cache_read_tokens?: number;
+
+  @ApiPropertyOptional({
+    type: 'integer',
+    example: 32,
+    description:
+      'Part of prompt_tokens the provider wrote to its prompt cache (Anthropic); only on a reply just generated, when reported.',
+  })
+  cache_write_tokens?: number;
 }
 
 /** The owner's rating of an assistant reply. */

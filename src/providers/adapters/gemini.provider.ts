@@ -17,7 +17,7 @@ import type {
 } from '../chat-provider.interface';
 import { catalogModels } from '../model-catalog';
 import { failureForStatus, GenerationAbortedError, UpstreamError } from '../provider.errors';
-import { estimateUsage } from '../token-counter';
+import { estimateUsage, withCacheUsage } from '../token-counter';
 
 export const GEMINI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
 const DEFAULT_API_VERSION = 'v1beta';
@@ -190,11 +190,15 @@ function toUsage(
   const meta = response?.usageMetadata;
   if (meta && typeof meta.promptTokenCount === 'number') {
     const completionTokens = (meta.candidatesTokenCount ?? 0) + (meta.thoughtsTokenCount ?? 0);
-    return {
-      promptTokens: meta.promptTokenCount,
-      completionTokens,
-      totalTokens: meta.totalTokenCount ?? meta.promptTokenCount + completionTokens,
-    };
+    return withCacheUsage(
+      {
+        promptTokens: meta.promptTokenCount,
+        completionTokens,
+        totalTokens: meta.totalTokenCount ?? meta.promptTokenCount + completionTokens,
+      },
+      // Gemini's implicit caching (2.5 models) reports its hits here.
+      meta.cachedContentTokenCount,
+    );
   }
   return estimateUsage(request.messages, text);
 }

@@ -15,13 +15,9 @@ import type {
   TokenUsage,
 } from '../chat-provider.interface';
 import type { CatalogModel } from '../model-catalog';
-import {
-  failureForStatus,
-  GenerationAbortedError,
-  parseRetryAfter,
-  UpstreamError,
-} from '../provider.errors';
-import { estimateUsage } from '../token-counter';
+import { failureForStatus, GenerationAbortedError, UpstreamError } from '../provider.errors';
+import { estimateUsage, withCacheUsage } from '../token-counter';
+import { normalizeSdkError, type SdkErrorClasses } from './sdk-errors';
 
 export interface OpenAiCompatibleOptions {
   /** Model-id prefix: `openrouter`, `groq`, `openai`, `openai-compatible`. */
@@ -193,11 +189,15 @@ function toUsage(
 ): TokenUsage {
   if (usage && typeof usage.prompt_tokens === 'number') {
     const completionTokens = usage.completion_tokens ?? 0;
-    return {
-      promptTokens: usage.prompt_tokens,
-      completionTokens,
-      totalTokens: usage.total_tokens ?? usage.prompt_tokens + completionTokens,
-    };
+    return withCacheUsage(
+      {
+        promptTokens: usage.prompt_tokens,
+        completionTokens,
+        totalTokens: usage.total_tokens ?? usage.prompt_tokens + completionTokens,
+      },
+      // OpenAI's automatic prompt caching; compatible servers mostly leave it out.
+      usage.prompt_tokens_details?.cached_tokens,
+    );
   }
   // Some compatible servers report no usage: estimate it so quotas still count.
   return estimateUsage(request.messages, text);
@@ -222,32 +222,14 @@ function embeddedError(error: unknown): UpstreamError {
   );
 }
 
+const OPENAI_ERRORS: SdkErrorClasses = {
+  api: APIError,
+  connection: APIConnectionError,
+  userAbort: APIUserAbortError,
+  base: OpenAIError,
+};
+
 /** Maps whatever the SDK (or fetch under it) threw to an UpstreamError or an abort. */
 export function normalizeError(error: unknown, signal: AbortSignal | undefined): Error {
-  if (signal?.aborted || error instanceof APIUserAbortError) return new GenerationAbortedError();
-  if (error instanceof UpstreamError || error instanceof GenerationAbortedError) return error;
-  if (error instanceof APIConnectionError) {
-    return new UpstreamError('network', error.message, { cause: error });
-  }
-  if (error instanceof APIError) {
-    if (error.status === undefined) return embeddedError(error.error);
-    const retryAfterMs =
-      parseRetryAfterMs(error.headers?.get('retry-after-ms')) ??
-      parseRetryAfter(error.headers?.get('retry-after'));
-    return new UpstreamError(failureForStatus(error.status), error.message, {
-      status: error.status,
-      retryAfterMs,
-      cause: error,
-    });
-  }
-  if (error instanceof SyntaxError || error instanceof OpenAIError) {
-    return new UpstreamError('malformed', error.message, { cause: error });
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  return new UpstreamError('network', message, { cause: error });
-}
-
-function parseRetryAfterMs(value: string | null | undefined): number | undefined {
-  if (!value || !/^\d+(\.\d+)?$/.test(value.trim())) return undefined;
-  return Math.round(Number(value));
+  return normalizeSdkError(error, signal, OPENAI_ERRORS, embeddedError);
 }

@@ -50,6 +50,8 @@ export class ProviderCallRecorder {
       detail: call.detail,
       promptTokens: call.usage?.promptTokens,
       completionTokens: call.usage?.completionTokens,
+      cacheReadTokens: call.usage?.cacheReadTokens,
+      cacheWriteTokens: call.usage?.cacheWriteTokens,
     };
     for (const key of Object.keys(line)) if (line[key] === undefined) delete line[key];
     if (call.outcome === 'success' || call.outcome === 'aborted') {
@@ -70,6 +72,7 @@ export class ProviderCallRecorder {
         call.model,
         call.usage.promptTokens,
         call.usage.completionTokens,
+        { readTokens: call.usage.cacheReadTokens, writeTokens: call.usage.cacheWriteTokens },
       );
     }
   }
