@@ -7,11 +7,12 @@ import {
   nextSocketEvent,
   openChatWs,
   postSse,
-  ProviderSimulator,
   registerAndLogin,
   settledMessages,
-  startTestApp,
+  startAppWithSimulator,
   type LoggedInUser,
+  type ProviderSimulator,
+  type SimulatedApp,
   type SimulatedRequest,
   type TestApp,
 } from '@app/testing';
@@ -38,17 +39,14 @@ const cacheMarks = (upstream: SimulatedRequest) =>
  * provider errors (401 rotates keys, 429 Retry-After, 529 falls back).
  */
 describeE2e('chat with an Anthropic model (simulator)', () => {
+  let env: SimulatedApp;
   let t: TestApp;
   let sim: ProviderSimulator;
   let user: LoggedInUser;
   const sockets: Socket[] = [];
-  const chat = (body: object) =>
-    request(t.url).post('/api/chat').set('Authorization', `Bearer ${user.token}`).send(body);
 
   beforeAll(async () => {
-    sim = new ProviderSimulator();
-    const url = await sim.start();
-    t = await startTestApp({
+    env = await startAppWithSimulator((url) => ({
       AI_SERVICES__ANTHROPIC_API_KEY: 'ant-e2e-1',
       AI_SERVICES__ANTHROPIC_API_KEY_2: 'ant-e2e-2',
       AI_SERVICES__ANTHROPIC_BASE_URL: url,
@@ -60,17 +58,17 @@ describeE2e('chat with an Anthropic model (simulator)', () => {
       AI_SERVICES__BREAKER_THRESHOLD: '1000',
       CHAT__GENERATE_TITLES: 'false',
       SHUTDOWN_GRACE_MS: '0',
-    });
+    }));
+    ({ t, sim } = env);
     user = await registerAndLogin(t.url);
   });
+  const chat = (body: object) =>
+    request(t.url).post('/api/chat').set('Authorization', `Bearer ${user.token}`).send(body);
   afterEach(() => {
     for (const socket of sockets.splice(0)) socket.close();
     sim.reset();
   });
-  afterAll(async () => {
-    await t.close();
-    await sim.stop();
-  });
+  afterAll(() => env.close());
 
   it('REST: the reply comes from anthropic/<model>; system in `system`, alternating roles, max_tokens', async () => {
     const first = await chat({ message: 'first question', system_prompt: 'You are terse.' }).expect(

@@ -1,3 +1,5 @@
+import type { ModelInfo } from './chat-provider.interface';
+
 /**
  * Models the app knows, per provider, with their context windows (tokens). The first model of
  * each list is that provider's default. Adding a model is one line; the chat context builder
@@ -84,6 +86,18 @@ export const MODEL_CATALOG: Readonly<Record<string, readonly CatalogModel[]>> = 
   ],
   local: [{ model: 'echo', contextWindow: 32_768 }],
 };
+
+/** `entries` (by default the catalog's) as the models `provider` offers, ids `provider/model`. */
+export function modelInfos(
+  provider: string,
+  entries: readonly CatalogModel[] = catalogModels(provider),
+): ModelInfo[] {
+  return entries.map((entry) => ({
+    id: `${provider}/${entry.model}`,
+    provider,
+    contextWindow: entry.contextWindow,
+  }));
+}
 
 /** The catalog entries of one provider (empty for providers whose models come from config). */
 export function catalogModels(provider: string): readonly CatalogModel[] {

@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { AppConfig } from '@app/config';
+import { providerTestConfig } from '@app/testing/provider-test-config';
 import type { GenerationEvent } from '../../src/providers/generation.types';
 import { ProviderRegistry } from '../../src/providers/provider-registry';
 import { ProvidersService } from '../../src/providers/providers.service';
@@ -7,13 +6,7 @@ import { ResilientExecutor } from '../../src/providers/resilience/resilient-exec
 
 /** A real ProvidersService for an environment (fast backoff unless overridden). */
 export function providersFor(env: Record<string, string>): ProvidersService {
-  const config = AppConfig.fromEnv({
-    SECRET_KEY: randomBytes(32).toString('hex'),
-    AI_SERVICES__RETRY_BASE_MS: '1',
-    AI_SERVICES__RETRY_MAX_MS: '2000',
-    AI_SERVICES__LOCAL_DELAY_MS: '0',
-    ...env,
-  });
+  const config = providerTestConfig({ AI_SERVICES__RETRY_MAX_MS: '2000', ...env });
   const registry = new ProviderRegistry(config);
   return new ProvidersService(registry, new ResilientExecutor(config, registry));
 }

@@ -6,3 +6,5 @@ export * from './clients';
 export * from './simulator/provider-simulator';
 export * from './app-process';
 export * from './private-services';
+export * from './provider-test-config';
+export * from './simulated-app';

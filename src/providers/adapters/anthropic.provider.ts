@@ -21,7 +21,7 @@ import type {
   ProviderStreamEvent,
   TokenUsage,
 } from '../chat-provider.interface';
-import { catalogModels, type CatalogModel } from '../model-catalog';
+import { catalogModels, modelInfos, type CatalogModel } from '../model-catalog';
 import {
   GenerationAbortedError,
   UpstreamError,
@@ -33,6 +33,8 @@ import {
   MESSAGE_OVERHEAD_TOKENS,
   withCacheUsage,
 } from '../token-counter';
+import { openUpstream } from './open-upstream';
+import { PerKeyClients } from './per-key-clients';
 import { normalizeSdkError, type SdkErrorClasses } from './sdk-errors';
 
 export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
@@ -62,16 +64,26 @@ export interface AnthropicProviderOptions {
  */
 export class AnthropicProvider implements ChatProvider {
   readonly name = 'anthropic';
-  private readonly clients = new Map<string, Anthropic>();
+  private readonly clients: PerKeyClients<Anthropic>;
 
-  constructor(private readonly options: AnthropicProviderOptions) {}
+  constructor(private readonly options: AnthropicProviderOptions) {
+    this.clients = new PerKeyClients(
+      (apiKey) =>
+        new Anthropic({
+          // A key passed here is the client's only credential: no environment variable, config
+          // file or profile is read for another.
+          apiKey: apiKey ?? '',
+          baseURL: options.baseUrl,
+          maxRetries: 0,
+          // Set explicitly, so the SDK does not refuse a large non-streamed max_tokens itself.
+          timeout: options.timeoutMs,
+          logLevel: 'off',
+        }),
+    );
+  }
 
   listModels(): ModelInfo[] {
-    return catalogModels(this.name).map((entry) => ({
-      id: `${this.name}/${entry.model}`,
-      provider: this.name,
-      contextWindow: entry.contextWindow,
-    }));
+    return modelInfos(this.name);
   }
 
   supportsModel(model: string): boolean {
@@ -82,16 +94,11 @@ export class AnthropicProvider implements ChatProvider {
     request: ProviderRequest,
     apiKey: string | undefined,
   ): Promise<ProviderCompletion> {
-    let message: Message;
-    try {
-      message = await this.client(apiKey).messages.create(
-        { ...this.body(request), stream: false },
-        { signal: request.signal },
-      );
-    } catch (error) {
-      throw normalizeAnthropicError(error, request.signal);
-    }
-    request.onResponse?.();
+    const message: Message = await openUpstream(request, normalizeAnthropicError, () =>
+      this.clients
+        .get(apiKey)
+        .messages.create({ ...this.body(request), stream: false }, { signal: request.signal }),
+    );
     if (!Array.isArray(message?.content)) {
       throw new UpstreamError('malformed', 'anthropic: message without content');
     }
@@ -108,16 +115,14 @@ export class AnthropicProvider implements ChatProvider {
     request: ProviderRequest,
     apiKey: string | undefined,
   ): AsyncIterable<ProviderStreamEvent> {
-    let stream: AsyncIterable<RawMessageStreamEvent>;
-    try {
-      stream = await this.client(apiKey).messages.create(
-        { ...this.body(request), stream: true },
-        { signal: request.signal },
-      );
-    } catch (error) {
-      throw normalizeAnthropicError(error, request.signal);
-    }
-    request.onResponse?.();
+    const stream: AsyncIterable<RawMessageStreamEvent> = await openUpstream(
+      request,
+      normalizeAnthropicError,
+      () =>
+        this.clients
+          .get(apiKey)
+          .messages.create({ ...this.body(request), stream: true }, { signal: request.signal }),
+    );
 
     let text = '';
     let usage: UsageReport | undefined;
@@ -154,26 +159,6 @@ export class AnthropicProvider implements ChatProvider {
       usage: toUsage(usage, request, text),
       finishReason: toFinishReason(stopReason),
     };
-  }
-
-  /** One SDK client per key, reused (it keeps the connection pool). */
-  private client(apiKey: string | undefined): Anthropic {
-    const cacheKey = apiKey ?? '';
-    let client = this.clients.get(cacheKey);
-    if (!client) {
-      client = new Anthropic({
-        // A key passed here is the client's only credential: no environment variable, config
-        // file or profile is read for another.
-        apiKey: apiKey ?? '',
-        baseURL: this.options.baseUrl,
-        maxRetries: 0,
-        // Set explicitly, so the SDK does not refuse a large non-streamed max_tokens itself.
-        timeout: this.options.timeoutMs,
-        logLevel: 'off',
-      });
-      this.clients.set(cacheKey, client);
-    }
-    return client;
   }
 
   private body(request: ProviderRequest): MessageCreateParamsBase {

@@ -15,9 +15,11 @@ import type {
   ProviderStreamEvent,
   TokenUsage,
 } from '../chat-provider.interface';
-import { catalogModels } from '../model-catalog';
+import { catalogModels, modelInfos } from '../model-catalog';
 import { failureForStatus, GenerationAbortedError, UpstreamError } from '../provider.errors';
 import { estimateUsage, withCacheUsage } from '../token-counter';
+import { openUpstream } from './open-upstream';
+import { PerKeyClients } from './per-key-clients';
 
 export const GEMINI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
 const DEFAULT_API_VERSION = 'v1beta';
@@ -29,7 +31,7 @@ const DEFAULT_API_VERSION = 'v1beta';
  */
 export class GeminiProvider implements ChatProvider {
   readonly name = 'gemini';
-  private readonly clients = new Map<string, GoogleGenAI>();
+  private readonly clients: PerKeyClients<GoogleGenAI>;
   private readonly baseUrl: string;
   private readonly apiVersion: string;
 
@@ -38,14 +40,25 @@ export class GeminiProvider implements ChatProvider {
     const match = /^(.*?)\/(v1(?:alpha|beta)?\d*)\/?$/.exec(baseUrl ?? '');
     this.baseUrl = match ? match[1] : (baseUrl ?? GEMINI_DEFAULT_BASE_URL);
     this.apiVersion = match ? match[2] : DEFAULT_API_VERSION;
+    this.clients = new PerKeyClients(
+      (apiKey) =>
+        new GoogleGenAI({
+          vertexai: false,
+          apiKey: apiKey ?? '',
+          httpOptions: {
+            baseUrl: this.baseUrl,
+            apiVersion: this.apiVersion,
+            // Plain global fetch: the SDK's default reaches for undici's global dispatcher
+            // through a realm-global symbol, which fails inside VM contexts (jest). Undici's own
+            // 300 s header/body timeouts never bind before the resilience layer's timers.
+            fetch: (input, init) => fetch(input, init),
+          },
+        }),
+    );
   }
 
   listModels(): ModelInfo[] {
-    return catalogModels(this.name).map((entry) => ({
-      id: `${this.name}/${entry.model}`,
-      provider: this.name,
-      contextWindow: entry.contextWindow,
-    }));
+    return modelInfos(this.name);
   }
 
   supportsModel(model: string): boolean {
@@ -56,13 +69,11 @@ export class GeminiProvider implements ChatProvider {
     request: ProviderRequest,
     apiKey: string | undefined,
   ): Promise<ProviderCompletion> {
-    let response: GenerateContentResponse;
-    try {
-      response = await this.client(apiKey).models.generateContent(toParameters(request));
-    } catch (error) {
-      throw normalizeGeminiError(error, request.signal);
-    }
-    request.onResponse?.();
+    const response: GenerateContentResponse = await openUpstream(
+      request,
+      normalizeGeminiError,
+      () => this.clients.get(apiKey).models.generateContent(toParameters(request)),
+    );
     const text = textOf(response);
     const finish = response.candidates?.[0]?.finishReason;
     if (!response.candidates?.length && !response.promptFeedback) {
@@ -82,13 +93,11 @@ export class GeminiProvider implements ChatProvider {
     request: ProviderRequest,
     apiKey: string | undefined,
   ): AsyncIterable<ProviderStreamEvent> {
-    let stream: AsyncGenerator<GenerateContentResponse>;
-    try {
-      stream = await this.client(apiKey).models.generateContentStream(toParameters(request));
-    } catch (error) {
-      throw normalizeGeminiError(error, request.signal);
-    }
-    request.onResponse?.();
+    const stream: AsyncGenerator<GenerateContentResponse> = await openUpstream(
+      request,
+      normalizeGeminiError,
+      () => this.clients.get(apiKey).models.generateContentStream(toParameters(request)),
+    );
 
     let text = '';
     let last: GenerateContentResponse | undefined;
@@ -119,27 +128,6 @@ export class GeminiProvider implements ChatProvider {
       usage: toUsage(last, request, text),
       finishReason: blocked ? 'content_filter' : toFinishReason(finish),
     };
-  }
-
-  private client(apiKey: string | undefined): GoogleGenAI {
-    const cacheKey = apiKey ?? '';
-    let client = this.clients.get(cacheKey);
-    if (!client) {
-      client = new GoogleGenAI({
-        vertexai: false,
-        apiKey: apiKey ?? '',
-        httpOptions: {
-          baseUrl: this.baseUrl,
-          apiVersion: this.apiVersion,
-          // Plain global fetch: the SDK's default reaches for undici's global dispatcher through
-          // a realm-global symbol, which fails inside VM contexts (jest). Undici's own 300 s
-          // header/body timeouts never bind before the resilience layer's timers.
-          fetch: (input, init) => fetch(input, init),
-        },
-      });
-      this.clients.set(cacheKey, client);
-    }
-    return client;
   }
 }
 

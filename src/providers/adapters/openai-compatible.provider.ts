@@ -14,9 +14,11 @@ import type {
   ProviderStreamEvent,
   TokenUsage,
 } from '../chat-provider.interface';
-import type { CatalogModel } from '../model-catalog';
+import { modelInfos, type CatalogModel } from '../model-catalog';
 import { failureForStatus, GenerationAbortedError, UpstreamError } from '../provider.errors';
 import { estimateUsage, withCacheUsage } from '../token-counter';
+import { openUpstream } from './open-upstream';
+import { PerKeyClients } from './per-key-clients';
 import { normalizeSdkError, type SdkErrorClasses } from './sdk-errors';
 
 export interface OpenAiCompatibleOptions {
@@ -46,18 +48,29 @@ type ChunkWithExtras = ChatCompletionChunk & { x_groq?: { usage?: CompletionUsag
  */
 export class OpenAiCompatibleProvider implements ChatProvider {
   readonly name: string;
-  private readonly clients = new Map<string, OpenAI>();
+  private readonly clients: PerKeyClients<OpenAI>;
 
   constructor(private readonly options: OpenAiCompatibleOptions) {
     this.name = options.name;
+    this.clients = new PerKeyClients(
+      (apiKey) =>
+        new OpenAI({
+          // Self-hosted servers usually need no key; the SDK insists on one.
+          apiKey: apiKey ?? 'no-key',
+          baseURL: options.baseUrl,
+          maxRetries: 0,
+          timeout: options.timeoutMs,
+          defaultHeaders: options.defaultHeaders,
+          // Never pick these up from the process environment.
+          organization: null,
+          project: null,
+          logLevel: 'off',
+        }),
+    );
   }
 
   listModels(): ModelInfo[] {
-    return this.options.models.map((entry) => ({
-      id: `${this.name}/${entry.model}`,
-      provider: this.name,
-      contextWindow: entry.contextWindow,
-    }));
+    return modelInfos(this.name, this.options.models);
   }
 
   supportsModel(model: string): boolean {
@@ -71,16 +84,14 @@ export class OpenAiCompatibleProvider implements ChatProvider {
     request: ProviderRequest,
     apiKey: string | undefined,
   ): Promise<ProviderCompletion> {
-    let completion: ChatCompletion;
-    try {
-      completion = await this.client(apiKey).chat.completions.create(
-        { ...this.body(request), stream: false },
-        { signal: request.signal },
-      );
-    } catch (error) {
-      throw normalizeError(error, request.signal);
-    }
-    request.onResponse?.();
+    const completion: ChatCompletion = await openUpstream(request, normalizeError, () =>
+      this.clients
+        .get(apiKey)
+        .chat.completions.create(
+          { ...this.body(request), stream: false },
+          { signal: request.signal },
+        ),
+    );
     // OpenRouter may answer 200 with an error object instead of a completion.
     const embedded = (completion as { error?: unknown }).error;
     if (embedded) throw embeddedError(embedded);
@@ -101,16 +112,17 @@ export class OpenAiCompatibleProvider implements ChatProvider {
     request: ProviderRequest,
     apiKey: string | undefined,
   ): AsyncIterable<ProviderStreamEvent> {
-    let stream: AsyncIterable<ChatCompletionChunk>;
-    try {
-      stream = await this.client(apiKey).chat.completions.create(
-        { ...this.body(request), stream: true, stream_options: { include_usage: true } },
-        { signal: request.signal },
-      );
-    } catch (error) {
-      throw normalizeError(error, request.signal);
-    }
-    request.onResponse?.();
+    const stream: AsyncIterable<ChatCompletionChunk> = await openUpstream(
+      request,
+      normalizeError,
+      () =>
+        this.clients
+          .get(apiKey)
+          .chat.completions.create(
+            { ...this.body(request), stream: true, stream_options: { include_usage: true } },
+            { signal: request.signal },
+          ),
+    );
 
     let text = '';
     let usage: CompletionUsage | undefined;
@@ -144,28 +156,6 @@ export class OpenAiCompatibleProvider implements ChatProvider {
       usage: toUsage(usage, request, text),
       finishReason: toFinishReason(finish),
     };
-  }
-
-  /** One SDK client per key, reused (it keeps the connection pool). */
-  private client(apiKey: string | undefined): OpenAI {
-    const cacheKey = apiKey ?? '';
-    let client = this.clients.get(cacheKey);
-    if (!client) {
-      client = new OpenAI({
-        // Self-hosted servers usually need no key; the SDK insists on one.
-        apiKey: apiKey ?? 'no-key',
-        baseURL: this.options.baseUrl,
-        maxRetries: 0,
-        timeout: this.options.timeoutMs,
-        defaultHeaders: this.options.defaultHeaders,
-        // Never pick these up from the process environment.
-        organization: null,
-        project: null,
-        logLevel: 'off',
-      });
-      this.clients.set(cacheKey, client);
-    }
-    return client;
   }
 
   private body(request: ProviderRequest): ChatCompletionCreateParamsBase {
