@@ -167,6 +167,15 @@ export interface ChatConfig {
   checkpointMs: number;
 }
 
+export interface FilesConfig {
+  /** Directory the local file storage keeps uploaded files in (`FILES__DIR`). */
+  dir: string;
+  /** Largest accepted upload in bytes (`FILES__MAX_BYTES`); larger ones answer 413. */
+  maxBytes: number;
+  /** Bytes of files one user may keep in all (`FILES__USER_QUOTA_BYTES`); an upload beyond answers 413. */
+  userQuotaBytes: number;
+}
+
 export interface MetricsConfig {
   /** Serve `/metrics` (`METRICS_ENABLED`). */
   enabled: boolean;
@@ -193,6 +202,7 @@ export class AppConfig {
   rateLimit: RateLimitConfig;
   quota: QuotaConfig;
   chat: ChatConfig;
+  files: FilesConfig;
   metrics: MetricsConfig;
 
   /** Parses and validates an environment; throws ConfigError with a one-line reason. */
@@ -254,6 +264,11 @@ export class AppConfig {
       resumeWindowMs: r.int('CHAT__RESUME_WINDOW_MS', 30_000, 0),
       resumeTtlSeconds: r.int('CHAT__RESUME_TTL_SECONDS', 300, 1),
       checkpointMs: r.int('CHAT__CHECKPOINT_MS', 1_000, 10),
+    };
+    c.files = {
+      dir: r.str('FILES__DIR', './data/files'),
+      maxBytes: r.int('FILES__MAX_BYTES', 10 * 1024 * 1024, 1),
+      userQuotaBytes: r.int('FILES__USER_QUOTA_BYTES', 200 * 1024 * 1024, 1),
     };
     c.metrics = {
       enabled: r.bool('METRICS_ENABLED', true),

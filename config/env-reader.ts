@@ -27,8 +27,9 @@ export class EnvReader {
   ): number {
     const raw = this.optional(name);
     if (raw === undefined) return fallback;
-    if (!/^-?\d+$/.test(raw))
-      {throw new ConfigError(`${name} must be a whole number (got "${raw}")`);}
+    if (!/^-?\d+$/.test(raw)) {
+      throw new ConfigError(`${name} must be a whole number (got "${raw}")`);
+    }
     const value = Number(raw);
     if (value < min || value > max) {
       throw new ConfigError(`${name} must be between ${min} and ${max} (got ${value})`);

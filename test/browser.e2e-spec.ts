@@ -5,6 +5,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import request from 'supertest';
 import { announceSkip, describeOnSqliteOnly, startTestApp, TestApp } from '@app/testing';
 import { ensureWebClientBuilt } from './web-build';
+import { PNG_1X1 } from './factories/file.factory';
 
 /**
  * The browser chat page and Swagger UI driven in Debian's chromium (playwright-core): register,
@@ -375,6 +376,59 @@ describeBrowser('browser chat page and Swagger UI in chromium', () => {
     await page.locator('.msg.user').last().locator('.controls .prev').click();
     await page.locator('.msg.user .position', { hasText: '1/2' }).waitFor();
     expect(await page.locator('.msg.user').last().locator('.content').textContent()).toBe(original);
+  });
+
+  it('attaches images with the picker and by drag and drop, and shows them in the conversation', async () => {
+    await page.click('#new-chat');
+    await page.setInputFiles('#file-input', {
+      name: 'picked.png',
+      mimeType: 'image/png',
+      buffer: PNG_1X1,
+    });
+    await page.locator('#attachments .attachment[data-state="ready"]').waitFor();
+    const dropped = await page.evaluateHandle((base64) => {
+      const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([bytes], 'dropped.png', { type: 'image/png' }));
+      return transfer;
+    }, PNG_1X1.toString('base64'));
+    await page.dispatchEvent('#composer', 'dragover', { dataTransfer: dropped });
+    await page.dispatchEvent('#composer', 'drop', { dataTransfer: dropped });
+    await page.locator('#attachments .attachment[data-state="ready"]').nth(1).waitFor();
+    await shot('8-attachments-tray');
+
+    await page.fill('#input', 'What is in these pictures?');
+    await page.press('#input', 'Enter');
+    await page.locator('.msg.assistant[data-status="complete"]').last().waitFor();
+    /** How many thumbnails of the newest user message are decoded images. */
+    const loadedThumbnails = () =>
+      page.waitForFunction(() => {
+        const questions = document.querySelectorAll('.msg.user');
+        const thumbs = questions[questions.length - 1]?.querySelectorAll('img.thumb') ?? [];
+        const loaded = Array.from(thumbs).filter(
+          (img) => (img as HTMLImageElement).naturalWidth > 0,
+        );
+        return loaded.length === 2 ? loaded.map((img) => (img as HTMLImageElement).alt) : null;
+      });
+    expect(await (await loadedThumbnails()).jsonValue()).toEqual(['picked.png', 'dropped.png']);
+    expect(await page.locator('#attachments').isHidden()).toBe(true);
+
+    const token = await accessToken();
+    const sessionId = (await historyOf(token)).items[0].session_id;
+    const stored = await request(t.url)
+      .get(`/api/history/${sessionId}`)
+      .set('Authorization', `Bearer ${token}`)
+      .expect(200);
+    expect(stored.body.messages[0].attachments.map((file: { name: string }) => file.name)).toEqual([
+      'picked.png',
+      'dropped.png',
+    ]);
+
+    // Read back from history after a reload, thumbnails included.
+    await page.reload();
+    await page.locator('.msg.user img.thumb').first().waitFor();
+    expect(await (await loadedThumbnails()).jsonValue()).toEqual(['picked.png', 'dropped.png']);
+    await shot('9-attachments-shown');
   });
 
   it('loads /docs, authorizes with the login token and calls GET /api/users/me', async () => {

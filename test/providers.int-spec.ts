@@ -222,12 +222,14 @@ describe('adapters through the real SDKs', () => {
         id: 'openai-compatible/llama3.2:3b',
         provider: 'openai-compatible',
         contextWindow: 8192,
+        inputs: [],
         default: false,
       },
       {
         id: 'openai-compatible/qwen2.5',
         provider: 'openai-compatible',
         contextWindow: 8192,
+        inputs: [],
         default: false,
       },
     ]);
@@ -248,6 +250,7 @@ describe('adapters through the real SDKs', () => {
       provider: 'local',
       model: 'echo',
       contextWindow: 32768,
+      inputs: ['image', 'pdf'],
     });
     const started = Date.now();
     const { events, text } = await drain(sut.stream({ messages: USER }));
@@ -308,6 +311,7 @@ describe('model resolution', () => {
         id: 'groq/llama-3.1-8b-instant',
         provider: 'groq',
         contextWindow: 131072,
+        inputs: [],
         default: true,
       },
     ]);

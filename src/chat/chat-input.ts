@@ -16,6 +16,8 @@ export interface ChatInput {
   parentId?: string | null;
   /** A preset of the user whose settings fill in what the request does not send. */
   presetId?: string;
+  /** Ids of the user's files the message attaches. */
+  attachments?: string[];
 }
 
 export interface ChatTurnOptions {
@@ -51,6 +53,7 @@ export function fingerprintInput(input: ChatInput): string {
     input.regenerateOf ?? null,
     input.parentId === undefined ? '' : input.parentId,
     input.presetId ?? null,
+    input.attachments ?? [],
   ]);
   return createHash('sha256').update(canonical).digest('hex');
 }

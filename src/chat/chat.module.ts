@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { FilesModule } from '../files/files.module';
 import { AccessTokenModule } from '../auth/access-token.module';
 import { PresetsModule } from '../presets/presets.module';
 import { ProvidersModule } from '../providers/providers.module';
@@ -36,7 +37,7 @@ import { SessionTitleService } from './turn/session-title.service';
  * HistoryModule; MetricsService from the global MetricsModule.
  */
 @Module({
-  imports: [AccessTokenModule, ProvidersModule, PresetsModule],
+  imports: [AccessTokenModule, ProvidersModule, PresetsModule, FilesModule],
   controllers: [ChatController],
   providers: [
     ChatService,

@@ -5,6 +5,8 @@ import { ChatSession } from '../history/entities/chat-session.entity';
 import { ChatMessage } from '../history/entities/chat-message.entity';
 import { ApiKey } from '../api-keys/entities/api-key.entity';
 import { Preset } from '../presets/entities/preset.entity';
+import { StoredFile } from '../files/entities/stored-file.entity';
+import { FileUse } from '../files/entities/file-use.entity';
 
 /** Every TypeORM entity; the app, the CLI data source and tests load this one list. */
 export const ENTITIES = [
@@ -15,4 +17,6 @@ export const ENTITIES = [
   ChatMessage,
   ApiKey,
   Preset,
+  StoredFile,
+  FileUse,
 ];

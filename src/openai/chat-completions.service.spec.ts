@@ -8,7 +8,13 @@ import { ChatCompletionsService } from './chat-completions.service';
 import type { CompletionInput } from './completion-input';
 import { ContextLengthExceededError, ModelNotFoundError } from './openai-errors';
 
-const MODEL = { id: 'local/echo', provider: 'local', model: 'echo', contextWindow: 1000 };
+const MODEL = {
+  id: 'local/echo',
+  provider: 'local',
+  model: 'echo',
+  contextWindow: 1000,
+  inputs: [],
+};
 
 function input(overrides: Partial<CompletionInput> = {}): CompletionInput {
   return {

@@ -2,9 +2,26 @@
 
 export type ChatRole = 'system' | 'user' | 'assistant';
 
+/** An image or PDF attached to a user message, as every adapter receives it. */
+export interface BinaryInput {
+  kind: 'image' | 'pdf';
+  /** `image/png`, `image/jpeg`, `image/webp`, `image/gif` or `application/pdf`. */
+  mediaType: string;
+  /** The uploaded file name (APIs that label documents get it). */
+  name: string;
+  /** The file's bytes, base64-encoded. */
+  data: string;
+}
+
 export interface ProviderMessage {
   role: ChatRole;
+  /** The text; attached text files are already inlined here with their names. */
   content: string;
+  /**
+   * Images and PDFs of a user message, after its text, in the order attached. Each adapter turns
+   * them into its API's parts in one function (`toOpenAiContent`, `toGeminiParts`, …).
+   */
+  inputs?: BinaryInput[];
 }
 
 export interface TokenUsage {

@@ -104,6 +104,7 @@ describe(ProviderRegistry.name, () => {
         provider: 'groq',
         model: 'llama-3.3-70b-versatile',
         contextWindow: 131_072,
+        inputs: [],
       });
     });
 
@@ -114,6 +115,7 @@ describe(ProviderRegistry.name, () => {
         provider: 'openrouter',
         model: 'mistralai/mixtral-8x7b-instruct:free',
         contextWindow: 8192,
+        inputs: [],
       });
     });
 
@@ -152,6 +154,7 @@ describe(ProviderRegistry.name, () => {
         provider: 'local',
         model: 'echo',
         contextWindow: 32_768,
+        inputs: ['image', 'pdf'],
       });
     });
 
@@ -185,6 +188,7 @@ describe(ProviderRegistry.name, () => {
         id: 'openrouter/vendor/new-model',
         provider: 'openrouter',
         contextWindow: 8192,
+        inputs: [],
         default: true,
       });
       expect(unlisted.filter((model) => model.default)).toHaveLength(1);

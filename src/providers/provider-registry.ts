@@ -17,6 +17,7 @@ import type { ChatProvider } from './chat-provider.interface';
 import type { ListedModel, ResolvedModel } from './generation.types';
 import {
   catalogModels,
+  binaryInputsFor,
   contextWindowFor,
   DEFAULT_CONTEXT_WINDOW,
   LOCAL_MODEL_ID,
@@ -219,6 +220,7 @@ export class ProviderRegistry {
           id: model.id,
           provider: model.provider,
           contextWindow: model.contextWindow,
+          inputs: binaryInputsFor(model.provider, model.id.slice(model.provider.length + 1)),
           default: model.id === this.defaultModel.id,
         });
       }
@@ -229,6 +231,7 @@ export class ProviderRegistry {
         id: this.defaultModel.id,
         provider: this.defaultModel.provider,
         contextWindow: this.defaultModel.contextWindow,
+        inputs: this.defaultModel.inputs,
         default: true,
       });
     }
@@ -279,6 +282,7 @@ export class ProviderRegistry {
       contextWindow:
         entry.provider.listModels().find((info) => info.id === modelId)?.contextWindow ??
         contextWindowFor(providerName, model),
+      inputs: binaryInputsFor(providerName, model),
     };
   }
 

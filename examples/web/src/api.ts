@@ -22,7 +22,16 @@ export interface ModelItem {
   id: string;
   provider: string;
   context_window?: number;
+  /** Attachments it takes besides text files: `image`, `pdf`. */
+  inputs?: string[];
   default: boolean;
+}
+
+/** A file of the user (POST /api/files), or a message's reference to one. */
+export interface FileRef {
+  id: string;
+  name: string;
+  media_type: string;
 }
 
 export interface SessionSummary {
@@ -55,6 +64,8 @@ export interface HistoryMessage {
   usage: Usage | null;
   /** Only on a `pending` reply: still being generated, its stream can be resumed. */
   resumable?: true;
+  /** Files a user message attached. */
+  attachments?: FileRef[];
   created_at: string;
 }
 
@@ -189,6 +200,25 @@ export class ApiClient {
     await this.request('DELETE', `/api/history/${encodeURIComponent(id)}`);
   }
 
+  /** Uploads a file (multipart); its type is decided by the server from the content. */
+  async upload(file: File): Promise<FileRef> {
+    const response = await this.withRefresh(() => {
+      const form = new FormData();
+      form.append('file', file, file.name);
+      return fetch('/api/files', { method: 'POST', headers: this.authHeader(), body: form });
+    });
+    return this.parse<FileRef>(response);
+  }
+
+  /** A file's bytes (for thumbnails: `URL.createObjectURL`), read with the bearer token. */
+  async fileBlob(id: string): Promise<Blob> {
+    const response = await this.withRefresh(() =>
+      fetch(`/api/files/${encodeURIComponent(id)}`, { headers: this.authHeader() }),
+    );
+    if (!response.ok) return this.parse<never>(response);
+    return response.blob();
+  }
+
   /** One JSON request; on a 401 with a refresh token, refreshes once and retries. */
   async request<T = unknown>(
     method: string,
@@ -202,6 +232,18 @@ export class ApiClient {
     }
     if (response.status === 401 && auth) this.setTokens(null);
     return this.parse<T>(response);
+  }
+
+  /** Runs `call`; after a 401, refreshes the token once and runs it again. */
+  private async withRefresh(call: () => Promise<Response>): Promise<Response> {
+    const response = await call();
+    if (response.status === 401 && this.tokens && (await this.refresh())) return call();
+    if (response.status === 401) this.setTokens(null);
+    return response;
+  }
+
+  private authHeader(): Record<string, string> {
+    return this.tokens ? { Authorization: `Bearer ${this.tokens.access_token}` } : {};
   }
 
   private send(method: string, path: string, body: unknown, auth: boolean): Promise<Response> {

@@ -4,11 +4,14 @@
  * reopens the last one. A reply survives a lost connection or a reload: the page resumes it
  * (`chat:resume` from the last event it saw) and says so. Stored messages offer their other
  * versions (‹ 2/3 ›), Regenerate, 👍/👎 and Edit-and-resend (a new branch of the message tree).
+ * Images and files are attached with the Attach button or by dropping them on the composer, and
+ * shown in the conversation.
  * Model text only ever reaches the page through `renderMarkdown`
  * (escape first) or `textContent`.
  */
 import type { Socket } from 'socket.io-client';
 import { ApiClient, ApiError, type HistoryMessage, type Usage } from './api.js';
+import { AttachmentTray, showAttachments } from './attachments.js';
 import { renderMarkdown } from './markdown.js';
 import { LastSessionMemory, SessionList } from './sessions.js';
 
@@ -101,11 +104,15 @@ const ui = {
   chatError: byId<HTMLElement>('chat-error'),
   composer: byId<HTMLFormElement>('composer'),
   input: byId<HTMLTextAreaElement>('input'),
+  attachments: byId<HTMLUListElement>('attachments'),
+  attach: byId<HTMLButtonElement>('attach'),
+  fileInput: byId<HTMLInputElement>('file-input'),
   send: byId<HTMLButtonElement>('send'),
   stop: byId<HTMLButtonElement>('stop'),
 };
 
 const api = new ApiClient();
+const tray = new AttachmentTray(api, ui.attachments, (message) => showError(ui.chatError, message));
 let socket: Socket | null = null;
 let currentSessionId: string | null = null;
 let lastSession: LastSessionMemory | null = null;
@@ -346,6 +353,7 @@ function showStoredMessage(message: HistoryMessage): void {
   const view = addMessage(message.role === 'user' ? 'user' : 'assistant');
   if (message.role === 'user') setUserText(view, message.content);
   else setReplyText(view, message.content);
+  showAttachments(api, view.content, message.attachments ?? []);
   setStatus(view, message.status, message.role === 'user' ? null : message.model, message.usage);
   view.root.dataset.id = message.id;
   view.root.append(messageControls(message));
@@ -648,8 +656,11 @@ async function sendMessage(): Promise<void> {
   const text = ui.input.value.trim();
   if (!text || generation || sending) return;
   sending = true;
+  let files;
   try {
     if (!(await ensureFreshToken())) return;
+    // Uploads still running finish first; a refused one is reported and left out.
+    files = await tray.ready();
   } finally {
     sending = false;
   }
@@ -657,13 +668,19 @@ async function sendMessage(): Promise<void> {
     showError(ui.chatError, 'Not connected to the chat server yet; try again in a moment.');
     return;
   }
-  showError(ui.chatError, null);
   ui.input.value = '';
+  tray.clear();
   const edit = editing;
   editing = null;
 
-  setUserText(addMessage('user'), text);
-  startGeneration(edit ? { message: text, parent_id: edit.parentId } : { message: text });
+  const view = addMessage('user');
+  setUserText(view, text);
+  showAttachments(api, view.content, files);
+  const fields: Record<string, unknown> = edit
+    ? { message: text, parent_id: edit.parentId }
+    : { message: text };
+  if (files.length) fields.attachments = files.map((file) => file.id);
+  startGeneration(fields);
 }
 
 /** Sends a new reply of the stored reply `messageId`'s user message (a new version of it). */
@@ -675,7 +692,7 @@ async function regenerate(messageId: string): Promise<void> {
 }
 
 /** Streams a reply of `fields` (plus session, model and client id) into a new bubble. */
-function startGeneration(fields: Record<string, string | null>): void {
+function startGeneration(fields: Record<string, unknown>): void {
   if (!socket) return;
   const bubble = addMessage('assistant');
   bubble.root.classList.add('streaming');
@@ -700,7 +717,7 @@ function startGeneration(fields: Record<string, string | null>): void {
   };
   setBusy(true);
 
-  const payload: Record<string, string | null> = { ...fields, client_id: clientId };
+  const payload: Record<string, unknown> = { ...fields, client_id: clientId };
   if (currentSessionId) payload.session_id = currentSessionId;
   if (ui.model.value) payload.model = ui.model.value;
   socket.emit('chat:send', payload, (ack: SendAck) => {
@@ -772,6 +789,23 @@ ui.input.addEventListener('keydown', (event) => {
   }
 });
 ui.stop.addEventListener('click', stopGeneration);
+ui.attach.addEventListener('click', () => ui.fileInput.click());
+ui.fileInput.addEventListener('change', () => {
+  tray.add(ui.fileInput.files ?? []);
+  ui.fileInput.value = '';
+});
+ui.composer.addEventListener('dragover', (event) => {
+  if (!event.dataTransfer?.types.includes('Files')) return;
+  event.preventDefault();
+  ui.composer.classList.add('dragging');
+});
+ui.composer.addEventListener('dragleave', () => ui.composer.classList.remove('dragging'));
+ui.composer.addEventListener('drop', (event) => {
+  ui.composer.classList.remove('dragging');
+  if (!event.dataTransfer?.files.length) return;
+  event.preventDefault();
+  tray.add(event.dataTransfer.files);
+});
 api.onSignedOut = showAuth;
 
 if (api.signedIn) {

@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppConfig } from '@app/config';
 import { createApp } from '../../../src/bootstrap';
@@ -38,7 +41,14 @@ export function baseTestEnv(): Record<string, string> {
  */
 export async function startTestApp(env: Record<string, string | undefined> = {}): Promise<TestApp> {
   const database = await createTestDatabase();
-  const config = AppConfig.fromEnv({ ...baseTestEnv(), DATABASE_URL: database.url, ...env });
+  // Uploaded files go to a directory of this app alone, removed with it.
+  const filesDir = env.FILES__DIR ? undefined : mkdtempSync(join(tmpdir(), 'chatbot-files-'));
+  const config = AppConfig.fromEnv({
+    ...baseTestEnv(),
+    DATABASE_URL: database.url,
+    ...(filesDir ? { FILES__DIR: filesDir } : {}),
+    ...env,
+  });
   const app = await createApp(config);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
@@ -50,6 +60,7 @@ export async function startTestApp(env: Record<string, string | undefined> = {})
     close: async () => {
       await app.close();
       await database.drop();
+      if (filesDir) rmSync(filesDir, { recursive: true, force: true });
     },
   };
 }

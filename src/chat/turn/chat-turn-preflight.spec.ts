@@ -43,6 +43,7 @@ describe(ChatTurnPreflight.name, () => {
       deps.registry,
       deps.config,
       deps.presets,
+      deps.files,
     );
   };
 
@@ -77,6 +78,7 @@ describe(ChatTurnPreflight.name, () => {
         'Hello there',
         'test/model',
         undefined,
+        [],
       );
       expect(deps.history.turnBase).not.toHaveBeenCalled();
       expect(turn).toMatchObject<Partial<PreparedTurn>>({
@@ -134,6 +136,7 @@ describe(ChatTurnPreflight.name, () => {
         'Next',
         'test/model',
         answer.id,
+        [],
       );
       expect(turn.messages.map((m) => m.content)).toEqual([
         'Earlier question',
@@ -188,6 +191,7 @@ describe(ChatTurnPreflight.name, () => {
         'Q2 edited',
         'test/model',
         parent.id,
+        [],
       );
       expect(turn.messages.map((m) => m.content)).toEqual(['Q1', 'A1', 'Q2 edited']);
       await turn.lock.release();
@@ -287,7 +291,13 @@ describe(ChatTurnPreflight.name, () => {
       deps.history.requireSession.mockResolvedValue(session);
       deps.providers.resolveModel.mockImplementation((id?: string) => {
         if (id === 'gone/model') throw new InvalidInputError('Unknown model');
-        return { id: id ?? 'test/model', provider: 'test', model: 'model', contextWindow: 8_000 };
+        return {
+          id: id ?? 'test/model',
+          provider: 'test',
+          model: 'model',
+          contextWindow: 8_000,
+          inputs: [],
+        };
       });
 
       const turn = await preparedTurn({ message: 'Hi', sessionId: session.id });
@@ -429,6 +439,7 @@ describe(ChatTurnPreflight.name, () => {
         provider: 'test',
         model: 'tiny',
         contextWindow: 64,
+        inputs: [],
       });
 
       const { status, body } = await rejection({ message: 'word '.repeat(200), maxTokens: 16 });

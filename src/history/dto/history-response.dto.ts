@@ -97,6 +97,18 @@ export class FeedbackDto {
   comment: string | null;
 }
 
+/** A file a message attaches (GET /api/files/{id} serves it while it exists). */
+export class MessageAttachmentDto {
+  @ApiProperty({ example: '7a1c9e2b-4d3f-4e5a-8b6c-0d1e2f3a4b5c', format: 'uuid' })
+  id: string;
+
+  @ApiProperty({ example: 'diagram.png' })
+  name: string;
+
+  @ApiProperty({ example: 'image/png' })
+  media_type: string;
+}
+
 /** One stored message. */
 export class MessageDto {
   @ApiProperty({ example: '8d0c7a52-1b3e-4f6a-9c2d-0e1f2a3b4c5d', format: 'uuid' })
@@ -183,6 +195,14 @@ export class MessageDto {
       "The owner's rating of this reply (PUT …/messages/{message_id}/feedback); null when none.",
   })
   feedback: FeedbackDto | null;
+
+  @ApiProperty({
+    type: [MessageAttachmentDto],
+    description:
+      'Files a user message attached (`attachments` of the chat request), in order; empty for most. ' +
+      'A file deleted since stays listed here and answers 404.',
+  })
+  attachments: MessageAttachmentDto[];
 
   @ApiProperty({ example: '2026-11-25T16:20:31.412Z', format: 'date-time' })
   created_at: string;
@@ -340,6 +360,11 @@ export function mapMessage(message: MessageRecord, siblings: SiblingInfo): Messa
       ? { prompt_tokens: prompt, completion_tokens: completion, tokens: prompt + completion }
       : null,
     feedback: message.feedback ? { ...message.feedback } : null,
+    attachments: message.attachments.map((file) => ({
+      id: file.id,
+      name: file.name,
+      media_type: file.mediaType,
+    })),
     created_at: message.createdAt.toISOString(),
   };
 }

@@ -5,8 +5,10 @@ import {
   type GenerateContentConfig,
   type GenerateContentParameters,
   type GenerateContentResponse,
+  type Part,
 } from '@google/genai';
 import type {
+  BinaryInput,
   ChatProvider,
   FinishReason,
   ModelInfo,
@@ -142,11 +144,20 @@ function toContents(request: ProviderRequest): Content[] {
     if (message.role === 'system') continue;
     const role = message.role === 'assistant' ? 'model' : 'user';
     const previous = contents[contents.length - 1];
+    const parts = toGeminiParts(message.content, message.inputs ?? []);
     // Consecutive turns of one role are merged: the API expects alternating roles.
-    if (previous?.role === role) previous.parts!.push({ text: message.content });
-    else contents.push({ role, parts: [{ text: message.content }] });
+    if (previous?.role === role) previous.parts!.push(...parts);
+    else contents.push({ role, parts });
   }
   return contents;
+}
+
+/** Gemini's parts of one message: the text, then images and PDFs as `inlineData` (base64). */
+export function toGeminiParts(text: string, inputs: BinaryInput[]): Part[] {
+  return [
+    { text },
+    ...inputs.map((input) => ({ inlineData: { mimeType: input.mediaType, data: input.data } })),
+  ];
 }
 
 function toConfig(request: ProviderRequest): GenerateContentConfig {

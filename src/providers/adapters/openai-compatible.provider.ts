@@ -2,14 +2,18 @@ import OpenAI, { APIConnectionError, APIError, APIUserAbortError, OpenAIError } 
 import type {
   ChatCompletion,
   ChatCompletionChunk,
+  ChatCompletionContentPart,
   ChatCompletionCreateParamsBase,
+  ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
 import type { CompletionUsage } from 'openai/resources/completions';
 import type {
+  BinaryInput,
   ChatProvider,
   FinishReason,
   ModelInfo,
   ProviderCompletion,
+  ProviderMessage,
   ProviderRequest,
   ProviderStreamEvent,
   TokenUsage,
@@ -161,15 +165,37 @@ export class OpenAiCompatibleProvider implements ChatProvider {
   private body(request: ProviderRequest): ChatCompletionCreateParamsBase {
     const body: ChatCompletionCreateParamsBase = {
       model: request.model,
-      messages: request.messages.map((message) => ({
-        role: message.role,
-        content: message.content,
-      })),
+      messages: request.messages.map(toOpenAiMessage),
     };
     if (request.temperature !== undefined) body.temperature = request.temperature;
     if (request.maxTokens !== undefined) body[this.options.maxTokensParam] = request.maxTokens;
     return body;
   }
+}
+
+/** A message in Chat Completions form: plain text, or text then image / file parts. */
+function toOpenAiMessage(message: ProviderMessage): ChatCompletionMessageParam {
+  if (message.role !== 'user' || !message.inputs?.length) {
+    return { role: message.role, content: message.content };
+  }
+  return { role: 'user', content: toOpenAiContent(message.content, message.inputs) };
+}
+
+/**
+ * OpenAI's content parts, also spoken by OpenRouter and Groq: images as `image_url` data URLs,
+ * PDFs as `file` parts with the document inline as a data URL.
+ */
+export function toOpenAiContent(text: string, inputs: BinaryInput[]): ChatCompletionContentPart[] {
+  const parts: ChatCompletionContentPart[] = text ? [{ type: 'text', text }] : [];
+  for (const input of inputs) {
+    const url = `data:${input.mediaType};base64,${input.data}`;
+    parts.push(
+      input.kind === 'image'
+        ? { type: 'image_url', image_url: { url } }
+        : { type: 'file', file: { filename: input.name, file_data: url } },
+    );
+  }
+  return parts;
 }
 
 function toUsage(

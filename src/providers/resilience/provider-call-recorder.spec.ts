@@ -24,12 +24,14 @@ const GROQ: ResolvedModel = {
   provider: 'groq',
   model: 'llama-3.1-8b-instant',
   contextWindow: 131_072,
+  inputs: [],
 };
 const LOCAL: ResolvedModel = {
   id: 'local/echo',
   provider: 'local',
   model: 'echo',
   contextWindow: 32_768,
+  inputs: ['image', 'pdf'],
 };
 
 function call(fields: Partial<ProviderCallRecord>): ProviderCallRecord {

@@ -214,6 +214,11 @@ export class ProviderSimulator {
       sendError(res, api, 400, 'Request body is not JSON');
       return;
     }
+    const badPart = invalidMediaPart(api, body);
+    if (badPart) {
+      sendError(res, api, 400, badPart);
+      return;
+    }
     const record: SimulatedRequest = {
       index: this.requests.length,
       api,
@@ -733,6 +738,58 @@ function geminiMessages(body: unknown): SimulatedMessage[] {
     });
   }
   return out;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/** A content part of either API, as far as the checks below read it. */
+interface MediaPart {
+  type?: unknown;
+  image_url?: { url?: unknown };
+  file?: { file_data?: unknown };
+  inlineData?: { mimeType?: unknown; data?: unknown };
+}
+
+/**
+ * Why the providers would refuse an image or document part of the request, as they do: OpenAI's
+ * `image_url` must be an http(s) URL or a base64 data URL of an image, a `file` part's
+ * `file_data` a base64 data URL; Gemini's `inlineData` needs a mime type and base64 data.
+ */
+function invalidMediaPart(api: SimulatedApi, body: unknown): string | undefined {
+  const dataUrl = /^data:([\w.+-]+\/[\w.+-]+);base64,(.+)$/s;
+  if (api === 'openai') {
+    for (const message of (body as { messages?: { content?: unknown }[] }).messages ?? []) {
+      if (!Array.isArray(message?.content)) continue;
+      for (const part of message.content as MediaPart[]) {
+        if (part?.type === 'image_url') {
+          const url = typeof part.image_url?.url === 'string' ? part.image_url.url : '';
+          const data = dataUrl.exec(url);
+          const ok =
+            /^https?:\/\//.test(url) || (data?.[1].startsWith('image/') && BASE64.test(data[2]));
+          if (!ok) return 'Invalid image_url: expected an http(s) URL or a base64 image data URL';
+        } else if (part?.type === 'file') {
+          const fileData = typeof part.file?.file_data === 'string' ? part.file.file_data : '';
+          const data = dataUrl.exec(fileData);
+          if (!data || !BASE64.test(data[2])) {
+            return 'Invalid file part: file_data must be a base64 data URL';
+          }
+        } else if (part?.type !== 'text') {
+          return `Unknown content part type ${String(part?.type)}`;
+        }
+      }
+    }
+    return undefined;
+  }
+  for (const content of (body as { contents?: { parts?: MediaPart[] }[] }).contents ?? []) {
+    for (const part of content?.parts ?? []) {
+      if (part?.inlineData === undefined) continue;
+      const { mimeType, data } = part.inlineData;
+      if (typeof mimeType !== 'string' || typeof data !== 'string' || !BASE64.test(data)) {
+        return 'Invalid inlineData: mimeType and base64 data are required';
+      }
+    }
+  }
+  return undefined;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
