@@ -77,6 +77,7 @@ export class FilesController {
   @ApiCreatedResponse({ type: FileDto })
   @ApiErrorResponse(400, 'No `file` part, an empty file, a bad name, or invalid JSON', {
     detail: 'file is required',
+    errors: [{ field: 'file', message: 'is required' }],
   })
   @ApiErrorResponse(413, 'Larger than FILES__MAX_BYTES, or beyond the storage quota', {
     detail: 'File too large',
