@@ -212,6 +212,27 @@ describe(ProviderRegistry.name, () => {
       ]);
     });
 
+    it('leaves out fallbacks that cannot read the attachments of the request', () => {
+      const sut = registry({
+        ...GROQ,
+        AI_SERVICES__GEMINI_API_KEY: 'g-key',
+        AI_SERVICES__FALLBACK_MODELS: 'groq/llama-3.3-70b-versatile,gemini/gemini-2.0-flash',
+      });
+      const ids = (needs: ('image' | 'pdf')[]) =>
+        sut.chain('local/echo', [], needs).map((model) => model.id);
+      expect(ids([])).toEqual([
+        'local/echo',
+        'groq/llama-3.3-70b-versatile',
+        'gemini/gemini-2.0-flash',
+      ]);
+      expect(ids(['image', 'pdf'])).toEqual(['local/echo', 'gemini/gemini-2.0-flash']);
+      // The requested model itself is checked before the call (400), never dropped here.
+      expect(sut.chain('groq/llama-3.1-8b-instant', [], ['image']).map((m) => m.id)).toEqual([
+        'groq/llama-3.1-8b-instant',
+        'gemini/gemini-2.0-flash',
+      ]);
+    });
+
     it('an unknown request fallback is refused like an unknown model', () => {
       expect(() => registry(GROQ).chain(undefined, ['nope/model'])).toThrow(InvalidInputError);
     });

@@ -16,6 +16,7 @@ import {
 import type { ChatProvider } from './chat-provider.interface';
 import type { ListedModel, ResolvedModel } from './generation.types';
 import {
+  type BinaryInputKind,
   catalogModels,
   binaryInputsFor,
   contextWindowFor,
@@ -256,16 +257,21 @@ export class ProviderRegistry {
 
   /**
    * The models to try for one request, in order: the requested (or default) model, the
-   * request's fallbacks, then the configured fallbacks; each once.
+   * request's fallbacks, then the configured fallbacks; each once. Fallbacks that cannot read
+   * the attachments the request carries (`needs`) are left out: they would only refuse it.
    */
-  chain(modelId?: string, fallbackModels: readonly string[] = []): ResolvedModel[] {
-    const chain = [
-      this.resolve(modelId),
-      ...fallbackModels.map((id) => this.resolve(id)),
-      ...this.configFallbacks,
-    ];
+  chain(
+    modelId?: string,
+    fallbackModels: readonly string[] = [],
+    needs: readonly BinaryInputKind[] = [],
+  ): ResolvedModel[] {
+    const primary = this.resolve(modelId);
+    const fallbacks = [...fallbackModels.map((id) => this.resolve(id)), ...this.configFallbacks];
     const seen = new Set<string>();
-    return chain.filter((model) => !seen.has(model.id) && seen.add(model.id));
+    return [
+      primary,
+      ...fallbacks.filter((model) => needs.every((kind) => model.inputs.includes(kind))),
+    ].filter((model) => !seen.has(model.id) && seen.add(model.id));
   }
 
   private tryResolve(modelId: string): ResolvedModel | undefined {
