@@ -1,8 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { hash } from 'bcrypt';
-import { DataSource, type MigrationInterface } from 'typeorm';
+import request from 'supertest';
+import { DataSource, type MigrationInterface, type QueryRunner } from 'typeorm';
 import { AppConfig, buildDataSourceOptions } from '@app/config';
-import { baseTestEnv } from '@app/testing';
+import { baseTestEnv, createTestDatabase, startTestApp, type TestApp } from '@app/testing';
 
 /** The account and conversation an earlier release left in the database. */
 export interface PreviousRelease {
@@ -63,4 +64,58 @@ export async function seedPreviousRelease(
     await db.destroy();
   }
   return seed;
+}
+
+/** The app started on a database the previous release left (it migrates it at start-up). */
+export interface UpgradedApp {
+  t: TestApp;
+  old: PreviousRelease;
+  /** Logs the old user in; their access token. */
+  login(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** A fresh database seeded by seedPreviousRelease, then the app started on it. */
+export async function startUpgradedApp(
+  migrations: (new () => MigrationInterface)[],
+  title: string,
+): Promise<UpgradedApp> {
+  const database = await createTestDatabase();
+  const old = await seedPreviousRelease(database.url, migrations, title);
+  const t = await startTestApp({ DATABASE_URL: database.url, RATE_LIMIT__AUTH_PER_MINUTE: '1000' });
+  return {
+    t,
+    old,
+    login: async () =>
+      (
+        await request(t.url)
+          .post('/api/auth/login')
+          .send({ email: old.email, password: old.password })
+          .expect(200)
+      ).body.access_token as string,
+    close: async () => {
+      await t.close();
+      await database.drop();
+    },
+  };
+}
+
+/** Runs `migration` down, then up again, on the app's database, checking after each step. */
+export async function revertAndReapply(
+  t: TestApp,
+  migration: MigrationInterface,
+  checks: {
+    afterDown(runner: QueryRunner): Promise<void>;
+    afterUp(runner: QueryRunner): Promise<void>;
+  },
+): Promise<void> {
+  const runner = t.app.get(DataSource).createQueryRunner();
+  try {
+    await migration.down(runner);
+    await checks.afterDown(runner);
+    await migration.up(runner);
+    await checks.afterUp(runner);
+  } finally {
+    await runner.release();
+  }
 }

@@ -1,28 +1,10 @@
-import {
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  JoinColumn,
-  ManyToOne,
-  PrimaryColumn,
-} from 'typeorm';
-import { User } from '../../users/entities/user.entity';
+import { Column, CreateDateColumn, Entity, Index } from 'typeorm';
+import { UserOwnedEntity } from '../../users/entities/user-owned.entity';
 
 /** An uploaded file of a user: its metadata; the bytes are in the file storage under `storageKey`. */
 @Entity('files')
 @Index('idx_files_user', ['userId', 'createdAt'])
-export class StoredFile {
-  @PrimaryColumn({ type: 'varchar', length: 36 })
-  id: string;
-
-  @Column({ name: 'user_id', type: 'varchar', length: 36 })
-  userId: string;
-
-  @ManyToOne(() => User, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'user_id' })
-  user?: User;
-
+export class StoredFile extends UserOwnedEntity {
   /** The name it was uploaded with (no directories), shown to the user and to the model. */
   @Column({ type: 'varchar', length: 255 })
   name: string;
