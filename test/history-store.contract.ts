@@ -308,7 +308,10 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
         userMessage('what is in these?', { attachments }),
         { role: 'assistant', content: '', status: 'pending', model: 'local/echo' },
       ]);
-      const single = await append(session.id, userMessage('one more', { attachments: [attachments[0]] }));
+      const single = await append(
+        session.id,
+        userMessage('one more', { attachments: [attachments[0]] }),
+      );
 
       expect(question.attachments).toEqual(attachments);
       expect(reply.attachments).toEqual([]);
