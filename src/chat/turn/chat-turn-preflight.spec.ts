@@ -8,6 +8,7 @@ import {
 } from '../../../test/factories/chat-turn.factory';
 import { SessionNotFoundError } from '../../history/history.errors';
 import type { ChatInput } from '../chat-input';
+import type { StoredFile } from '../../files/entities/stored-file.entity';
 import type { StoredChatResult } from '../idempotency/idempotency-store';
 import {
   ChatTurnPreflight,
@@ -417,6 +418,54 @@ describe(ChatTurnPreflight.name, () => {
       expect((await rejection({ message: 'Hi' })).status).toBe(500);
       const created = await deps.history.createSession.mock.results[0].value;
       expect(await isLocked((created as { id: string }).id)).toBe(false);
+    });
+  });
+
+  describe('attachments', () => {
+    const image = { id: 'f-1', name: 'cat.png', mediaType: 'image/png' } as StoredFile;
+
+    it('sends the files with the message, stores their references and records the session using them', async () => {
+      deps.providers.resolveModel.mockReturnValue({
+        id: 'test/vision',
+        provider: 'test',
+        model: 'vision',
+        contextWindow: 8_000,
+        inputs: ['image'],
+      });
+      deps.files.requireOwned.mockResolvedValue([image]);
+      deps.files.load.mockResolvedValue(
+        new Map([['f-1', { ...image, kind: 'image' as const, bytes: Buffer.from('png') }]]),
+      );
+
+      const turn = await preparedTurn({ message: 'What is it?', attachments: ['f-1'] });
+
+      expect(deps.files.requireOwned).toHaveBeenCalledWith('alice', ['f-1']);
+      expect(turn.messages.at(-1)).toEqual({
+        role: 'user',
+        content: 'What is it?',
+        inputs: [{ kind: 'image', mediaType: 'image/png', name: 'cat.png', data: 'cG5n' }],
+      });
+      const references = [{ id: 'f-1', name: 'cat.png', mediaType: 'image/png' }];
+      expect(deps.history.startExchange).toHaveBeenCalledWith(
+        turn.sessionId,
+        'What is it?',
+        'test/vision',
+        undefined,
+        references,
+      );
+      expect(deps.files.recordUse).toHaveBeenCalledWith(turn.sessionId, ['f-1']);
+      await turn.lock.release();
+    });
+
+    it('refuses an image for a model that cannot read it with 400, storing nothing', async () => {
+      deps.files.requireOwned.mockResolvedValue([image]);
+      const { status, body } = await rejection({ message: 'See', attachments: ['f-1'] });
+      expect(status).toBe(400);
+      expect(body.detail).toBe(
+        'Model test/model cannot read images (cat.png); no configured model can',
+      );
+      expect(deps.history.createSession).not.toHaveBeenCalled();
+      expect(deps.history.startExchange).not.toHaveBeenCalled();
     });
   });
 
