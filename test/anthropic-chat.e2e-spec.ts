@@ -12,7 +12,6 @@ import {
   startAppWithSimulator,
   type LoggedInUser,
   type ProviderSimulator,
-  type SimulatedApp,
   type SimulatedRequest,
   type TestApp,
 } from '@app/testing';
@@ -39,14 +38,13 @@ const cacheMarks = (upstream: SimulatedRequest) =>
  * provider errors (401 rotates keys, 429 Retry-After, 529 falls back).
  */
 describeE2e('chat with an Anthropic model (simulator)', () => {
-  let env: SimulatedApp;
-  let t: TestApp;
+  let t: TestApp & { sim: ProviderSimulator };
   let sim: ProviderSimulator;
   let user: LoggedInUser;
   const sockets: Socket[] = [];
 
   beforeAll(async () => {
-    env = await startAppWithSimulator((url) => ({
+    t = await startAppWithSimulator((url) => ({
       AI_SERVICES__ANTHROPIC_API_KEY: 'ant-e2e-1',
       AI_SERVICES__ANTHROPIC_API_KEY_2: 'ant-e2e-2',
       AI_SERVICES__ANTHROPIC_BASE_URL: url,
@@ -59,7 +57,7 @@ describeE2e('chat with an Anthropic model (simulator)', () => {
       CHAT__GENERATE_TITLES: 'false',
       SHUTDOWN_GRACE_MS: '0',
     }));
-    ({ t, sim } = env);
+    ({ sim } = t);
     user = await registerAndLogin(t.url);
   });
   const chat = (body: object) =>
@@ -68,7 +66,7 @@ describeE2e('chat with an Anthropic model (simulator)', () => {
     for (const socket of sockets.splice(0)) socket.close();
     sim.reset();
   });
-  afterAll(() => env.close());
+  afterAll(() => t.close());
 
   it('REST: the reply comes from anthropic/<model>; system in `system`, alternating roles, max_tokens', async () => {
     const first = await chat({ message: 'first question', system_prompt: 'You are terse.' }).expect(

@@ -69,11 +69,28 @@ export interface HistoryMessage {
   created_at: string;
 }
 
+/** A conversation's own chat settings (null: the app's default). */
+export interface ChatSettings {
+  system_prompt: string | null;
+  model: string | null;
+  temperature: number | null;
+  max_tokens: number | null;
+}
+
+/** Named chat settings of the user (`/api/presets`). */
+export interface Preset extends ChatSettings {
+  id: string;
+  name: string;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface SessionDetail {
   session_id: string;
   title: string | null;
   created_at: string;
   updated_at: string;
+  settings: ChatSettings;
   messages: HistoryMessage[];
   page: number;
   per_page: number;
@@ -187,6 +204,34 @@ export class ApiClient {
     await this.request('PATCH', `/api/history/${encodeURIComponent(id)}`, {
       active_message_id: messageId,
     });
+  }
+
+  /** Saves the conversation's settings; with `presetId`, the preset's replace them first. */
+  async saveSettings(
+    id: string,
+    settings: Partial<ChatSettings>,
+    presetId?: string,
+  ): Promise<void> {
+    await this.request('PATCH', `/api/history/${encodeURIComponent(id)}`, {
+      ...settings,
+      ...(presetId ? { preset_id: presetId } : {}),
+    });
+  }
+
+  presets(): Promise<{ items: Preset[] }> {
+    return this.request('GET', '/api/presets');
+  }
+
+  createPreset(name: string, settings: ChatSettings): Promise<Preset> {
+    return this.request('POST', '/api/presets', { name, ...settings });
+  }
+
+  renamePreset(id: string, name: string): Promise<Preset> {
+    return this.request('PATCH', `/api/presets/${encodeURIComponent(id)}`, { name });
+  }
+
+  async deletePreset(id: string): Promise<void> {
+    await this.request('DELETE', `/api/presets/${encodeURIComponent(id)}`);
   }
 
   /** Rates a reply (`up`/`down`), or with null removes the rating. */

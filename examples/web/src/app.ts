@@ -6,14 +6,18 @@
  * versions (‹ 2/3 ›), Regenerate, 👍/👎 and Edit-and-resend (a new branch of the message tree).
  * Images and files are attached with the Attach button or by dropping them on the composer, and
  * shown in the conversation.
+ * The Settings panel (settings.ts) holds the conversation's model, system prompt, temperature,
+ * max tokens and the user's presets.
  * Model text only ever reaches the page through `renderMarkdown`
  * (escape first) or `textContent`.
  */
 import type { Socket } from 'socket.io-client';
-import { ApiClient, ApiError, type HistoryMessage, type Usage } from './api.js';
+import { ApiClient, ApiError, type FileRef, type HistoryMessage, type Usage } from './api.js';
 import { AttachmentTray, showAttachments } from './attachments.js';
 import { renderMarkdown } from './markdown.js';
+import { byId } from './dom.js';
 import { LastSessionMemory, SessionList } from './sessions.js';
+import { SettingsPanel } from './settings.js';
 
 /** The global from /web/vendor/socket.io.min.js (the socket.io-client browser bundle). */
 declare const io: typeof import('socket.io-client').io;
@@ -76,12 +80,6 @@ interface MessageView {
   meta: HTMLElement;
 }
 
-function byId<T extends HTMLElement>(id: string): T {
-  const element = document.getElementById(id);
-  if (!element) throw new Error(`#${id} is missing from index.html`);
-  return element as T;
-}
-
 const ui = {
   authView: byId<HTMLElement>('auth-view'),
   authForm: byId<HTMLFormElement>('auth-form'),
@@ -97,7 +95,6 @@ const ui = {
   sessionsEmpty: byId<HTMLElement>('sessions-empty'),
   userEmail: byId<HTMLElement>('user-email'),
   logout: byId<HTMLButtonElement>('logout'),
-  model: byId<HTMLSelectElement>('model'),
   connection: byId<HTMLElement>('connection'),
   messages: byId<HTMLElement>('messages'),
   emptyHint: byId<HTMLElement>('empty-hint'),
@@ -113,6 +110,7 @@ const ui = {
 
 const api = new ApiClient();
 const tray = new AttachmentTray(api, ui.attachments, (message) => showError(ui.chatError, message));
+const settings = new SettingsPanel(api, () => currentSessionId);
 let socket: Socket | null = null;
 let currentSessionId: string | null = null;
 let lastSession: LastSessionMemory | null = null;
@@ -163,6 +161,9 @@ async function showChat(): Promise<void> {
   await Promise.all([
     loadModels(),
     loadSessions(),
+    settings
+      .loadPresets()
+      .catch((error) => showError(ui.chatError, `Could not load presets: ${errorMessage(error)}`)),
     remembered ? openSession(remembered, { forgetIfGone: true }) : Promise.resolve(),
   ]);
   ui.input.focus();
@@ -184,7 +185,7 @@ function setBusy(busy: boolean): void {
   ui.send.hidden = busy;
   ui.stop.hidden = !busy;
   ui.stop.disabled = false;
-  ui.model.disabled = busy;
+  settings.setBusy(busy);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -213,16 +214,7 @@ async function submitAuth(mode: 'login' | 'register'): Promise<void> {
 async function loadModels(): Promise<void> {
   try {
     const { items } = await api.models();
-    const previous = ui.model.value;
-    ui.model.replaceChildren(
-      ...items.map((item) => {
-        const option = document.createElement('option');
-        option.value = item.id;
-        option.textContent = item.default ? `${item.id} (default)` : item.id;
-        option.selected = previous ? item.id === previous : item.default;
-        return option;
-      }),
-    );
+    settings.setModels(items);
   } catch (error) {
     showError(ui.chatError, `Could not load models: ${errorMessage(error)}`);
   }
@@ -264,6 +256,7 @@ async function openSession(
     if (lastPage > 1) detail = await api.session(sessionId, lastPage, detail.per_page);
     if (generation) return; // a message was sent while this loaded: that chat wins
     setCurrentSession(detail.session_id);
+    settings.show(detail.settings);
     clearMessages();
     const shown = detail.messages.filter((m) => m.role !== 'system');
     const running = shown[shown.length - 1]?.resumable ? shown.pop() : undefined;
@@ -298,6 +291,7 @@ function startNewChat(): void {
 
 function showBlankChat(): void {
   currentSessionId = null;
+  settings.show(null);
   clearMessages();
   sessionList.markActive(null);
 }
@@ -597,7 +591,7 @@ function resumeStoredReply(message: HistoryMessage, sessionId: string): void {
     messageId: message.id,
     lastSeq: 0,
     resumed: true,
-    model: message.model ?? ui.model.value,
+    model: message.model ?? settings.model,
     text: '',
     bubble,
     stopRequested: false,
@@ -652,22 +646,37 @@ function scheduleRender(): void {
   });
 }
 
-async function sendMessage(): Promise<void> {
-  const text = ui.input.value.trim();
-  if (!text || generation || sending) return;
+/**
+ * Before a turn: a fresh token, the settings edited in the panel stored on the conversation so
+ * the turn uses them, and the uploads still running finished (a refused one is reported and left
+ * out). The attached files, or null (with the reason shown) when the turn cannot go out.
+ */
+async function prepareTurn(): Promise<FileRef[] | null> {
   sending = true;
-  let files;
   try {
-    if (!(await ensureFreshToken())) return;
-    // Uploads still running finish first; a refused one is reported and left out.
-    files = await tray.ready();
+    if (!(await ensureFreshToken())) return null;
+    try {
+      await settings.saveIfChanged();
+    } catch (error) {
+      showError(ui.chatError, `Could not save the settings: ${errorMessage(error)}`);
+      return null;
+    }
+    return await tray.ready();
   } finally {
     sending = false;
   }
+}
+
+async function sendMessage(): Promise<void> {
+  const text = ui.input.value.trim();
+  if (!text || generation || sending) return;
+  const files = await prepareTurn();
+  if (!files) return;
   if (!socket?.connected) {
     showError(ui.chatError, 'Not connected to the chat server yet; try again in a moment.');
     return;
   }
+  showError(ui.chatError, null);
   ui.input.value = '';
   tray.clear();
   const edit = editing;
@@ -686,17 +695,20 @@ async function sendMessage(): Promise<void> {
 /** Sends a new reply of the stored reply `messageId`'s user message (a new version of it). */
 async function regenerate(messageId: string): Promise<void> {
   if (generation || sending || !currentSessionId) return;
-  if (!(await ensureFreshToken()) || !socket?.connected) return;
+  if (!(await prepareTurn()) || !socket?.connected) return;
   showError(ui.chatError, null);
   startGeneration({ regenerate_of: messageId });
 }
 
-/** Streams a reply of `fields` (plus session, model and client id) into a new bubble. */
+/**
+ * Streams a reply of `fields` into a new bubble, with the session and client id; a new chat's
+ * first message also carries the panel's settings (an open one has them stored already).
+ */
 function startGeneration(fields: Record<string, unknown>): void {
   if (!socket) return;
   const bubble = addMessage('assistant');
   bubble.root.classList.add('streaming');
-  setStatus(bubble, 'pending', ui.model.value, null, 'thinking…');
+  setStatus(bubble, 'pending', settings.model, null, 'thinking…');
   scrollToEnd();
 
   const clientId =
@@ -709,7 +721,7 @@ function startGeneration(fields: Record<string, unknown>): void {
     messageId: null,
     lastSeq: 0,
     resumed: false,
-    model: ui.model.value,
+    model: settings.model,
     text: '',
     bubble,
     stopRequested: false,
@@ -717,12 +729,14 @@ function startGeneration(fields: Record<string, unknown>): void {
   };
   setBusy(true);
 
-  const payload: Record<string, unknown> = { ...fields, client_id: clientId };
-  if (currentSessionId) payload.session_id = currentSessionId;
-  if (ui.model.value) payload.model = ui.model.value;
+  const payload: Record<string, unknown> = currentSessionId
+    ? { ...fields, session_id: currentSessionId }
+    : { ...fields, ...settings.firstRequestFields() };
+  payload.client_id = clientId;
   socket.emit('chat:send', payload, (ack: SendAck) => {
     if (generation?.clientId !== clientId) return;
     if (ack?.ok && ack.session_id) {
+      if (!currentSessionId) settings.markStored();
       // Known before chat:start arrives, so Stop works from the first moment.
       generation.sessionId = ack.session_id;
       generation.messageId = ack.message_id ?? null;

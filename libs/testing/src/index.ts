@@ -7,4 +7,3 @@ export * from './simulator/provider-simulator';
 export * from './app-process';
 export * from './private-services';
 export * from './provider-test-config';
-export * from './simulated-app';

@@ -6,6 +6,11 @@ import { join } from 'node:path';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppConfig } from '@app/config';
 import { createApp } from '../../../src/bootstrap';
+import {
+  ProviderSimulator,
+  type ProviderSimulatorOptions,
+  simulatedGroqEnv,
+} from './simulator/provider-simulator';
 import { createTestDatabase, TestDatabase } from './test-database';
 
 export interface TestApp {
@@ -61,6 +66,32 @@ export async function startTestApp(env: Record<string, string | undefined> = {})
       await app.close();
       await database.drop();
       if (filesDir) rmSync(filesDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A provider simulator and an app whose chat goes to it: `env` adds to or overrides
+ * `simulatedGroqEnv`, or, as a function of the simulator's URL, is the app's provider settings.
+ * `close()` stops both.
+ */
+export async function startAppWithSimulator(
+  env:
+    | Record<string, string | undefined>
+    | ((simulatorUrl: string) => Record<string, string | undefined>) = {},
+  options?: ProviderSimulatorOptions,
+): Promise<TestApp & { sim: ProviderSimulator }> {
+  const sim = new ProviderSimulator(options);
+  const url = await sim.start();
+  const app = await startTestApp(
+    typeof env === 'function' ? env(url) : { ...simulatedGroqEnv(url), ...env },
+  );
+  return {
+    ...app,
+    sim,
+    close: async () => {
+      await app.close();
+      await sim.stop();
     },
   };
 }

@@ -87,6 +87,19 @@ export interface SimulatedRequest {
   completed: boolean;
 }
 
+/**
+ * App settings that send chat to a simulator at `url` through the Groq provider (an OpenAI-wire
+ * client), with `groq/llama-3.1-8b-instant` as the default model and no retries.
+ */
+export function simulatedGroqEnv(url: string): Record<string, string> {
+  return {
+    AI_SERVICES__GROQ_API_KEY: 'sim-groq-key',
+    AI_SERVICES__GROQ_BASE_URL: url,
+    AI_SERVICES__DEFAULT_MODEL: 'groq/llama-3.1-8b-instant',
+    AI_SERVICES__MAX_RETRIES: '0',
+  };
+}
+
 export interface ProviderSimulatorOptions {
   /** Fixed reply text, or a function of the last user message. Default: `Simulated reply to: <message>`. */
   reply?: string | ((lastUserMessage: string) => string);
@@ -177,6 +190,28 @@ export class ProviderSimulator {
     this.queue.length = 0;
     this.rejectedKeys.clear();
     this.cache.clear();
+  }
+
+  /**
+   * The chat settings of the last request, as the provider received them: the model, the sampling
+   * temperature, max_tokens and the system prompt (undefined where the request had none).
+   */
+  lastChatSettings(): {
+    model?: string;
+    temperature?: number;
+    max_tokens?: number;
+    system?: string;
+  } {
+    const last = this.requests.at(-1);
+    if (!last) throw new Error('The simulator has received no request');
+    const body = last.body as { temperature?: number; max_tokens?: number };
+    const system = last.messages.find((m) => m.role === 'system');
+    return {
+      model: last.model,
+      temperature: body.temperature,
+      max_tokens: body.max_tokens,
+      system: system ? String(system.content) : undefined,
+    };
   }
 
   /** Faults still queued (not yet taken by a request). */
