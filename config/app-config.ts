@@ -144,6 +144,11 @@ export interface QuotaConfig {
   requestsPerMinute: number;
   /** Tokens (prompt + completion) per user per UTC day (`QUOTA__TOKENS_PER_DAY`). */
   tokensPerDay: number;
+  /**
+   * Tokens per UTC day of a personal API key without a `tokens_per_day` of its own, on top of its
+   * user's quota; 0 = such keys have only their user's (`QUOTA__API_KEY_TOKENS_PER_DAY`).
+   */
+  apiKeyTokensPerDay: number;
 }
 
 export interface ChatConfig {
@@ -253,6 +258,7 @@ export class AppConfig {
     c.quota = {
       requestsPerMinute: r.int('QUOTA__REQUESTS_PER_MINUTE', 60, 1),
       tokensPerDay: r.int('QUOTA__TOKENS_PER_DAY', 1_000_000, 1),
+      apiKeyTokensPerDay: r.int('QUOTA__API_KEY_TOKENS_PER_DAY', 0, 0),
     };
     c.chat = {
       maxMessageChars: r.int('CHAT__MAX_MESSAGE_CHARS', 32_000, 1),

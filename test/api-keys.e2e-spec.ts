@@ -48,6 +48,7 @@ describeE2e('personal API keys (/api/keys)', () => {
         prefix: res.body.key.slice(0, 16),
         scopes: ['chat', 'models'],
         rate_limit_per_minute: null,
+        tokens_per_day: null,
         created_at: expect.stringMatching(/Z$/),
         expires_at: expect.stringMatching(/Z$/),
         last_used_at: null,
@@ -98,6 +99,21 @@ describeE2e('personal API keys (/api/keys)', () => {
         { name: 'k', scopes: ['chat'], rate_limit_per_minute: 2.5 },
         'rate_limit_per_minute',
         'rate_limit_per_minute must be a whole number',
+      ],
+      [
+        { name: 'k', scopes: ['chat'], tokens_per_day: 0 },
+        'tokens_per_day',
+        'tokens_per_day must be at least 1',
+      ],
+      [
+        { name: 'k', scopes: ['chat'], tokens_per_day: 1_000_000_001 },
+        'tokens_per_day',
+        'tokens_per_day must not be greater than 1000000000',
+      ],
+      [
+        { name: 'k', scopes: ['chat'], tokens_per_day: '500' },
+        'tokens_per_day',
+        'tokens_per_day must be a whole number',
       ],
     ])('rejects %j with 400 on %s', async (body, field, message) => {
       const res = await http().post('/api/keys').set(as(alice.token)).send(body).expect(400);

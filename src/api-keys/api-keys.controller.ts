@@ -62,6 +62,7 @@ export class ApiKeysController {
       scopes: body.scopes,
       expiresInDays: body.expires_in_days,
       rateLimitPerMinute: body.rate_limit_per_minute,
+      tokensPerDay: body.tokens_per_day,
     });
     return { ...mapApiKey(created), key: created.key };
   }

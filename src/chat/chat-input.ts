@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError } from '@app/common';
+import type { ApiKeyQuota } from '../auth/auth-user';
 
 /** One chat turn as every transport hands it to ChatService (already shape-validated by its DTO). */
 export interface ChatInput {
@@ -23,6 +24,8 @@ export interface ChatInput {
 export interface ChatTurnOptions {
   /** Value of the `Idempotency-Key` header (HTTP only). */
   idempotencyKey?: string;
+  /** The personal API key the turn was made with: its own daily token quota applies too. */
+  apiKey?: ApiKeyQuota;
 }
 
 const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;

@@ -127,6 +127,7 @@ export class ChatController {
   ): Promise<ChatResponseDto> {
     const turn = await this.chat.begin(user.id, toChatInput(body), {
       idempotencyKey: parseIdempotencyKey(idempotencyKey),
+      apiKey: user.apiKey,
     });
     const onClose = () => {
       if (!res.writableFinished) turn.leave();
@@ -201,6 +202,7 @@ export class ChatController {
   ): Promise<void> {
     const turn = await this.chat.begin(user.id, toChatInput(body), {
       idempotencyKey: parseIdempotencyKey(idempotencyKey),
+      apiKey: user.apiKey,
     });
     const sse = new SseWriter(res, this.config.chat.heartbeatMs);
     const onClose = () => {

@@ -44,6 +44,9 @@ const reply = (...texts: string[]): GenerationEvent[] => [
   },
 ];
 
+/** The personal API key of a request, with a daily token quota of its own. */
+const KEY = { id: 'k1', tokensPerDay: 50 };
+
 describe(ChatCompletionsService.name, () => {
   let providers: { resolveModel: jest.Mock; stream: jest.Mock };
   let quota: { assertWithinQuota: jest.Mock; recordUsage: jest.Mock };
@@ -64,9 +67,10 @@ describe(ChatCompletionsService.name, () => {
     );
   });
 
-  it('streams the reply statelessly, with the provider usage charged to the user', async () => {
+  it('streams the reply statelessly, with the provider usage charged to the user and the key', async () => {
     providers.stream.mockReturnValue(events(reply('Hel', 'lo')));
-    const run = await sut.begin('u1', input(), undefined);
+    const run = await sut.begin('u1', input(), undefined, KEY);
+    expect(quota.assertWithinQuota).toHaveBeenCalledWith('u1', KEY);
     const seen: string[] = [];
     const result = await run.run((text) => seen.push(text));
     expect(seen).toEqual(['Hel', 'lo']);
@@ -77,7 +81,7 @@ describe(ChatCompletionsService.name, () => {
       usage: { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 },
     });
     expect(run.sessionId).toBeUndefined();
-    expect(quota.recordUsage).toHaveBeenCalledWith('u1', 10);
+    expect(quota.recordUsage).toHaveBeenCalledWith('u1', 10, KEY.id);
     expect(chat.begin).not.toHaveBeenCalled();
   });
 
@@ -151,15 +155,19 @@ describe(ChatCompletionsService.name, () => {
       { role: 'system' as const, content: 'B' },
       { role: 'user' as const, content: 'new message' },
     ];
-    const run = await sut.begin('u1', input({ messages, temperature: 0.5 }), 's1');
-    expect(chat.begin).toHaveBeenCalledWith('u1', {
-      message: 'new message',
-      sessionId: 's1',
-      model: MODEL.id,
-      systemPrompt: 'A\n\nB',
-      temperature: 0.5,
-      maxTokens: undefined,
-    });
+    const run = await sut.begin('u1', input({ messages, temperature: 0.5 }), 's1', KEY);
+    expect(chat.begin).toHaveBeenCalledWith(
+      'u1',
+      {
+        message: 'new message',
+        sessionId: 's1',
+        model: MODEL.id,
+        systemPrompt: 'A\n\nB',
+        temperature: 0.5,
+        maxTokens: undefined,
+      },
+      { apiKey: KEY },
+    );
     expect(run.sessionId).toBe('s1');
     expect((await run.run(() => undefined)).usage).toEqual({
       prompt_tokens: 1,

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { codePointLength, DomainError, InvalidInputError } from '@app/common';
+import type { ApiKeyQuota } from '../auth/auth-user';
 import { ChatService } from '../chat/chat.service';
 import { ReplyFailedError, type ChatTurn } from '../chat/chat-turn';
 import { MAX_SYSTEM_PROMPT_CHARS } from '../chat/dto/chat-request.dto';
@@ -75,14 +76,16 @@ export class ChatCompletionsService {
     private readonly chat: ChatService,
   ) {}
 
+  /** `apiKey`: the personal API key of the request, whose own daily token quota applies too. */
   async begin(
     userId: string,
     input: CompletionInput,
     sessionId: string | undefined,
+    apiKey?: ApiKeyQuota,
   ): Promise<CompletionRun> {
     const model = this.resolveModel(input.model);
     if (sessionId !== undefined || input.store) {
-      return this.beginStored(userId, input, model, sessionId ?? null);
+      return this.beginStored(userId, input, model, sessionId ?? null, apiKey);
     }
     const promptTokens = countMessagesTokens(input.messages);
     const room = model.contextWindow - (input.maxTokens ?? 0);
@@ -92,7 +95,7 @@ export class ChatCompletionsService {
           `(${model.contextWindow} tokens${input.maxTokens ? `, ${input.maxTokens} kept for the reply` : ''})`,
       );
     }
-    await this.quota.assertWithinQuota(userId);
+    await this.quota.assertWithinQuota(userId, apiKey);
     return new StatelessCompletion(
       this.providers,
       this.quota,
@@ -101,6 +104,7 @@ export class ChatCompletionsService {
       model,
       input,
       promptTokens,
+      apiKey?.id,
     );
   }
 
@@ -119,6 +123,7 @@ export class ChatCompletionsService {
     input: CompletionInput,
     model: ResolvedModel,
     sessionId: string | null,
+    apiKey: ApiKeyQuota | undefined,
   ): Promise<CompletionRun> {
     if (input.stops.length) {
       throw new InvalidInputError('stop cannot be used when the exchange is stored', [
@@ -144,14 +149,18 @@ export class ChatCompletionsService {
         ],
       );
     }
-    const turn = await this.chat.begin(userId, {
-      message: last.content,
-      sessionId,
-      model: model.id,
-      systemPrompt,
-      temperature: input.temperature,
-      maxTokens: input.maxTokens,
-    });
+    const turn = await this.chat.begin(
+      userId,
+      {
+        message: last.content,
+        sessionId,
+        model: model.id,
+        systemPrompt,
+        temperature: input.temperature,
+        maxTokens: input.maxTokens,
+      },
+      { apiKey },
+    );
     return new StoredCompletion(turn);
   }
 }
@@ -173,6 +182,7 @@ class StatelessCompletion implements CompletionRun {
     private readonly resolved: ResolvedModel,
     private readonly input: CompletionInput,
     private readonly promptTokens: number,
+    private readonly apiKeyId: string | undefined,
   ) {}
 
   get model(): string {
@@ -250,7 +260,7 @@ class StatelessCompletion implements CompletionRun {
             total_tokens: this.promptTokens + completion,
           };
     if (!result.failure || result.text) {
-      await this.quota.recordUsage(this.userId, result.usage.total_tokens);
+      await this.quota.recordUsage(this.userId, result.usage.total_tokens, this.apiKeyId);
     }
     return result;
   }

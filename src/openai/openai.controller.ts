@@ -228,7 +228,12 @@ export class OpenAiController {
     @Res() res: Response,
   ): Promise<void> {
     const input = toCompletionInput(body);
-    const run = await this.completions.begin(user.id, input, parseSessionHeader(sessionHeader));
+    const run = await this.completions.begin(
+      user.id,
+      input,
+      parseSessionHeader(sessionHeader),
+      user.apiKey,
+    );
     if (run.sessionId) res.setHeader(SESSION_HEADER, run.sessionId);
     const identity: CompletionIdentity = {
       id: `chatcmpl-${randomUUID().replace(/-/g, '')}`,

@@ -46,6 +46,8 @@ export interface IdempotencyClaim {
 /** Everything the runner needs about a turn that the preflight prepared. */
 export interface PreparedTurn {
   userId: string;
+  /** The personal API key the turn was made with; its tokens count in its own quota too. */
+  apiKeyId?: string;
   sessionId: string;
   /** The pending assistant message the reply is stored in. */
   messageId: string;
@@ -118,7 +120,7 @@ export class ChatTurnPreflight {
       const chosenModel = input.model !== undefined || Boolean(preset?.model);
       input = withSettings(input, settings);
       if (existing) lock = await this.lockSession(existing.id);
-      await this.quota.assertWithinQuota(userId);
+      await this.quota.assertWithinQuota(userId, options.apiKey);
       // Read under the lock: where in the message tree this turn attaches and what it continues.
       const base = existing
         ? await this.history.turnBase(userId, existing.id, turnTarget(input), HISTORY_LIMIT)
@@ -179,6 +181,7 @@ export class ChatTurnPreflight {
       return {
         turn: {
           userId,
+          apiKeyId: options.apiKey?.id,
           sessionId: session.id,
           messageId: reply.id,
           createdAt: reply.createdAt,

@@ -99,7 +99,7 @@ describe(ChatTurnRunner.name, () => {
       completionTokens: 5,
       error: null,
     });
-    expect(deps.quota.recordUsage).toHaveBeenCalledWith('alice', 15);
+    expect(deps.quota.recordUsage).toHaveBeenCalledWith('alice', 15, undefined);
     expect(deps.registry.unregister).toHaveBeenCalledWith(SESSION_ID, turn.controller);
     expect(await deps.locks.isHeld(sessionLockKey(SESSION_ID))).toBe(false);
   });
@@ -130,7 +130,7 @@ describe(ChatTurnRunner.name, () => {
       }),
     );
     // The partial text was generated, so its estimated tokens are charged.
-    expect(deps.quota.recordUsage).toHaveBeenCalledWith('alice', expect.any(Number));
+    expect(deps.quota.recordUsage).toHaveBeenCalledWith('alice', expect.any(Number), undefined);
     expect(await deps.locks.isHeld(sessionLockKey(SESSION_ID))).toBe(false);
   });
 

@@ -88,7 +88,7 @@ export class ChatTurnRunner {
       ...(streamed.failure ? { failure: streamed.failure } : {}),
     };
     const stored = await this.storeReply(turn, outcome, status);
-    if (status === 'complete' || streamed.text) await this.recordUsage(turn.userId, usage.tokens);
+    if (status === 'complete' || streamed.text) await this.recordUsage(turn, usage.tokens);
     await this.rememberOutcome(turn, outcome, recorder.nextSeq);
     this.registry.unregister(turn.sessionId, turn.controller);
     // An unstored reply keeps its session lock until the retrier has stored it.
@@ -205,9 +205,10 @@ export class ChatTurnRunner {
     }
   }
 
-  private async recordUsage(userId: string, tokens: number): Promise<void> {
+  private async recordUsage(turn: PreparedTurn, tokens: number): Promise<void> {
+    const { userId, apiKeyId } = turn;
     await this.quota
-      .recordUsage(userId, tokens)
+      .recordUsage(userId, tokens, apiKeyId)
       .catch((error: unknown) =>
         this.logger.warn({ err: error, userId }, 'Could not record token usage'),
       );
