@@ -1,15 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
-import { AppConfig, buildDataSourceOptions } from '@app/config';
-import {
-  baseTestEnv,
-  createTestDatabase,
-  describeE2e,
-  startTestApp,
-  type TestApp,
-  type TestDatabase,
-} from '@app/testing';
+import { describeE2e, startAppOnPreviousSchema, type TestApp } from '@app/testing';
 import { ApiKeyHasher } from '../src/api-keys/api-key-hasher';
 import { MIGRATIONS } from '../src/database/migrations';
 import { ApiKeyTokenQuota1766300000000 } from '../src/database/migrations/1766300000000-api-key-token-quota';
@@ -19,24 +11,13 @@ const BEFORE = MIGRATIONS.slice(0, MIGRATIONS.indexOf(ApiKeyTokenQuota1766300000
 
 /** The tokens_per_day column on a database that the previous schema built, with a live key. */
 describeE2e('api_keys.tokens_per_day migration', () => {
-  let database: TestDatabase;
   let t: TestApp;
-  const env = { ...baseTestEnv() };
   const userId = randomUUID();
   let oldKey: string;
 
-  /** The previous schema with one user and one key made then (its HMAC under the app's secret). */
-  async function fillPreviousSchema(url: string): Promise<void> {
-    const config = AppConfig.fromEnv({ ...env, DATABASE_URL: url });
-    const db = new DataSource({
-      ...buildDataSourceOptions(config.database),
-      migrations: BEFORE,
-      migrationsRun: false,
-    });
-    await db.initialize();
-    try {
-      await db.runMigrations();
-      const p = db.options.type === 'postgres' ? (n: number) => `$${n}` : () => '?';
+  beforeAll(async () => {
+    // The previous schema with one user and one key made then (its HMAC under the app's secret).
+    t = await startAppOnPreviousSchema(BEFORE, async (db, p, config) => {
       await db.query(
         `INSERT INTO users (id, email, password_hash) VALUES (${p(1)}, ${p(2)}, 'x')`,
         [userId, `${userId}@example.com`],
@@ -48,20 +29,9 @@ describeE2e('api_keys.tokens_per_day migration', () => {
           `VALUES (${p(1)}, ${p(2)}, 'before the quota', ${p(3)}, ${p(4)}, 'chat models', 5)`,
         [randomUUID(), userId, generated.prefix, generated.hash],
       );
-    } finally {
-      await db.destroy();
-    }
-  }
-
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    await fillPreviousSchema(database.url);
-    t = await startTestApp({ ...env, DATABASE_URL: database.url });
+    });
   });
-  afterAll(async () => {
-    await t?.close();
-    await database?.drop();
-  });
+  afterAll(() => t?.close());
 
   it('adds tokens_per_day (null) at start-up; the key made before keeps working, chat included', async () => {
     const models = await request(t.url)

@@ -1,12 +1,5 @@
 import request from 'supertest';
-import {
-  connectChatSocket,
-  describeE2e,
-  registerAndLogin,
-  startTestApp,
-  type LoggedInUser,
-  type TestApp,
-} from '@app/testing';
+import { connectChatSocket, describeE2e, registerAndLogin, startTestApp } from '@app/testing';
 
 const as = (token: string) => ({ Authorization: `Bearer ${token}` });
 const KEY_QUOTA_DETAIL = (limit: number) =>
@@ -17,8 +10,8 @@ const KEY_QUOTA_DETAIL = (limit: number) =>
  * counted with its user's QUOTA__TOKENS_PER_DAY: both apply, on /api/chat, /v1 and sockets.
  */
 describeE2e('personal API keys: daily token quota per key', () => {
-  let t: TestApp;
-  let user: LoggedInUser;
+  let t: Awaited<ReturnType<typeof startTestApp>>;
+  let user: Awaited<ReturnType<typeof registerAndLogin>>;
 
   const createKey = async (body: object) =>
     (

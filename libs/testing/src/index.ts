@@ -7,3 +7,4 @@ export * from './simulator/provider-simulator';
 export * from './app-process';
 export * from './private-services';
 export * from './provider-test-config';
+export * from './previous-schema';
