@@ -2,8 +2,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import { hash } from 'bcrypt';
 import request from 'supertest';
 import { DataSource, type MigrationInterface, type QueryRunner } from 'typeorm';
-import { AppConfig, buildDataSourceOptions } from '@app/config';
-import { baseTestEnv, createTestDatabase, startTestApp, type TestApp } from '@app/testing';
+import {
+  baseTestEnv,
+  type PreviousSchemaFill,
+  startAppOnPreviousSchema,
+  type TestApp,
+} from '@app/testing';
 
 /** The account and conversation an earlier release left in the database. */
 export interface PreviousRelease {
@@ -17,12 +21,12 @@ export interface PreviousRelease {
 }
 
 /**
- * The database at `url` as an earlier release left it: only `migrations` applied, then one user
+ * Fills a database built by an earlier release's migrations as that release left it: one user
  * (password stored as PasswordHasher stores it) with a one-message conversation titled `title`.
  */
-export async function seedPreviousRelease(
-  url: string,
-  migrations: (new () => MigrationInterface)[],
+async function seedPreviousRelease(
+  db: DataSource,
+  p: (n: number) => string,
   title: string,
 ): Promise<PreviousRelease> {
   const seed: PreviousRelease = {
@@ -34,35 +38,22 @@ export async function seedPreviousRelease(
     title,
     content: 'hello from the past',
   };
-  const config = AppConfig.fromEnv({ ...baseTestEnv(), DATABASE_URL: url });
-  const db = new DataSource({
-    ...buildDataSourceOptions(config.database),
-    migrations,
-    migrationsRun: false,
-  });
-  await db.initialize();
-  try {
-    await db.runMigrations();
-    const p = db.options.type === 'postgres' ? (n: number) => `$${n}` : () => '?';
-    await db.query(
-      `INSERT INTO users (id, email, password_hash) VALUES (${p(1)}, ${p(2)}, ${p(3)})`,
-      [
-        seed.userId,
-        seed.email, // As PasswordHasher stores it: bcrypt of the password's SHA-256 (base64).
-        await hash(createHash('sha256').update(seed.password, 'utf8').digest('base64'), 4),
-      ],
-    );
-    await db.query(
-      `INSERT INTO chat_sessions (id, user_id, title, message_count, last_message) VALUES (${p(1)}, ${p(2)}, ${p(3)}, 1, ${p(4)})`,
-      [seed.sessionId, seed.userId, title, seed.content],
-    );
-    await db.query(
-      `INSERT INTO chat_messages (id, session_id, seq, role, content) VALUES (${p(1)}, ${p(2)}, 1, 'user', ${p(3)})`,
-      [seed.messageId, seed.sessionId, seed.content],
-    );
-  } finally {
-    await db.destroy();
-  }
+  await db.query(
+    `INSERT INTO users (id, email, password_hash) VALUES (${p(1)}, ${p(2)}, ${p(3)})`,
+    [
+      seed.userId,
+      seed.email, // As PasswordHasher stores it: bcrypt of the password's SHA-256 (base64).
+      await hash(createHash('sha256').update(seed.password, 'utf8').digest('base64'), 4),
+    ],
+  );
+  await db.query(
+    `INSERT INTO chat_sessions (id, user_id, title, message_count, last_message) VALUES (${p(1)}, ${p(2)}, ${p(3)}, 1, ${p(4)})`,
+    [seed.sessionId, seed.userId, title, seed.content],
+  );
+  await db.query(
+    `INSERT INTO chat_messages (id, session_id, seq, role, content) VALUES (${p(1)}, ${p(2)}, 1, 'user', ${p(3)})`,
+    [seed.messageId, seed.sessionId, seed.content],
+  );
   return seed;
 }
 
@@ -75,28 +66,36 @@ export interface UpgradedApp {
   close(): Promise<void>;
 }
 
-/** A fresh database seeded by seedPreviousRelease, then the app started on it. */
+/**
+ * A fresh database built by `migrations` and seeded by seedPreviousRelease (then by `fill`, if
+ * given), then the app started on it.
+ */
 export async function startUpgradedApp(
   migrations: (new () => MigrationInterface)[],
   title: string,
+  fill?: PreviousSchemaFill,
 ): Promise<UpgradedApp> {
-  const database = await createTestDatabase();
-  const old = await seedPreviousRelease(database.url, migrations, title);
-  const t = await startTestApp({ DATABASE_URL: database.url, RATE_LIMIT__AUTH_PER_MINUTE: '1000' });
+  let old: PreviousRelease | undefined;
+  const t = await startAppOnPreviousSchema(
+    migrations,
+    async (db, p, config) => {
+      old = await seedPreviousRelease(db, p, title);
+      await fill?.(db, p, config);
+    },
+    { ...baseTestEnv(), RATE_LIMIT__AUTH_PER_MINUTE: '1000' },
+  );
+  const seeded = old!;
   return {
     t,
-    old,
+    old: seeded,
     login: async () =>
       (
         await request(t.url)
           .post('/api/auth/login')
-          .send({ email: old.email, password: old.password })
+          .send({ email: seeded.email, password: seeded.password })
           .expect(200)
       ).body.access_token as string,
-    close: async () => {
-      await t.close();
-      await database.drop();
-    },
+    close: () => t.close(),
   };
 }
 
