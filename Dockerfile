@@ -39,7 +39,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/examples/web/public ./examples/web/public
 COPY deploy/healthcheck.js ./deploy/healthcheck.js
-RUN mkdir -p /app/data && chown node:node /app/data
+RUN mkdir -p /app/data/files && chown -R node:node /app/data
 USER node
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \

@@ -151,7 +151,7 @@ async function ensureUsers(
 }
 
 function sqlWriter(dataSource: DataSource): HistoryWriter {
-  // 11 columns per message: 500 rows stay under SQLite's and Postgres' bound-parameter limits.
+  // 14 columns per message: 500 rows stay under SQLite's and Postgres' bound-parameter limits.
   const CHUNK = 500;
   return {
     write: (batch) =>
@@ -238,6 +238,7 @@ function buildSession(userId: string, index: number, messages: number, endsAt: n
       error: null,
       feedbackRating: null,
       feedbackComment: null,
+      attachments: null,
       createdAt: new Date(start + seq * 1_000),
     });
   }

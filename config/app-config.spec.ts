@@ -157,6 +157,27 @@ describe(AppConfig.name, () => {
       expect(config.ai.gemini.keys).toEqual([]);
     });
 
+    it('reads Anthropic keys like the others (unnumbered first, then _2, _3…), its base URL and default max_tokens', () => {
+      const config = load({
+        AI_SERVICES__ANTHROPIC_API_KEY: 'sk-ant-one',
+        AI_SERVICES__ANTHROPIC_API_KEY_3: 'sk-ant-three',
+        AI_SERVICES__ANTHROPIC_API_KEY_2: 'sk-ant-two',
+        AI_SERVICES__ANTHROPIC_BASE_URL: 'http://127.0.0.1:9999/',
+      });
+      expect(config.ai.anthropic).toEqual({
+        keys: ['sk-ant-one', 'sk-ant-two', 'sk-ant-three'],
+        baseUrl: 'http://127.0.0.1:9999',
+        defaultMaxTokens: 4096,
+      });
+      expect(
+        load({ AI_SERVICES__ANTHROPIC_MAX_TOKENS: '1000' }).ai.anthropic.defaultMaxTokens,
+      ).toBe(1000);
+      expectRefusal(
+        { SECRET_KEY: SECRET, AI_SERVICES__ANTHROPIC_MAX_TOKENS: '0' },
+        /AI_SERVICES__ANTHROPIC_MAX_TOKENS/,
+      );
+    });
+
     it('refuses a base URL that is not http(s)', () => {
       expectRefusal(
         { SECRET_KEY: SECRET, AI_SERVICES__GROQ_BASE_URL: 'ftp://example.com' },

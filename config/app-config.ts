@@ -112,6 +112,11 @@ export interface AiServicesConfig {
   groq: ProviderCredentials;
   gemini: ProviderCredentials;
   openai: ProviderCredentials;
+  /** Anthropic's Messages API (`AI_SERVICES__ANTHROPIC_API_KEY`, `_2`…, `AI_SERVICES__ANTHROPIC_BASE_URL`). */
+  anthropic: ProviderCredentials & {
+    /** `max_tokens` sent when a request sets none, capped by the model's own limit (`AI_SERVICES__ANTHROPIC_MAX_TOKENS`). */
+    defaultMaxTokens: number;
+  };
   /** Any OpenAI-compatible server (Ollama, vLLM, LM Studio): `AI_SERVICES__OPENAI_COMPATIBLE_BASE_URL`, `_API_KEY`, `_MODELS`. */
   openaiCompatible: ProviderCredentials & { models: string[] };
   /** Model used when a request names none (`AI_SERVICES__DEFAULT_MODEL`). */
@@ -140,6 +145,11 @@ export interface QuotaConfig {
   requestsPerMinute: number;
   /** Tokens (prompt + completion) per user per UTC day (`QUOTA__TOKENS_PER_DAY`). */
   tokensPerDay: number;
+  /**
+   * Tokens per UTC day of a personal API key without a `tokens_per_day` of its own, on top of its
+   * user's quota; 0 = such keys have only their user's (`QUOTA__API_KEY_TOKENS_PER_DAY`).
+   */
+  apiKeyTokensPerDay: number;
 }
 
 export interface ChatConfig {
@@ -186,6 +196,15 @@ export interface BudgetConfig {
   redisDown: BudgetDegradedMode;
 }
 
+export interface FilesConfig {
+  /** Directory the local file storage keeps uploaded files in (`FILES__DIR`). */
+  dir: string;
+  /** Largest accepted upload in bytes (`FILES__MAX_BYTES`); larger ones answer 413. */
+  maxBytes: number;
+  /** Bytes of files one user may keep in all (`FILES__USER_QUOTA_BYTES`); an upload beyond answers 413. */
+  userQuotaBytes: number;
+}
+
 export interface MetricsConfig {
   /** Serve `/metrics` (`METRICS_ENABLED`). */
   enabled: boolean;
@@ -214,6 +233,7 @@ export class AppConfig {
   chat: ChatConfig;
   usage: UsageConfig;
   budget: BudgetConfig;
+  files: FilesConfig;
   metrics: MetricsConfig;
 
   /** Parses and validates an environment; throws ConfigError with a one-line reason. */
@@ -264,6 +284,7 @@ export class AppConfig {
     c.quota = {
       requestsPerMinute: r.int('QUOTA__REQUESTS_PER_MINUTE', 60, 1),
       tokensPerDay: r.int('QUOTA__TOKENS_PER_DAY', 1_000_000, 1),
+      apiKeyTokensPerDay: r.int('QUOTA__API_KEY_TOKENS_PER_DAY', 0, 0),
     };
     c.chat = {
       maxMessageChars: r.int('CHAT__MAX_MESSAGE_CHARS', 32_000, 1),
@@ -286,6 +307,11 @@ export class AppConfig {
       usdPerDay: r.decimal('BUDGET__USD_PER_DAY', 0),
       usdPerMonth: r.decimal('BUDGET__USD_PER_MONTH', 0),
       redisDown: r.oneOf('BUDGET__REDIS_DOWN', ['open', 'closed'], 'closed'),
+    };
+    c.files = {
+      dir: r.str('FILES__DIR', './data/files'),
+      maxBytes: r.int('FILES__MAX_BYTES', 10 * 1024 * 1024, 1),
+      userQuotaBytes: r.int('FILES__USER_QUOTA_BYTES', 200 * 1024 * 1024, 1),
     };
     c.metrics = {
       enabled: r.bool('METRICS_ENABLED', true),
@@ -433,6 +459,10 @@ function parseAiServices(r: EnvReader): AiServicesConfig {
     groq: creds('AI_SERVICES__GROQ_API_KEY', 'AI_SERVICES__GROQ_BASE_URL'),
     gemini: creds('AI_SERVICES__GEMINI_API_KEY', 'AI_SERVICES__GEMINI_BASE_URL'),
     openai: creds('AI_SERVICES__OPENAI_API_KEY', 'AI_SERVICES__OPENAI_BASE_URL'),
+    anthropic: {
+      ...creds('AI_SERVICES__ANTHROPIC_API_KEY', 'AI_SERVICES__ANTHROPIC_BASE_URL'),
+      defaultMaxTokens: r.int('AI_SERVICES__ANTHROPIC_MAX_TOKENS', 4096, 1),
+    },
     openaiCompatible: {
       keys: r.numberedList('AI_SERVICES__OPENAI_COMPATIBLE_API_KEY'),
       baseUrl: compatibleBaseUrl,

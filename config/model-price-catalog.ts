@@ -8,12 +8,14 @@ export interface ModelPrice {
   output: number;
   /** Prompt tokens served from the provider's cache; the input price when the catalog omits it. */
   cachedInput: number;
+  /** Prompt tokens written to the provider's cache (Anthropic); the input price when omitted. */
+  cacheWrite: number;
 }
 
 /** Prices by model id (`provider/model`). */
 export type ModelPriceTable = Readonly<Record<string, ModelPrice>>;
 
-const PRICE_FIELDS = ['input', 'output', 'cached_input'];
+const PRICE_FIELDS = ['input', 'output', 'cached_input', 'cache_write'];
 
 /**
  * The built-in catalog (config/model-prices.json), with the entries of `overrideFile`
@@ -42,7 +44,10 @@ export function loadModelPrices(overrideFile: string | undefined): ModelPriceTab
   return { ...prices, ...parsePriceCatalog(json, `MODEL_PRICES_FILE ${overrideFile}`) };
 }
 
-/** `{"models": {"provider/model": {"input": n, "output": n, "cached_input"?: n}}}` → a table. */
+/**
+ * `{"models": {"provider/model": {"input": n, "output": n, "cached_input"?: n,
+ * "cache_write"?: n}}}` → a table.
+ */
 export function parsePriceCatalog(json: unknown, source: string): ModelPriceTable {
   const models = (json as { models?: unknown } | null)?.models;
   if (!isObject(json) || !isObject(models)) {
@@ -54,7 +59,7 @@ export function parsePriceCatalog(json: unknown, source: string): ModelPriceTabl
       throw new ConfigError(`${source}: model "${id}" ${reason}`);
     };
     if (!/^[^/\s]+\/\S+$/.test(id)) fail('must be named provider/model');
-    if (!isObject(entry)) fail('must be an object {input, output, cached_input?}');
+    if (!isObject(entry)) fail('must be an object {input, output, cached_input?, cache_write?}');
     const prices = entry as Record<string, unknown>;
     const unknown = Object.keys(prices).filter((key) => !PRICE_FIELDS.includes(key));
     if (unknown.length) fail(`has unknown field ${unknown.join(', ')}`);
@@ -71,6 +76,7 @@ export function parsePriceCatalog(json: unknown, source: string): ModelPriceTabl
       input,
       output: price('output', true)!,
       cachedInput: price('cached_input', false) ?? input,
+      cacheWrite: price('cache_write', false) ?? input,
     };
   }
   return table;

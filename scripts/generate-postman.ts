@@ -86,7 +86,8 @@ interface PostmanRequestItem {
     };
     body?:
       | { mode: 'raw'; raw: string; options: { raw: { language: 'json' } } }
-      | { mode: 'urlencoded'; urlencoded: PostmanKeyValue[] };
+      | { mode: 'urlencoded'; urlencoded: PostmanKeyValue[] }
+      | { mode: 'formdata'; formdata: { key: string; type: 'file'; src: string }[] };
     auth?: { type: 'noauth' };
     description?: string;
   };
@@ -240,8 +241,19 @@ function requestsFor(
   const items: PostmanRequestItem[] = [];
   const json = content?.['application/json'];
   const form = content?.['application/x-www-form-urlencoded'];
+  const multipart = content?.['multipart/form-data'];
   if (json || !form) {
     const item = base();
+    if (multipart) {
+      // Uploads: the binary parts of the schema, each a file to pick in Postman.
+      const schema = refs.resolve<Schema>(multipart.schema ?? {});
+      item.request.body = {
+        mode: 'formdata',
+        formdata: Object.entries(refs.properties(schema))
+          .filter(([, property]) => (property as { format?: string }).format === 'binary')
+          .map(([key]) => ({ key, type: 'file' as const, src: '' })),
+      };
+    }
     if (json) {
       item.request.header.unshift({ key: 'Content-Type', value: 'application/json' });
       item.request.body = {

@@ -7,6 +7,7 @@ import { ApiKeysModule } from './api-keys/api-keys.module';
 import { AuthModule } from './auth/auth.module';
 import { ChatModule } from './chat/chat.module';
 import { DatabaseModule } from './database/database.module';
+import { FilesModule } from './files/files.module';
 import { HealthModule } from './health/health.module';
 import { HistoryModule } from './history/history.module';
 import { MetricsModule } from './metrics/metrics.module';
@@ -33,6 +34,7 @@ export class AppModule {
         AuthModule,
         ApiKeysModule,
         UsersModule,
+        FilesModule,
         HistoryModule.forRoot(config),
         MetricsModule.forRoot(config),
         ProvidersModule,

@@ -1,80 +1,29 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { hash } from 'bcrypt';
 import request from 'supertest';
-import { DataSource } from 'typeorm';
-import { AppConfig, buildDataSourceOptions } from '@app/config';
-import {
-  baseTestEnv,
-  createTestDatabase,
-  describeE2e,
-  startTestApp,
-  type TestApp,
-  type TestDatabase,
-} from '@app/testing';
+import { describeE2e } from '@app/testing';
 import { InitialSchema1764086400000 } from '../src/database/migrations/1764086400000-initial-schema';
 import { ApiKeys1764950400000 } from '../src/database/migrations/1764950400000-api-keys';
-
-const PASSWORD = 'correct horse battery staple';
+import {
+  revertAndReapply,
+  startUpgradedApp,
+  type UpgradedApp,
+} from './factories/previous-release.factory';
 
 /** The api_keys migration on a database that the previous schema built and filled. */
 describeE2e('api_keys migration', () => {
-  let database: TestDatabase;
-  let t: TestApp;
-  const email = `old-${randomUUID().slice(0, 8)}@example.com`;
-  const userId = randomUUID();
-  const sessionId = randomUUID();
-
-  /** The database as the previous release left it: initial schema only, one user with a chat. */
-  async function fillPreviousSchema(url: string): Promise<void> {
-    const config = AppConfig.fromEnv({ ...baseTestEnv(), DATABASE_URL: url });
-    const db = new DataSource({
-      ...buildDataSourceOptions(config.database),
-      migrations: [InitialSchema1764086400000],
-      migrationsRun: false,
-    });
-    await db.initialize();
-    try {
-      await db.runMigrations();
-      const p = db.options.type === 'postgres' ? (n: number) => `$${n}` : () => '?';
-      await db.query(
-        `INSERT INTO users (id, email, password_hash) VALUES (${p(1)}, ${p(2)}, ${p(3)})`,
-        [
-          userId,
-          email, // As PasswordHasher stores it: bcrypt of the password's SHA-256 (base64).
-          await hash(createHash('sha256').update(PASSWORD, 'utf8').digest('base64'), 4),
-        ],
-      );
-      await db.query(
-        `INSERT INTO chat_sessions (id, user_id, title, message_count, last_message) VALUES (${p(1)}, ${p(2)}, ${p(3)}, 1, ${p(4)})`,
-        [sessionId, userId, 'Before keys', 'hello from the past'],
-      );
-      await db.query(
-        `INSERT INTO chat_messages (id, session_id, seq, role, content) VALUES (${p(1)}, ${p(2)}, 1, 'user', ${p(3)})`,
-        [randomUUID(), sessionId, 'hello from the past'],
-      );
-    } finally {
-      await db.destroy();
-    }
-  }
+  let upgraded: UpgradedApp;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    await fillPreviousSchema(database.url);
-    t = await startTestApp({ DATABASE_URL: database.url, RATE_LIMIT__AUTH_PER_MINUTE: '1000' });
+    upgraded = await startUpgradedApp([InitialSchema1764086400000], 'Before keys');
   });
   afterAll(async () => {
-    await t?.close();
-    await database?.drop();
+    await upgraded?.close();
   });
 
   it('adds api_keys at start-up, keeping the existing users and history usable through a key', async () => {
-    const login = await request(t.url)
-      .post('/api/auth/login')
-      .send({ email, password: PASSWORD })
-      .expect(200);
+    const { t, old } = upgraded;
     const created = await request(t.url)
       .post('/api/keys')
-      .set('Authorization', `Bearer ${login.body.access_token}`)
+      .set('Authorization', `Bearer ${await upgraded.login()}`)
       .send({ name: 'after upgrade', scopes: ['history:read'] })
       .expect(201);
     const history = await request(t.url)
@@ -82,21 +31,23 @@ describeE2e('api_keys migration', () => {
       .set('Authorization', `Bearer ${created.body.key}`)
       .expect(200);
     expect(history.body.items).toEqual([
-      expect.objectContaining({ session_id: sessionId, title: 'Before keys', message_count: 1 }),
+      expect.objectContaining({
+        session_id: old.sessionId,
+        title: 'Before keys',
+        message_count: 1,
+      }),
     ]);
   });
 
   it('reverts cleanly: api_keys goes, the rest stays', async () => {
-    const db = t.app.get(DataSource);
-    const runner = db.createQueryRunner();
-    try {
-      await new ApiKeys1764950400000().down(runner);
-      expect(await runner.hasTable('api_keys')).toBe(false);
-      expect(await runner.hasTable('users')).toBe(true);
-      await new ApiKeys1764950400000().up(runner);
-      expect(await runner.hasTable('api_keys')).toBe(true);
-    } finally {
-      await runner.release();
-    }
+    await revertAndReapply(upgraded.t, new ApiKeys1764950400000(), {
+      afterDown: async (runner) => {
+        expect(await runner.hasTable('api_keys')).toBe(false);
+        expect(await runner.hasTable('users')).toBe(true);
+      },
+      afterUp: async (runner) => {
+        expect(await runner.hasTable('api_keys')).toBe(true);
+      },
+    });
   });
 });

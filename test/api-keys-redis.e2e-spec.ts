@@ -62,5 +62,30 @@ describeWithServices(
       expect(res.status).toBe(429);
       expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     });
+
+    it("shares a key's daily token quota between the instances; the user's other key goes on", async () => {
+      const user = await registerAndLogin(a.url);
+      const createKey = async (name: string, tokensPerDay: number) =>
+        (
+          await request(a.url)
+            .post('/api/keys')
+            .set(as(user.token))
+            .send({ name, scopes: ['chat'], tokens_per_day: tokensPerDay })
+            .expect(201)
+        ).body.key as string;
+      const [small, big] = [await createKey('small', 10), await createKey('big', 1_000_000)];
+      const chat = (app: TestApp, key: string) =>
+        request(app.url).post('/api/chat').set(as(key)).send({ message: 'on one, then the other' });
+
+      // Used up on instance a, refused on instance b: the count lives in Redis.
+      expect((await chat(a, small).expect(200)).body.usage.tokens).toBeGreaterThanOrEqual(10);
+      const refused = await chat(b, small).expect(429);
+      expect(refused.body.detail).toBe(
+        "This API key's daily token quota of 10 tokens used up; it resets at 00:00 UTC",
+      );
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      await chat(b, big).expect(200);
+      await chat(a, user.token).expect(200);
+    });
   },
 );

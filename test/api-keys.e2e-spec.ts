@@ -48,6 +48,7 @@ describeE2e('personal API keys (/api/keys)', () => {
         prefix: res.body.key.slice(0, 16),
         scopes: ['chat', 'models'],
         rate_limit_per_minute: null,
+        tokens_per_day: null,
         created_at: expect.stringMatching(/Z$/),
         expires_at: expect.stringMatching(/Z$/),
         last_used_at: null,
@@ -89,16 +90,26 @@ describeE2e('personal API keys (/api/keys)', () => {
         'expires_in_days must be a whole number',
       ],
       [{ name: 'k', scopes: ['chat'], admin: true }, 'admin', 'admin is not an allowed field'],
-      [
-        { name: 'k', scopes: ['chat'], rate_limit_per_minute: 0 },
-        'rate_limit_per_minute',
-        'rate_limit_per_minute must be at least 1',
-      ],
-      [
-        { name: 'k', scopes: ['chat'], rate_limit_per_minute: 2.5 },
-        'rate_limit_per_minute',
-        'rate_limit_per_minute must be a whole number',
-      ],
+      // The key's own limits: whole numbers from 1 up to their maximum.
+      ...(
+        [
+          ['rate_limit_per_minute', 100_000],
+          ['tokens_per_day', 1_000_000_000],
+        ] as const
+      ).flatMap(([field, max]) =>
+        (
+          [
+            [0, 'must be at least 1'],
+            [max + 1, `must not be greater than ${max}`],
+            [2.5, 'must be a whole number'],
+            ['500', 'must be a whole number'],
+          ] as const
+        ).map(([value, rule]): [object, string, string] => [
+          { name: 'k', scopes: ['chat'], [field]: value },
+          field,
+          `${field} ${rule}`,
+        ]),
+      ),
     ])('rejects %j with 400 on %s', async (body, field, message) => {
       const res = await http().post('/api/keys').set(as(alice.token)).send(body).expect(400);
       expect(res.body.errors).toContainEqual({ field, message });

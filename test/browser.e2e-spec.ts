@@ -1,97 +1,20 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import request from 'supertest';
-import { announceSkip, describeOnSqliteOnly, startTestApp, TestApp } from '@app/testing';
+import { startTestApp, TestApp } from '@app/testing';
+import {
+  ARTIFACTS,
+  boxInViewport,
+  describeBrowser,
+  launchBrowser,
+  pageWidth,
+  PHONE,
+  TOKENS_KEY,
+  watchForProblems,
+} from './browser-harness';
 import { ensureWebClientBuilt } from './web-build';
-
-/**
- * The browser chat page and Swagger UI driven in Debian's chromium (playwright-core): register,
- * log in, a reply streamed token by token, Stop, reload, history, logout; /docs with Authorize;
- * then the page on a phone (390×844): no horizontal scroll with a 200-character title, rename,
- * delete with confirmation. Screenshots go to artifacts/. Runs once, in the SQLite project.
- */
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = join(__dirname, '..', 'artifacts');
-const TOKENS_KEY = 'nest-chatbot.tokens';
-const PHONE = { width: 390, height: 844 };
-
-/** A chromium with its own profile (so its own localStorage), closed with `close()`. */
-async function launchBrowser(
-  options: Parameters<typeof chromium.launchPersistentContext>[1],
-): Promise<{ context: BrowserContext; page: Page; close(): Promise<void> }> {
-  const userDataDir = mkdtempSync(join(tmpdir(), 'chatbot-chromium-'));
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    ...options,
-  });
-  const page = context.pages()[0] ?? (await context.newPage());
-  return {
-    context,
-    page,
-    close: async () => {
-      await context.close();
-      rmSync(userDataDir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** Records page errors, console errors and failed requests of `page` into `problems`. */
-function watchForProblems(page: Page, problems: string[]): void {
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    // 401/404 responses the page handles itself are logged by chromium as console errors.
-    if (message.type() === 'error' && !/status of 40[14]/.test(message.text())) {
-      problems.push(`console: ${message.text()}`);
-    }
-  });
-  page.on('requestfailed', (req) => {
-    if (!/socket\.io/.test(req.url())) {
-      problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`);
-    }
-  });
-}
-
-/** Where an element is on screen, and whether all of it is inside a `viewport`-sized window. */
-async function boxInViewport(page: Page, selector: string, viewport = PHONE) {
-  const box = await page.locator(selector).boundingBox();
-  if (!box) return { box, inside: false };
-  const inside =
-    box.x >= 0 &&
-    box.y >= 0 &&
-    box.x + box.width <= viewport.width &&
-    box.y + box.height <= viewport.height;
-  return { box, inside };
-}
-
-const pageWidth = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth);
-
-function describeBrowser(name: string, body: () => void): void {
-  if (existsSync(CHROMIUM)) {
-    describeOnSqliteOnly(name, body);
-  } else if (process.env.CI === 'true') {
-    describe(name, () => {
-      it('needs chromium', () => {
-        throw new Error(`CI run without ${CHROMIUM}: .ci/run must install the chromium package`);
-      });
-    });
-  } else {
-    announceSkip({ name, reason: `${CHROMIUM} is missing`, setup: 'apt-get install -y chromium' });
-    describe.skip(name, body);
-  }
-}
+import { PNG_1X1 } from './factories/file.factory';
 
 /** Samples the newest reply's text length in the page until it stops being `pending`. */
 function sampleReplyGrowth(page: Page): Promise<number[]> {
@@ -114,6 +37,12 @@ function sampleReplyGrowth(page: Page): Promise<number[]> {
   );
 }
 
+/**
+ * The browser chat page and Swagger UI driven in Debian's chromium (playwright-core): register,
+ * log in, a reply streamed token by token, Stop, reload, history, logout; /docs with Authorize;
+ * then the page on a phone (390×844): no horizontal scroll with a 200-character title, rename,
+ * delete with confirmation. Screenshots go to artifacts/. Runs once, in the SQLite project.
+ */
 describeBrowser('browser chat page and Swagger UI in chromium', () => {
   jest.setTimeout(120_000);
 
@@ -375,6 +304,59 @@ describeBrowser('browser chat page and Swagger UI in chromium', () => {
     await page.locator('.msg.user').last().locator('.controls .prev').click();
     await page.locator('.msg.user .position', { hasText: '1/2' }).waitFor();
     expect(await page.locator('.msg.user').last().locator('.content').textContent()).toBe(original);
+  });
+
+  it('attaches images with the picker and by drag and drop, and shows them in the conversation', async () => {
+    await page.click('#new-chat');
+    await page.setInputFiles('#file-input', {
+      name: 'picked.png',
+      mimeType: 'image/png',
+      buffer: PNG_1X1,
+    });
+    await page.locator('#attachments .attachment[data-state="ready"]').waitFor();
+    const dropped = await page.evaluateHandle((base64) => {
+      const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([bytes], 'dropped.png', { type: 'image/png' }));
+      return transfer;
+    }, PNG_1X1.toString('base64'));
+    await page.dispatchEvent('#composer', 'dragover', { dataTransfer: dropped });
+    await page.dispatchEvent('#composer', 'drop', { dataTransfer: dropped });
+    await page.locator('#attachments .attachment[data-state="ready"]').nth(1).waitFor();
+    await shot('8-attachments-tray');
+
+    await page.fill('#input', 'What is in these pictures?');
+    await page.press('#input', 'Enter');
+    await page.locator('.msg.assistant[data-status="complete"]').last().waitFor();
+    /** How many thumbnails of the newest user message are decoded images. */
+    const loadedThumbnails = () =>
+      page.waitForFunction(() => {
+        const questions = document.querySelectorAll('.msg.user');
+        const thumbs = questions[questions.length - 1]?.querySelectorAll('img.thumb') ?? [];
+        const loaded = Array.from(thumbs).filter(
+          (img) => (img as HTMLImageElement).naturalWidth > 0,
+        );
+        return loaded.length === 2 ? loaded.map((img) => (img as HTMLImageElement).alt) : null;
+      });
+    expect(await (await loadedThumbnails()).jsonValue()).toEqual(['picked.png', 'dropped.png']);
+    expect(await page.locator('#attachments').isHidden()).toBe(true);
+
+    const token = await accessToken();
+    const sessionId = (await historyOf(token)).items[0].session_id;
+    const stored = await request(t.url)
+      .get(`/api/history/${sessionId}`)
+      .set('Authorization', `Bearer ${token}`)
+      .expect(200);
+    expect(stored.body.messages[0].attachments.map((file: { name: string }) => file.name)).toEqual([
+      'picked.png',
+      'dropped.png',
+    ]);
+
+    // Read back from history after a reload, thumbnails included.
+    await page.reload();
+    await page.locator('.msg.user img.thumb').first().waitFor();
+    expect(await (await loadedThumbnails()).jsonValue()).toEqual(['picked.png', 'dropped.png']);
+    await shot('9-attachments-shown');
   });
 
   it('loads /docs, authorizes with the login token and calls GET /api/users/me', async () => {

@@ -149,6 +149,32 @@ describeE2e('resumable replies', () => {
       expect(expired.body.detail).toMatch(/No resumable reply/);
     });
 
+    it('an Idempotency-Key replay is numbered like the original: resuming from its reply event adds no text', async () => {
+      const key = `replay-${Date.now()}`;
+      const send = () =>
+        postSse(
+          t.url,
+          '/api/chat/stream',
+          { message: 'one two three four five' },
+          { token: alice.token, headers: { 'Idempotency-Key': key } },
+        );
+      const original = await (await send()).finished;
+      const replay = await (await send()).finished;
+
+      expect(replay.map((e) => [e.event, Number(e.id)])).toEqual([
+        ['start', 1],
+        ['delta', Number(original.at(-1)!.id) - 1],
+        ['done', Number(original.at(-1)!.id)],
+      ]);
+      expect(deltaText(replay)).toBe(deltaText(original));
+      const messageId = replay[0].data.message_id as string;
+      const afterReply = await getSse(t.url, `/api/chat/stream/${messageId}`, {
+        token: alice.token,
+        headers: { 'Last-Event-ID': replay[1].id! },
+      });
+      expect((await afterReply.finished).map((e) => e.event)).toEqual(['done']);
+    });
+
     it("answers 404 for an unknown or another user's message and 400 for a bad position", async () => {
       const stream = await postSse(
         t.url,

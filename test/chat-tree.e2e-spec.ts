@@ -9,6 +9,7 @@ import {
   openChatWs,
   postSse,
   ProviderSimulator,
+  simulatedGroqEnv,
   registerAndLogin,
   startTestApp,
   TestApp,
@@ -71,10 +72,7 @@ describeE2e('chat: regenerate, edit and branch (message tree)', () => {
     sim = new ProviderSimulator({ reply: (message) => `reply ${++replies} to ${message}` });
     const url = await sim.start();
     t = await startTestApp({
-      AI_SERVICES__GROQ_API_KEY: 'sim-groq-key',
-      AI_SERVICES__GROQ_BASE_URL: url,
-      AI_SERVICES__DEFAULT_MODEL: 'groq/llama-3.1-8b-instant',
-      AI_SERVICES__MAX_RETRIES: '0',
+      ...simulatedGroqEnv(url),
       SHUTDOWN_GRACE_MS: '0',
     });
     [alice, bob] = await Promise.all([registerAndLogin(t.url), registerAndLogin(t.url)]);

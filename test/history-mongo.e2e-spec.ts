@@ -12,6 +12,7 @@ import {
 import { LoggedInUser, registerAndLogin } from '@app/testing/clients';
 import { HistoryStore } from '../src/history/history-store.interface';
 import { MongoHistoryStore } from '../src/history/persistence/mongo-history.store';
+import { filesOnDisk, PNG_1X1, uploadedFileId } from './factories/file.factory';
 
 /** The whole app with HISTORY_STORE=mongo: users in SQL, history in MongoDB / FerretDB. */
 describeWithServices(
@@ -139,6 +140,36 @@ describeWithServices(
         expect(res.body).toEqual({ detail: 'Session not found' });
       }
       expect((await store.getSession(alice.id, session.id))?.title).toBe('Private');
+    });
+
+    it('keeps chat attachments on Mongo messages; session and account deletion remove the files', async () => {
+      const dave = await registerAndLogin(t.url);
+      const kept = await uploadedFileId(t, dave.token, 'kept.png', PNG_1X1);
+      const dropped = await uploadedFileId(t, dave.token, 'dropped.md', Buffer.from('# notes'));
+      const chat = async (attachments: string[]) =>
+        (
+          await request(t.url)
+            .post('/api/chat')
+            .set(auth(dave))
+            .send({ message: 'with files', attachments })
+            .expect(200)
+        ).body.session_id as string;
+      const first = await chat([kept, dropped]);
+      await chat([kept]);
+
+      const read = await request(t.url).get(`/api/history/${first}`).set(auth(dave)).expect(200);
+      expect(read.body.messages[0].attachments).toEqual([
+        { id: kept, name: 'kept.png', media_type: 'image/png' },
+        { id: dropped, name: 'dropped.md', media_type: 'text/markdown' },
+      ]);
+      await request(t.url).delete(`/api/history/${first}`).set(auth(dave)).expect(204);
+      await request(t.url).get(`/api/files/${dropped}`).set(auth(dave)).expect(404);
+      await request(t.url).get(`/api/files/${kept}`).set(auth(dave)).expect(200);
+
+      await request(t.url).delete('/api/users/me').set(auth(dave)).expect(204);
+      expect(filesOnDisk(t.config.files.dir).filter((path) => path.startsWith(dave.id))).toEqual(
+        [],
+      );
     });
 
     it('erases the Mongo history when the account is deleted', async () => {

@@ -148,6 +148,7 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
         completionTokens: 2,
         error: null,
         feedback: null,
+        attachments: [],
         createdAt: expect.any(Date),
       });
       expect(first).toMatchObject({
@@ -244,6 +245,7 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
         completionTokens: null,
         error: null,
         feedback: null,
+        attachments: [],
         createdAt: expect.any(Date),
       });
       expect(pending).toMatchObject({
@@ -293,6 +295,38 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
       await expect(
         store.appendMessages(UNKNOWN_ID, [userMessage('lost'), userMessage('too')]),
       ).rejects.toBeInstanceOf(SessionNotFoundError);
+    });
+
+    it('stores the files a message attaches and returns them on every read, in order', async () => {
+      const owner = await harness.createUser();
+      const session = await store.createSession(owner, 'With files');
+      const attachments = [
+        { id: randomUUID(), name: 'diagram.png', mediaType: 'image/png' },
+        { id: randomUUID(), name: 'notes «v2».md', mediaType: 'text/markdown' },
+      ];
+      const [question, reply] = await store.appendMessages(session.id, [
+        userMessage('what is in these?', { attachments }),
+        { role: 'assistant', content: '', status: 'pending', model: 'local/echo' },
+      ]);
+      const single = await append(
+        session.id,
+        userMessage('one more', { attachments: [attachments[0]] }),
+      );
+
+      expect(question.attachments).toEqual(attachments);
+      expect(reply.attachments).toEqual([]);
+      expect(single.attachments).toEqual([attachments[0]]);
+      const listed = (await store.listMessages(session.id, { page: 1, perPage: 10 })).items;
+      expect(listed.map((m) => m.attachments)).toEqual([attachments, [], [attachments[0]]]);
+      expect((await store.getMessages(session.id, [question.id]))[0].attachments).toEqual(
+        attachments,
+      );
+      expect((await store.recentMessages(session.id, 3))[0].attachments).toEqual(attachments);
+      const finished = await store.updateMessage(session.id, reply.id, {
+        content: 'done',
+        status: 'complete',
+      });
+      expect(finished.attachments).toEqual([]);
     });
 
     it('stores a trimmed, whitespace-collapsed preview of at most 200 characters', async () => {
@@ -804,11 +838,14 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
         completionTokens: null,
         error: null,
         feedback: null,
+        attachments: [],
         createdAt: at(index),
         ...extra,
       });
       const messages: MessageRecord[] = [
-        message(0, null, {}),
+        message(0, null, {
+          attachments: [{ id: randomUUID(), name: 'photo.jpg', mediaType: 'image/jpeg' }],
+        }),
         message(1, ids[0], {
           role: 'assistant',
           model: 'gpt-4o',
@@ -863,6 +900,7 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
           completionTokens: null,
           error: null,
           feedback: null,
+          attachments: [],
           createdAt: now,
         });
       }

@@ -280,6 +280,7 @@ describeE2e('history API', () => {
         model: null,
         usage: null,
         feedback: null,
+        attachments: [],
         created_at: messages[0].createdAt.toISOString(),
       });
       expect(res.body.messages[6]).toEqual({
@@ -294,6 +295,7 @@ describeE2e('history API', () => {
         model: 'local/echo',
         usage: { prompt_tokens: 12, completion_tokens: 5, tokens: 17 },
         feedback: null,
+        attachments: [],
         created_at: expect.stringMatching(ISO_UTC),
       });
     });

@@ -3,6 +3,7 @@ import {
   describeE2e,
   LoggedInUser,
   ProviderSimulator,
+  simulatedGroqEnv,
   registerAndLogin,
   startTestApp,
   TestApp,
@@ -49,10 +50,7 @@ describeE2e('presets', () => {
     sim = new ProviderSimulator();
     const url = await sim.start();
     t = await startTestApp({
-      AI_SERVICES__GROQ_API_KEY: 'sim-groq-key',
-      AI_SERVICES__GROQ_BASE_URL: url,
-      AI_SERVICES__DEFAULT_MODEL: 'groq/llama-3.1-8b-instant',
-      AI_SERVICES__MAX_RETRIES: '0',
+      ...simulatedGroqEnv(url),
       RATE_LIMIT__DEFAULT_PER_MINUTE: '10000',
     });
     [alice, bob] = await Promise.all([registerAndLogin(t.url), registerAndLogin(t.url)]);

@@ -62,6 +62,7 @@ describeE2e('Providers API', () => {
         id: 'groq/llama-3.1-8b-instant',
         provider: 'groq',
         context_window: 131072,
+        inputs: [],
         default: true,
       },
     ]);
@@ -69,12 +70,14 @@ describeE2e('Providers API', () => {
       id: 'gemini/gemini-2.0-flash',
       provider: 'gemini',
       context_window: 1048576,
+      inputs: ['image', 'pdf'],
       default: false,
     });
     expect(items).toContainEqual({
       id: 'local/echo',
       provider: 'local',
       context_window: 32768,
+      inputs: ['image', 'pdf'],
       default: false,
     });
   });

@@ -3,6 +3,7 @@ import {
   describeE2e,
   LoggedInUser,
   ProviderSimulator,
+  simulatedGroqEnv,
   registerAndLogin,
   startTestApp,
   TestApp,
@@ -31,27 +32,12 @@ describeE2e('history: per-session settings', () => {
           .expect(200)
       ).body.settings,
   });
-  /** What the provider received last: model, temperature, max tokens and the system prompt. */
-  const upstream = () => {
-    const last = sim.requests.at(-1)!;
-    const system = last.messages?.find((m: { role: string }) => m.role === 'system');
-    return {
-      model: last.model,
-      temperature: (last.body as { temperature?: number }).temperature,
-      max_tokens: (last.body as { max_tokens?: number }).max_tokens,
-      system: system ? String(system.content) : undefined,
-    };
-  };
+  const upstream = () => sim.lastChatSettings();
 
   beforeAll(async () => {
     sim = new ProviderSimulator();
     const url = await sim.start();
-    t = await startTestApp({
-      AI_SERVICES__GROQ_API_KEY: 'sim-groq-key',
-      AI_SERVICES__GROQ_BASE_URL: url,
-      AI_SERVICES__DEFAULT_MODEL: 'groq/llama-3.1-8b-instant',
-      AI_SERVICES__MAX_RETRIES: '0',
-    });
+    t = await startTestApp(simulatedGroqEnv(url));
     [alice, bob] = await Promise.all([registerAndLogin(t.url), registerAndLogin(t.url)]);
   });
   afterAll(async () => {

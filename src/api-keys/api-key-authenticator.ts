@@ -23,6 +23,7 @@ export interface ApiKeyOwner {
 interface KeyRow {
   id: string;
   key_hash: string;
+  tokens_per_day: number | null;
   scopes: string;
   expires_at: Date | string | null;
   last_used_at: Date | string | null;
@@ -68,7 +69,7 @@ export class ApiKeyAuthenticator {
   ) {
     const placeholder = keys.manager.connection.options.type === 'postgres' ? '$1' : '?';
     this.keyByPrefixSql =
-      'SELECT k.id, k.key_hash, k.scopes, k.expires_at, k.last_used_at, u.id AS user_id, u.email, ' +
+      'SELECT k.id, k.key_hash, k.tokens_per_day, k.scopes, k.expires_at, k.last_used_at, u.id AS user_id, u.email, ' +
       `u.is_active FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = ${placeholder}`;
   }
 
@@ -124,7 +125,11 @@ export class ApiKeyAuthenticator {
         );
     }
     return {
-      user: { id: key.user_id, email: key.email, apiKeyId: key.id },
+      user: {
+        id: key.user_id,
+        email: key.email,
+        apiKey: { id: key.id, tokensPerDay: key.tokens_per_day },
+      },
       keyId: key.id,
       scopes: key.scopes.split(' ') as ApiKeyScopeName[],
       expiresAt,

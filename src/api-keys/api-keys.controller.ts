@@ -38,18 +38,24 @@ export class ApiKeysController {
       'Returns the key once (`sk-cb-` + 43 characters, 256 random bits); only its HMAC is stored. ' +
       'Send it as `Authorization: Bearer <key>` on the routes its scopes allow, on `/v1/*` and on ' +
       'Socket.IO/WebSocket (scope `chat`). An expired or revoked key answers 401. ' +
+      '`rate_limit_per_minute` and `tokens_per_day` give the key limits of its own, on top of its ' +
+      "user's (both apply; 429 with Retry-After). " +
       `At most ${MAX_KEYS_PER_USER} keys per account (409).`,
   })
   @ApiCreatedResponse({ type: CreatedApiKeyDto })
-  @ApiErrorResponse(400, 'Invalid body (name, scopes, expires_in_days, unknown field)', {
-    detail: 'each scope must be one of: chat, history:read, history:write, models',
-    errors: [
-      {
-        field: 'scopes',
-        message: 'each scope must be one of: chat, history:read, history:write, models',
-      },
-    ],
-  })
+  @ApiErrorResponse(
+    400,
+    'Invalid body (name, scopes, expires_in_days, rate_limit_per_minute, tokens_per_day, unknown field)',
+    {
+      detail: 'each scope must be one of: chat, history:read, history:write, models',
+      errors: [
+        {
+          field: 'scopes',
+          message: 'each scope must be one of: chat, history:read, history:write, models',
+        },
+      ],
+    },
+  )
   @ApiErrorResponse(409, 'Too many keys', {
     detail: `At most ${MAX_KEYS_PER_USER} API keys per account; revoke one first`,
   })
@@ -62,6 +68,7 @@ export class ApiKeysController {
       scopes: body.scopes,
       expiresInDays: body.expires_in_days,
       rateLimitPerMinute: body.rate_limit_per_minute,
+      tokensPerDay: body.tokens_per_day,
     });
     return { ...mapApiKey(created), key: created.key };
   }

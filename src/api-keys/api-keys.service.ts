@@ -18,6 +18,7 @@ export interface ApiKeyRecord {
   prefix: string;
   scopes: ApiKeyScopeName[];
   rateLimitPerMinute: number | null;
+  tokensPerDay: number | null;
   createdAt: Date;
   expiresAt: Date | null;
   lastUsedAt: Date | null;
@@ -28,6 +29,7 @@ export interface NewApiKey {
   scopes: ApiKeyScopeName[];
   expiresInDays?: number;
   rateLimitPerMinute?: number;
+  tokensPerDay?: number;
 }
 
 /** Creating, listing and revoking a user's personal API keys (checking them: ApiKeyAuthenticator). */
@@ -56,6 +58,7 @@ export class ApiKeysService {
       // Stored in the canonical order, so listings read the same whatever order was sent.
       scopes: API_KEY_SCOPES.filter((scope) => input.scopes.includes(scope)).join(' '),
       rateLimitPerMinute: input.rateLimitPerMinute ?? null,
+      tokensPerDay: input.tokensPerDay ?? null,
       createdAt: new Date(now),
       expiresAt: input.expiresInDays ? new Date(now + input.expiresInDays * DAY_MS) : null,
       lastUsedAt: null,
@@ -87,6 +90,7 @@ function toRecord(row: ApiKey): ApiKeyRecord {
     prefix: row.prefix,
     scopes: row.scopes.split(' ') as ApiKeyScopeName[],
     rateLimitPerMinute: row.rateLimitPerMinute,
+    tokensPerDay: row.tokensPerDay,
     createdAt: row.createdAt,
     expiresAt: row.expiresAt,
     lastUsedAt: row.lastUsedAt,

@@ -1,7 +1,14 @@
+/** A personal API key as the chat quotas see it: its id and its own daily token quota. */
+export interface ApiKeyQuota {
+  id: string;
+  /** The key's own `tokens_per_day`; null = the deployment default (QUOTA__API_KEY_TOKENS_PER_DAY). */
+  tokensPerDay: number | null;
+}
+
 /** The authenticated caller, as set on `request.user` by JwtAuthGuard and on sockets by the handshake. */
 export interface AuthUser {
   id: string;
   email: string;
   /** Set when the caller used a personal API key rather than an access token. */
-  apiKeyId?: string;
+  apiKey?: ApiKeyQuota;
 }

@@ -1,6 +1,6 @@
 import { DomainError, mapError } from '@app/common';
 import type { UsageDto } from '../history/dto/history-response.dto';
-import type { FinishReason } from '../providers/chat-provider.interface';
+import type { FinishReason, TokenUsage } from '../providers/chat-provider.interface';
 
 /**
  * The events of one generation, in the snake_case shape that SSE, Socket.IO and the plain
@@ -10,6 +10,18 @@ import type { FinishReason } from '../providers/chat-provider.interface';
 
 /** Token counts as the API shows them, in events, chat responses and history alike. */
 export type UsagePayload = UsageDto;
+
+/** A provider's usage as the API shows it; cache counts only when the provider reported some. */
+export function usagePayload(usage: TokenUsage): UsagePayload {
+  const payload: UsagePayload = {
+    prompt_tokens: usage.promptTokens,
+    completion_tokens: usage.completionTokens,
+    tokens: usage.totalTokens,
+  };
+  if (usage.cacheReadTokens) payload.cache_read_tokens = usage.cacheReadTokens;
+  if (usage.cacheWriteTokens) payload.cache_write_tokens = usage.cacheWriteTokens;
+  return payload;
+}
 
 /** Why a reply ended: the provider's reason, or `aborted` when the user or client stopped it. */
 export type FinishReasonPayload = FinishReason;

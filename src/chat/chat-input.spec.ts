@@ -36,6 +36,7 @@ describe('fingerprintInput', () => {
       { temperature: 0 },
       { maxTokens: 5 },
       { sessionId: 'abc' },
+      { attachments: ['file-1'] },
     ]) {
       expect(fingerprintInput({ ...base, ...change })).not.toBe(fingerprintInput(base));
     }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError } from '@app/common';
+import type { ApiKeyQuota } from '../auth/auth-user';
 
 /** One chat turn as every transport hands it to ChatService (already shape-validated by its DTO). */
 export interface ChatInput {
@@ -16,13 +17,15 @@ export interface ChatInput {
   parentId?: string | null;
   /** A preset of the user whose settings fill in what the request does not send. */
   presetId?: string;
+  /** Ids of the user's files the message attaches. */
+  attachments?: string[];
 }
 
 export interface ChatTurnOptions {
   /** Value of the `Idempotency-Key` header (HTTP only). */
   idempotencyKey?: string;
-  /** The personal API key the request came through (usage ledger), when it did. */
-  apiKeyId?: string;
+  /** The personal API key the turn was made with: its own daily token quota applies too. */
+  apiKey?: ApiKeyQuota;
 }
 
 const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
@@ -53,6 +56,7 @@ export function fingerprintInput(input: ChatInput): string {
     input.regenerateOf ?? null,
     input.parentId === undefined ? '' : input.parentId,
     input.presetId ?? null,
+    input.attachments ?? [],
   ]);
   return createHash('sha256').update(canonical).digest('hex');
 }

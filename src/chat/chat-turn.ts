@@ -45,14 +45,17 @@ export class ReplyFailedError extends DomainError {
 }
 
 /** What an idempotent request remembers of its outcome: the failure as its kind and message. */
-export function toStoredResult(outcome: TurnOutcome): StoredChatResult {
+export function toStoredResult(outcome: TurnOutcome, finalSeq?: number): StoredChatResult {
   const { failure, ...result } = outcome;
-  return failure ? { ...result, error: { kind: failure.kind, detail: failure.message } } : result;
+  const stored: StoredChatResult =
+    finalSeq === undefined ? result : { ...result, final_seq: finalSeq };
+  return failure ? { ...stored, error: { kind: failure.kind, detail: failure.message } } : stored;
 }
 
 /** The outcome told again on a replay; its failure answers with the same status and detail. */
 export function fromStoredResult(stored: StoredChatResult): TurnOutcome {
-  const { error, ...result } = stored;
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  const { error, final_seq, ...result } = stored;
   return error ? { ...result, failure: new ReplyFailedError(error.kind, error.detail) } : result;
 }
 

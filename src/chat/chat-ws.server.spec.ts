@@ -67,9 +67,11 @@ describe(ChatWsServer.name, () => {
         { type: 'delta', text: 'lo', ...extra, seq: 3 },
         expect.objectContaining({ type: 'done', finish_reason: 'stop', ...extra, seq: 4 }),
       ]);
+      // A token, not a personal API key: no key quota applies.
       expect(sut.chat.begin).toHaveBeenCalledWith(
         alice.user.id,
         expect.objectContaining({ message: 'Hi' }),
+        { apiKey: undefined },
       );
     });
 

@@ -205,9 +205,8 @@ export class ChatWsServer
     let turn: ChatTurn;
     try {
       const dto = await validatePayload(SocketChatRequestDto, payload);
-      turn = await this.chat.begin(connection.user.id, toChatInput(dto), {
-        apiKeyId: connection.user.apiKeyId,
-      });
+      const { user } = connection;
+      turn = await this.chat.begin(user.id, toChatInput(dto), { apiKey: user.apiKey });
     } catch (error) {
       this.sendError(ws, error, clientId);
       return;

@@ -41,7 +41,8 @@ const IDEMPOTENCY_HEADER = {
   required: false,
   description:
     'Optional, 1–255 printable ASCII characters, scoped to the user. A retry with the same key and body ' +
-    'returns the first result (on /stream replayed as start, one delta with the whole reply, done) and ' +
+    'returns the first result (on /stream replayed as start, one delta with the whole reply, done, ' +
+    'numbered like the first stream so a resume from a replayed id adds nothing twice) and ' +
     'stores nothing twice; a provider failure is replayed as the same error. While the first request ' +
     'runs → 409; the same key with a different body → 409. Kept for CHAT__IDEMPOTENCY_TTL_SECONDS.',
   // The rule parseIdempotencyKey enforces: printable ASCII, not blank.
@@ -126,7 +127,7 @@ export class ChatController {
   ): Promise<ChatResponseDto> {
     const turn = await this.chat.begin(user.id, toChatInput(body), {
       idempotencyKey: parseIdempotencyKey(idempotencyKey),
-      apiKeyId: user.apiKeyId,
+      apiKey: user.apiKey,
     });
     const onClose = () => {
       if (!res.writableFinished) turn.leave();
@@ -201,7 +202,7 @@ export class ChatController {
   ): Promise<void> {
     const turn = await this.chat.begin(user.id, toChatInput(body), {
       idempotencyKey: parseIdempotencyKey(idempotencyKey),
-      apiKeyId: user.apiKeyId,
+      apiKey: user.apiKey,
     });
     const sse = new SseWriter(res, this.config.chat.heartbeatMs);
     const onClose = () => {

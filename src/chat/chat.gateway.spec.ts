@@ -81,9 +81,11 @@ describe(ChatGateway.name, () => {
           payload: expect.objectContaining({ finish_reason: 'stop', ...extra, seq: 4 }),
         },
       ]);
+      // A token, not a personal API key: no key quota applies.
       expect(sut.chat.begin).toHaveBeenCalledWith(
         alice.user.id,
         expect.objectContaining({ message: 'Hi' }),
+        { apiKey: undefined },
       );
     });
 

@@ -155,9 +155,8 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       this.admit(socket);
       await socket.data.revalidate?.();
       const dto = await validatePayload(SocketChatRequestDto, payload);
-      turn = await this.chat.begin(socket.data.user.id, toChatInput(dto), {
-        apiKeyId: socket.data.user.apiKeyId,
-      });
+      const { user } = socket.data;
+      turn = await this.chat.begin(user.id, toChatInput(dto), { apiKey: user.apiKey });
     } catch (error) {
       const { status, body } = mapError(error);
       if (status >= 500) this.logger.error({ err: error }, 'chat:send failed');

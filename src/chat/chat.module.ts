@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { FilesModule } from '../files/files.module';
 import { AccessTokenModule } from '../auth/access-token.module';
 import { PresetsModule } from '../presets/presets.module';
 import { UsageModule } from '../usage/usage.module';
@@ -37,7 +38,7 @@ import { SessionTitleService } from './turn/session-title.service';
  * HistoryModule; MetricsService from the global MetricsModule.
  */
 @Module({
-  imports: [AccessTokenModule, ProvidersModule, PresetsModule, UsageModule],
+  imports: [AccessTokenModule, ProvidersModule, PresetsModule, UsageModule, FilesModule],
   controllers: [ChatController],
   providers: [
     ChatService,

@@ -23,6 +23,7 @@ function message(
     completionTokens: null,
     error: null,
     feedback: null,
+    attachments: [],
     createdAt: new Date(),
   };
 }

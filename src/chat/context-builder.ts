@@ -9,8 +9,10 @@ export interface ContextInput {
   systemPrompt?: string;
   /** The session's earlier messages, oldest first (any status). */
   history: MessageRecord[];
-  /** The new user message. */
-  userMessage: string;
+  /** The new user message: its text, or the prompt message with its attachments. */
+  userMessage: string | ProviderMessage;
+  /** How a stored message enters the prompt (attachments resolved); its text alone by default. */
+  promptOf?: (message: MessageRecord) => ProviderMessage;
   /** The model's context window in tokens; undefined = unknown (nothing is trimmed for size). */
   contextWindow?: number;
   /** Tokens reserved for the reply (`max_tokens` or CHAT__REPLY_TOKEN_BUDGET). */
@@ -40,8 +42,11 @@ export function buildContext(input: ContextInput, count: MessagesTokenCounter): 
   const system: ProviderMessage[] = input.systemPrompt
     ? [{ role: 'system', content: input.systemPrompt }]
     : [];
-  const user: ProviderMessage = { role: 'user', content: input.userMessage };
-  let history = completeExchanges(input.history);
+  const user: ProviderMessage =
+    typeof input.userMessage === 'string'
+      ? { role: 'user', content: input.userMessage }
+      : input.userMessage;
+  let history = completeExchanges(input.history, input.promptOf);
 
   if (input.contextWindow === undefined) {
     const messages = [...system, ...history, user];
@@ -90,7 +95,10 @@ export function buildContext(input: ContextInput, count: MessagesTokenCounter): 
  * Keeps only complete messages: an assistant reply that failed, was aborted or is still pending is
  * dropped together with the user message it answered, so the context alternates cleanly.
  */
-export function completeExchanges(history: MessageRecord[]): ProviderMessage[] {
+export function completeExchanges(
+  history: MessageRecord[],
+  promptOf: (message: MessageRecord) => ProviderMessage = textOnly,
+): ProviderMessage[] {
   const kept: ProviderMessage[] = [];
   for (let i = 0; i < history.length; i++) {
     const message = history[i];
@@ -100,9 +108,13 @@ export function completeExchanges(history: MessageRecord[]): ProviderMessage[] {
       i++;
       continue;
     }
-    kept.push({ role: message.role, content: message.content });
+    kept.push(promptOf(message));
   }
   return kept;
+}
+
+function textOnly(message: MessageRecord): ProviderMessage {
+  return { role: message.role, content: message.content };
 }
 
 /** Providers such as Gemini need the conversation to open with a user turn. */

@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import {
   BeforeApplicationShutdown,
   Injectable,
   Logger,
   OnApplicationBootstrap,
+  OnApplicationShutdown,
   Optional,
 } from '@nestjs/common';
 import { AppConfig } from '@app/config';
@@ -17,15 +19,24 @@ interface Running {
   controller: AbortController;
   finished: Promise<void>;
   markFinished: () => void;
-  /** Connections streaming this generation: the one that started it, plus resumes. */
+  /** Connections of this process streaming this generation: the one that started it, plus resumes. */
   clients: number;
+  /** Resumes served by other instances: their count per instance, until the lease runs out. */
+  remote: Map<string, { count: number; expiresAt: number }>;
   /** Runs out CHAT__RESUME_WINDOW_MS after the last client left, then aborts. */
   window?: NodeJS.Timeout;
 }
 
 const ABORT_CHANNEL_PREFIX = 'chat:abort:';
-/** `attach` / `detach` of a resume served by another instance, by message id. */
+/**
+ * `<instance id> <count>`: how many resumes of a message (the channel's suffix) an instance
+ * serves, sent when it changes and renewed every REMOTE_RESUME_RENEW_MS.
+ */
 const CLIENTS_CHANNEL_PREFIX = 'chat:clients:';
+/** How often an instance renews the resumes it serves for generations running elsewhere. */
+export const REMOTE_RESUME_RENEW_MS = 5_000;
+/** A remote instance's resumes count until this long after its last renewal (it may have died). */
+export const REMOTE_RESUME_LEASE_MS = 3 * REMOTE_RESUME_RENEW_MS;
 
 /**
  * The generations running in this process, one AbortController per session. An abort request
@@ -34,13 +45,20 @@ const CLIENTS_CHANNEL_PREFIX = 'chat:clients:';
  *
  * It also counts each generation's clients: when the last one leaves, the generation keeps
  * running for CHAT__RESUME_WINDOW_MS (0: aborted at once), and a resume within the window keeps
- * it going. A resume served by another instance tells the owner over Redis
- * (`chat:clients:<message_id>`).
+ * it going. An instance serving resumes of a generation running elsewhere tells the owner how
+ * many over Redis (`chat:clients:<message_id>`) and renews that count; an instance that dies
+ * stops renewing, and after REMOTE_RESUME_LEASE_MS its resumes no longer count.
  */
 @Injectable()
-export class GenerationRegistry implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class GenerationRegistry
+  implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
   private readonly logger = new Logger(GenerationRegistry.name);
   private readonly running = new Map<string, Running>();
+  private readonly instanceId = randomUUID();
+  /** Resumes this process serves of generations running elsewhere, per message id. */
+  private readonly servedRemotely = new Map<string, number>();
+  private leaseTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly config: AppConfig,
@@ -52,9 +70,8 @@ export class GenerationRegistry implements OnApplicationBootstrap, BeforeApplica
     if (!subscriber) return;
     subscriber.on('pmessage', (_pattern: string, channel: string, message: string) => {
       if (channel.startsWith(CLIENTS_CHANNEL_PREFIX)) {
-        const messageId = channel.slice(CLIENTS_CHANNEL_PREFIX.length);
-        if (message === 'attach') this.attachLocal(messageId);
-        else this.detachLocal(messageId);
+        const [instanceId, count] = message.split(' ');
+        this.countRemote(channel.slice(CLIENTS_CHANNEL_PREFIX.length), instanceId, Number(count));
         return;
       }
       this.abortLocal(channel.slice(ABORT_CHANNEL_PREFIX.length), message as AbortReason);
@@ -66,6 +83,12 @@ export class GenerationRegistry implements OnApplicationBootstrap, BeforeApplica
       .catch((error: unknown) => {
         this.logger.error({ err: error }, 'Could not subscribe to abort requests');
       });
+    this.leaseTimer = setInterval(() => void this.renewLeases(), REMOTE_RESUME_RENEW_MS);
+    this.leaseTimer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.leaseTimer);
   }
 
   /**
@@ -83,6 +106,7 @@ export class GenerationRegistry implements OnApplicationBootstrap, BeforeApplica
       finished,
       markFinished,
       clients: 1,
+      remote: new Map(),
     });
     return controller;
   }
@@ -108,12 +132,15 @@ export class GenerationRegistry implements OnApplicationBootstrap, BeforeApplica
 
   /** A client resumed the generation of `messageId` (here or on its owner instance). */
   async attach(messageId: string): Promise<void> {
-    if (!this.attachLocal(messageId)) await this.publishClients(messageId, 'attach');
+    if (this.attachLocal(messageId)) return;
+    await this.serveRemotely(messageId, (this.servedRemotely.get(messageId) ?? 0) + 1);
   }
 
   /** A resuming client of `messageId` went away. */
   async detach(messageId: string): Promise<void> {
-    if (!this.detachLocal(messageId)) await this.publishClients(messageId, 'detach');
+    const served = this.servedRemotely.get(messageId);
+    if (served !== undefined) await this.serveRemotely(messageId, served - 1);
+    else this.detachLocal(messageId);
   }
 
   /** True when this process runs the generation of `messageId`. */
@@ -171,16 +198,54 @@ export class GenerationRegistry implements OnApplicationBootstrap, BeforeApplica
     return true;
   }
 
-  private detachLocal(messageId: string): boolean {
+  private detachLocal(messageId: string): void {
     const entry = this.byMessage(messageId);
-    if (!entry) return false;
-    this.leaveEntry(entry);
-    return true;
+    if (entry) this.leaveEntry(entry);
   }
 
   private leaveEntry(entry: Running): void {
     entry.clients = Math.max(0, entry.clients - 1);
-    if (entry.clients > 0 || entry.controller.signal.aborted) return;
+    this.startWindowIfAlone(entry);
+  }
+
+  /** Another instance serves `count` resumes of a generation, maybe one running here. */
+  private countRemote(messageId: string, instanceId: string, count: number): void {
+    const entry = this.byMessage(messageId);
+    if (!entry || instanceId === this.instanceId || !Number.isInteger(count)) return;
+    if (count > 0) {
+      entry.remote.set(instanceId, { count, expiresAt: Date.now() + REMOTE_RESUME_LEASE_MS });
+      clearTimeout(entry.window);
+      entry.window = undefined;
+    } else if (entry.remote.delete(instanceId)) {
+      this.startWindowIfAlone(entry);
+    }
+  }
+
+  private async serveRemotely(messageId: string, count: number): Promise<void> {
+    if (count > 0) this.servedRemotely.set(messageId, count);
+    else this.servedRemotely.delete(messageId);
+    await this.publishClients(messageId, count);
+  }
+
+  /** Renews the resumes served here; forgets those of instances that stopped renewing. */
+  private async renewLeases(): Promise<void> {
+    const now = Date.now();
+    for (const entry of this.running.values()) {
+      let expired = false;
+      for (const [instanceId, lease] of entry.remote) {
+        if (lease.expiresAt > now) continue;
+        entry.remote.delete(instanceId);
+        expired = true;
+      }
+      if (expired) this.startWindowIfAlone(entry);
+    }
+    await Promise.all(
+      [...this.servedRemotely].map(([messageId, count]) => this.publishClients(messageId, count)),
+    );
+  }
+
+  private startWindowIfAlone(entry: Running): void {
+    if (entry.clients > 0 || entry.remote.size > 0 || entry.controller.signal.aborted) return;
     const windowMs = this.config.chat.resumeWindowMs;
     if (windowMs === 0) {
       entry.controller.abort('client_disconnected');
@@ -188,7 +253,7 @@ export class GenerationRegistry implements OnApplicationBootstrap, BeforeApplica
     }
     clearTimeout(entry.window);
     entry.window = setTimeout(() => {
-      if (entry.clients === 0 && !entry.controller.signal.aborted) {
+      if (entry.clients === 0 && entry.remote.size === 0 && !entry.controller.signal.aborted) {
         entry.controller.abort('client_disconnected');
       }
     }, windowMs);
@@ -199,10 +264,13 @@ export class GenerationRegistry implements OnApplicationBootstrap, BeforeApplica
     return [...this.running.values()].find((entry) => entry.messageId === messageId);
   }
 
-  private async publishClients(messageId: string, change: 'attach' | 'detach'): Promise<void> {
+  private async publishClients(messageId: string, count: number): Promise<void> {
     if (!this.redis) return;
     try {
-      await this.redis.commands.publish(CLIENTS_CHANNEL_PREFIX + messageId, change);
+      await this.redis.commands.publish(
+        CLIENTS_CHANNEL_PREFIX + messageId,
+        `${this.instanceId} ${count}`,
+      );
     } catch (error) {
       this.logger.warn({ err: error, messageId }, 'Could not publish a resume');
     }

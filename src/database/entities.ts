@@ -8,6 +8,8 @@ import { Preset } from '../presets/entities/preset.entity';
 import { BudgetOverride } from '../usage/entities/budget-override.entity';
 import { UsageDaily } from '../usage/entities/usage-daily.entity';
 import { UsageRecord } from '../usage/entities/usage-record.entity';
+import { StoredFile } from '../files/entities/stored-file.entity';
+import { FileUse } from '../files/entities/file-use.entity';
 
 /** Every TypeORM entity; the app, the CLI data source and tests load this one list. */
 export const ENTITIES = [
@@ -21,4 +23,6 @@ export const ENTITIES = [
   UsageRecord,
   UsageDaily,
   BudgetOverride,
+  StoredFile,
+  FileUse,
 ];

@@ -52,6 +52,7 @@ export function newMessageRecord(
     completionTokens: message.completionTokens ?? null,
     error: message.error ?? null,
     feedback: null,
+    attachments: message.attachments ? [...message.attachments] : [],
     createdAt: now,
   };
 }

@@ -29,6 +29,13 @@ export const NO_SETTINGS: SessionSettings = Object.freeze({
   maxTokens: null,
 });
 
+/** A file a user message attaches: a reference (the file itself belongs to the files module). */
+export interface MessageAttachment {
+  id: string;
+  name: string;
+  mediaType: string;
+}
+
 export interface SessionRecord {
   id: string;
   userId: string;
@@ -63,6 +70,8 @@ export interface MessageRecord {
   error: string | null;
   /** The owner's rating of this reply, or null. */
   feedback: MessageFeedback | null;
+  /** Files the message attaches, in order (empty for most). */
+  attachments: MessageAttachment[];
   createdAt: Date;
 }
 
@@ -79,6 +88,7 @@ export interface NewMessage {
   promptTokens?: number | null;
   completionTokens?: number | null;
   error?: string | null;
+  attachments?: MessageAttachment[];
 }
 
 export type MessagePatch = Partial<

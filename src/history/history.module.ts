@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import type { AppConfig } from '@app/config';
 import { AccessTokenModule } from '../auth/access-token.module';
+import { FilesModule } from '../files/files.module';
 import { PresetsModule } from '../presets/presets.module';
 import { ProvidersModule } from '../providers/providers.module';
 import { HistoryController } from './history.controller';
@@ -25,7 +26,7 @@ export class HistoryModule {
     return {
       module: HistoryModule,
       global: true,
-      imports: [AccessTokenModule, ProvidersModule, PresetsModule, persistence],
+      imports: [AccessTokenModule, ProvidersModule, PresetsModule, FilesModule, persistence],
       controllers: [HistoryController],
       providers: [HistoryService, ...health],
       exports: [HistoryService, ...health],

@@ -1,4 +1,5 @@
 import { InvalidInputError, mapError } from '@app/common';
+import type { FilesService } from '../files/files.service';
 import type { PresetsService } from '../presets/presets.service';
 import type { ProvidersService } from '../providers/providers.service';
 import { messageRecord, sessionRecord } from '../../test/factories/chat-turn.factory';
@@ -65,13 +66,17 @@ const presets = {
   }),
 } as unknown as PresetsService;
 
+const files = {
+  releaseSession: jest.fn().mockResolvedValue(undefined),
+} as unknown as FilesService;
+
 describe(HistoryService.name, () => {
   let store: jest.Mocked<HistoryStore>;
   let sut: HistoryService;
 
   beforeEach(() => {
     store = newStore();
-    sut = new HistoryService(store, providers, presets);
+    sut = new HistoryService(store, providers, presets, files);
   });
 
   describe('the 404 rule', () => {
@@ -116,6 +121,7 @@ describe(HistoryService.name, () => {
       });
       await expect(sut.deleteSession('alice', SESSION_ID)).resolves.toBeUndefined();
       expect(store.deleteSession).toHaveBeenCalledWith('alice', SESSION_ID);
+      expect(files.releaseSession).toHaveBeenCalledWith('alice', SESSION_ID);
     });
   });
 
@@ -191,6 +197,7 @@ describe(HistoryService.name, () => {
           model: 'test/model',
           usage: { prompt_tokens: 4, completion_tokens: 2, tokens: 6 },
           feedback: null,
+          attachments: [],
           created_at: '2026-01-01T00:00:00.000Z',
         },
       ]);
@@ -254,7 +261,13 @@ describe(HistoryService.name, () => {
 
       expect(await sut.startExchange(SESSION_ID, 'Hello', 'test/model')).toBe(reply);
       expect(store.appendMessages).toHaveBeenCalledWith(SESSION_ID, [
-        { role: 'user', content: 'Hello', status: 'complete', parentId: undefined },
+        {
+          role: 'user',
+          content: 'Hello',
+          status: 'complete',
+          parentId: undefined,
+          attachments: [],
+        },
         { role: 'assistant', content: '', status: 'pending', model: 'test/model' },
       ]);
     });

@@ -1,9 +1,11 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
+import { FilesService } from '../files/files.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { PresetsService } from '../presets/presets.service';
 import { ProvidersService } from '../providers/providers.service';
 import {
   HistoryStore,
+  MessageAttachment,
   MessageFeedback,
   MessagePatch,
   PendingReply,
@@ -90,6 +92,7 @@ export class HistoryService {
     private readonly store: HistoryStore,
     private readonly providers: ProvidersService,
     private readonly presets: PresetsService,
+    private readonly files: FilesService,
     @Optional() private readonly metrics?: MetricsService,
   ) {}
 
@@ -314,8 +317,14 @@ export class HistoryService {
     return mapSessionSummary(renamed);
   }
 
+  /** Deletes the session with its messages, and the files they attached that no other session uses. */
   async deleteSession(userId: string, sessionId: string): Promise<void> {
-    await this.owned(sessionId, (id) => this.store.deleteSession(userId, id));
+    let deleted = '';
+    await this.owned(sessionId, async (id) => {
+      deleted = id;
+      return this.store.deleteSession(userId, id);
+    });
+    await this.files.releaseSession(userId, deleted);
   }
 
   /** Erases every session of a user with its messages (account deletion). */
@@ -324,7 +333,8 @@ export class HistoryService {
   }
 
   /**
-   * Stores the user's message (under `parentId`: see TurnBase; undefined for the active leaf) and
+   * Stores the user's message (under `parentId`: see TurnBase; undefined for the active leaf) with
+   * the files it attaches, and
    * an empty `pending` reply of `model` in one step, and returns the reply, which finishReply
    * completes once the generation ends. The reply becomes the active leaf.
    */
@@ -333,9 +343,10 @@ export class HistoryService {
     message: string,
     model: string,
     parentId?: string | null,
+    attachments: MessageAttachment[] = [],
   ): Promise<MessageRecord> {
     const [, reply] = await this.store.appendMessages(sessionId, [
-      { role: 'user', content: message, status: 'complete', parentId },
+      { role: 'user', content: message, status: 'complete', parentId, attachments },
       { role: 'assistant', content: '', status: 'pending', model },
     ]);
     return reply;
@@ -471,6 +482,8 @@ function importedRecords(
     completionTokens: message.completionTokens,
     error: message.status === 'error' ? 'The reply failed before it was imported' : null,
     feedback: message.feedback,
+    // Files are not part of an export: an imported conversation attaches none.
+    attachments: [],
     createdAt: message.createdAt,
   }));
   const active = draft.activeKey === null ? undefined : ids.get(draft.activeKey);

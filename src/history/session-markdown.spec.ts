@@ -32,6 +32,7 @@ function message(seq: number, overrides: Partial<MessageRecord> = {}): MessageRe
     completionTokens: null,
     error: null,
     feedback: null,
+    attachments: [],
     createdAt: at(seq),
     ...overrides,
   };

@@ -54,6 +54,20 @@ describe(MetricsService.name, () => {
     expect(sum).toMatchObject({ labels: { method: 'GET', route: '/x', status: '200' }, value: 0 });
   });
 
+  it('counts prompt cache reads and writes under their own kinds', async () => {
+    sut.providerTokens('anthropic', 'claude-sonnet-4-5', 3000, 20, {
+      readTokens: 2000,
+      writeTokens: 900,
+    });
+    const tokens = await values(sut, 'chatbot_provider_tokens_total');
+    expect(Object.fromEntries(tokens.map((value) => [value.labels.kind, value.value]))).toEqual({
+      prompt: 3000,
+      completion: 20,
+      cache_read: 2000,
+      cache_write: 900,
+    });
+  });
+
   it('adds no token series for zero counts', async () => {
     sut.providerTokens('p', 'm', 0, 5);
     const tokens = await values(sut, 'chatbot_provider_tokens_total');

@@ -94,7 +94,7 @@ export class MetricsService {
 
   private readonly providerTokenCounter = new Counter({
     name: 'chatbot_provider_tokens_total',
-    help: 'Tokens reported by upstream providers, by kind (prompt or completion).',
+    help: 'Tokens reported by upstream providers, by kind: prompt, completion, and the parts of the prompt read from (cache_read) or written to (cache_write) the provider prompt cache.',
     labelNames: ['provider', 'model', 'kind'] as const,
     registers: [this.registry],
   });
@@ -233,17 +233,22 @@ export class MetricsService {
     this.providerFallbacks.inc({ from_model: fromModel, to_model: toModel });
   }
 
+  /** Cache reads and writes are parts of `promptTokens`, counted again under their own kinds. */
   providerTokens(
     provider: string,
     model: string,
     promptTokens: number,
     completionTokens: number,
+    cache: { readTokens?: number; writeTokens?: number } = {},
   ): void {
-    if (promptTokens > 0) {
-      this.providerTokenCounter.inc({ provider, model, kind: 'prompt' }, promptTokens);
-    }
-    if (completionTokens > 0) {
-      this.providerTokenCounter.inc({ provider, model, kind: 'completion' }, completionTokens);
+    const counts: [string, number][] = [
+      ['prompt', promptTokens],
+      ['completion', completionTokens],
+      ['cache_read', cache.readTokens ?? 0],
+      ['cache_write', cache.writeTokens ?? 0],
+    ];
+    for (const [kind, count] of counts) {
+      if (count > 0) this.providerTokenCounter.inc({ provider, model, kind }, count);
     }
   }
 

@@ -11,7 +11,13 @@ import { ChatCompletionsService } from './chat-completions.service';
 import type { CompletionInput } from './completion-input';
 import { ContextLengthExceededError, ModelNotFoundError } from './openai-errors';
 
-const MODEL = { id: 'local/echo', provider: 'local', model: 'echo', contextWindow: 1000 };
+const MODEL = {
+  id: 'local/echo',
+  provider: 'local',
+  model: 'echo',
+  contextWindow: 1000,
+  inputs: [],
+};
 
 function input(overrides: Partial<CompletionInput> = {}): CompletionInput {
   return {
@@ -40,6 +46,9 @@ const reply = (...texts: string[]): GenerationEvent[] => [
     usage: { promptTokens: 7, completionTokens: 3, totalTokens: 10 },
   },
 ];
+
+/** The personal API key of a request, with a daily token quota of its own. */
+const KEY = { id: 'k1', tokensPerDay: 50 };
 
 describe(ChatCompletionsService.name, () => {
   let providers: { resolveModel: jest.Mock; stream: jest.Mock };
@@ -70,9 +79,10 @@ describe(ChatCompletionsService.name, () => {
     );
   });
 
-  it('streams the reply statelessly, with the provider usage charged to the user', async () => {
+  it('streams the reply statelessly, with the provider usage charged to the user and the key', async () => {
     providers.stream.mockReturnValue(events(reply('Hel', 'lo')));
-    const run = await sut.begin('u1', input(), undefined);
+    const run = await sut.begin('u1', input(), undefined, KEY);
+    expect(quota.assertWithinQuota).toHaveBeenCalledWith('u1', KEY);
     const seen: string[] = [];
     const result = await run.run((text) => seen.push(text));
     expect(seen).toEqual(['Hel', 'lo']);
@@ -83,7 +93,7 @@ describe(ChatCompletionsService.name, () => {
       usage: { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 },
     });
     expect(run.sessionId).toBeUndefined();
-    expect(quota.recordUsage).toHaveBeenCalledWith('u1', 10);
+    expect(quota.recordUsage).toHaveBeenCalledWith('u1', 10, KEY.id);
     expect(chat.begin).not.toHaveBeenCalled();
   });
 
@@ -157,7 +167,7 @@ describe(ChatCompletionsService.name, () => {
       { role: 'system' as const, content: 'B' },
       { role: 'user' as const, content: 'new message' },
     ];
-    const run = await sut.begin('u1', input({ messages, temperature: 0.5 }), 's1', 'key1');
+    const run = await sut.begin('u1', input({ messages, temperature: 0.5 }), 's1', KEY);
     expect(chat.begin).toHaveBeenCalledWith(
       'u1',
       {
@@ -168,7 +178,7 @@ describe(ChatCompletionsService.name, () => {
         temperature: 0.5,
         maxTokens: undefined,
       },
-      { apiKeyId: 'key1' },
+      { apiKey: KEY },
     );
     expect(run.sessionId).toBe('s1');
     expect((await run.run(() => undefined)).usage).toEqual({

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { codePointLength, DomainError, InvalidInputError } from '@app/common';
+import type { ApiKeyQuota } from '../auth/auth-user';
 import { ChatService } from '../chat/chat.service';
 import { ReplyFailedError, type ChatTurn } from '../chat/chat-turn';
 import { MAX_SYSTEM_PROMPT_CHARS } from '../chat/dto/chat-request.dto';
@@ -21,6 +22,23 @@ export interface CompletionUsage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** OpenAI's place for prompt cache hits; only when the provider reported some. */
+  prompt_tokens_details?: { cached_tokens: number };
+}
+
+/** Usage in OpenAI's names; `cacheRead` tokens go to `prompt_tokens_details.cached_tokens`. */
+function completionUsage(
+  prompt: number,
+  completion: number,
+  total: number,
+  cacheRead: number | undefined,
+): CompletionUsage {
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: total,
+    ...(cacheRead ? { prompt_tokens_details: { cached_tokens: cacheRead } } : {}),
+  };
 }
 
 /** How a completion ended; `failure` is set when the provider failed (mapped by the transport). */
@@ -65,15 +83,16 @@ export class ChatCompletionsService {
     private readonly prices: PriceCatalog,
   ) {}
 
+  /** `apiKey`: the personal API key of the request, whose own daily token quota applies too. */
   async begin(
     userId: string,
     input: CompletionInput,
     sessionId: string | undefined,
-    apiKeyId?: string,
+    apiKey?: ApiKeyQuota,
   ): Promise<CompletionRun> {
     const model = this.resolveModel(input.model);
     if (sessionId !== undefined || input.store) {
-      return this.beginStored(userId, input, model, sessionId ?? null, apiKeyId);
+      return this.beginStored(userId, input, model, sessionId ?? null, apiKey);
     }
     const promptTokens = countMessagesTokens(input.messages);
     const room = model.contextWindow - (input.maxTokens ?? 0);
@@ -83,7 +102,7 @@ export class ChatCompletionsService {
           `(${model.contextWindow} tokens${input.maxTokens ? `, ${input.maxTokens} kept for the reply` : ''})`,
       );
     }
-    await this.quota.assertWithinQuota(userId);
+    await this.quota.assertWithinQuota(userId, apiKey);
     const budget = await this.budgets.reserve(
       userId,
       model.id,
@@ -93,7 +112,7 @@ export class ChatCompletionsService {
     return new StatelessCompletion(
       { providers: this.providers, quota: this.quota, budgets: this.budgets, prices: this.prices },
       this.logger,
-      { userId, apiKeyId, budget },
+      { userId, apiKeyId: apiKey?.id, budget },
       model,
       input,
       promptTokens,
@@ -115,7 +134,7 @@ export class ChatCompletionsService {
     input: CompletionInput,
     model: ResolvedModel,
     sessionId: string | null,
-    apiKeyId: string | undefined,
+    apiKey: ApiKeyQuota | undefined,
   ): Promise<CompletionRun> {
     if (input.stops.length) {
       throw new InvalidInputError('stop cannot be used when the exchange is stored', [
@@ -151,7 +170,7 @@ export class ChatCompletionsService {
         temperature: input.temperature,
         maxTokens: input.maxTokens,
       },
-      { apiKeyId },
+      { apiKey },
     );
     return new StoredCompletion(turn);
   }
@@ -224,11 +243,12 @@ class StatelessCompletion implements CompletionRun {
           result.model = event.model;
           result.finishReason = event.finishReason;
           providerUsage = event.usage;
-          reported = {
-            prompt_tokens: event.usage.promptTokens,
-            completion_tokens: event.usage.completionTokens,
-            total_tokens: event.usage.totalTokens,
-          };
+          reported = completionUsage(
+            event.usage.promptTokens,
+            event.usage.completionTokens,
+            event.usage.totalTokens,
+            event.usage.cacheReadTokens,
+          );
         }
       }
       emit(scanner.flush());
@@ -257,7 +277,11 @@ class StatelessCompletion implements CompletionRun {
             total_tokens: this.promptTokens + completion,
           };
     if (!result.failure || result.text) {
-      await this.services.quota.recordUsage(this.caller.userId, result.usage.total_tokens);
+      await this.services.quota.recordUsage(
+        this.caller.userId,
+        result.usage.total_tokens,
+        this.caller.apiKeyId,
+      );
     }
     const estimated = result.text
       ? {
@@ -297,11 +321,12 @@ class StoredCompletion implements CompletionRun {
     return {
       text: outcome.reply,
       model: outcome.model,
-      usage: {
-        prompt_tokens: outcome.usage.prompt_tokens,
-        completion_tokens: outcome.usage.completion_tokens,
-        total_tokens: outcome.usage.tokens,
-      },
+      usage: completionUsage(
+        outcome.usage.prompt_tokens,
+        outcome.usage.completion_tokens,
+        outcome.usage.tokens,
+        outcome.usage.cache_read_tokens,
+      ),
       finishReason: outcome.finish_reason,
       failure: outcome.failure,
     };

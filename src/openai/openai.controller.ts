@@ -232,7 +232,7 @@ export class OpenAiController {
       user.id,
       input,
       parseSessionHeader(sessionHeader),
-      user.apiKeyId,
+      user.apiKey,
     );
     if (run.sessionId) res.setHeader(SESSION_HEADER, run.sessionId);
     const identity: CompletionIdentity = {

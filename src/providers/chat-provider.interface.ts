@@ -2,17 +2,37 @@
 
 export type ChatRole = 'system' | 'user' | 'assistant';
 
+/** An image or PDF attached to a user message, as every adapter receives it. */
+export interface BinaryInput {
+  kind: 'image' | 'pdf';
+  /** `image/png`, `image/jpeg`, `image/webp`, `image/gif` or `application/pdf`. */
+  mediaType: string;
+  /** The uploaded file name (APIs that label documents get it). */
+  name: string;
+  /** The file's bytes, base64-encoded. */
+  data: string;
+}
+
 export interface ProviderMessage {
   role: ChatRole;
+  /** The text; attached text files are already inlined here with their names. */
   content: string;
+  /**
+   * Images and PDFs of a user message, after its text, in the order attached. Each adapter turns
+   * them into its API's parts in one function (`toOpenAiContent`, `toGeminiParts`, …).
+   */
+  inputs?: BinaryInput[];
 }
 
 export interface TokenUsage {
+  /** Every prompt token, cached ones included. */
   promptTokens: number;
   completionTokens: number;
   totalTokens: number;
-  /** Prompt tokens the provider served from its cache (part of promptTokens), when it says. */
-  cachedPromptTokens?: number;
+  /** Part of promptTokens served from the provider's prompt cache, when it says so. */
+  cacheReadTokens?: number;
+  /** Part of promptTokens written to the provider's prompt cache (Anthropic), when it says so. */
+  cacheWriteTokens?: number;
   /** The provider's own charge for the call in USD (OpenRouter's `usage.cost`), when it says. */
   costUsd?: number;
 }

@@ -1,4 +1,5 @@
 import type { FinishReason, ProviderMessage, TokenUsage } from './chat-provider.interface';
+import type { BinaryInputKind } from './model-catalog';
 
 /** One generation as ChatService asks for it; everything optional falls back to config. */
 export interface GenerationRequest {
@@ -47,6 +48,8 @@ export interface ListedModel {
   id: string;
   provider: string;
   contextWindow?: number;
+  /** Attachments it takes besides text (the catalog's `inputs`). */
+  inputs: readonly BinaryInputKind[];
   default: boolean;
 }
 
@@ -58,4 +61,6 @@ export interface ResolvedModel {
   /** The provider's own name for the model. */
   model: string;
   contextWindow: number;
+  /** Attachments it takes besides text (the catalog's `inputs`). */
+  inputs: readonly BinaryInputKind[];
 }

@@ -104,6 +104,7 @@ describe(ProviderRegistry.name, () => {
         provider: 'groq',
         model: 'llama-3.3-70b-versatile',
         contextWindow: 131_072,
+        inputs: [],
       });
     });
 
@@ -114,6 +115,7 @@ describe(ProviderRegistry.name, () => {
         provider: 'openrouter',
         model: 'mistralai/mixtral-8x7b-instruct:free',
         contextWindow: 8192,
+        inputs: [],
       });
     });
 
@@ -152,6 +154,7 @@ describe(ProviderRegistry.name, () => {
         provider: 'local',
         model: 'echo',
         contextWindow: 32_768,
+        inputs: ['image', 'pdf'],
       });
     });
 
@@ -185,6 +188,7 @@ describe(ProviderRegistry.name, () => {
         id: 'openrouter/vendor/new-model',
         provider: 'openrouter',
         contextWindow: 8192,
+        inputs: [],
         default: true,
       });
       expect(unlisted.filter((model) => model.default)).toHaveLength(1);
@@ -205,6 +209,27 @@ describe(ProviderRegistry.name, () => {
         'groq/llama-3.1-8b-instant',
         'groq/llama-3.3-70b-versatile',
         'local/echo',
+      ]);
+    });
+
+    it('leaves out fallbacks that cannot read the attachments of the request', () => {
+      const sut = registry({
+        ...GROQ,
+        AI_SERVICES__GEMINI_API_KEY: 'g-key',
+        AI_SERVICES__FALLBACK_MODELS: 'groq/llama-3.3-70b-versatile,gemini/gemini-2.0-flash',
+      });
+      const ids = (needs: ('image' | 'pdf')[]) =>
+        sut.chain('local/echo', [], needs).map((model) => model.id);
+      expect(ids([])).toEqual([
+        'local/echo',
+        'groq/llama-3.3-70b-versatile',
+        'gemini/gemini-2.0-flash',
+      ]);
+      expect(ids(['image', 'pdf'])).toEqual(['local/echo', 'gemini/gemini-2.0-flash']);
+      // The requested model itself is checked before the call (400), never dropped here.
+      expect(sut.chain('groq/llama-3.1-8b-instant', [], ['image']).map((m) => m.id)).toEqual([
+        'groq/llama-3.1-8b-instant',
+        'gemini/gemini-2.0-flash',
       ]);
     });
 

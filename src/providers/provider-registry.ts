@@ -6,6 +6,7 @@ import {
   type AiServicesConfig,
   type ProviderCredentials,
 } from '@app/config';
+import { ANTHROPIC_DEFAULT_BASE_URL, AnthropicProvider } from './adapters/anthropic.provider';
 import { GeminiProvider } from './adapters/gemini.provider';
 import { LocalProvider } from './adapters/local.provider';
 import {
@@ -15,7 +16,9 @@ import {
 import type { ChatProvider } from './chat-provider.interface';
 import type { ListedModel, ResolvedModel } from './generation.types';
 import {
+  type BinaryInputKind,
   catalogModels,
+  binaryInputsFor,
   contextWindowFor,
   DEFAULT_CONTEXT_WINDOW,
   LOCAL_MODEL_ID,
@@ -112,6 +115,20 @@ export const PROVIDER_REGISTRATIONS: readonly ProviderRegistration[] = [
     maxTokensParam: 'max_completion_tokens',
   }),
   {
+    name: 'anthropic',
+    create: ({ ai }) =>
+      ai.anthropic.keys.length === 0
+        ? undefined
+        : {
+            keys: ai.anthropic.keys,
+            provider: new AnthropicProvider({
+              baseUrl: ai.anthropic.baseUrl ?? ANTHROPIC_DEFAULT_BASE_URL,
+              defaultMaxTokens: ai.anthropic.defaultMaxTokens,
+              timeoutMs: ai.resilience.totalTimeoutMs,
+            }),
+          },
+  },
+  {
     name: 'openai-compatible',
     create: ({ ai }) =>
       !ai.openaiCompatible.baseUrl || ai.openaiCompatible.models.length === 0
@@ -204,6 +221,7 @@ export class ProviderRegistry {
           id: model.id,
           provider: model.provider,
           contextWindow: model.contextWindow,
+          inputs: binaryInputsFor(model.provider, model.id.slice(model.provider.length + 1)),
           default: model.id === this.defaultModel.id,
         });
       }
@@ -214,6 +232,7 @@ export class ProviderRegistry {
         id: this.defaultModel.id,
         provider: this.defaultModel.provider,
         contextWindow: this.defaultModel.contextWindow,
+        inputs: this.defaultModel.inputs,
         default: true,
       });
     }
@@ -238,16 +257,21 @@ export class ProviderRegistry {
 
   /**
    * The models to try for one request, in order: the requested (or default) model, the
-   * request's fallbacks, then the configured fallbacks; each once.
+   * request's fallbacks, then the configured fallbacks; each once. Fallbacks that cannot read
+   * the attachments the request carries (`needs`) are left out: they would only refuse it.
    */
-  chain(modelId?: string, fallbackModels: readonly string[] = []): ResolvedModel[] {
-    const chain = [
-      this.resolve(modelId),
-      ...fallbackModels.map((id) => this.resolve(id)),
-      ...this.configFallbacks,
-    ];
+  chain(
+    modelId?: string,
+    fallbackModels: readonly string[] = [],
+    needs: readonly BinaryInputKind[] = [],
+  ): ResolvedModel[] {
+    const primary = this.resolve(modelId);
+    const fallbacks = [...fallbackModels.map((id) => this.resolve(id)), ...this.configFallbacks];
     const seen = new Set<string>();
-    return chain.filter((model) => !seen.has(model.id) && seen.add(model.id));
+    return [
+      primary,
+      ...fallbacks.filter((model) => needs.every((kind) => model.inputs.includes(kind))),
+    ].filter((model) => !seen.has(model.id) && seen.add(model.id));
   }
 
   private tryResolve(modelId: string): ResolvedModel | undefined {
@@ -264,6 +288,7 @@ export class ProviderRegistry {
       contextWindow:
         entry.provider.listModels().find((info) => info.id === modelId)?.contextWindow ??
         contextWindowFor(providerName, model),
+      inputs: binaryInputsFor(providerName, model),
     };
   }
 

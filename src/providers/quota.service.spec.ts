@@ -44,6 +44,47 @@ describe(QuotaService.name, () => {
     expect(Math.abs(mapped.retryAfterSeconds! - expected)).toBeLessThanOrEqual(2);
   });
 
+  it("counts a key's tokens in its own daily quota and in its user's; both apply", async () => {
+    const sut = new QuotaService(config({ QUOTA__TOKENS_PER_DAY: '100' }), new MemoryQuotaStore());
+    const small = { id: 'key-small', tokensPerDay: 30 };
+    const other = { id: 'key-other', tokensPerDay: null };
+    await sut.assertWithinQuota('erin', small);
+    await sut.recordUsage('erin', 30, small.id);
+    const refused = mapError(await sut.assertWithinQuota('erin', small).catch((e: unknown) => e));
+    expect(refused.status).toBe(429);
+    expect(refused.body.detail).toBe(
+      "This API key's daily token quota of 30 tokens used up; it resets at 00:00 UTC",
+    );
+    expect(refused.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    // The user's other key (no quota of its own) and the user without a key still get through.
+    await sut.assertWithinQuota('erin', other);
+    await sut.assertWithinQuota('erin');
+    await sut.recordUsage('erin', 70, other.id);
+    // Now the user's 100 are used up: every way in is refused, with the user's quota named.
+    const user = mapError(await sut.assertWithinQuota('erin', other).catch((e: unknown) => e));
+    expect(user.body.detail).toBe(
+      'Daily token quota of 100 tokens used up; it resets at 00:00 UTC',
+    );
+  });
+
+  it('gives keys without a quota of their own QUOTA__API_KEY_TOKENS_PER_DAY (0: none)', async () => {
+    const keyed = new QuotaService(
+      config({ QUOTA__API_KEY_TOKENS_PER_DAY: '10' }),
+      new MemoryQuotaStore(),
+    );
+    const key = { id: 'key-default', tokensPerDay: null };
+    await keyed.recordUsage('frank', 10, key.id);
+    await expect(keyed.assertWithinQuota('frank', key)).rejects.toBeInstanceOf(RateLimitedError);
+    // A key's own tokens_per_day wins over the default.
+    await expect(
+      keyed.assertWithinQuota('frank', { id: key.id, tokensPerDay: 20 }),
+    ).resolves.toBeUndefined();
+
+    const unlimited = new QuotaService(config({}), new MemoryQuotaStore());
+    await unlimited.recordUsage('gina', 10_000, key.id);
+    await expect(unlimited.assertWithinQuota('gina', key)).resolves.toBeUndefined();
+  });
+
   it('ignores empty or invalid usage', async () => {
     const store = new MemoryQuotaStore();
     const sut = new QuotaService(config({}), store);

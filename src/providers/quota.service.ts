@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { RateLimitedError } from '@app/common';
 import { AppConfig, type QuotaConfig } from '@app/config';
+import type { ApiKeyQuota } from '../auth/auth-user';
 import { MetricsService } from '../metrics/metrics.service';
 import { QUOTA_STORE, type QuotaStore } from './quota/quota-store';
 
@@ -11,7 +12,9 @@ const DAY_MS = 86_400_000;
  * Per-user chat quotas, checked on every transport before a generation starts:
  * requests per minute (a sliding window: the current minute plus the previous one weighted by
  * how much of it is still inside the last 60 s, so there is no double burst at minute
- * boundaries) and tokens per UTC day (prompt + completion, recorded after each reply).
+ * boundaries) and tokens per UTC day (prompt + completion, recorded after each reply). A turn
+ * made with a personal API key also counts against the key's own daily token quota (its
+ * `tokens_per_day`, else QUOTA__API_KEY_TOKENS_PER_DAY); both apply.
  */
 @Injectable()
 export class QuotaService {
@@ -28,11 +31,12 @@ export class QuotaService {
 
   /**
    * Counts this request against the user's quotas, or throws RateLimitedError (429 with
-   * Retry-After) when the per-minute limit or the daily token budget is used up.
+   * Retry-After) when the per-minute limit or the daily token budget (the user's, or the API
+   * key's when the request used one) is used up.
    */
-  async assertWithinQuota(userId: string): Promise<void> {
+  async assertWithinQuota(userId: string, apiKey?: ApiKeyQuota): Promise<void> {
     try {
-      await this.check(userId);
+      await this.check(userId, apiKey);
     } catch (error) {
       if (error instanceof RateLimitedError) throw error;
       // The counter store (Redis) is down: serve the chat rather than fail every request.
@@ -40,16 +44,12 @@ export class QuotaService {
     }
   }
 
-  private async check(userId: string): Promise<void> {
+  private async check(userId: string, apiKey: ApiKeyQuota | undefined): Promise<void> {
     const now = Date.now();
-    const day = utcDay(now);
-    const used = await this.store.get(`tokens:${userId}:${day}`);
-    if (used >= this.limits.tokensPerDay) {
-      this.metrics?.throttled('quota');
-      throw new RateLimitedError(
-        `Daily token quota of ${this.limits.tokensPerDay} tokens used up; it resets at 00:00 UTC`,
-        Math.max(1, Math.ceil((DAY_MS - (now % DAY_MS)) / 1000)),
-      );
+    await this.checkTokens(userTokensKey(userId, now), this.limits.tokensPerDay, now, 'Daily');
+    const keyLimit = apiKey ? this.keyTokensPerDay(apiKey) : 0;
+    if (apiKey && keyLimit > 0) {
+      await this.checkTokens(keyTokensKey(apiKey.id, now), keyLimit, now, "This API key's daily");
     }
 
     const window = Math.floor(now / MINUTE_MS);
@@ -71,14 +71,34 @@ export class QuotaService {
     }
   }
 
-  /** Adds a finished reply's tokens (prompt + completion) to the user's daily count. */
-  async recordUsage(userId: string, tokens: number): Promise<void> {
+  /** 429 once `key`'s count of tokens today has reached `limit`; it resets at 00:00 UTC. */
+  private async checkTokens(key: string, limit: number, now: number, what: string): Promise<void> {
+    if ((await this.store.get(key)) < limit) return;
+    this.metrics?.throttled('quota');
+    throw new RateLimitedError(
+      `${what} token quota of ${limit} tokens used up; it resets at 00:00 UTC`,
+      Math.max(1, Math.ceil((DAY_MS - (now % DAY_MS)) / 1000)),
+    );
+  }
+
+  /** The key's own daily token limit, or 0 when it has none (only its user's applies). */
+  private keyTokensPerDay(apiKey: ApiKeyQuota): number {
+    return apiKey.tokensPerDay ?? this.limits.apiKeyTokensPerDay;
+  }
+
+  /**
+   * Adds a finished reply's tokens (prompt + completion) to the user's daily count, and to the
+   * API key's when the turn was made with one.
+   */
+  async recordUsage(userId: string, tokens: number, apiKeyId?: string): Promise<void> {
     if (!Number.isFinite(tokens) || tokens <= 0) return;
+    const now = Date.now();
     try {
-      await this.store.add(`tokens:${userId}:${utcDay(Date.now())}`, tokens, 2 * DAY_MS);
+      await this.store.add(userTokensKey(userId, now), tokens, 2 * DAY_MS);
+      if (apiKeyId) await this.store.add(keyTokensKey(apiKeyId, now), tokens, 2 * DAY_MS);
     } catch (error) {
       this.logger.error(
-        { err: error, userId, tokens },
+        { err: error, userId, apiKeyId, tokens },
         'Quota store unavailable; usage not recorded',
       );
     }
@@ -88,6 +108,9 @@ export class QuotaService {
 function utcDay(now: number): string {
   return new Date(now).toISOString().slice(0, 10);
 }
+
+const userTokensKey = (userId: string, now: number) => `tokens:${userId}:${utcDay(now)}`;
+const keyTokensKey = (apiKeyId: string, now: number) => `tokens:key:${apiKeyId}:${utcDay(now)}`;
 
 /**
  * When one more request fits: the estimate `previous * (1 - t) + current` (t = fraction of the

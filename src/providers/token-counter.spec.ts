@@ -1,4 +1,4 @@
-import { countMessagesTokens, countTokens } from './token-counter';
+import { BINARY_INPUT_TOKENS, countMessagesTokens, countTokens } from './token-counter';
 
 describe('countTokens', () => {
   it('is about 4 characters per token, rounded up', () => {
@@ -27,5 +27,14 @@ describe('countMessagesTokens', () => {
         { role: 'user', content: 'hello there' },
       ]),
     ).toBe(3 + (4 + 3) + (4 + 3));
+  });
+
+  it('adds a fixed estimate per attached image and PDF', () => {
+    const input = (kind: 'image' | 'pdf') => ({ kind, mediaType: 'x/y', name: 'f', data: 'AAAA' });
+    expect(
+      countMessagesTokens([
+        { role: 'user', content: 'abcd', inputs: [input('image'), input('pdf'), input('image')] },
+      ]),
+    ).toBe(3 + 4 + 1 + 2 * BINARY_INPUT_TOKENS.image + BINARY_INPUT_TOKENS.pdf);
   });
 });

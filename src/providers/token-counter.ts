@@ -13,6 +13,12 @@ import type { ProviderMessage, TokenUsage } from './chat-provider.interface';
 export const CHARS_PER_TOKEN = 4;
 export const MESSAGE_OVERHEAD_TOKENS = 4;
 export const REPLY_PRIMING_TOKENS = 3;
+/**
+ * Tokens assumed for an attached image or PDF. Providers charge by resolution or page count,
+ * which is not known here; these are on the high side for a typical photo (OpenAI: ≤ 1105 at
+ * high detail) and a short document.
+ */
+export const BINARY_INPUT_TOKENS = { image: 1_500, pdf: 6_000 } as const;
 
 const WIDE_CHAR = /[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]/gu;
 
@@ -28,7 +34,10 @@ export function countTokens(text: string): number {
 export function countMessagesTokens(messages: readonly ProviderMessage[]): number {
   if (messages.length === 0) return 0;
   let total = REPLY_PRIMING_TOKENS;
-  for (const message of messages) total += MESSAGE_OVERHEAD_TOKENS + countTokens(message.content);
+  for (const message of messages) {
+    total += MESSAGE_OVERHEAD_TOKENS + countTokens(message.content);
+    for (const input of message.inputs ?? []) total += BINARY_INPUT_TOKENS[input.kind];
+  }
   return total;
 }
 
@@ -37,4 +46,16 @@ export function estimateUsage(messages: readonly ProviderMessage[], text: string
   const promptTokens = countMessagesTokens(messages);
   const completionTokens = countTokens(text);
   return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
+}
+
+/** `usage` with the provider's cache reads and writes, when it reported any (0 is left out). */
+export function withCacheUsage(
+  usage: TokenUsage,
+  cacheReadTokens: number | null | undefined,
+  cacheWriteTokens?: number | null,
+): TokenUsage {
+  const result = { ...usage };
+  if (cacheReadTokens) result.cacheReadTokens = cacheReadTokens;
+  if (cacheWriteTokens) result.cacheWriteTokens = cacheWriteTokens;
+  return result;
 }

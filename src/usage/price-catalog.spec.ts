@@ -21,6 +21,7 @@ describe(PriceCatalog.name, () => {
       input: 0.05,
       output: 0.08,
       cachedInput: 0.05,
+      cacheWrite: 0.05,
     });
     expect(sut.costMicros('local/echo', usage(1000, 1000))).toBe(0);
     expect(sut.costMicros('groq/not-listed', usage(1000, 1000))).toBeNull();
@@ -34,6 +35,15 @@ describe(PriceCatalog.name, () => {
       600 * 2.5 + 400 * 1.25 + 200 * 10,
     );
     expect(sut.maxCostMicros('openai/gpt-4o', 1000, 200)).toBe(1000 * 2.5 + 200 * 10);
+  });
+
+  it('charges prompt-cache writes at their own price (Anthropic), reads at the cached price', () => {
+    const sut = new PriceCatalog(load());
+    // claude-sonnet-4-6: 3 in, 0.3 cache read, 3.75 cache write, 15 out.
+    const written = { ...usage(2000, 100, 500), cacheWriteTokens: 1200 };
+    expect(sut.costMicros('anthropic/claude-sonnet-4-6', written)).toBe(
+      300 * 3 + 500 * 0.3 + 1200 * 3.75 + 100 * 15,
+    );
   });
 
   it("takes the provider's own charge when the response carries one (OpenRouter usage.cost)", () => {
@@ -58,8 +68,14 @@ describe(PriceCatalog.name, () => {
       input: 1,
       output: 2,
       cachedInput: 1,
+      cacheWrite: 1,
     });
-    expect(sut.priceOf('compatible/tiny')).toEqual({ input: 3, output: 4, cachedInput: 0.5 });
+    expect(sut.priceOf('compatible/tiny')).toEqual({
+      input: 3,
+      output: 4,
+      cachedInput: 0.5,
+      cacheWrite: 3,
+    });
     expect(sut.priceOf('openai/gpt-4o')?.input).toBe(2.5);
   });
 
@@ -94,6 +110,6 @@ function usage(prompt: number, completion: number, cached?: number) {
     promptTokens: prompt,
     completionTokens: completion,
     totalTokens: prompt + completion,
-    ...(cached ? { cachedPromptTokens: cached } : {}),
+    ...(cached ? { cacheReadTokens: cached } : {}),
   };
 }

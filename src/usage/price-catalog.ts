@@ -31,10 +31,12 @@ export class PriceCatalog {
     if (usage.costUsd !== undefined) return Math.round(usage.costUsd * MICROS_PER_USD);
     const price = this.priceOf(modelId);
     if (!price) return null;
-    const cached = Math.min(usage.cachedPromptTokens ?? 0, usage.promptTokens);
+    const cacheRead = Math.min(usage.cacheReadTokens ?? 0, usage.promptTokens);
+    const cacheWrite = Math.min(usage.cacheWriteTokens ?? 0, usage.promptTokens - cacheRead);
     return Math.round(
-      (usage.promptTokens - cached) * price.input +
-        cached * price.cachedInput +
+      (usage.promptTokens - cacheRead - cacheWrite) * price.input +
+        cacheRead * price.cachedInput +
+        cacheWrite * price.cacheWrite +
         usage.completionTokens * price.output,
     );
   }

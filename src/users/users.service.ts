@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { QueryFailedError, Repository } from 'typeorm';
 import { ConflictError } from '@app/common';
+import { FilesService } from '../files/files.service';
 import { HistoryService } from '../history/history.service';
 import { UsageService } from '../usage/usage.service';
 import { User } from './entities/user.entity';
@@ -14,6 +15,7 @@ export class UsersService {
     @InjectRepository(User) private readonly users: Repository<User>,
     private readonly history: HistoryService,
     private readonly usage: UsageService,
+    private readonly files: FilesService,
   ) {}
 
   /** Creates an account; ConflictError when the e-mail is taken (also under a concurrent insert). */
@@ -54,11 +56,13 @@ export class UsersService {
   /**
    * Deletes the account and everything it owns. SQL foreign keys cascade to refresh and e-mail
    * tokens and to SQL chat history; history kept outside this database (Mongo) is erased first,
-   * so a failure there leaves the account in place to retry rather than orphaned messages.
+   * so a failure there leaves the account in place to retry rather than orphaned messages; so are
+   * the uploaded files' bytes in the file storage.
    */
   async deleteAccount(userId: string): Promise<void> {
     await this.history.deleteAllForUser(userId);
     await this.usage.deleteForUser(userId);
+    await this.files.deleteAllForUser(userId);
     await this.users.delete({ id: userId });
   }
 }

@@ -12,6 +12,7 @@ import {
   type SessionRecord,
 } from '../../src/history/history-store.interface';
 import type { HistoryService } from '../../src/history/history.service';
+import type { FilesService } from '../../src/files/files.service';
 import type { GenerationEvent } from '../../src/providers/generation.types';
 import type { ProvidersService } from '../../src/providers/providers.service';
 import type { QuotaService } from '../../src/providers/quota.service';
@@ -31,6 +32,7 @@ export interface ChatTurnDeps {
   /** A real retrier on the mocked history (stop it with onApplicationShutdown). */
   writes: ReplyWriteRetrier;
   presets: jest.Mocked<PresetsService>;
+  files: jest.Mocked<FilesService>;
 }
 
 /** Fresh dependencies for one test; `env` overrides configuration (e.g. CHAT__MAX_MESSAGE_CHARS). */
@@ -70,7 +72,9 @@ export function newChatTurnDeps(env: Record<string, string> = {}): ChatTurnDeps 
         provider: 'test',
         model: 'model',
         contextWindow: 8_000,
+        inputs: [],
       })),
+      listModels: jest.fn(() => []),
       stream: jest.fn(() => providerStream([{ type: 'delta', text: 'ok' }])),
       complete: jest.fn(),
     }),
@@ -95,6 +99,11 @@ export function newChatTurnDeps(env: Record<string, string> = {}): ChatTurnDeps 
     events: new MemoryGenerationEventLog(60),
     writes: new ReplyWriteRetrier(history),
     presets: mocked<PresetsService>({ settings: jest.fn() }),
+    files: mocked<FilesService>({
+      requireOwned: jest.fn().mockResolvedValue([]),
+      load: jest.fn().mockResolvedValue(new Map()),
+      recordUse: jest.fn().mockResolvedValue(undefined),
+    }),
   };
 }
 
@@ -129,6 +138,7 @@ export function messageRecord(overrides: Partial<MessageRecord> = {}): MessageRe
     completionTokens: null,
     error: null,
     feedback: null,
+    attachments: [],
     createdAt: new Date('2026-01-01T00:00:00Z'),
     ...overrides,
   };

@@ -22,7 +22,16 @@ export interface ModelItem {
   id: string;
   provider: string;
   context_window?: number;
+  /** Attachments it takes besides text files: `image`, `pdf`. */
+  inputs?: string[];
   default: boolean;
+}
+
+/** A file of the user (POST /api/files), or a message's reference to one. */
+export interface FileRef {
+  id: string;
+  name: string;
+  media_type: string;
 }
 
 export interface SessionSummary {
@@ -55,7 +64,25 @@ export interface HistoryMessage {
   usage: Usage | null;
   /** Only on a `pending` reply: still being generated, its stream can be resumed. */
   resumable?: true;
+  /** Files a user message attached. */
+  attachments?: FileRef[];
   created_at: string;
+}
+
+/** A conversation's own chat settings (null: the app's default). */
+export interface ChatSettings {
+  system_prompt: string | null;
+  model: string | null;
+  temperature: number | null;
+  max_tokens: number | null;
+}
+
+/** Named chat settings of the user (`/api/presets`). */
+export interface Preset extends ChatSettings {
+  id: string;
+  name: string;
+  created_at: string;
+  updated_at: string;
 }
 
 export interface SessionDetail {
@@ -63,6 +90,7 @@ export interface SessionDetail {
   title: string | null;
   created_at: string;
   updated_at: string;
+  settings: ChatSettings;
   messages: HistoryMessage[];
   page: number;
   per_page: number;
@@ -178,6 +206,34 @@ export class ApiClient {
     });
   }
 
+  /** Saves the conversation's settings; with `presetId`, the preset's replace them first. */
+  async saveSettings(
+    id: string,
+    settings: Partial<ChatSettings>,
+    presetId?: string,
+  ): Promise<void> {
+    await this.request('PATCH', `/api/history/${encodeURIComponent(id)}`, {
+      ...settings,
+      ...(presetId ? { preset_id: presetId } : {}),
+    });
+  }
+
+  presets(): Promise<{ items: Preset[] }> {
+    return this.request('GET', '/api/presets');
+  }
+
+  createPreset(name: string, settings: ChatSettings): Promise<Preset> {
+    return this.request('POST', '/api/presets', { name, ...settings });
+  }
+
+  renamePreset(id: string, name: string): Promise<Preset> {
+    return this.request('PATCH', `/api/presets/${encodeURIComponent(id)}`, { name });
+  }
+
+  async deletePreset(id: string): Promise<void> {
+    await this.request('DELETE', `/api/presets/${encodeURIComponent(id)}`);
+  }
+
   /** Rates a reply (`up`/`down`), or with null removes the rating. */
   async rate(id: string, messageId: string, rating: 'up' | 'down' | null): Promise<void> {
     const path = `/api/history/${encodeURIComponent(id)}/messages/${encodeURIComponent(messageId)}/feedback`;
@@ -187,6 +243,25 @@ export class ApiClient {
 
   async deleteSession(id: string): Promise<void> {
     await this.request('DELETE', `/api/history/${encodeURIComponent(id)}`);
+  }
+
+  /** Uploads a file (multipart); its type is decided by the server from the content. */
+  async upload(file: File): Promise<FileRef> {
+    const response = await this.withRefresh(() => {
+      const form = new FormData();
+      form.append('file', file, file.name);
+      return fetch('/api/files', { method: 'POST', headers: this.authHeader(), body: form });
+    });
+    return this.parse<FileRef>(response);
+  }
+
+  /** A file's bytes (for thumbnails: `URL.createObjectURL`), read with the bearer token. */
+  async fileBlob(id: string): Promise<Blob> {
+    const response = await this.withRefresh(() =>
+      fetch(`/api/files/${encodeURIComponent(id)}`, { headers: this.authHeader() }),
+    );
+    if (!response.ok) return this.parse<never>(response);
+    return response.blob();
   }
 
   /** One JSON request; on a 401 with a refresh token, refreshes once and retries. */
@@ -202,6 +277,18 @@ export class ApiClient {
     }
     if (response.status === 401 && auth) this.setTokens(null);
     return this.parse<T>(response);
+  }
+
+  /** Runs `call`; after a 401, refreshes the token once and runs it again. */
+  private async withRefresh(call: () => Promise<Response>): Promise<Response> {
+    const response = await call();
+    if (response.status === 401 && this.tokens && (await this.refresh())) return call();
+    if (response.status === 401) this.setTokens(null);
+    return response;
+  }
+
+  private authHeader(): Record<string, string> {
+    return this.tokens ? { Authorization: `Bearer ${this.tokens.access_token}` } : {};
   }
 
   private send(method: string, path: string, body: unknown, auth: boolean): Promise<Response> {

@@ -4,13 +4,20 @@
  * reopens the last one. A reply survives a lost connection or a reload: the page resumes it
  * (`chat:resume` from the last event it saw) and says so. Stored messages offer their other
  * versions (‹ 2/3 ›), Regenerate, 👍/👎 and Edit-and-resend (a new branch of the message tree).
+ * Images and files are attached with the Attach button or by dropping them on the composer, and
+ * shown in the conversation.
+ * The Settings panel (settings.ts) holds the conversation's model, system prompt, temperature,
+ * max tokens and the user's presets.
  * Model text only ever reaches the page through `renderMarkdown`
  * (escape first) or `textContent`.
  */
 import type { Socket } from 'socket.io-client';
-import { ApiClient, ApiError, type HistoryMessage, type Usage } from './api.js';
+import { ApiClient, ApiError, type FileRef, type HistoryMessage, type Usage } from './api.js';
+import { AttachmentTray, showAttachments } from './attachments.js';
 import { renderMarkdown } from './markdown.js';
+import { byId } from './dom.js';
 import { LastSessionMemory, SessionList } from './sessions.js';
+import { SettingsPanel } from './settings.js';
 
 /** The global from /web/vendor/socket.io.min.js (the socket.io-client browser bundle). */
 declare const io: typeof import('socket.io-client').io;
@@ -73,12 +80,6 @@ interface MessageView {
   meta: HTMLElement;
 }
 
-function byId<T extends HTMLElement>(id: string): T {
-  const element = document.getElementById(id);
-  if (!element) throw new Error(`#${id} is missing from index.html`);
-  return element as T;
-}
-
 const ui = {
   authView: byId<HTMLElement>('auth-view'),
   authForm: byId<HTMLFormElement>('auth-form'),
@@ -94,18 +95,22 @@ const ui = {
   sessionsEmpty: byId<HTMLElement>('sessions-empty'),
   userEmail: byId<HTMLElement>('user-email'),
   logout: byId<HTMLButtonElement>('logout'),
-  model: byId<HTMLSelectElement>('model'),
   connection: byId<HTMLElement>('connection'),
   messages: byId<HTMLElement>('messages'),
   emptyHint: byId<HTMLElement>('empty-hint'),
   chatError: byId<HTMLElement>('chat-error'),
   composer: byId<HTMLFormElement>('composer'),
   input: byId<HTMLTextAreaElement>('input'),
+  attachments: byId<HTMLUListElement>('attachments'),
+  attach: byId<HTMLButtonElement>('attach'),
+  fileInput: byId<HTMLInputElement>('file-input'),
   send: byId<HTMLButtonElement>('send'),
   stop: byId<HTMLButtonElement>('stop'),
 };
 
 const api = new ApiClient();
+const tray = new AttachmentTray(api, ui.attachments, (message) => showError(ui.chatError, message));
+const settings = new SettingsPanel(api, () => currentSessionId);
 let socket: Socket | null = null;
 let currentSessionId: string | null = null;
 let lastSession: LastSessionMemory | null = null;
@@ -156,6 +161,9 @@ async function showChat(): Promise<void> {
   await Promise.all([
     loadModels(),
     loadSessions(),
+    settings
+      .loadPresets()
+      .catch((error) => showError(ui.chatError, `Could not load presets: ${errorMessage(error)}`)),
     remembered ? openSession(remembered, { forgetIfGone: true }) : Promise.resolve(),
   ]);
   ui.input.focus();
@@ -177,7 +185,7 @@ function setBusy(busy: boolean): void {
   ui.send.hidden = busy;
   ui.stop.hidden = !busy;
   ui.stop.disabled = false;
-  ui.model.disabled = busy;
+  settings.setBusy(busy);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -206,16 +214,7 @@ async function submitAuth(mode: 'login' | 'register'): Promise<void> {
 async function loadModels(): Promise<void> {
   try {
     const { items } = await api.models();
-    const previous = ui.model.value;
-    ui.model.replaceChildren(
-      ...items.map((item) => {
-        const option = document.createElement('option');
-        option.value = item.id;
-        option.textContent = item.default ? `${item.id} (default)` : item.id;
-        option.selected = previous ? item.id === previous : item.default;
-        return option;
-      }),
-    );
+    settings.setModels(items);
   } catch (error) {
     showError(ui.chatError, `Could not load models: ${errorMessage(error)}`);
   }
@@ -257,6 +256,7 @@ async function openSession(
     if (lastPage > 1) detail = await api.session(sessionId, lastPage, detail.per_page);
     if (generation) return; // a message was sent while this loaded: that chat wins
     setCurrentSession(detail.session_id);
+    settings.show(detail.settings);
     clearMessages();
     const shown = detail.messages.filter((m) => m.role !== 'system');
     const running = shown[shown.length - 1]?.resumable ? shown.pop() : undefined;
@@ -291,6 +291,7 @@ function startNewChat(): void {
 
 function showBlankChat(): void {
   currentSessionId = null;
+  settings.show(null);
   clearMessages();
   sessionList.markActive(null);
 }
@@ -346,6 +347,7 @@ function showStoredMessage(message: HistoryMessage): void {
   const view = addMessage(message.role === 'user' ? 'user' : 'assistant');
   if (message.role === 'user') setUserText(view, message.content);
   else setReplyText(view, message.content);
+  showAttachments(api, view.content, message.attachments ?? []);
   setStatus(view, message.status, message.role === 'user' ? null : message.model, message.usage);
   view.root.dataset.id = message.id;
   view.root.append(messageControls(message));
@@ -589,7 +591,7 @@ function resumeStoredReply(message: HistoryMessage, sessionId: string): void {
     messageId: message.id,
     lastSeq: 0,
     resumed: true,
-    model: message.model ?? ui.model.value,
+    model: message.model ?? settings.model,
     text: '',
     bubble,
     stopRequested: false,
@@ -644,42 +646,69 @@ function scheduleRender(): void {
   });
 }
 
-async function sendMessage(): Promise<void> {
-  const text = ui.input.value.trim();
-  if (!text || generation || sending) return;
+/**
+ * Before a turn: a fresh token, the settings edited in the panel stored on the conversation so
+ * the turn uses them, and the uploads still running finished (a refused one is reported and left
+ * out). The attached files, or null (with the reason shown) when the turn cannot go out.
+ */
+async function prepareTurn(): Promise<FileRef[] | null> {
   sending = true;
   try {
-    if (!(await ensureFreshToken())) return;
+    if (!(await ensureFreshToken())) return null;
+    try {
+      await settings.saveIfChanged();
+    } catch (error) {
+      showError(ui.chatError, `Could not save the settings: ${errorMessage(error)}`);
+      return null;
+    }
+    return await tray.ready();
   } finally {
     sending = false;
   }
+}
+
+async function sendMessage(): Promise<void> {
+  const text = ui.input.value.trim();
+  if (!text || generation || sending) return;
+  const files = await prepareTurn();
+  if (!files) return;
   if (!socket?.connected) {
     showError(ui.chatError, 'Not connected to the chat server yet; try again in a moment.');
     return;
   }
   showError(ui.chatError, null);
   ui.input.value = '';
+  tray.clear();
   const edit = editing;
   editing = null;
 
-  setUserText(addMessage('user'), text);
-  startGeneration(edit ? { message: text, parent_id: edit.parentId } : { message: text });
+  const view = addMessage('user');
+  setUserText(view, text);
+  showAttachments(api, view.content, files);
+  const fields: Record<string, unknown> = edit
+    ? { message: text, parent_id: edit.parentId }
+    : { message: text };
+  if (files.length) fields.attachments = files.map((file) => file.id);
+  startGeneration(fields);
 }
 
 /** Sends a new reply of the stored reply `messageId`'s user message (a new version of it). */
 async function regenerate(messageId: string): Promise<void> {
   if (generation || sending || !currentSessionId) return;
-  if (!(await ensureFreshToken()) || !socket?.connected) return;
+  if (!(await prepareTurn()) || !socket?.connected) return;
   showError(ui.chatError, null);
   startGeneration({ regenerate_of: messageId });
 }
 
-/** Streams a reply of `fields` (plus session, model and client id) into a new bubble. */
-function startGeneration(fields: Record<string, string | null>): void {
+/**
+ * Streams a reply of `fields` into a new bubble, with the session and client id; a new chat's
+ * first message also carries the panel's settings (an open one has them stored already).
+ */
+function startGeneration(fields: Record<string, unknown>): void {
   if (!socket) return;
   const bubble = addMessage('assistant');
   bubble.root.classList.add('streaming');
-  setStatus(bubble, 'pending', ui.model.value, null, 'thinking…');
+  setStatus(bubble, 'pending', settings.model, null, 'thinking…');
   scrollToEnd();
 
   const clientId =
@@ -692,7 +721,7 @@ function startGeneration(fields: Record<string, string | null>): void {
     messageId: null,
     lastSeq: 0,
     resumed: false,
-    model: ui.model.value,
+    model: settings.model,
     text: '',
     bubble,
     stopRequested: false,
@@ -700,12 +729,14 @@ function startGeneration(fields: Record<string, string | null>): void {
   };
   setBusy(true);
 
-  const payload: Record<string, string | null> = { ...fields, client_id: clientId };
-  if (currentSessionId) payload.session_id = currentSessionId;
-  if (ui.model.value) payload.model = ui.model.value;
+  const payload: Record<string, unknown> = currentSessionId
+    ? { ...fields, session_id: currentSessionId }
+    : { ...fields, ...settings.firstRequestFields() };
+  payload.client_id = clientId;
   socket.emit('chat:send', payload, (ack: SendAck) => {
     if (generation?.clientId !== clientId) return;
     if (ack?.ok && ack.session_id) {
+      if (!currentSessionId) settings.markStored();
       // Known before chat:start arrives, so Stop works from the first moment.
       generation.sessionId = ack.session_id;
       generation.messageId = ack.message_id ?? null;
@@ -772,6 +803,23 @@ ui.input.addEventListener('keydown', (event) => {
   }
 });
 ui.stop.addEventListener('click', stopGeneration);
+ui.attach.addEventListener('click', () => ui.fileInput.click());
+ui.fileInput.addEventListener('change', () => {
+  tray.add(ui.fileInput.files ?? []);
+  ui.fileInput.value = '';
+});
+ui.composer.addEventListener('dragover', (event) => {
+  if (!event.dataTransfer?.types.includes('Files')) return;
+  event.preventDefault();
+  ui.composer.classList.add('dragging');
+});
+ui.composer.addEventListener('dragleave', () => ui.composer.classList.remove('dragging'));
+ui.composer.addEventListener('drop', (event) => {
+  ui.composer.classList.remove('dragging');
+  if (!event.dataTransfer?.files.length) return;
+  event.preventDefault();
+  tray.add(event.dataTransfer.files);
+});
 api.onSignedOut = showAuth;
 
 if (api.signedIn) {

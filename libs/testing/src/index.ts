@@ -7,3 +7,5 @@ export * from './simulator/provider-simulator';
 export * from './app-process';
 export * from './private-services';
 export * from './ports';
+export * from './provider-test-config';
+export * from './previous-schema';

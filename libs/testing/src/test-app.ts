@@ -1,8 +1,16 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppConfig } from '@app/config';
 import { createApp } from '../../../src/bootstrap';
+import {
+  ProviderSimulator,
+  type ProviderSimulatorOptions,
+  simulatedGroqEnv,
+} from './simulator/provider-simulator';
 import { createTestDatabase, TestDatabase } from './test-database';
 
 export interface TestApp {
@@ -38,7 +46,14 @@ export function baseTestEnv(): Record<string, string> {
  */
 export async function startTestApp(env: Record<string, string | undefined> = {}): Promise<TestApp> {
   const database = await createTestDatabase();
-  const config = AppConfig.fromEnv({ ...baseTestEnv(), DATABASE_URL: database.url, ...env });
+  // Uploaded files go to a directory of this app alone, removed with it.
+  const filesDir = env.FILES__DIR ? undefined : mkdtempSync(join(tmpdir(), 'chatbot-files-'));
+  const config = AppConfig.fromEnv({
+    ...baseTestEnv(),
+    DATABASE_URL: database.url,
+    ...(filesDir ? { FILES__DIR: filesDir } : {}),
+    ...env,
+  });
   const app = await createApp(config);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
@@ -50,6 +65,33 @@ export async function startTestApp(env: Record<string, string | undefined> = {})
     close: async () => {
       await app.close();
       await database.drop();
+      if (filesDir) rmSync(filesDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A provider simulator and an app whose chat goes to it: `env` adds to or overrides
+ * `simulatedGroqEnv`, or, as a function of the simulator's URL, is the app's provider settings.
+ * `close()` stops both.
+ */
+export async function startAppWithSimulator(
+  env:
+    | Record<string, string | undefined>
+    | ((simulatorUrl: string) => Record<string, string | undefined>) = {},
+  options?: ProviderSimulatorOptions,
+): Promise<TestApp & { sim: ProviderSimulator }> {
+  const sim = new ProviderSimulator(options);
+  const url = await sim.start();
+  const app = await startTestApp(
+    typeof env === 'function' ? env(url) : { ...simulatedGroqEnv(url), ...env },
+  );
+  return {
+    ...app,
+    sim,
+    close: async () => {
+      await app.close();
+      await sim.stop();
     },
   };
 }

@@ -17,6 +17,7 @@ import type { ApiKeyRecord } from '../api-keys.service';
 export const MAX_KEY_NAME_CHARS = 100;
 export const MAX_KEY_LIFETIME_DAYS = 3650;
 export const MAX_KEY_RATE_PER_MINUTE = 100_000;
+export const MAX_KEY_TOKENS_PER_DAY = 1_000_000_000;
 
 /** Body of `POST /api/keys`. */
 export class CreateApiKeyDto {
@@ -82,6 +83,20 @@ export class CreateApiKeyDto {
   @IsOptional()
   @IsNumberInRange(1, MAX_KEY_RATE_PER_MINUTE, { integer: true })
   rate_limit_per_minute?: number;
+
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    maximum: MAX_KEY_TOKENS_PER_DAY,
+    example: 50_000,
+    description:
+      "This key's own quota of tokens (prompt + completion) per UTC day, on every transport; the " +
+      "user's QUOTA__TOKENS_PER_DAY (shared by the user's keys and tokens) applies as well. Absent: " +
+      "the deployment default QUOTA__API_KEY_TOKENS_PER_DAY (0 there: only the user's).",
+  })
+  @IsOptional()
+  @IsNumberInRange(1, MAX_KEY_TOKENS_PER_DAY, { integer: true })
+  tokens_per_day?: number;
 }
 
 /** A key as listed: never the key itself. */
@@ -100,6 +115,14 @@ export class ApiKeyDto {
 
   @ApiProperty({ type: 'integer', nullable: true, example: 30 })
   rate_limit_per_minute: number | null;
+
+  @ApiProperty({
+    type: 'integer',
+    nullable: true,
+    example: 50_000,
+    description: "The key's own daily token quota; null = the deployment default",
+  })
+  tokens_per_day: number | null;
 
   @ApiProperty({ example: '2026-12-01T10:00:00.000Z' })
   created_at: string;
@@ -137,6 +160,7 @@ export function mapApiKey(record: ApiKeyRecord): ApiKeyDto {
     prefix: record.prefix,
     scopes: record.scopes,
     rate_limit_per_minute: record.rateLimitPerMinute,
+    tokens_per_day: record.tokensPerDay,
     created_at: record.createdAt.toISOString(),
     expires_at: record.expiresAt?.toISOString() ?? null,
     last_used_at: record.lastUsedAt?.toISOString() ?? null,

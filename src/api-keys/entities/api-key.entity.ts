@@ -42,6 +42,10 @@ export class ApiKey {
   @Column({ name: 'rate_limit_per_minute', type: 'integer', nullable: true })
   rateLimitPerMinute: number | null;
 
+  /** This key's own daily token quota, on top of its user's; null = QUOTA__API_KEY_TOKENS_PER_DAY. */
+  @Column({ name: 'tokens_per_day', type: 'integer', nullable: true })
+  tokensPerDay: number | null;
+
   @CreateDateColumn({ name: 'created_at' })
   createdAt: Date;
 

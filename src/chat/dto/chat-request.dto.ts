@@ -1,5 +1,15 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsNotEmpty, IsOptional, IsString, Matches, ValidateIf } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayUnique,
+  IsArray,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  ValidateIf,
+} from 'class-validator';
 import { HasCodePointLength, IsNumberInRange, IsWellFormedText } from '@app/common';
 import type { ChatInput } from '../chat-input';
 
@@ -7,6 +17,8 @@ import type { ChatInput } from '../chat-input';
 export const MAX_SYSTEM_PROMPT_CHARS = 8000;
 /** Largest accepted `max_tokens`. */
 export const MAX_REPLY_TOKENS = 32768;
+/** Most files one chat message may attach. */
+export const MAX_ATTACHMENTS_PER_MESSAGE = 10;
 
 /**
  * One chat turn, the same on every transport (REST, SSE, Socket.IO, WebSocket). Types are strict:
@@ -126,6 +138,27 @@ export class ChatRequestDto {
   @IsString()
   @HasCodePointLength(1, 100)
   preset_id?: string;
+
+  // No example: generated requests (Postman, docs) would send a made-up id and get a 404.
+  @ApiPropertyOptional({
+    type: [String],
+    maxItems: MAX_ATTACHMENTS_PER_MESSAGE,
+    description:
+      `Ids of the caller's files (POST /api/files) to attach to this message, at most ${MAX_ATTACHMENTS_PER_MESSAGE}, ` +
+      'no repeats. Images and PDFs go to the model as image / document parts (a model that cannot ' +
+      'read them → 400 naming the models that can; GET /api/models shows `inputs`); text files are ' +
+      "inlined with their names. Unknown or another user's file → 404. Not with `regenerate_of` " +
+      '(a regenerated reply sees the attachments of the message it answers).',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(MAX_ATTACHMENTS_PER_MESSAGE, {
+    message: `attachments must have at most ${MAX_ATTACHMENTS_PER_MESSAGE} files`,
+  })
+  @ArrayUnique({ message: 'attachments must not repeat a file' })
+  @IsString({ each: true, message: 'attachments must be file ids (strings)' })
+  @MaxLength(100, { each: true, message: 'attachments must be file ids' })
+  attachments?: string[];
 }
 
 /** `chat:send` (Socket.IO) and WebSocket frames add a client-chosen id echoed on every event. */
@@ -180,6 +213,7 @@ export function toChatInput(dto: ChatRequestDto): ChatInput {
     maxTokens: dto.max_tokens ?? undefined,
     ...(dto.regenerate_of !== undefined ? { regenerateOf: dto.regenerate_of } : {}),
     ...(dto.preset_id !== undefined ? { presetId: dto.preset_id } : {}),
+    ...(dto.attachments?.length ? { attachments: dto.attachments } : {}),
     // null (a new first message) and absent (the active leaf) mean different things.
     ...(dto.parent_id !== undefined ? { parentId: dto.parent_id } : {}),
   };

@@ -35,6 +35,11 @@ export class GenerationRecorder {
     return seq;
   }
 
+  /** The sequence number the next recorded event gets. */
+  get nextSeq(): number {
+    return this.seq + 1;
+  }
+
   /** Resolves once every recorded event reached the log (or the log failed). */
   flushed(): Promise<void> {
     return this.pending;

@@ -14,6 +14,12 @@ export const IDEMPOTENCY_STORE = Symbol('IDEMPOTENCY_STORE');
 export interface StoredChatResult extends ChatResponseDto {
   /** Set when the reply failed: the DomainError's kind and message, replayed as the same error. */
   error?: { kind: DomainErrorKind; detail: string };
+  /**
+   * The sequence number of the first request's final event. A replay numbers its events to
+   * match (start 1, the whole reply final−1, final), so a client that resumes from a position it
+   * saw in the replay gets what follows it in the original generation, no text twice.
+   */
+  final_seq?: number;
 }
 
 export type IdempotencyRecord =

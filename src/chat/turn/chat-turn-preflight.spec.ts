@@ -8,6 +8,7 @@ import {
 } from '../../../test/factories/chat-turn.factory';
 import { SessionNotFoundError } from '../../history/history.errors';
 import type { ChatInput } from '../chat-input';
+import type { StoredFile } from '../../files/entities/stored-file.entity';
 import type { StoredChatResult } from '../idempotency/idempotency-store';
 import {
   ChatTurnPreflight,
@@ -43,6 +44,7 @@ describe(ChatTurnPreflight.name, () => {
       deps.registry,
       deps.config,
       deps.presets,
+      deps.files,
     );
   };
 
@@ -77,6 +79,7 @@ describe(ChatTurnPreflight.name, () => {
         'Hello there',
         'test/model',
         undefined,
+        [],
       );
       expect(deps.history.turnBase).not.toHaveBeenCalled();
       expect(turn).toMatchObject<Partial<PreparedTurn>>({
@@ -134,6 +137,7 @@ describe(ChatTurnPreflight.name, () => {
         'Next',
         'test/model',
         answer.id,
+        [],
       );
       expect(turn.messages.map((m) => m.content)).toEqual([
         'Earlier question',
@@ -188,6 +192,7 @@ describe(ChatTurnPreflight.name, () => {
         'Q2 edited',
         'test/model',
         parent.id,
+        [],
       );
       expect(turn.messages.map((m) => m.content)).toEqual(['Q1', 'A1', 'Q2 edited']);
       await turn.lock.release();
@@ -287,7 +292,13 @@ describe(ChatTurnPreflight.name, () => {
       deps.history.requireSession.mockResolvedValue(session);
       deps.providers.resolveModel.mockImplementation((id?: string) => {
         if (id === 'gone/model') throw new InvalidInputError('Unknown model');
-        return { id: id ?? 'test/model', provider: 'test', model: 'model', contextWindow: 8_000 };
+        return {
+          id: id ?? 'test/model',
+          provider: 'test',
+          model: 'model',
+          contextWindow: 8_000,
+          inputs: [],
+        };
       });
 
       const turn = await preparedTurn({ message: 'Hi', sessionId: session.id });
@@ -410,6 +421,54 @@ describe(ChatTurnPreflight.name, () => {
     });
   });
 
+  describe('attachments', () => {
+    const image = { id: 'f-1', name: 'cat.png', mediaType: 'image/png' } as StoredFile;
+
+    it('sends the files with the message, stores their references and records the session using them', async () => {
+      deps.providers.resolveModel.mockReturnValue({
+        id: 'test/vision',
+        provider: 'test',
+        model: 'vision',
+        contextWindow: 8_000,
+        inputs: ['image'],
+      });
+      deps.files.requireOwned.mockResolvedValue([image]);
+      deps.files.load.mockResolvedValue(
+        new Map([['f-1', { ...image, kind: 'image' as const, bytes: Buffer.from('png') }]]),
+      );
+
+      const turn = await preparedTurn({ message: 'What is it?', attachments: ['f-1'] });
+
+      expect(deps.files.requireOwned).toHaveBeenCalledWith('alice', ['f-1']);
+      expect(turn.messages.at(-1)).toEqual({
+        role: 'user',
+        content: 'What is it?',
+        inputs: [{ kind: 'image', mediaType: 'image/png', name: 'cat.png', data: 'cG5n' }],
+      });
+      const references = [{ id: 'f-1', name: 'cat.png', mediaType: 'image/png' }];
+      expect(deps.history.startExchange).toHaveBeenCalledWith(
+        turn.sessionId,
+        'What is it?',
+        'test/vision',
+        undefined,
+        references,
+      );
+      expect(deps.files.recordUse).toHaveBeenCalledWith(turn.sessionId, ['f-1']);
+      await turn.lock.release();
+    });
+
+    it('refuses an image for a model that cannot read it with 400, storing nothing', async () => {
+      deps.files.requireOwned.mockResolvedValue([image]);
+      const { status, body } = await rejection({ message: 'See', attachments: ['f-1'] });
+      expect(status).toBe(400);
+      expect(body.detail).toBe(
+        'Model test/model cannot read images (cat.png); no configured model can',
+      );
+      expect(deps.history.createSession).not.toHaveBeenCalled();
+      expect(deps.history.startExchange).not.toHaveBeenCalled();
+    });
+  });
+
   describe('input checks', () => {
     it('answers 400 for a message over CHAT__MAX_MESSAGE_CHARS', async () => {
       newSut({ CHAT__MAX_MESSAGE_CHARS: '10' });
@@ -429,6 +488,7 @@ describe(ChatTurnPreflight.name, () => {
         provider: 'test',
         model: 'tiny',
         contextWindow: 64,
+        inputs: [],
       });
 
       const { status, body } = await rejection({ message: 'word '.repeat(200), maxTokens: 16 });

@@ -1,7 +1,14 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { codePointLength, ConflictError, InvalidInputError } from '@app/common';
 import { AppConfig } from '@app/config';
-import type { SessionRecord, SessionSettings } from '../../history/history-store.interface';
+import { kindOf } from '../../files/file-kinds';
+import { FilesService } from '../../files/files.service';
+import type {
+  MessageAttachment,
+  MessageRecord,
+  SessionRecord,
+  SessionSettings,
+} from '../../history/history-store.interface';
 import { HistoryService, type TurnTarget } from '../../history/history.service';
 import type { ProviderMessage } from '../../providers/chat-provider.interface';
 import { PresetsService } from '../../presets/presets.service';
@@ -10,6 +17,7 @@ import { QuotaService } from '../../providers/quota.service';
 import { countMessagesTokens } from '../../providers/token-counter';
 import { BudgetService, type BudgetReservation } from '../../usage/budget/budget.service';
 import { ChatInput, ChatTurnOptions, fingerprintInput } from '../chat-input';
+import { checkModelTakes, promptMessage } from '../attachment-prompt';
 import { buildContext } from '../context-builder';
 import { GenerationRegistry } from '../generation-registry';
 import {
@@ -39,7 +47,7 @@ export interface IdempotencyClaim {
 /** Everything the runner needs about a turn that the preflight prepared. */
 export interface PreparedTurn {
   userId: string;
-  /** The personal API key the request came through, when it did. */
+  /** The personal API key the turn was made with; its tokens count in its own quota too. */
   apiKeyId?: string;
   sessionId: string;
   /** The pending assistant message the reply is stored in. */
@@ -82,6 +90,7 @@ export class ChatTurnPreflight {
     private readonly registry: GenerationRegistry,
     private readonly config: AppConfig,
     private readonly presets: PresetsService,
+    private readonly files: FilesService,
     @Optional() private readonly budgets?: BudgetService,
   ) {}
 
@@ -110,19 +119,40 @@ export class ChatTurnPreflight {
           : undefined;
       const settings = layered(preset, existing?.settings);
       const model = this.turnModel(input.model, settings?.model);
+      const attached = input.attachments
+        ? await this.files.requireOwned(userId, input.attachments)
+        : [];
+      checkModelTakes(model, attached.map(withKind), this.providers.listModels());
       const chosenModel = input.model !== undefined || Boolean(preset?.model);
       input = withSettings(input, settings);
       if (existing) lock = await this.lockSession(existing.id);
-      await this.quota.assertWithinQuota(userId);
+      await this.quota.assertWithinQuota(userId, options.apiKey);
       // Read under the lock: where in the message tree this turn attaches and what it continues.
       const base = existing
         ? await this.history.turnBase(userId, existing.id, turnTarget(input), HISTORY_LIMIT)
         : undefined;
+      const attachments: MessageAttachment[] =
+        base?.regenerated?.attachments ??
+        attached.map((file) => ({ id: file.id, name: file.name, mediaType: file.mediaType }));
+      if (base?.regenerated) {
+        checkModelTakes(model, attachments.map(withKind), this.providers.listModels());
+      }
+      const files = await this.files.load(
+        userId,
+        [...(base?.history ?? []), { attachments }].flatMap((m) => m.attachments.map((a) => a.id)),
+      );
+      const promptOf = (message: Pick<MessageRecord, 'role' | 'content' | 'attachments'>) =>
+        promptMessage(message.role, message.content, message.attachments, files, model.inputs);
       const context = buildContext(
         {
           systemPrompt: input.systemPrompt,
           history: base?.history ?? [],
-          userMessage: base?.regenerated?.content ?? input.message,
+          userMessage: promptOf({
+            role: 'user',
+            content: base?.regenerated?.content ?? input.message,
+            attachments,
+          }),
+          promptOf,
           contextWindow: model.contextWindow,
           replyBudget: input.maxTokens ?? this.config.chat.replyTokenBudget,
         },
@@ -149,11 +179,21 @@ export class ChatTurnPreflight {
       lock ??= await this.lockSession(session.id);
       const reply = base?.regenerated
         ? await this.history.startRegeneration(session.id, base.regenerated.id, model.id)
-        : await this.history.startExchange(session.id, input.message, model.id, base?.parentId);
+        : await this.history.startExchange(
+            session.id,
+            input.message,
+            model.id,
+            base?.parentId,
+            attachments,
+          );
+      await this.files.recordUse(
+        session.id,
+        attachments.map((file) => file.id),
+      );
       return {
         turn: {
           userId,
-          apiKeyId: options.apiKeyId,
+          apiKeyId: options.apiKey?.id,
           sessionId: session.id,
           messageId: reply.id,
           createdAt: reply.createdAt,
@@ -255,9 +295,17 @@ function checkTarget(input: ChatInput): void {
   if (input.regenerateOf !== undefined && input.message !== '') {
     fail('message', 'must be absent with regenerate_of (send parent_id to edit instead)');
   }
+  if (input.regenerateOf !== undefined && input.attachments !== undefined) {
+    fail('attachments', 'must be absent with regenerate_of (the reply sees the original ones)');
+  }
   if (input.sessionId === undefined || input.sessionId === null) {
     fail('session_id', 'is required with regenerate_of or parent_id');
   }
+}
+
+/** A file's name and type with the kind of input it is (image, pdf, text). */
+function withKind(file: { name: string; mediaType: string }) {
+  return { name: file.name, mediaType: file.mediaType, kind: kindOf(file.mediaType) };
 }
 
 /** The request with the session's settings for the values it does not send itself. */

@@ -12,6 +12,7 @@ import {
 import { ChatEvent, eventPayload } from '../chat-events';
 import { fromStoredResult } from '../chat-turn';
 import type { IdempotencyRecord } from '../idempotency/idempotency-store';
+import { ReplayedTurn } from './replayed-turn';
 import { PreparedTurn, sessionLockKey } from './chat-turn-preflight';
 import { ChatTurnRunner } from './chat-turn-runner';
 
@@ -98,7 +99,7 @@ describe(ChatTurnRunner.name, () => {
       completionTokens: 5,
       error: null,
     });
-    expect(deps.quota.recordUsage).toHaveBeenCalledWith('alice', 15);
+    expect(deps.quota.recordUsage).toHaveBeenCalledWith('alice', 15, undefined);
     expect(deps.registry.unregister).toHaveBeenCalledWith(SESSION_ID, turn.controller);
     expect(await deps.locks.isHeld(sessionLockKey(SESSION_ID))).toBe(false);
   });
@@ -129,7 +130,7 @@ describe(ChatTurnRunner.name, () => {
       }),
     );
     // The partial text was generated, so its estimated tokens are charged.
-    expect(deps.quota.recordUsage).toHaveBeenCalledWith('alice', expect.any(Number));
+    expect(deps.quota.recordUsage).toHaveBeenCalledWith('alice', expect.any(Number), undefined);
     expect(await deps.locks.isHeld(sessionLockKey(SESSION_ID))).toBe(false);
   });
 
@@ -214,14 +215,41 @@ describe(ChatTurnRunner.name, () => {
     const record = () =>
       deps.idempotency.claim('alice:key-1', 'fp', 60) as Promise<IdempotencyRecord>;
 
-    it('remembers a complete outcome for replays', async () => {
-      const outcome = await sut.run(await preparedTurn({ idempotency: await claimed() }), () => {});
+    it('remembers a complete outcome for replays, with the sequence number of its final event', async () => {
+      const seqs: number[] = [];
+      const outcome = await sut.run(
+        await preparedTurn({ idempotency: await claimed() }),
+        (_event, seq) => seqs.push(seq),
+      );
 
       expect(await record()).toEqual({
         state: 'done',
         fingerprint: 'fp',
-        result: { ...outcome },
+        result: { ...outcome, final_seq: seqs.at(-1) },
       });
+    });
+
+    it('a replay numbers its events like the original: the whole reply just before the final one', async () => {
+      deps.providers.stream.mockReturnValue(
+        providerStream(['Hel', 'lo', ' there'].map((text) => ({ type: 'delta' as const, text }))),
+      );
+      const original: [string, number][] = [];
+      await sut.run(await preparedTurn({ idempotency: await claimed() }), (event, seq) =>
+        original.push([event.type, seq]),
+      );
+      const stored = await record();
+      if (stored.state !== 'done') throw new Error('expected a finished record');
+
+      const replayed: [string, number][] = [];
+      await new ReplayedTurn(stored.result).run((event, seq) => replayed.push([event.type, seq]));
+
+      const finalSeq = original.at(-1)![1];
+      expect(original.length).toBeGreaterThan(3);
+      expect(replayed).toEqual([
+        ['start', 1],
+        ['delta', finalSeq - 1],
+        ['done', finalSeq],
+      ]);
     });
 
     it('remembers a failure so that its replay answers the same', async () => {

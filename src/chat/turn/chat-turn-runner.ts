@@ -10,7 +10,12 @@ import { QuotaService } from '../../providers/quota.service';
 import { countTokens } from '../../providers/token-counter';
 import { BudgetService } from '../../usage/budget/budget.service';
 import { PriceCatalog } from '../../usage/price-catalog';
-import type { ChatEvent, FinishReasonPayload, UsagePayload } from '../chat-events';
+import {
+  usagePayload,
+  type ChatEvent,
+  type FinishReasonPayload,
+  type UsagePayload,
+} from '../chat-events';
 import type { ChatEventListener } from '../chat-turn';
 import { finalEvent, ReplyFailedError, toStoredResult, type TurnOutcome } from '../chat-turn';
 import { GenerationRegistry } from '../generation-registry';
@@ -89,9 +94,9 @@ export class ChatTurnRunner {
       ...(streamed.failure ? { failure: streamed.failure } : {}),
     };
     const stored = await this.storeReply(turn, outcome, status);
-    if (status === 'complete' || streamed.text) await this.recordUsage(turn.userId, usage.tokens);
+    if (status === 'complete' || streamed.text) await this.recordUsage(turn, usage.tokens);
     await this.budgets?.settle(turn.budget, this.costOf(streamed, usage));
-    await this.rememberOutcome(turn, outcome);
+    await this.rememberOutcome(turn, outcome, recorder.nextSeq);
     this.registry.unregister(turn.sessionId, turn.controller);
     // An unstored reply keeps its session lock until the retrier has stored it.
     if (stored) await turn.lock.release();
@@ -156,11 +161,7 @@ export class ChatTurnRunner {
           reply.model = event.model;
           reply.finishReason = event.finishReason;
           reply.providerUsage = event.usage;
-          reply.usage = {
-            prompt_tokens: event.usage.promptTokens,
-            completion_tokens: event.usage.completionTokens,
-            tokens: event.usage.totalTokens,
-          };
+          reply.usage = usagePayload(event.usage);
         }
         if (signal.aborted) break;
       }
@@ -228,19 +229,29 @@ export class ChatTurnRunner {
     return this.prices.replyCostMicros(streamed.model, streamed.providerUsage, estimated);
   }
 
-  private async recordUsage(userId: string, tokens: number): Promise<void> {
+  private async recordUsage(turn: PreparedTurn, tokens: number): Promise<void> {
+    const { userId, apiKeyId } = turn;
     await this.quota
-      .recordUsage(userId, tokens)
+      .recordUsage(userId, tokens, apiKeyId)
       .catch((error: unknown) =>
         this.logger.warn({ err: error, userId }, 'Could not record token usage'),
       );
   }
 
-  private async rememberOutcome(turn: PreparedTurn, outcome: TurnOutcome): Promise<void> {
+  private async rememberOutcome(
+    turn: PreparedTurn,
+    outcome: TurnOutcome,
+    finalSeq: number,
+  ): Promise<void> {
     if (!turn.idempotency) return;
     const { key, fingerprint } = turn.idempotency;
     await this.idempotency
-      .complete(key, fingerprint, toStoredResult(outcome), this.config.chat.idempotencyTtlSeconds)
+      .complete(
+        key,
+        fingerprint,
+        toStoredResult(outcome, finalSeq),
+        this.config.chat.idempotencyTtlSeconds,
+      )
       .catch((error: unknown) =>
         this.logger.warn({ err: error }, 'Could not store an idempotent result'),
       );

@@ -1,4 +1,3 @@
-import type { ChatEvent } from '../chat-events';
 import type { ChatEventListener, ChatTurn, TurnOutcome } from '../chat-turn';
 import { finalEvent, fromStoredResult, safeListener } from '../chat-turn';
 import type { StoredChatResult } from '../idempotency/idempotency-store';
@@ -23,17 +22,21 @@ export class ReplayedTurn implements ChatTurn {
 
   async run(listener?: ChatEventListener): Promise<TurnOutcome> {
     const tell = safeListener(listener);
-    let seq = 0;
-    const emit = (event: ChatEvent) => tell(event, ++seq);
     const outcome = fromStoredResult(this.result);
-    emit({
-      type: 'start',
-      session_id: outcome.session_id,
-      message_id: outcome.message_id,
-      model: outcome.model,
-    });
-    if (outcome.reply) emit({ type: 'delta', text: outcome.reply });
-    emit(finalEvent(outcome));
+    const delta = outcome.reply ? 1 : 0;
+    // The original's numbering (StoredChatResult.final_seq): the whole reply stands for its deltas.
+    const finalSeq = Math.max(this.result.final_seq ?? 0, 2 + delta);
+    tell(
+      {
+        type: 'start',
+        session_id: outcome.session_id,
+        message_id: outcome.message_id,
+        model: outcome.model,
+      },
+      1,
+    );
+    if (delta) tell({ type: 'delta', text: outcome.reply }, finalSeq - 1);
+    tell(finalEvent(outcome), finalSeq);
     return outcome;
   }
 

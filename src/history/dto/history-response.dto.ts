@@ -70,6 +70,22 @@ export class UsageDto {
 
   @ApiProperty({ type: 'integer', example: 192, description: 'prompt_tokens + completion_tokens' })
   tokens: number;
+
+  @ApiPropertyOptional({
+    type: 'integer',
+    example: 96,
+    description:
+      'Part of prompt_tokens the provider read from its prompt cache; only on a reply just generated (`done` event, chat response) whose provider reported a cache hit.',
+  })
+  cache_read_tokens?: number;
+
+  @ApiPropertyOptional({
+    type: 'integer',
+    example: 32,
+    description:
+      'Part of prompt_tokens the provider wrote to its prompt cache (Anthropic); only on a reply just generated, when reported.',
+  })
+  cache_write_tokens?: number;
 }
 
 /** The owner's rating of an assistant reply. */
@@ -79,6 +95,18 @@ export class FeedbackDto {
 
   @ApiProperty({ type: String, nullable: true, example: 'Clear and short.' })
   comment: string | null;
+}
+
+/** A file a message attaches (GET /api/files/{id} serves it while it exists). */
+export class MessageAttachmentDto {
+  @ApiProperty({ example: '7a1c9e2b-4d3f-4e5a-8b6c-0d1e2f3a4b5c', format: 'uuid' })
+  id: string;
+
+  @ApiProperty({ example: 'diagram.png' })
+  name: string;
+
+  @ApiProperty({ example: 'image/png' })
+  media_type: string;
 }
 
 /** One stored message. */
@@ -167,6 +195,14 @@ export class MessageDto {
       "The owner's rating of this reply (PUT …/messages/{message_id}/feedback); null when none.",
   })
   feedback: FeedbackDto | null;
+
+  @ApiProperty({
+    type: [MessageAttachmentDto],
+    description:
+      'Files a user message attached (`attachments` of the chat request), in order; empty for most. ' +
+      'A file deleted since stays listed here and answers 404.',
+  })
+  attachments: MessageAttachmentDto[];
 
   @ApiProperty({ example: '2026-11-25T16:20:31.412Z', format: 'date-time' })
   created_at: string;
@@ -324,6 +360,11 @@ export function mapMessage(message: MessageRecord, siblings: SiblingInfo): Messa
       ? { prompt_tokens: prompt, completion_tokens: completion, tokens: prompt + completion }
       : null,
     feedback: message.feedback ? { ...message.feedback } : null,
+    attachments: message.attachments.map((file) => ({
+      id: file.id,
+      name: file.name,
+      media_type: file.mediaType,
+    })),
     created_at: message.createdAt.toISOString(),
   };
 }

@@ -65,6 +65,10 @@ export class ChatMessage {
   @Column({ name: 'feedback_comment', type: 'text', nullable: true })
   feedbackComment: string | null;
 
+  /** The files a user message attaches, as JSON `[{id, name, mediaType}]`; null when none. */
+  @Column({ type: 'text', nullable: true })
+  attachments: string | null;
+
   @CreateDateColumn({ name: 'created_at' })
   createdAt: Date;
 }

@@ -1,29 +1,10 @@
-import {
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  JoinColumn,
-  ManyToOne,
-  PrimaryColumn,
-  UpdateDateColumn,
-} from 'typeorm';
-import { User } from '../../users/entities/user.entity';
+import { Column, CreateDateColumn, Entity, Index, UpdateDateColumn } from 'typeorm';
+import { UserOwnedEntity } from '../../users/entities/user-owned.entity';
 
 /** A conversation. Counters and preview are denormalised so the session list never scans messages. */
 @Entity('chat_sessions')
 @Index('idx_chat_sessions_user_updated', ['userId', 'updatedAt', 'id'])
-export class ChatSession {
-  @PrimaryColumn({ type: 'varchar', length: 36 })
-  id: string;
-
-  @Column({ name: 'user_id', type: 'varchar', length: 36 })
-  userId: string;
-
-  @ManyToOne(() => User, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'user_id' })
-  user?: User;
-
+export class ChatSession extends UserOwnedEntity {
   @Column({ type: 'varchar', length: 200, nullable: true })
   title: string | null;
 

@@ -229,9 +229,15 @@ export class MongoHistoryStore implements HistoryStore, OnModuleInit {
       const {
         id,
         feedback: _none,
+        attachments,
         ...fields
       } = { ...record, seq: before.messageCount + 1, parentId };
-      const doc: MongoChatMessage = { _id: id, userId: before.userId, ...fields };
+      const doc: MongoChatMessage = {
+        _id: id,
+        userId: before.userId,
+        ...fields,
+        ...(attachments.length > 0 ? { attachments } : {}),
+      };
       try {
         await this.messages.create(doc);
         return toMessageRecord(doc);
@@ -468,6 +474,11 @@ function toMessageRecord(doc: MongoChatMessage): MessageRecord {
     feedback: doc.feedbackRating
       ? { rating: doc.feedbackRating, comment: doc.feedbackComment ?? null }
       : null,
+    attachments: (doc.attachments ?? []).map(({ id, name, mediaType }) => ({
+      id,
+      name,
+      mediaType,
+    })),
     createdAt: doc.createdAt,
   };
 }

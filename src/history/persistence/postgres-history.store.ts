@@ -17,6 +17,7 @@ const IMPORT_COLUMN_TYPES = [
   'int',
   'text',
   'timestamp',
+  'text',
   'varchar',
   'text',
 ];

@@ -4,6 +4,7 @@ import type { ChatMessage } from '../entities/chat-message.entity';
 import type { ChatSession } from '../entities/chat-session.entity';
 import type {
   FeedbackRating,
+  MessageAttachment,
   MessagePatch,
   MessageRecord,
   SessionRecord,
@@ -25,7 +26,7 @@ export const SETTINGS_COLUMNS: Record<keyof SessionSettings, string> = {
 };
 /** The columns a new message is inserted with (feedback starts out null). */
 export const MESSAGE_INSERT_COLUMNS =
-  'id, session_id, seq, parent_id, role, content, status, model, prompt_tokens, completion_tokens, error, created_at';
+  'id, session_id, seq, parent_id, role, content, status, model, prompt_tokens, completion_tokens, error, created_at, attachments';
 export const MESSAGE_COLUMNS = `${MESSAGE_INSERT_COLUMNS}, feedback_rating, feedback_comment`;
 /** The column each patchable MessageRecord field is stored in. */
 export const PATCH_COLUMNS: Record<keyof MessagePatch, string> = {
@@ -101,6 +102,7 @@ export class SqlHistoryRowMapper {
             comment: (row.feedback_comment as string | null) ?? null,
           }
         : null,
+      attachments: parseAttachments(row.attachments),
       createdAt: this.driver.prepareHydratedValue(row.created_at, this.messageCreated) as Date,
     };
   }
@@ -108,6 +110,15 @@ export class SqlHistoryRowMapper {
   private get driver() {
     return this.sessions.manager.connection.driver;
   }
+}
+
+/** The `attachments` column's value: JSON of the references, null when there are none. */
+export function attachmentsColumn(attachments: readonly MessageAttachment[]): string | null {
+  return attachments.length > 0 ? JSON.stringify(attachments) : null;
+}
+
+function parseAttachments(value: unknown): MessageAttachment[] {
+  return typeof value === 'string' && value ? (JSON.parse(value) as MessageAttachment[]) : [];
 }
 
 function nullableNumber(value: unknown): number | null {

@@ -19,6 +19,7 @@ import type {
 } from '../history-store.interface';
 import { messagePreview } from '../message-preview';
 import {
+  attachmentsColumn,
   MESSAGE_COLUMNS,
   MESSAGE_INSERT_COLUMNS,
   PATCH_COLUMNS,
@@ -277,6 +278,7 @@ export abstract class SqlHistoryStore implements HistoryStore {
         record.completionTokens,
         record.error,
         this.mapper.messageDate(now),
+        attachmentsColumn(record.attachments),
       ]),
     });
     if (inserted.length !== count) throw new SessionNotFoundError();
@@ -377,6 +379,7 @@ export abstract class SqlHistoryStore implements HistoryStore {
         m.completionTokens,
         m.error,
         this.mapper.messageDate(m.createdAt),
+        attachmentsColumn(m.attachments),
         m.feedback?.rating ?? null,
         m.feedback?.comment ?? null,
       ]),
@@ -454,7 +457,7 @@ export abstract class SqlHistoryStore implements HistoryStore {
 
 /**
  * `INSERT INTO chat_messages … SELECT` of `count` messages numbered from the raised counter in
- * `source` (its row has the session's id and message_count); 10 parameters per message (9 for the
+ * `source` (its row has the session's id and message_count); 11 parameters per message (10 for the
  * first when `firstParent` names the source column holding its parent), plus whatever `source`
  * takes after each. `param` writes a placeholder of a column type.
  */
@@ -478,6 +481,7 @@ export function insertMessagesFrom(
       param('integer'),
       param('text'),
       param('timestamp'),
+      param('text'),
     ];
     return `SELECT ${values.join(', ')} ${source}`;
   });

@@ -1,5 +1,10 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
-import type { FeedbackRating, MessageRole, MessageStatus } from '../history-store.interface';
+import type {
+  FeedbackRating,
+  MessageAttachment,
+  MessageRole,
+  MessageStatus,
+} from '../history-store.interface';
 
 /** One message in MongoDB. `userId` is copied from the session so search and erase scope by user. */
 @Schema({ collection: 'chat_messages', versionKey: false })
@@ -46,6 +51,13 @@ export class MongoChatMessage {
 
   @Prop({ type: String, default: null })
   feedbackComment?: string | null;
+
+  /** Files a user message attaches; absent on messages without any. */
+  @Prop({
+    type: [{ _id: false, id: String, name: String, mediaType: String }],
+    default: undefined,
+  })
+  attachments?: MessageAttachment[];
 
   @Prop({ type: Date, required: true })
   createdAt: Date;

@@ -24,6 +24,15 @@ export class OpenAiModelListDto {
   data: OpenAiModelDto[];
 }
 
+export class PromptTokensDetailsDto {
+  @ApiProperty({
+    type: 'integer',
+    example: 8,
+    description: 'Prompt tokens read from the provider prompt cache.',
+  })
+  cached_tokens: number;
+}
+
 export class CompletionUsageDto {
   @ApiProperty({ type: 'integer', example: 12 })
   prompt_tokens: number;
@@ -33,6 +42,12 @@ export class CompletionUsageDto {
 
   @ApiProperty({ type: 'integer', example: 17 })
   total_tokens: number;
+
+  @ApiPropertyOptional({
+    type: PromptTokensDetailsDto,
+    description: 'Present when the provider reported prompt cache hits.',
+  })
+  prompt_tokens_details?: PromptTokensDetailsDto;
 }
 
 export class AssistantMessageDto {

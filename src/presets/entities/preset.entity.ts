@@ -1,29 +1,10 @@
-import {
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  JoinColumn,
-  ManyToOne,
-  PrimaryColumn,
-  UpdateDateColumn,
-} from 'typeorm';
-import { User } from '../../users/entities/user.entity';
+import { Column, CreateDateColumn, Entity, Index, UpdateDateColumn } from 'typeorm';
+import { UserOwnedEntity } from '../../users/entities/user-owned.entity';
 
 /** A user's named chat settings, applied to a chat request or a session by `preset_id`. */
 @Entity('presets')
 @Index('idx_presets_user', ['userId', 'createdAt'])
-export class Preset {
-  @PrimaryColumn({ type: 'varchar', length: 36 })
-  id: string;
-
-  @Column({ name: 'user_id', type: 'varchar', length: 36 })
-  userId: string;
-
-  @ManyToOne(() => User, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'user_id' })
-  user?: User;
-
+export class Preset extends UserOwnedEntity {
   @Column({ type: 'varchar', length: 100 })
   name: string;
 

@@ -5,8 +5,10 @@ import {
   type GenerateContentConfig,
   type GenerateContentParameters,
   type GenerateContentResponse,
+  type Part,
 } from '@google/genai';
 import type {
+  BinaryInput,
   ChatProvider,
   FinishReason,
   ModelInfo,
@@ -15,9 +17,11 @@ import type {
   ProviderStreamEvent,
   TokenUsage,
 } from '../chat-provider.interface';
-import { catalogModels } from '../model-catalog';
+import { catalogModels, modelInfos } from '../model-catalog';
 import { failureForStatus, GenerationAbortedError, UpstreamError } from '../provider.errors';
-import { estimateUsage } from '../token-counter';
+import { estimateUsage, withCacheUsage } from '../token-counter';
+import { openUpstream } from './open-upstream';
+import { PerKeyClients } from './per-key-clients';
 
 export const GEMINI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
 const DEFAULT_API_VERSION = 'v1beta';
@@ -29,7 +33,7 @@ const DEFAULT_API_VERSION = 'v1beta';
  */
 export class GeminiProvider implements ChatProvider {
   readonly name = 'gemini';
-  private readonly clients = new Map<string, GoogleGenAI>();
+  private readonly clients: PerKeyClients<GoogleGenAI>;
   private readonly baseUrl: string;
   private readonly apiVersion: string;
 
@@ -38,14 +42,25 @@ export class GeminiProvider implements ChatProvider {
     const match = /^(.*?)\/(v1(?:alpha|beta)?\d*)\/?$/.exec(baseUrl ?? '');
     this.baseUrl = match ? match[1] : (baseUrl ?? GEMINI_DEFAULT_BASE_URL);
     this.apiVersion = match ? match[2] : DEFAULT_API_VERSION;
+    this.clients = new PerKeyClients(
+      (apiKey) =>
+        new GoogleGenAI({
+          vertexai: false,
+          apiKey: apiKey ?? '',
+          httpOptions: {
+            baseUrl: this.baseUrl,
+            apiVersion: this.apiVersion,
+            // Plain global fetch: the SDK's default reaches for undici's global dispatcher
+            // through a realm-global symbol, which fails inside VM contexts (jest). Undici's own
+            // 300 s header/body timeouts never bind before the resilience layer's timers.
+            fetch: (input, init) => fetch(input, init),
+          },
+        }),
+    );
   }
 
   listModels(): ModelInfo[] {
-    return catalogModels(this.name).map((entry) => ({
-      id: `${this.name}/${entry.model}`,
-      provider: this.name,
-      contextWindow: entry.contextWindow,
-    }));
+    return modelInfos(this.name);
   }
 
   supportsModel(model: string): boolean {
@@ -56,13 +71,11 @@ export class GeminiProvider implements ChatProvider {
     request: ProviderRequest,
     apiKey: string | undefined,
   ): Promise<ProviderCompletion> {
-    let response: GenerateContentResponse;
-    try {
-      response = await this.client(apiKey).models.generateContent(toParameters(request));
-    } catch (error) {
-      throw normalizeGeminiError(error, request.signal);
-    }
-    request.onResponse?.();
+    const response: GenerateContentResponse = await openUpstream(
+      request,
+      normalizeGeminiError,
+      () => this.clients.get(apiKey).models.generateContent(toParameters(request)),
+    );
     const text = textOf(response);
     const finish = response.candidates?.[0]?.finishReason;
     if (!response.candidates?.length && !response.promptFeedback) {
@@ -82,13 +95,11 @@ export class GeminiProvider implements ChatProvider {
     request: ProviderRequest,
     apiKey: string | undefined,
   ): AsyncIterable<ProviderStreamEvent> {
-    let stream: AsyncGenerator<GenerateContentResponse>;
-    try {
-      stream = await this.client(apiKey).models.generateContentStream(toParameters(request));
-    } catch (error) {
-      throw normalizeGeminiError(error, request.signal);
-    }
-    request.onResponse?.();
+    const stream: AsyncGenerator<GenerateContentResponse> = await openUpstream(
+      request,
+      normalizeGeminiError,
+      () => this.clients.get(apiKey).models.generateContentStream(toParameters(request)),
+    );
 
     let text = '';
     let last: GenerateContentResponse | undefined;
@@ -120,27 +131,6 @@ export class GeminiProvider implements ChatProvider {
       finishReason: blocked ? 'content_filter' : toFinishReason(finish),
     };
   }
-
-  private client(apiKey: string | undefined): GoogleGenAI {
-    const cacheKey = apiKey ?? '';
-    let client = this.clients.get(cacheKey);
-    if (!client) {
-      client = new GoogleGenAI({
-        vertexai: false,
-        apiKey: apiKey ?? '',
-        httpOptions: {
-          baseUrl: this.baseUrl,
-          apiVersion: this.apiVersion,
-          // Plain global fetch: the SDK's default reaches for undici's global dispatcher through
-          // a realm-global symbol, which fails inside VM contexts (jest). Undici's own 300 s
-          // header/body timeouts never bind before the resilience layer's timers.
-          fetch: (input, init) => fetch(input, init),
-        },
-      });
-      this.clients.set(cacheKey, client);
-    }
-    return client;
-  }
 }
 
 /** The SDK request for `request`, the same for generateContent and generateContentStream. */
@@ -154,11 +144,20 @@ function toContents(request: ProviderRequest): Content[] {
     if (message.role === 'system') continue;
     const role = message.role === 'assistant' ? 'model' : 'user';
     const previous = contents[contents.length - 1];
+    const parts = toGeminiParts(message.content, message.inputs ?? []);
     // Consecutive turns of one role are merged: the API expects alternating roles.
-    if (previous?.role === role) previous.parts!.push({ text: message.content });
-    else contents.push({ role, parts: [{ text: message.content }] });
+    if (previous?.role === role) previous.parts!.push(...parts);
+    else contents.push({ role, parts });
   }
   return contents;
+}
+
+/** Gemini's parts of one message: the text, then images and PDFs as `inlineData` (base64). */
+export function toGeminiParts(text: string, inputs: BinaryInput[]): Part[] {
+  return [
+    { text },
+    ...inputs.map((input) => ({ inlineData: { mimeType: input.mediaType, data: input.data } })),
+  ];
 }
 
 function toConfig(request: ProviderRequest): GenerateContentConfig {
@@ -190,13 +189,15 @@ function toUsage(
   const meta = response?.usageMetadata;
   if (meta && typeof meta.promptTokenCount === 'number') {
     const completionTokens = (meta.candidatesTokenCount ?? 0) + (meta.thoughtsTokenCount ?? 0);
-    const cached = meta.cachedContentTokenCount;
-    return {
-      promptTokens: meta.promptTokenCount,
-      completionTokens,
-      totalTokens: meta.totalTokenCount ?? meta.promptTokenCount + completionTokens,
-      ...(typeof cached === 'number' && cached > 0 ? { cachedPromptTokens: cached } : {}),
-    };
+    return withCacheUsage(
+      {
+        promptTokens: meta.promptTokenCount,
+        completionTokens,
+        totalTokens: meta.totalTokenCount ?? meta.promptTokenCount + completionTokens,
+      },
+      // Gemini's implicit caching (2.5 models) reports its hits here.
+      meta.cachedContentTokenCount,
+    );
   }
   return estimateUsage(request.messages, text);
 }

@@ -2,26 +2,28 @@ import OpenAI, { APIConnectionError, APIError, APIUserAbortError, OpenAIError } 
 import type {
   ChatCompletion,
   ChatCompletionChunk,
+  ChatCompletionContentPart,
   ChatCompletionCreateParamsBase,
+  ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
 import type { CompletionUsage } from 'openai/resources/completions';
 import type {
+  BinaryInput,
   ChatProvider,
   FinishReason,
   ModelInfo,
   ProviderCompletion,
+  ProviderMessage,
   ProviderRequest,
   ProviderStreamEvent,
   TokenUsage,
 } from '../chat-provider.interface';
-import type { CatalogModel } from '../model-catalog';
-import {
-  failureForStatus,
-  GenerationAbortedError,
-  parseRetryAfter,
-  UpstreamError,
-} from '../provider.errors';
-import { estimateUsage } from '../token-counter';
+import { modelInfos, type CatalogModel } from '../model-catalog';
+import { failureForStatus, GenerationAbortedError, UpstreamError } from '../provider.errors';
+import { estimateUsage, withCacheUsage } from '../token-counter';
+import { openUpstream } from './open-upstream';
+import { PerKeyClients } from './per-key-clients';
+import { normalizeSdkError, type SdkErrorClasses } from './sdk-errors';
 
 export interface OpenAiCompatibleOptions {
   /** Model-id prefix: `openrouter`, `groq`, `openai`, `openai-compatible`. */
@@ -50,18 +52,29 @@ type ChunkWithExtras = ChatCompletionChunk & { x_groq?: { usage?: CompletionUsag
  */
 export class OpenAiCompatibleProvider implements ChatProvider {
   readonly name: string;
-  private readonly clients = new Map<string, OpenAI>();
+  private readonly clients: PerKeyClients<OpenAI>;
 
   constructor(private readonly options: OpenAiCompatibleOptions) {
     this.name = options.name;
+    this.clients = new PerKeyClients(
+      (apiKey) =>
+        new OpenAI({
+          // Self-hosted servers usually need no key; the SDK insists on one.
+          apiKey: apiKey ?? 'no-key',
+          baseURL: options.baseUrl,
+          maxRetries: 0,
+          timeout: options.timeoutMs,
+          defaultHeaders: options.defaultHeaders,
+          // Never pick these up from the process environment.
+          organization: null,
+          project: null,
+          logLevel: 'off',
+        }),
+    );
   }
 
   listModels(): ModelInfo[] {
-    return this.options.models.map((entry) => ({
-      id: `${this.name}/${entry.model}`,
-      provider: this.name,
-      contextWindow: entry.contextWindow,
-    }));
+    return modelInfos(this.name, this.options.models);
   }
 
   supportsModel(model: string): boolean {
@@ -75,16 +88,14 @@ export class OpenAiCompatibleProvider implements ChatProvider {
     request: ProviderRequest,
     apiKey: string | undefined,
   ): Promise<ProviderCompletion> {
-    let completion: ChatCompletion;
-    try {
-      completion = await this.client(apiKey).chat.completions.create(
-        { ...this.body(request), stream: false },
-        { signal: request.signal },
-      );
-    } catch (error) {
-      throw normalizeError(error, request.signal);
-    }
-    request.onResponse?.();
+    const completion: ChatCompletion = await openUpstream(request, normalizeError, () =>
+      this.clients
+        .get(apiKey)
+        .chat.completions.create(
+          { ...this.body(request), stream: false },
+          { signal: request.signal },
+        ),
+    );
     // OpenRouter may answer 200 with an error object instead of a completion.
     const embedded = (completion as { error?: unknown }).error;
     if (embedded) throw embeddedError(embedded);
@@ -105,16 +116,17 @@ export class OpenAiCompatibleProvider implements ChatProvider {
     request: ProviderRequest,
     apiKey: string | undefined,
   ): AsyncIterable<ProviderStreamEvent> {
-    let stream: AsyncIterable<ChatCompletionChunk>;
-    try {
-      stream = await this.client(apiKey).chat.completions.create(
-        { ...this.body(request), stream: true, stream_options: { include_usage: true } },
-        { signal: request.signal },
-      );
-    } catch (error) {
-      throw normalizeError(error, request.signal);
-    }
-    request.onResponse?.();
+    const stream: AsyncIterable<ChatCompletionChunk> = await openUpstream(
+      request,
+      normalizeError,
+      () =>
+        this.clients
+          .get(apiKey)
+          .chat.completions.create(
+            { ...this.body(request), stream: true, stream_options: { include_usage: true } },
+            { signal: request.signal },
+          ),
+    );
 
     let text = '';
     let usage: CompletionUsage | undefined;
@@ -150,40 +162,40 @@ export class OpenAiCompatibleProvider implements ChatProvider {
     };
   }
 
-  /** One SDK client per key, reused (it keeps the connection pool). */
-  private client(apiKey: string | undefined): OpenAI {
-    const cacheKey = apiKey ?? '';
-    let client = this.clients.get(cacheKey);
-    if (!client) {
-      client = new OpenAI({
-        // Self-hosted servers usually need no key; the SDK insists on one.
-        apiKey: apiKey ?? 'no-key',
-        baseURL: this.options.baseUrl,
-        maxRetries: 0,
-        timeout: this.options.timeoutMs,
-        defaultHeaders: this.options.defaultHeaders,
-        // Never pick these up from the process environment.
-        organization: null,
-        project: null,
-        logLevel: 'off',
-      });
-      this.clients.set(cacheKey, client);
-    }
-    return client;
-  }
-
   private body(request: ProviderRequest): ChatCompletionCreateParamsBase {
     const body: ChatCompletionCreateParamsBase = {
       model: request.model,
-      messages: request.messages.map((message) => ({
-        role: message.role,
-        content: message.content,
-      })),
+      messages: request.messages.map(toOpenAiMessage),
     };
     if (request.temperature !== undefined) body.temperature = request.temperature;
     if (request.maxTokens !== undefined) body[this.options.maxTokensParam] = request.maxTokens;
     return body;
   }
+}
+
+/** A message in Chat Completions form: plain text, or text then image / file parts. */
+function toOpenAiMessage(message: ProviderMessage): ChatCompletionMessageParam {
+  if (message.role !== 'user' || !message.inputs?.length) {
+    return { role: message.role, content: message.content };
+  }
+  return { role: 'user', content: toOpenAiContent(message.content, message.inputs) };
+}
+
+/**
+ * OpenAI's content parts, also spoken by OpenRouter and Groq: images as `image_url` data URLs,
+ * PDFs as `file` parts with the document inline as a data URL.
+ */
+export function toOpenAiContent(text: string, inputs: BinaryInput[]): ChatCompletionContentPart[] {
+  const parts: ChatCompletionContentPart[] = text ? [{ type: 'text', text }] : [];
+  for (const input of inputs) {
+    const url = `data:${input.mediaType};base64,${input.data}`;
+    parts.push(
+      input.kind === 'image'
+        ? { type: 'image_url', image_url: { url } }
+        : { type: 'file', file: { filename: input.name, file_data: url } },
+    );
+  }
+  return parts;
 }
 
 function toUsage(
@@ -193,16 +205,20 @@ function toUsage(
 ): TokenUsage {
   if (usage && typeof usage.prompt_tokens === 'number') {
     const completionTokens = usage.completion_tokens ?? 0;
-    const cached = usage.prompt_tokens_details?.cached_tokens;
     // OpenRouter adds the call's charge in credits (1 credit = 1 USD) to every usage report.
     const cost = (usage as CompletionUsage & { cost?: unknown }).cost;
-    return {
-      promptTokens: usage.prompt_tokens,
-      completionTokens,
-      totalTokens: usage.total_tokens ?? usage.prompt_tokens + completionTokens,
-      ...(typeof cached === 'number' && cached > 0 ? { cachedPromptTokens: cached } : {}),
-      ...(typeof cost === 'number' && Number.isFinite(cost) && cost >= 0 ? { costUsd: cost } : {}),
-    };
+    return withCacheUsage(
+      {
+        promptTokens: usage.prompt_tokens,
+        completionTokens,
+        totalTokens: usage.total_tokens ?? usage.prompt_tokens + completionTokens,
+        ...(typeof cost === 'number' && Number.isFinite(cost) && cost >= 0
+          ? { costUsd: cost }
+          : {}),
+      },
+      // OpenAI's automatic prompt caching; compatible servers mostly leave it out.
+      usage.prompt_tokens_details?.cached_tokens,
+    );
   }
   // Some compatible servers report no usage: estimate it so quotas still count.
   return estimateUsage(request.messages, text);
@@ -227,32 +243,14 @@ function embeddedError(error: unknown): UpstreamError {
   );
 }
 
+const OPENAI_ERRORS: SdkErrorClasses = {
+  api: APIError,
+  connection: APIConnectionError,
+  userAbort: APIUserAbortError,
+  base: OpenAIError,
+};
+
 /** Maps whatever the SDK (or fetch under it) threw to an UpstreamError or an abort. */
 export function normalizeError(error: unknown, signal: AbortSignal | undefined): Error {
-  if (signal?.aborted || error instanceof APIUserAbortError) return new GenerationAbortedError();
-  if (error instanceof UpstreamError || error instanceof GenerationAbortedError) return error;
-  if (error instanceof APIConnectionError) {
-    return new UpstreamError('network', error.message, { cause: error });
-  }
-  if (error instanceof APIError) {
-    if (error.status === undefined) return embeddedError(error.error);
-    const retryAfterMs =
-      parseRetryAfterMs(error.headers?.get('retry-after-ms')) ??
-      parseRetryAfter(error.headers?.get('retry-after'));
-    return new UpstreamError(failureForStatus(error.status), error.message, {
-      status: error.status,
-      retryAfterMs,
-      cause: error,
-    });
-  }
-  if (error instanceof SyntaxError || error instanceof OpenAIError) {
-    return new UpstreamError('malformed', error.message, { cause: error });
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  return new UpstreamError('network', message, { cause: error });
-}
-
-function parseRetryAfterMs(value: string | null | undefined): number | undefined {
-  if (!value || !/^\d+(\.\d+)?$/.test(value.trim())) return undefined;
-  return Math.round(Number(value));
+  return normalizeSdkError(error, signal, OPENAI_ERRORS, embeddedError);
 }

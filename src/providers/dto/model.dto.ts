@@ -18,6 +18,15 @@ export class ModelDto {
   })
   context_window?: number;
 
+  @ApiProperty({
+    type: [String],
+    enum: ['image', 'pdf'],
+    example: ['image', 'pdf'],
+    description:
+      'Chat `attachments` it takes besides text files (which every model takes, inlined as text)',
+  })
+  inputs: string[];
+
   @ApiProperty({ example: true, description: 'Used when a chat request names no model' })
   default: boolean;
 }
@@ -32,6 +41,7 @@ export function mapModel(model: ListedModel): ModelDto {
     id: model.id,
     provider: model.provider,
     context_window: model.contextWindow,
+    inputs: [...model.inputs],
     default: model.default,
   };
 }

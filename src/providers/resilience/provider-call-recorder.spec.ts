@@ -24,12 +24,14 @@ const GROQ: ResolvedModel = {
   provider: 'groq',
   model: 'llama-3.1-8b-instant',
   contextWindow: 131_072,
+  inputs: [],
 };
 const LOCAL: ResolvedModel = {
   id: 'local/echo',
   provider: 'local',
   model: 'echo',
   contextWindow: 32_768,
+  inputs: ['image', 'pdf'],
 };
 
 function call(fields: Partial<ProviderCallRecord>): ProviderCallRecord {
@@ -125,6 +127,33 @@ describe(ProviderCallRecorder.name, () => {
       'groq,llama-3.1-8b-instant,completion': 34,
     });
     expect(await samples(metrics, 'chatbot_provider_errors_total')).toEqual({});
+  });
+
+  it('prompt cache reads and writes: in the log line and as their own token kinds', async () => {
+    sut.record(
+      call({
+        provider: 'anthropic',
+        model: 'claude-sonnet-5-5',
+        usage: {
+          promptTokens: 3000,
+          completionTokens: 40,
+          totalTokens: 3040,
+          cacheReadTokens: 2000,
+          cacheWriteTokens: 900,
+        },
+      }),
+    );
+    expect(logs.lines[0][1]).toMatchObject({
+      promptTokens: 3000,
+      cacheReadTokens: 2000,
+      cacheWriteTokens: 900,
+    });
+    expect(await samples(metrics, 'chatbot_provider_tokens_total')).toEqual({
+      'anthropic,claude-sonnet-5-5,prompt': 3000,
+      'anthropic,claude-sonnet-5-5,completion': 40,
+      'anthropic,claude-sonnet-5-5,cache_read': 2000,
+      'anthropic,claude-sonnet-5-5,cache_write': 900,
+    });
   });
 
   it('an upstream failure: a warning with status and detail, counted as an error', async () => {

@@ -68,6 +68,8 @@ export class ProviderCallRecorder {
       detail: call.detail,
       promptTokens: call.usage?.promptTokens,
       completionTokens: call.usage?.completionTokens,
+      cacheReadTokens: call.usage?.cacheReadTokens,
+      cacheWriteTokens: call.usage?.cacheWriteTokens,
     };
     for (const key of Object.keys(line)) if (line[key] === undefined) delete line[key];
     if (call.outcome === 'success' || call.outcome === 'aborted') {
@@ -88,7 +90,7 @@ export class ProviderCallRecorder {
         keyAlias: keyAlias(call.provider, call.keyIndex),
         promptTokens: call.usage?.promptTokens ?? 0,
         completionTokens: call.usage?.completionTokens ?? 0,
-        cachedTokens: call.usage?.cachedPromptTokens ?? 0,
+        cachedTokens: call.usage?.cacheReadTokens ?? 0,
         // A failed attempt without a usage report is charged nothing by the providers.
         costMicros,
         latencyMs: call.latencyMs,
@@ -112,6 +114,7 @@ export class ProviderCallRecorder {
         call.model,
         call.usage.promptTokens,
         call.usage.completionTokens,
+        { readTokens: call.usage.cacheReadTokens, writeTokens: call.usage.cacheWriteTokens },
       );
       if (this.prices) this.metrics.providerCostMicros(call.provider, call.model, costMicros);
     }

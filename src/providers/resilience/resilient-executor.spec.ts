@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { Logger, type LoggerService } from '@nestjs/common';
-import { AppConfig } from '@app/config';
+import { providerTestConfig } from '@app/testing/provider-test-config';
 import type {
   ChatProvider,
   ProviderCompletion,
@@ -43,13 +42,7 @@ const MESSAGES = [{ role: 'user' as const, content: 'hello' }];
  * made; everything else (registry, pools, breakers, timers, local provider) is real.
  */
 function setUp(env: Record<string, string> = {}) {
-  const config = AppConfig.fromEnv({
-    SECRET_KEY: randomBytes(32).toString('hex'),
-    AI_SERVICES__GROQ_API_KEY: 'groq-secret-one',
-    AI_SERVICES__RETRY_BASE_MS: '1',
-    AI_SERVICES__LOCAL_DELAY_MS: '0',
-    ...env,
-  });
+  const config = providerTestConfig({ AI_SERVICES__GROQ_API_KEY: 'groq-secret-one', ...env });
   const registry = new ProviderRegistry(config);
   const groq = registry.get('groq')!.provider;
   const script: Reply[] = [];

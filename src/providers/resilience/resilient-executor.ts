@@ -84,7 +84,10 @@ export class ResilientExecutor {
     request: GenerationRequest,
     mode: ReplyMode,
   ): AsyncGenerator<GenerationEvent> {
-    const chain = this.registry.chain(request.model, request.fallbackModels);
+    const needs = [
+      ...new Set(request.messages.flatMap((m) => (m.inputs ?? []).map((input) => input.kind))),
+    ];
+    const chain = this.registry.chain(request.model, request.fallbackModels, needs);
     const call = new CallScope(request.signal, this.resilience.totalTimeoutMs);
     try {
       let lastError: Error | undefined;

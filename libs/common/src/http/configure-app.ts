@@ -23,6 +23,8 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
           'script-src': ["'self'", "'unsafe-inline'"],
           'style-src': ["'self'", "'unsafe-inline'"],
           'connect-src': ["'self'", 'ws:', 'wss:'],
+          // Attachment thumbnails are fetched with the bearer token and shown as blob: URLs.
+          'img-src': ["'self'", 'data:', 'blob:'],
           // Operators terminate TLS in front of the app; plain-HTTP local use must keep working.
           'upgrade-insecure-requests': null,
         },

@@ -15,12 +15,14 @@ async function main(): Promise<void> {
   console.log(
     '  Gemini:            POST /v1beta/models/{model}:generateContent | :streamGenerateContent?alt=sse',
   );
+  console.log('  Anthropic:         POST /v1/messages (JSON and stream: true)');
   console.log('Point the app at it, e.g.:');
   console.log(`  AI_SERVICES__GROQ_API_KEY=sim-key AI_SERVICES__GROQ_BASE_URL=${url}/v1`);
   console.log(
     `  AI_SERVICES__OPEN_ROUTER_API_KEY_1=sim-key AI_SERVICES__OPEN_ROUTER_BASE_URL=${url}/api/v1`,
   );
   console.log(`  AI_SERVICES__GEMINI_API_KEY=sim-key AI_SERVICES__GEMINI_BASE_URL=${url}`);
+  console.log(`  AI_SERVICES__ANTHROPIC_API_KEY=sim-key AI_SERVICES__ANTHROPIC_BASE_URL=${url}`);
   const shutdown = () => {
     void simulator.stop().then(() => process.exit(0));
   };

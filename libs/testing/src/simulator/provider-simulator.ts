@@ -1,5 +1,18 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import {
+  anthropicCacheBreakpoints,
+  anthropicErrorBody,
+  anthropicErrorEvent,
+  anthropicMessage,
+  anthropicMessages,
+  anthropicRequestError,
+  anthropicStreamClosing,
+  anthropicStreamOpening,
+  anthropicTextDelta,
+  type AnthropicUsage,
+} from './anthropic-wire';
+import { SimulatedPromptCache, type CacheUsage, type SimulatedMessage } from './prompt-cache';
 
 /**
  * A scripted behaviour for one upstream request. Fields combine: e.g. `{processingComments: 2,
@@ -29,7 +42,10 @@ export interface SimulatorFault {
   cutAfterChunks?: number;
   /** Send a chunk that is not JSON after this many content chunks (non-streamed: a broken body). */
   malformedAfterChunks?: number;
-  /** OpenRouter style: after a 200 and this many chunks, an `error` object in a `data:` event. */
+  /**
+   * After a 200 and this many chunks, an error event: OpenRouter's `error` object in a `data:`
+   * event, Gemini's error chunk, Anthropic's `event: error`.
+   */
   errorEventAfterChunks?: number;
   /** Code inside that error event (default 502). */
   errorEventCode?: number;
@@ -43,7 +59,7 @@ export interface SimulatorFault {
   costUsd?: number;
 }
 
-export type SimulatedApi = 'openai' | 'gemini';
+export type SimulatedApi = 'openai' | 'gemini' | 'anthropic';
 
 /** One request as the simulator saw it. */
 export interface SimulatedRequest {
@@ -53,13 +69,18 @@ export interface SimulatedRequest {
   path: string;
   query: Record<string, string>;
   headers: IncomingMessage['headers'];
-  /** Bearer token (OpenAI) or x-goog-api-key / ?key= (Gemini). */
+  /** Bearer token (OpenAI), x-goog-api-key / ?key= (Gemini), x-api-key or Bearer (Anthropic). */
   apiKey?: string;
   model?: string;
   stream: boolean;
   body: unknown;
-  /** The conversation normalised to OpenAI roles (Gemini's `model` → `assistant`, systemInstruction → `system`). */
-  messages: { role: string; content: string }[];
+  /**
+   * The conversation normalised to OpenAI roles (Gemini's `model` → `assistant`, Gemini's
+   * systemInstruction and Anthropic's `system` → a leading `system` message).
+   */
+  messages: SimulatedMessage[];
+  /** Prompt tokens read from and written to the simulated prompt cache (200 replies only). */
+  cache?: CacheUsage;
   /** Status sent (0 while none). */
   status: number;
   /** The fault applied, if any. */
@@ -70,11 +91,31 @@ export interface SimulatedRequest {
   completed: boolean;
 }
 
+/**
+ * App settings that send chat to a simulator at `url` through the Groq provider (an OpenAI-wire
+ * client), with `groq/llama-3.1-8b-instant` as the default model and no retries.
+ */
+export function simulatedGroqEnv(url: string): Record<string, string> {
+  return {
+    AI_SERVICES__GROQ_API_KEY: 'sim-groq-key',
+    AI_SERVICES__GROQ_BASE_URL: url,
+    AI_SERVICES__DEFAULT_MODEL: 'groq/llama-3.1-8b-instant',
+    AI_SERVICES__MAX_RETRIES: '0',
+  };
+}
+
 export interface ProviderSimulatorOptions {
   /** Fixed reply text, or a function of the last user message. Default: `Simulated reply to: <message>`. */
   reply?: string | ((lastUserMessage: string) => string);
   /** Default wait between streamed chunks. */
   chunkDelayMs?: number;
+  /**
+   * OpenAI and Gemini report automatic cache hits (`prompt_tokens_details.cached_tokens`,
+   * `cachedContentTokenCount`) for a prompt that repeats an earlier one's prefix. Off by default.
+   */
+  automaticPromptCache?: boolean;
+  /** Shortest prefix (tokens) any simulated cache keeps; 1024 like the real services. */
+  promptCacheMinTokens?: number;
 }
 
 const PROCESSING_INTERVAL_MS = 100;
@@ -82,21 +123,26 @@ const PROCESSING_INTERVAL_MS = 100;
 /**
  * A real HTTP server speaking the wire protocols of the providers, for tests and benchmarks:
  * OpenAI's `POST …/chat/completions` (JSON, and SSE with `stream: true`, usage in the last
- * chunk when `stream_options.include_usage`, `data: [DONE]`) and Gemini's
- * `POST /{version}/models/{model}:generateContent` and `:streamGenerateContent?alt=sse`.
- * Replies are deterministic; usage is computed (~4 characters per token). Faults are scripted
- * per request; every request is logged with its headers, key, body and whether the client
- * closed the connection early.
+ * chunk when `stream_options.include_usage`, `data: [DONE]`), Gemini's
+ * `POST /{version}/models/{model}:generateContent` and `:streamGenerateContent?alt=sse`, and
+ * Anthropic's `POST …/v1/messages` (JSON and named SSE events, a key (`x-api-key` or Bearer) and
+ * `anthropic-version` required, alternating roles, `max_tokens`, at most 4 `cache_control`).
+ * Replies are deterministic; usage is computed (~4 characters per token), including prompt
+ * cache reads and writes. Faults are scripted per request; every request is logged with its
+ * headers, key, body and whether the client closed the connection early.
  */
 export class ProviderSimulator {
   readonly requests: SimulatedRequest[] = [];
   private readonly queue: SimulatorFault[] = [];
   private readonly rejectedKeys = new Map<string, number>();
   private readonly sockets = new Set<Socket>();
+  private readonly cache: SimulatedPromptCache;
   private server?: Server;
   private baseUrl?: string;
 
-  constructor(private readonly options: ProviderSimulatorOptions = {}) {}
+  constructor(private readonly options: ProviderSimulatorOptions = {}) {
+    this.cache = new SimulatedPromptCache(options.promptCacheMinTokens ?? 1024, promptTokensOf);
+  }
 
   /** Starts listening on 127.0.0.1 (`port` 0 = any free port); resolves to `http://127.0.0.1:<port>`. */
   async start(port = 0, host = '127.0.0.1'): Promise<string> {
@@ -142,11 +188,34 @@ export class ProviderSimulator {
     return this;
   }
 
-  /** Forgets the request log, the queued faults and the rejected keys. */
+  /** Forgets the request log, the queued faults, the rejected keys and the prompt cache. */
   reset(): void {
     this.requests.length = 0;
     this.queue.length = 0;
     this.rejectedKeys.clear();
+    this.cache.clear();
+  }
+
+  /**
+   * The chat settings of the last request, as the provider received them: the model, the sampling
+   * temperature, max_tokens and the system prompt (undefined where the request had none).
+   */
+  lastChatSettings(): {
+    model?: string;
+    temperature?: number;
+    max_tokens?: number;
+    system?: string;
+  } {
+    const last = this.requests.at(-1);
+    if (!last) throw new Error('The simulator has received no request');
+    const body = last.body as { temperature?: number; max_tokens?: number };
+    const system = last.messages.find((m) => m.role === 'system');
+    return {
+      model: last.model,
+      temperature: body.temperature,
+      max_tokens: body.max_tokens,
+      system: system ? String(system.content) : undefined,
+    };
   }
 
   /** Faults still queued (not yet taken by a request). */
@@ -171,16 +240,22 @@ export class ProviderSimulator {
         url.pathname,
       );
     const openai = req.method === 'POST' && /\/chat\/completions$/.test(url.pathname);
-    if (!gemini && !openai) {
+    const anthropic = req.method === 'POST' && /\/v1\/messages$/.test(url.pathname);
+    if (!gemini && !openai && !anthropic) {
       sendJson(res, 404, { error: { message: `No route ${req.method} ${url.pathname}` } });
       return;
     }
-    const api: SimulatedApi = gemini ? 'gemini' : 'openai';
+    const api: SimulatedApi = gemini ? 'gemini' : anthropic ? 'anthropic' : 'openai';
     let body: unknown;
     try {
       body = rawBody ? JSON.parse(rawBody) : {};
     } catch {
       sendError(res, api, 400, 'Request body is not JSON');
+      return;
+    }
+    const badPart = invalidMediaPart(api, body);
+    if (badPart) {
+      sendError(res, api, 400, badPart);
       return;
     }
     const record: SimulatedRequest = {
@@ -193,13 +268,15 @@ export class ProviderSimulator {
       apiKey:
         api === 'openai'
           ? bearer(req)
-          : (headerValue(req, 'x-goog-api-key') ?? url.searchParams.get('key') ?? undefined),
+          : api === 'anthropic'
+            ? (headerValue(req, 'x-api-key') ?? bearer(req))
+            : (headerValue(req, 'x-goog-api-key') ?? url.searchParams.get('key') ?? undefined),
       model: gemini ? decodeURIComponent(gemini[2]) : stringField(body, 'model'),
       stream: gemini
         ? gemini[3] === 'streamGenerateContent'
         : (body as { stream?: unknown }).stream === true,
       body,
-      messages: api === 'openai' ? openAiMessages(body) : geminiMessages(body),
+      messages: MESSAGES_OF[api](body),
       status: 0,
       closedByClient: false,
       completed: false,
@@ -216,6 +293,12 @@ export class ProviderSimulator {
       record.completed = true;
     });
 
+    const invalid = api === 'anthropic' ? anthropicRequestError(req.headers, body) : undefined;
+    if (invalid) {
+      record.status = invalid.status;
+      sendError(res, api, invalid.status, invalid.message);
+      return;
+    }
     const rejected = record.apiKey === undefined ? undefined : this.rejectedKeys.get(record.apiKey);
     const fault: SimulatorFault =
       rejected !== undefined ? { status: rejected } : (this.takeFault(record.apiKey) ?? {});
@@ -253,16 +336,18 @@ export class ProviderSimulator {
     const limit = maxTokens(record);
     const { words, finish } = limitWords(text.match(/\S+\s*/g) ?? [], limit);
     const reply = words.join('');
-    const promptTokens =
-      estimateTokens(record.messages.map((m) => m.content).join(' ')) + 4 * record.messages.length;
+    const promptTokens = promptTokensOf(record.messages);
     const completionTokens = estimateTokens(reply);
+    record.cache = this.cacheUsage(record);
     const usage: Usage = {
       promptTokens,
       completionTokens,
       totalTokens: promptTokens + completionTokens,
-      cachedTokens: fault.cachedTokens,
+      cacheReadTokens: fault.cachedTokens ?? record.cache.readTokens,
+      cacheWriteTokens: record.cache.writeTokens,
       costUsd: fault.costUsd,
     };
+    const model = record.model ?? 'unknown';
     record.status = 200;
 
     if (!record.stream) {
@@ -282,13 +367,7 @@ export class ProviderSimulator {
         });
         return;
       }
-      sendJson(
-        res,
-        200,
-        record.api === 'openai'
-          ? openAiCompletion(record.model ?? 'unknown', reply, finish, usage)
-          : geminiResponse(record.model ?? 'unknown', reply, finish, usage),
-      );
+      sendJson(res, 200, REPLY_BODY[record.api](model, reply, finish, usage));
       return;
     }
 
@@ -305,14 +384,16 @@ export class ProviderSimulator {
     }
     await sleep(fault.firstTokenDelayMs ?? 0, closed);
     const chunkDelay = fault.chunkDelayMs ?? this.options.chunkDelayMs ?? 0;
-    const model = record.model ?? 'unknown';
-    const write = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`);
     const includeUsage = (record.body as { stream_options?: { include_usage?: boolean } })
       .stream_options?.include_usage;
+    const dialect = STREAM_DIALECTS[record.api]({
+      model,
+      finish,
+      usage,
+      includeUsage: includeUsage === true,
+    });
 
-    if (record.api === 'openai') {
-      write(openAiChunk(model, { role: 'assistant', content: '' }, null));
-    }
+    res.write(dialect.opening);
     for (let i = 0; i <= words.length; i++) {
       if (closed.aborted) return;
       if (fault.cutAfterChunks === i) {
@@ -323,60 +404,32 @@ export class ProviderSimulator {
         return;
       }
       if (fault.malformedAfterChunks === i) {
-        res.write('data: {"choices": [{"delta": {"content": "oops"\n\n');
+        res.write(dialect.malformed);
         res.end();
         return;
       }
       if (fault.errorEventAfterChunks === i) {
-        const code = fault.errorEventCode ?? 502;
-        write(
-          record.api === 'openai'
-            ? {
-                id: 'gen-sim',
-                object: 'chat.completion.chunk',
-                created: Math.floor(Date.now() / 1000),
-                model,
-                error: { code, message: 'Provider returned error' },
-                choices: [{ index: 0, delta: { content: '' }, finish_reason: 'error' }],
-              }
-            : { error: { code, message: 'Provider returned error', status: 'INTERNAL' } },
-        );
+        res.write(dialect.errorEvent(fault.errorEventCode ?? 502));
         res.end();
         return;
       }
       if (fault.stallAfterChunks === i) return;
       if (i === words.length) break;
       if (i > 0) await sleep(chunkDelay, closed);
-      const last = i === words.length - 1;
-      if (record.api === 'openai') write(openAiChunk(model, { content: words[i] }, null));
-      else {
-        write(
-          geminiChunk(
-            model,
-            words[i],
-            last ? geminiFinish(finish) : undefined,
-            last ? usage : undefined,
-          ),
-        );
-      }
+      res.write(dialect.delta(words[i], i === words.length - 1));
     }
-    if (record.api === 'openai') {
-      write(openAiChunk(model, {}, finish));
-      if (includeUsage) {
-        write({
-          id: 'chatcmpl-sim',
-          object: 'chat.completion.chunk',
-          created: Math.floor(Date.now() / 1000),
-          model,
-          choices: [],
-          usage: openAiUsage(usage),
-        });
-      }
-      res.write('data: [DONE]\n\n');
-    } else if (words.length === 0) {
-      write(geminiChunk(model, '', geminiFinish(finish), usage));
-    }
+    res.write(dialect.closing(words.length === 0));
     res.end();
+  }
+
+  /** What the request read from and wrote to the simulated prompt cache. */
+  private cacheUsage(record: SimulatedRequest): CacheUsage {
+    const scope = `${record.api}|${record.model ?? ''}`;
+    if (record.api === 'anthropic') {
+      return this.cache.explicit(scope, record.messages, anthropicCacheBreakpoints(record.body));
+    }
+    if (this.options.automaticPromptCache) return this.cache.automatic(scope, record.messages);
+    return { readTokens: 0, writeTokens: 0 };
   }
 
   private replyFor(record: SimulatedRequest): string {
@@ -392,13 +445,22 @@ interface Usage {
   promptTokens: number;
   completionTokens: number;
   totalTokens: number;
-  cachedTokens?: number;
+  /** Part of promptTokens read from the prompt cache. */
+  cacheReadTokens: number;
+  /** Part of promptTokens written to the prompt cache (Anthropic). */
+  cacheWriteTokens: number;
+  /** OpenRouter style: the call's charge in USD. */
   costUsd?: number;
 }
 
 /** ~4 characters per token, like the app's own estimate. */
 function estimateTokens(text: string): number {
   return Math.ceil(text.length / 4);
+}
+
+/** Prompt tokens of a conversation: its text plus 4 tokens of framing per message. */
+function promptTokensOf(messages: readonly SimulatedMessage[]): number {
+  return estimateTokens(messages.map((m) => m.content).join(' ')) + 4 * messages.length;
 }
 
 function limitWords(
@@ -432,8 +494,8 @@ function openAiUsage(usage: Usage) {
     prompt_tokens: usage.promptTokens,
     completion_tokens: usage.completionTokens,
     total_tokens: usage.totalTokens,
-    ...(usage.cachedTokens !== undefined
-      ? { prompt_tokens_details: { cached_tokens: usage.cachedTokens } }
+    ...(usage.cacheReadTokens > 0
+      ? { prompt_tokens_details: { cached_tokens: usage.cacheReadTokens } }
       : {}),
     ...(usage.costUsd !== undefined ? { cost: usage.costUsd } : {}),
   };
@@ -476,7 +538,7 @@ function geminiUsage(usage: Usage) {
     promptTokenCount: usage.promptTokens,
     candidatesTokenCount: usage.completionTokens,
     totalTokenCount: usage.totalTokens,
-    ...(usage.cachedTokens !== undefined ? { cachedContentTokenCount: usage.cachedTokens } : {}),
+    ...(usage.cacheReadTokens > 0 ? { cachedContentTokenCount: usage.cacheReadTokens } : {}),
   };
 }
 
@@ -508,8 +570,108 @@ function geminiChunk(model: string, text: string, finishReason?: string, usage?:
   };
 }
 
+/** Anthropic counts only the uncached part of the prompt as `input_tokens`. */
+function anthropicUsage(usage: Usage): AnthropicUsage {
+  return {
+    inputTokens: usage.promptTokens - usage.cacheReadTokens - usage.cacheWriteTokens,
+    outputTokens: usage.completionTokens,
+    cacheReadTokens: usage.cacheReadTokens,
+    cacheWriteTokens: usage.cacheWriteTokens,
+  };
+}
+
+/** The conversation of a request body, per API. */
+const MESSAGES_OF: Readonly<Record<SimulatedApi, (body: unknown) => SimulatedMessage[]>> = {
+  openai: openAiMessages,
+  gemini: geminiMessages,
+  anthropic: anthropicMessages,
+};
+
+type ReplyBody = (model: string, text: string, finish: string, usage: Usage) => unknown;
+
+/** A whole (non-streamed) reply, per API. */
+const REPLY_BODY: Readonly<Record<SimulatedApi, ReplyBody>> = {
+  openai: openAiCompletion,
+  gemini: geminiResponse,
+  anthropic: (model, text, finish, usage) =>
+    anthropicMessage(model, text, finish, anthropicUsage(usage)),
+};
+
+interface StreamContext {
+  model: string;
+  finish: string;
+  usage: Usage;
+  /** OpenAI: `stream_options.include_usage` was asked for. */
+  includeUsage: boolean;
+}
+
+/** The SSE text of one streamed reply, per API; the simulator's loop decides what is sent when. */
+interface StreamDialect {
+  /** Sent right after the headers. */
+  opening: string;
+  delta(text: string, last: boolean): string;
+  /** An error reported inside the 200 stream. */
+  errorEvent(code: number): string;
+  /** A chunk whose JSON is cut short. */
+  malformed: string;
+  /** Sent after the last delta; `empty` when there was none. */
+  closing(empty: boolean): string;
+}
+
+const sseData = (data: unknown) => `data: ${JSON.stringify(data)}\n\n`;
+const MALFORMED_DATA = 'data: {"choices": [{"delta": {"content": "oops"\n\n';
+
+const STREAM_DIALECTS: Readonly<Record<SimulatedApi, (context: StreamContext) => StreamDialect>> = {
+  openai: ({ model, finish, usage, includeUsage }) => ({
+    opening: sseData(openAiChunk(model, { role: 'assistant', content: '' }, null)),
+    delta: (text) => sseData(openAiChunk(model, { content: text }, null)),
+    errorEvent: (code) =>
+      sseData({
+        id: 'gen-sim',
+        object: 'chat.completion.chunk',
+        created: Math.floor(Date.now() / 1000),
+        model,
+        error: { code, message: 'Provider returned error' },
+        choices: [{ index: 0, delta: { content: '' }, finish_reason: 'error' }],
+      }),
+    malformed: MALFORMED_DATA,
+    closing: () =>
+      sseData(openAiChunk(model, {}, finish)) +
+      (includeUsage
+        ? sseData({
+            id: 'chatcmpl-sim',
+            object: 'chat.completion.chunk',
+            created: Math.floor(Date.now() / 1000),
+            model,
+            choices: [],
+            usage: openAiUsage(usage),
+          })
+        : '') +
+      'data: [DONE]\n\n',
+  }),
+  gemini: ({ model, finish, usage }) => ({
+    opening: '',
+    delta: (text, last) =>
+      sseData(
+        geminiChunk(model, text, last ? geminiFinish(finish) : undefined, last ? usage : undefined),
+      ),
+    errorEvent: (code) =>
+      sseData({ error: { code, message: 'Provider returned error', status: 'INTERNAL' } }),
+    malformed: MALFORMED_DATA,
+    closing: (empty) => (empty ? sseData(geminiChunk(model, '', geminiFinish(finish), usage)) : ''),
+  }),
+  anthropic: ({ model, finish, usage }) => ({
+    opening: anthropicStreamOpening(model, anthropicUsage(usage)),
+    delta: (text) => anthropicTextDelta(text),
+    errorEvent: (code) => anthropicErrorEvent(code),
+    malformed: 'event: content_block_delta\ndata: {"type": "content_block_delta", "delta": {\n\n',
+    closing: () => anthropicStreamClosing(finish, anthropicUsage(usage)),
+  }),
+};
+
 function errorMessage(status: number): string {
   if (status === 429) return 'Rate limit reached (simulated)';
+  if (status === 529) return 'Overloaded (simulated)';
   if (status === 401) return 'Invalid API key (simulated)';
   if (status === 403) return 'Forbidden (simulated)';
   if (status >= 500) return 'Upstream failure (simulated)';
@@ -534,6 +696,10 @@ function sendError(
   retryAfter?: number | string,
 ): void {
   if (retryAfter !== undefined) res.setHeader('retry-after', String(retryAfter));
+  if (api === 'anthropic') {
+    sendJson(res, status, anthropicErrorBody(status, message));
+    return;
+  }
   if (api === 'openai') {
     sendJson(res, status, { error: { message, type: 'simulated_error', code: status } });
     return;
@@ -590,7 +756,7 @@ function contentText(content: unknown): string {
   return '';
 }
 
-function openAiMessages(body: unknown): { role: string; content: string }[] {
+function openAiMessages(body: unknown): SimulatedMessage[] {
   const messages = (body as { messages?: unknown }).messages;
   if (!Array.isArray(messages)) return [];
   return messages.map((m: { role?: unknown; content?: unknown }) => ({
@@ -599,7 +765,7 @@ function openAiMessages(body: unknown): { role: string; content: string }[] {
   }));
 }
 
-function geminiMessages(body: unknown): { role: string; content: string }[] {
+function geminiMessages(body: unknown): SimulatedMessage[] {
   const request = body as {
     contents?: { role?: string; parts?: { text?: string }[] }[];
     systemInstruction?: { parts?: { text?: string }[] } | string;
@@ -615,6 +781,58 @@ function geminiMessages(body: unknown): { role: string; content: string }[] {
     });
   }
   return out;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/** A content part of either API, as far as the checks below read it. */
+interface MediaPart {
+  type?: unknown;
+  image_url?: { url?: unknown };
+  file?: { file_data?: unknown };
+  inlineData?: { mimeType?: unknown; data?: unknown };
+}
+
+/**
+ * Why the providers would refuse an image or document part of the request, as they do: OpenAI's
+ * `image_url` must be an http(s) URL or a base64 data URL of an image, a `file` part's
+ * `file_data` a base64 data URL; Gemini's `inlineData` needs a mime type and base64 data.
+ */
+function invalidMediaPart(api: SimulatedApi, body: unknown): string | undefined {
+  const dataUrl = /^data:([\w.+-]+\/[\w.+-]+);base64,(.+)$/s;
+  if (api === 'openai') {
+    for (const message of (body as { messages?: { content?: unknown }[] }).messages ?? []) {
+      if (!Array.isArray(message?.content)) continue;
+      for (const part of message.content as MediaPart[]) {
+        if (part?.type === 'image_url') {
+          const url = typeof part.image_url?.url === 'string' ? part.image_url.url : '';
+          const data = dataUrl.exec(url);
+          const ok =
+            /^https?:\/\//.test(url) || (data?.[1].startsWith('image/') && BASE64.test(data[2]));
+          if (!ok) return 'Invalid image_url: expected an http(s) URL or a base64 image data URL';
+        } else if (part?.type === 'file') {
+          const fileData = typeof part.file?.file_data === 'string' ? part.file.file_data : '';
+          const data = dataUrl.exec(fileData);
+          if (!data || !BASE64.test(data[2])) {
+            return 'Invalid file part: file_data must be a base64 data URL';
+          }
+        } else if (part?.type !== 'text') {
+          return `Unknown content part type ${String(part?.type)}`;
+        }
+      }
+    }
+    return undefined;
+  }
+  for (const content of (body as { contents?: { parts?: MediaPart[] }[] }).contents ?? []) {
+    for (const part of content?.parts ?? []) {
+      if (part?.inlineData === undefined) continue;
+      const { mimeType, data } = part.inlineData;
+      if (typeof mimeType !== 'string' || typeof data !== 'string' || !BASE64.test(data)) {
+        return 'Invalid inlineData: mimeType and base64 data are required';
+      }
+    }
+  }
+  return undefined;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

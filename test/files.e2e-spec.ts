@@ -1,0 +1,280 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import {
+  describeE2e,
+  type LoggedInUser,
+  registerAndLogin,
+  startTestApp,
+  type TestApp,
+} from '@app/testing';
+import { StoredFile } from '../src/files/entities/stored-file.entity';
+import {
+  filesOnDisk,
+  PDF_BYTES,
+  PNG_1X1,
+  uploadedFileId,
+  uploadFile,
+} from './factories/file.factory';
+
+const MAX_BYTES = 4096;
+const QUOTA_BYTES = 10_000;
+
+/** `/api/files`: uploads sniffed by content, owner-only reads, limits, and erasure from disk. */
+describeE2e('files API', () => {
+  let t: TestApp;
+  let alice: LoggedInUser;
+  let bob: LoggedInUser;
+  const auth = (user: LoggedInUser) => ({ Authorization: `Bearer ${user.token}` });
+
+  beforeAll(async () => {
+    t = await startTestApp({
+      FILES__MAX_BYTES: String(MAX_BYTES),
+      FILES__USER_QUOTA_BYTES: String(QUOTA_BYTES),
+      RATE_LIMIT__AUTH_PER_MINUTE: '1000',
+    });
+    alice = await registerAndLogin(t.url);
+    bob = await registerAndLogin(t.url);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('stores an image, sniffed from its content, and serves it back to its owner only', async () => {
+    // The client claims text/plain: the content decides.
+    const created = await uploadFile(t, alice.token, 'pixel.png', PNG_1X1, 'text/plain').expect(
+      201,
+    );
+    expect(created.body).toEqual({
+      id: expect.any(String),
+      name: 'pixel.png',
+      media_type: 'image/png',
+      size_bytes: PNG_1X1.length,
+      created_at: expect.stringMatching(/Z$/),
+    });
+
+    const read = await request(t.url)
+      .get(`/api/files/${created.body.id}`)
+      .set(auth(alice))
+      .buffer(true)
+      .parse((res, done) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => done(null, Buffer.concat(chunks)));
+      })
+      .expect(200);
+    expect(Buffer.compare(read.body as Buffer, PNG_1X1)).toBe(0);
+    expect(read.headers['content-type']).toBe('image/png');
+    expect(read.headers['x-content-type-options']).toBe('nosniff');
+    expect(read.headers['content-disposition']).toBe(
+      `inline; filename="pixel.png"; filename*=UTF-8''pixel.png`,
+    );
+    expect(read.headers['content-security-policy']).toContain("default-src 'none'");
+
+    for (const method of ['get', 'delete'] as const) {
+      const other = await request(t.url)[method](`/api/files/${created.body.id}`).set(auth(bob));
+      expect(other.status).toBe(404);
+      expect(other.body).toEqual({ detail: 'File not found' });
+    }
+    await request(t.url).get('/api/files/not-a-uuid').set(auth(alice)).expect(404);
+    await request(t.url).get(`/api/files/${created.body.id}`).expect(401);
+  });
+
+  it('accepts the text types as UTF-8, keeps a UTF-8 name, and serves text as an attachment', async () => {
+    const cases: [string, string, string][] = [
+      ['notes.md', '# Títle\n\n- one\n', 'text/markdown'],
+      ['data.csv', 'a,b\n1,2\n', 'text/csv'],
+      ['config.json', '{"ok": true}', 'application/json'],
+      ['résumé.txt', 'plain text ✓', 'text/plain'],
+    ];
+    for (const [name, text, mediaType] of cases) {
+      const created = await uploadFile(t, alice.token, name, Buffer.from(text)).expect(201);
+      expect(created.body).toMatchObject({ name, media_type: mediaType });
+      const read = await request(t.url).get(`/api/files/${created.body.id}`).set(auth(alice));
+      expect(read.status).toBe(200);
+      expect(read.headers['content-type']).toBe(`${mediaType}; charset=utf-8`);
+      expect(read.headers['content-disposition']).toMatch(/^attachment; /);
+      expect(read.text).toBe(text);
+      await request(t.url).delete(`/api/files/${created.body.id}`).set(auth(alice)).expect(204);
+    }
+  });
+
+  it('refuses a name whose extension contradicts the content, and types not accepted (415)', async () => {
+    const cases: [string, Buffer, string][] = [
+      [
+        'photo.png',
+        PDF_BYTES,
+        "The file name's extension .png does not match its content (application/pdf)",
+      ],
+      [
+        'notes.txt',
+        PNG_1X1,
+        "The file name's extension .txt does not match its content (image/png)",
+      ],
+      [
+        'report.pdf',
+        Buffer.from('just text'),
+        "The file name's extension .pdf does not match its content (text/plain)",
+      ],
+      [
+        'page.html',
+        Buffer.from('<p>hi</p>'),
+        'Files named .html are not accepted; accepted: png, jpeg, webp, gif, pdf, txt, md, csv, json',
+      ],
+      [
+        'blob.txt',
+        Buffer.from([0x61, 0x62, 0xc3, 0x28, 0x0a]),
+        'The file is neither a supported binary type nor UTF-8 text; accepted: png, jpeg, webp, gif, pdf, txt, md, csv, json',
+      ],
+      // A ZIP archive: recognised, but not an accepted type.
+      [
+        'archive.png',
+        Buffer.from('504b0304140000000800', 'hex'),
+        'Unsupported file type application/zip; accepted: png, jpeg, webp, gif, pdf, txt, md, csv, json',
+      ],
+    ];
+    for (const [name, bytes, detail] of cases) {
+      const response = await uploadFile(t, alice.token, name, bytes);
+      expect({ name, status: response.status, body: response.body }).toEqual({
+        name,
+        status: 415,
+        body: { detail },
+      });
+    }
+    const listed = (await request(t.url).get('/api/files').set(auth(alice))).body.items;
+    const refusedNames = cases.map(([name]) => name);
+    expect(listed.filter((file: { name: string }) => refusedNames.includes(file.name))).toEqual([]);
+  });
+
+  it('answers 400 for a missing part, an empty file, a bad name and invalid JSON; 415 for a JSON body', async () => {
+    const noPart = await request(t.url)
+      .post('/api/files')
+      .set(auth(alice))
+      .field('other', 'x')
+      .expect(400);
+    expect(noPart.body.detail).toBe('file is required');
+    const wrongField = await request(t.url)
+      .post('/api/files')
+      .set(auth(alice))
+      .attach('upload', PNG_1X1, 'pixel.png')
+      .expect(400);
+    expect(wrongField.body.detail).toBe('Unexpected file field - upload');
+    expect(
+      (await uploadFile(t, alice.token, 'empty.txt', Buffer.alloc(0)).expect(400)).body,
+    ).toEqual({
+      detail: 'file is empty',
+      errors: [{ field: 'file', message: 'is empty' }],
+    });
+    expect(
+      (await uploadFile(t, alice.token, 'broken.json', Buffer.from('{nope')).expect(400)).body
+        .detail,
+    ).toBe('file is named .json but is not valid JSON');
+    expect(
+      (await uploadFile(t, alice.token, `${'n'.repeat(256)}.txt`, Buffer.from('x')).expect(400))
+        .body.detail,
+    ).toBe('file name must be 1 to 255 characters');
+    const json = await request(t.url)
+      .post('/api/files')
+      .set(auth(alice))
+      .send({ file: 'x' })
+      .expect(415);
+    expect(json.body).toEqual({ detail: 'Content-Type must be multipart/form-data' });
+  });
+
+  it('keeps only the base name of a path-like file name (no traversal)', async () => {
+    const created = await uploadFile(
+      t,
+      alice.token,
+      '../../etc/passwd.txt',
+      Buffer.from('x'),
+    ).expect(201);
+    expect(created.body.name).toBe('passwd.txt');
+    expect(existsSync(join(t.config.files.dir, '..', 'etc'))).toBe(false);
+    await request(t.url).delete(`/api/files/${created.body.id}`).set(auth(alice)).expect(204);
+  });
+
+  it('refuses a file above FILES__MAX_BYTES with 413', async () => {
+    const response = await uploadFile(t, alice.token, 'big.txt', Buffer.alloc(MAX_BYTES + 1, 'a'));
+    expect(response.status).toBe(413);
+    expect(response.body).toEqual({ detail: expect.any(String) });
+    await uploadFile(t, alice.token, 'fits.txt', Buffer.alloc(MAX_BYTES, 'a')).expect(201);
+    await clearFiles(alice);
+  });
+
+  it("refuses an upload beyond the user's FILES__USER_QUOTA_BYTES with 413, other users unaffected", async () => {
+    const chunk = Buffer.alloc(MAX_BYTES, 'q');
+    await uploadFile(t, alice.token, 'one.txt', chunk).expect(201);
+    await uploadFile(t, alice.token, 'two.txt', chunk).expect(201);
+    const over = await uploadFile(t, alice.token, 'three.txt', chunk).expect(413);
+    expect(over.body.detail).toBe(
+      `Storage quota exceeded: ${2 * MAX_BYTES} of ${QUOTA_BYTES} bytes used, this file needs ${MAX_BYTES}; delete files to make room`,
+    );
+    const list = await request(t.url).get('/api/files').set(auth(alice)).expect(200);
+    expect(list.body).toMatchObject({ used_bytes: 2 * MAX_BYTES, quota_bytes: QUOTA_BYTES });
+    expect(list.body.items.map((f: { name: string }) => f.name).sort()).toEqual([
+      'one.txt',
+      'two.txt',
+    ]);
+    await uploadFile(t, bob.token, 'bob.txt', chunk).expect(201);
+
+    await request(t.url).delete(`/api/files/${list.body.items[0].id}`).set(auth(alice)).expect(204);
+    await uploadFile(t, alice.token, 'three.txt', chunk).expect(201);
+    await clearFiles(alice);
+    await clearFiles(bob);
+  });
+
+  it('deletes a file from the list and from disk', async () => {
+    const id = await uploadedFileId(t, alice.token, 'gone.png', PNG_1X1);
+    expect(filesOnDisk(t.config.files.dir)).toContain(join(alice.id, id));
+    await request(t.url).delete(`/api/files/${id}`).set(auth(alice)).expect(204);
+    await request(t.url).get(`/api/files/${id}`).set(auth(alice)).expect(404);
+    await request(t.url).delete(`/api/files/${id}`).set(auth(alice)).expect(404);
+    expect(filesOnDisk(t.config.files.dir)).not.toContain(join(alice.id, id));
+  });
+
+  it('lets an API key with the chat scope upload, and refuses keys without it', async () => {
+    const key = async (scopes: string[]) =>
+      (
+        await request(t.url)
+          .post('/api/keys')
+          .set(auth(alice))
+          .send({ name: `k-${scopes.join('-')}`, scopes })
+          .expect(201)
+      ).body.key as string;
+    const chatKey = await key(['chat']);
+    const readKey = await key(['history:read']);
+    const created = await request(t.url)
+      .post('/api/files')
+      .set('Authorization', `Bearer ${chatKey}`)
+      .attach('file', PNG_1X1, 'key.png')
+      .expect(201);
+    await request(t.url)
+      .get(`/api/files/${created.body.id}`)
+      .set('Authorization', `Bearer ${readKey}`)
+      .expect(403);
+    await clearFiles(alice);
+  });
+
+  it("leaves nothing of a user's files on disk when the account is deleted", async () => {
+    const carol = await registerAndLogin(t.url);
+    await uploadedFileId(t, carol.token, 'a.png', PNG_1X1);
+    await uploadedFileId(t, carol.token, 'b.md', Buffer.from('# b'));
+    const bobsFile = await uploadedFileId(t, bob.token, 'kept.png', PNG_1X1);
+    expect(filesOnDisk(t.config.files.dir).filter((p) => p.startsWith(carol.id))).toHaveLength(2);
+
+    await request(t.url).delete('/api/users/me').set(auth(carol)).expect(204);
+
+    expect(filesOnDisk(t.config.files.dir).filter((p) => p.startsWith(carol.id))).toEqual([]);
+    await request(t.url).get(`/api/files/${bobsFile}`).set(auth(bob)).expect(200);
+    const rows = t.app.get(DataSource).getRepository(StoredFile);
+    expect(await rows.countBy({ userId: carol.id })).toBe(0);
+  });
+
+  async function clearFiles(user: LoggedInUser): Promise<void> {
+    const list = await request(t.url).get('/api/files').set(auth(user)).expect(200);
+    for (const file of list.body.items as { id: string }[]) {
+      await request(t.url).delete(`/api/files/${file.id}`).set(auth(user)).expect(204);
+    }
+  }
+});
