@@ -1,16 +1,7 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { hash } from 'bcrypt';
+import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
-import { AppConfig, buildDataSourceOptions } from '@app/config';
-import {
-  baseTestEnv,
-  createTestDatabase,
-  describeE2e,
-  startTestApp,
-  type TestApp,
-  type TestDatabase,
-} from '@app/testing';
+import { describeE2e, startAppOnPreviousSchema, type TestApp } from '@app/testing';
 import { InitialSchema1764086400000 } from '../src/database/migrations/1764086400000-initial-schema';
 import { ApiKeys1764950400000 } from '../src/database/migrations/1764950400000-api-keys';
 
@@ -18,54 +9,33 @@ const PASSWORD = 'correct horse battery staple';
 
 /** The api_keys migration on a database that the previous schema built and filled. */
 describeE2e('api_keys migration', () => {
-  let database: TestDatabase;
   let t: TestApp;
   const email = `old-${randomUUID().slice(0, 8)}@example.com`;
   const userId = randomUUID();
   const sessionId = randomUUID();
 
-  /** The database as the previous release left it: initial schema only, one user with a chat. */
-  async function fillPreviousSchema(url: string): Promise<void> {
-    const config = AppConfig.fromEnv({ ...baseTestEnv(), DATABASE_URL: url });
-    const db = new DataSource({
-      ...buildDataSourceOptions(config.database),
-      migrations: [InitialSchema1764086400000],
-      migrationsRun: false,
-    });
-    await db.initialize();
-    try {
-      await db.runMigrations();
-      const p = db.options.type === 'postgres' ? (n: number) => `$${n}` : () => '?';
-      await db.query(
-        `INSERT INTO users (id, email, password_hash) VALUES (${p(1)}, ${p(2)}, ${p(3)})`,
-        [
-          userId,
-          email, // As PasswordHasher stores it: bcrypt of the password's SHA-256 (base64).
-          await hash(createHash('sha256').update(PASSWORD, 'utf8').digest('base64'), 4),
-        ],
-      );
-      await db.query(
-        `INSERT INTO chat_sessions (id, user_id, title, message_count, last_message) VALUES (${p(1)}, ${p(2)}, ${p(3)}, 1, ${p(4)})`,
-        [sessionId, userId, 'Before keys', 'hello from the past'],
-      );
-      await db.query(
-        `INSERT INTO chat_messages (id, session_id, seq, role, content) VALUES (${p(1)}, ${p(2)}, 1, 'user', ${p(3)})`,
-        [randomUUID(), sessionId, 'hello from the past'],
-      );
-    } finally {
-      await db.destroy();
-    }
-  }
-
   beforeAll(async () => {
-    database = await createTestDatabase();
-    await fillPreviousSchema(database.url);
-    t = await startTestApp({ DATABASE_URL: database.url, RATE_LIMIT__AUTH_PER_MINUTE: '1000' });
+    // The database as the previous release left it: initial schema only, one user with a chat.
+    t = await startAppOnPreviousSchema(
+      [InitialSchema1764086400000],
+      async ({ db, p, passwordHash }) => {
+        await db.query(
+          `INSERT INTO users (id, email, password_hash) VALUES (${p(1)}, ${p(2)}, ${p(3)})`,
+          [userId, email, await passwordHash(PASSWORD)],
+        );
+        await db.query(
+          `INSERT INTO chat_sessions (id, user_id, title, message_count, last_message) VALUES (${p(1)}, ${p(2)}, ${p(3)}, 1, ${p(4)})`,
+          [sessionId, userId, 'Before keys', 'hello from the past'],
+        );
+        await db.query(
+          `INSERT INTO chat_messages (id, session_id, seq, role, content) VALUES (${p(1)}, ${p(2)}, 1, 'user', ${p(3)})`,
+          [randomUUID(), sessionId, 'hello from the past'],
+        );
+      },
+      { RATE_LIMIT__AUTH_PER_MINUTE: '1000' },
+    );
   });
-  afterAll(async () => {
-    await t?.close();
-    await database?.drop();
-  });
+  afterAll(() => t?.close());
 
   it('adds api_keys at start-up, keeping the existing users and history usable through a key', async () => {
     const login = await request(t.url)

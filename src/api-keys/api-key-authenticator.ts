@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { ForbiddenError, UnauthorizedError } from '@app/common';
 import type { AuthUser } from '../auth/auth-user';
+import type { UserRole } from '../users/entities/user.entity';
 import { ApiKeyHasher } from './api-key-hasher';
 import type { ApiKeyScopeName } from './api-key-scopes';
 import { ApiKey } from './entities/api-key.entity';
@@ -28,6 +29,7 @@ interface KeyRow {
   last_used_at: Date | string | null;
   user_id: string;
   email: string;
+  role: UserRole;
   is_active: unknown;
 }
 
@@ -69,7 +71,7 @@ export class ApiKeyAuthenticator {
     const placeholder = keys.manager.connection.options.type === 'postgres' ? '$1' : '?';
     this.keyByPrefixSql =
       'SELECT k.id, k.key_hash, k.scopes, k.expires_at, k.last_used_at, u.id AS user_id, u.email, ' +
-      `u.is_active FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = ${placeholder}`;
+      `u.role, u.is_active FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = ${placeholder}`;
   }
 
   /**
@@ -124,7 +126,7 @@ export class ApiKeyAuthenticator {
         );
     }
     return {
-      user: { id: key.user_id, email: key.email, apiKeyId: key.id },
+      user: { id: key.user_id, email: key.email, role: key.role, apiKeyId: key.id },
       keyId: key.id,
       scopes: key.scopes.split(' ') as ApiKeyScopeName[],
       expiresAt,

@@ -5,6 +5,7 @@ import { ChatSession } from '../history/entities/chat-session.entity';
 import { ChatMessage } from '../history/entities/chat-message.entity';
 import { ApiKey } from '../api-keys/entities/api-key.entity';
 import { Preset } from '../presets/entities/preset.entity';
+import { AuditLogEntry } from '../audit/entities/audit-log-entry.entity';
 
 /** Every TypeORM entity; the app, the CLI data source and tests load this one list. */
 export const ENTITIES = [
@@ -15,4 +16,5 @@ export const ENTITIES = [
   ChatMessage,
   ApiKey,
   Preset,
+  AuditLogEntry,
 ];

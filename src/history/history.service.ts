@@ -10,6 +10,7 @@ import {
   MessageRecord,
   SessionRecord,
   SessionSettings,
+  HistoryUsage,
 } from './history-store.interface';
 import { InvalidInputError } from '@app/common';
 import { MessageNotFoundError, SessionNotFoundError } from './history.errors';
@@ -316,6 +317,11 @@ export class HistoryService {
 
   async deleteSession(userId: string, sessionId: string): Promise<void> {
     await this.owned(sessionId, (id) => this.store.deleteSession(userId, id));
+  }
+
+  /** Totals of each given user's stored history (the admin user list); absent: none stored. */
+  usageByUser(userIds: string[]): Promise<Map<string, HistoryUsage>> {
+    return this.store.usageByUser(userIds);
   }
 
   /** Erases every session of a user with its messages (account deletion). */

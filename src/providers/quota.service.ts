@@ -3,6 +3,7 @@ import { RateLimitedError } from '@app/common';
 import { AppConfig, type QuotaConfig } from '@app/config';
 import { MetricsService } from '../metrics/metrics.service';
 import { QUOTA_STORE, type QuotaStore } from './quota/quota-store';
+import { UserQuotaOverrides } from './quota/user-quota-overrides';
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
@@ -12,6 +13,7 @@ const DAY_MS = 86_400_000;
  * requests per minute (a sliding window: the current minute plus the previous one weighted by
  * how much of it is still inside the last 60 s, so there is no double burst at minute
  * boundaries) and tokens per UTC day (prompt + completion, recorded after each reply).
+ * The limits are QUOTA__* unless an admin set the user's own (UserQuotaOverrides).
  */
 @Injectable()
 export class QuotaService {
@@ -22,6 +24,7 @@ export class QuotaService {
     config: AppConfig,
     @Inject(QUOTA_STORE) private readonly store: QuotaStore,
     @Optional() private readonly metrics?: MetricsService,
+    @Optional() private readonly overrides?: UserQuotaOverrides,
   ) {
     this.limits = config.quota;
   }
@@ -40,21 +43,47 @@ export class QuotaService {
     }
   }
 
+  /** The configured QUOTA__* limits, for users without their own. */
+  get defaultLimits(): QuotaConfig {
+    return this.limits;
+  }
+
+  /** The user's limits: their own where an admin set them, else the configured defaults. */
+  async limitsFor(userId: string): Promise<QuotaConfig> {
+    if (!this.overrides) return this.limits;
+    try {
+      return { ...this.limits, ...(await this.overrides.overridesFor(userId)) };
+    } catch (error) {
+      this.logger.error({ err: error, userId }, 'Quota overrides unreadable; defaults applied');
+      return this.limits;
+    }
+  }
+
+  /** Tokens the user has used today (UTC), as the daily quota counts them; 0 when unknown. */
+  async tokensUsedToday(userId: string): Promise<number> {
+    try {
+      return await this.store.get(`tokens:${userId}:${utcDay(Date.now())}`);
+    } catch {
+      return 0;
+    }
+  }
+
   private async check(userId: string): Promise<void> {
     const now = Date.now();
     const day = utcDay(now);
+    const limits = await this.limitsFor(userId);
     const used = await this.store.get(`tokens:${userId}:${day}`);
-    if (used >= this.limits.tokensPerDay) {
+    if (used >= limits.tokensPerDay) {
       this.metrics?.throttled('quota');
       throw new RateLimitedError(
-        `Daily token quota of ${this.limits.tokensPerDay} tokens used up; it resets at 00:00 UTC`,
+        `Daily token quota of ${limits.tokensPerDay} tokens used up; it resets at 00:00 UTC`,
         Math.max(1, Math.ceil((DAY_MS - (now % DAY_MS)) / 1000)),
       );
     }
 
     const window = Math.floor(now / MINUTE_MS);
     const elapsed = (now % MINUTE_MS) / MINUTE_MS;
-    const limit = this.limits.requestsPerMinute;
+    const limit = limits.requestsPerMinute;
     const hit = await this.store.hitWindow(
       `rpm:${userId}:${window}`,
       `rpm:${userId}:${window - 1}`,

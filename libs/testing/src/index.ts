@@ -6,3 +6,4 @@ export * from './clients';
 export * from './simulator/provider-simulator';
 export * from './app-process';
 export * from './private-services';
+export * from './previous-schema';

@@ -5,6 +5,8 @@ import { MessageTree1765382400000 } from './1765382400000-message-tree';
 import { MessageFeedback1765468800000 } from './1765468800000-message-feedback';
 import { SessionSettings1765555200000 } from './1765555200000-session-settings';
 import { Presets1765641600000 } from './1765641600000-presets';
+import { UserRoles1766100000000 } from './1766100000000-user-roles';
+import { AuditLog1766100100000 } from './1766100100000-audit-log';
 
 /** Every migration in order. Add new ones at the end (they run on SQLite and Postgres alike). */
 export const MIGRATIONS = [
@@ -15,4 +17,6 @@ export const MIGRATIONS = [
   MessageFeedback1765468800000,
   SessionSettings1765555200000,
   Presets1765641600000,
+  UserRoles1766100000000,
+  AuditLog1766100100000,
 ];
