@@ -83,7 +83,8 @@ export class AdminController {
   @OneUser('The change would leave no active admin')
   @ApiOkResponse({ type: AdminUserDto })
   @ApiErrorResponse(400, 'No field, an invalid field or an unknown field', {
-    detail: `Give at least one of: ${UPDATE_FIELDS.join(', ')}`,
+    detail: 'role must be one of: user, admin',
+    errors: [{ field: 'role', message: 'role must be one of: user, admin' }],
   })
   async updateUser(
     @Param('user_id') userId: string,
@@ -141,8 +142,9 @@ export class AdminController {
       'append-only: there is no route, and no code path, that changes or deletes an entry.',
   })
   @ApiOkResponse({ type: AuditListDto })
-  @ApiErrorResponse(400, 'Invalid filter or page', {
+  @ApiErrorResponse(400, 'Invalid filter or page, or `from` later than `to`', {
     detail: 'from must be an ISO-8601 date-time',
+    errors: [{ field: 'from', message: 'from must be an ISO-8601 date-time' }],
   })
   async auditLog(@Query() query: AuditQueryDto): Promise<AuditListDto> {
     const from = query.from ? new Date(query.from) : undefined;
