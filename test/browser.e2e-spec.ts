@@ -1,9 +1,15 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import request from 'supertest';
-import { announceSkip, describeOnSqliteOnly, startTestApp, TestApp } from '@app/testing';
+import { startTestApp, TestApp } from '@app/testing';
+import {
+  ARTIFACTS,
+  describeBrowser,
+  launchBrowser,
+  launchDesktopBrowser,
+  TOKENS_KEY,
+  watchForProblems,
+} from './browser-harness';
 import { ensureWebClientBuilt } from './web-build';
 
 /**
@@ -12,57 +18,7 @@ import { ensureWebClientBuilt } from './web-build';
  * then the page on a phone (390×844): no horizontal scroll with a 200-character title, rename,
  * delete with confirmation. Screenshots go to artifacts/. Runs once, in the SQLite project.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = join(__dirname, '..', 'artifacts');
-const TOKENS_KEY = 'nest-chatbot.tokens';
 const PHONE = { width: 390, height: 844 };
-
-/** A chromium with its own profile (so its own localStorage), closed with `close()`. */
-async function launchBrowser(
-  options: Parameters<typeof chromium.launchPersistentContext>[1],
-): Promise<{ context: BrowserContext; page: Page; close(): Promise<void> }> {
-  const userDataDir = mkdtempSync(join(tmpdir(), 'chatbot-chromium-'));
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    ...options,
-  });
-  const page = context.pages()[0] ?? (await context.newPage());
-  return {
-    context,
-    page,
-    close: async () => {
-      await context.close();
-      rmSync(userDataDir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** Records page errors, console errors and failed requests of `page` into `problems`. */
-function watchForProblems(page: Page, problems: string[]): void {
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    // 401/404 responses the page handles itself are logged by chromium as console errors.
-    if (message.type() === 'error' && !/status of 40[14]/.test(message.text())) {
-      problems.push(`console: ${message.text()}`);
-    }
-  });
-  page.on('requestfailed', (req) => {
-    if (!/socket\.io/.test(req.url())) {
-      problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`);
-    }
-  });
-}
 
 /** Where an element is on screen, and whether all of it is inside a `viewport`-sized window. */
 async function boxInViewport(page: Page, selector: string, viewport = PHONE) {
@@ -77,21 +33,6 @@ async function boxInViewport(page: Page, selector: string, viewport = PHONE) {
 }
 
 const pageWidth = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth);
-
-function describeBrowser(name: string, body: () => void): void {
-  if (existsSync(CHROMIUM)) {
-    describeOnSqliteOnly(name, body);
-  } else if (process.env.CI === 'true') {
-    describe(name, () => {
-      it('needs chromium', () => {
-        throw new Error(`CI run without ${CHROMIUM}: .ci/run must install the chromium package`);
-      });
-    });
-  } else {
-    announceSkip({ name, reason: `${CHROMIUM} is missing`, setup: 'apt-get install -y chromium' });
-    describe.skip(name, body);
-  }
-}
 
 /** Samples the newest reply's text length in the page until it stops being `pending`. */
 function sampleReplyGrowth(page: Page): Promise<number[]> {
@@ -140,12 +81,10 @@ describeBrowser('browser chat page and Swagger UI in chromium', () => {
 
   beforeAll(async () => {
     ensureWebClientBuilt();
-    mkdirSync(ARTIFACTS, { recursive: true });
     // 30 ms between words: a reply visibly streams, and a long one can be stopped half-way.
     t = await startTestApp({ AI_SERVICES__LOCAL_DELAY_MS: '30' });
-    browser = await launchBrowser({ viewport: { width: 1200, height: 800 } });
+    browser = await launchDesktopBrowser(problems);
     page = browser.page;
-    watchForProblems(page, problems);
   });
 
   afterAll(async () => {
