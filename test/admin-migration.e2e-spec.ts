@@ -41,7 +41,7 @@ describeE2e('user roles and audit log migrations', () => {
     (await request(t.url).post('/api/auth/login').send({ email, password: PASSWORD }).expect(200))
       .body.access_token as string;
 
-  it('turns is_admin into the admin role, keeps everyone signing in, and starts an empty audit log', async () => {
+  it('turns is_admin into the admin role, keeps everyone signing in and registering, and starts an empty audit log', async () => {
     const adminToken = await login(adminEmail);
     const userToken = await login(userEmail);
     const listed = await request(t.url)
@@ -62,9 +62,14 @@ describeE2e('user roles and audit log migrations', () => {
       .set('Authorization', `Bearer ${adminToken}`)
       .expect(200);
     expect(audit.body.total).toBe(0);
+    // is_admin stays for the previous release (NOT NULL with a default): new accounts still insert.
+    await request(t.url)
+      .post('/api/auth/register')
+      .send({ email: `new-${userId.slice(0, 8)}@example.com`, password: PASSWORD })
+      .expect(201);
   });
 
-  it('reverts cleanly: is_admin comes back from the role, audit_log goes', async () => {
+  it('reverts cleanly: role, quota overrides and audit_log go; is_admin was kept for the previous release', async () => {
     const db = t.app.get(DataSource);
     const runner = db.createQueryRunner();
     try {
@@ -72,7 +77,10 @@ describeE2e('user roles and audit log migrations', () => {
       await new UserRoles1766100000000().down(runner);
       expect(await runner.hasTable('audit_log')).toBe(false);
       expect(await runner.hasColumn('users', 'role')).toBe(false);
-      const rows = (await runner.query('SELECT email, is_admin FROM users')) as {
+      expect(await runner.hasColumn('users', 'tokens_per_day_limit')).toBe(false);
+      const rows = (await runner.query(
+        "SELECT email, is_admin FROM users WHERE email LIKE 'old-%'",
+      )) as {
         email: string;
         is_admin: unknown;
       }[];
