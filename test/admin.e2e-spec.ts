@@ -7,6 +7,7 @@ import {
   connectChatSocket,
   describeE2e,
   describeWithServices,
+  ProviderSimulator,
   registerAndLogin,
   serviceUrl,
   startTestApp,
@@ -663,3 +664,77 @@ describeWithServices(
     });
   },
 );
+
+/** Provider and key health as the resilience layer left it, against the provider simulator. */
+describeE2e('admin provider health against the simulator', () => {
+  const KEYS = ['sk-or-health-key-a', 'sk-or-health-key-b', 'sk-or-health-key-c'];
+  let sim: ProviderSimulator;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    sim = new ProviderSimulator();
+    const url = await sim.start();
+    const adminEmail = newEmail('health-boss');
+    t = await startTestApp({
+      AI_SERVICES__OPEN_ROUTER_API_KEY_1: KEYS[0],
+      AI_SERVICES__OPEN_ROUTER_API_KEY_2: KEYS[1],
+      AI_SERVICES__OPEN_ROUTER_API_KEY_3: KEYS[2],
+      AI_SERVICES__OPEN_ROUTER_BASE_URL: `${url}/api/v1`,
+      AI_SERVICES__RETRY_BASE_MS: '1',
+      ADMIN_EMAILS: adminEmail,
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await sim?.stop();
+  });
+
+  it('shows a refused key, a cooling-down key and a healthy one by alias, never the key', async () => {
+    const admin = await registerAndLogin(t.url, t.config.admin.emails[0]);
+    const user = await registerAndLogin(t.url);
+    // Round robin from the first key: refused (401) → the second is rate limited for 60 s (429)
+    // → the third answers.
+    sim.rejectKey(KEYS[0], 401);
+    sim.script({ key: KEYS[1], status: 429, retryAfter: 60 });
+    await request(t.url)
+      .post('/api/chat')
+      .set(as(user.token))
+      .send({ message: 'hello', model: 'openrouter/openai/gpt-4o-mini' })
+      .expect(200);
+    expect(sim.requests.map((r) => r.apiKey)).toEqual(KEYS);
+
+    const res = await request(t.url).get('/api/admin/providers').set(as(admin.token)).expect(200);
+    const openrouter = res.body.items.find(
+      (item: { provider: string }) => item.provider === 'openrouter',
+    );
+    expect(openrouter.keys).toEqual([
+      {
+        alias: 'openrouter#0',
+        circuit: 'closed',
+        disabled: true,
+        cooldown_ms: 0,
+        ready: false,
+        recent: { attempts: 1, errors: 1, error_rate: 1 },
+      },
+      {
+        alias: 'openrouter#1',
+        circuit: 'closed',
+        disabled: false,
+        cooldown_ms: expect.any(Number),
+        ready: false,
+        recent: { attempts: 1, errors: 1, error_rate: 1 },
+      },
+      {
+        alias: 'openrouter#2',
+        circuit: 'closed',
+        disabled: false,
+        cooldown_ms: 0,
+        ready: true,
+        recent: { attempts: 1, errors: 0, error_rate: 0 },
+      },
+    ]);
+    expect(openrouter.keys[1].cooldown_ms).toBeGreaterThan(50_000);
+    expect(openrouter.keys[1].cooldown_ms).toBeLessThanOrEqual(60_000);
+    for (const key of KEYS) expect(JSON.stringify(res.body)).not.toContain(key);
+  });
+});
