@@ -16,7 +16,12 @@ import {
   ApiParam,
   ApiTags,
 } from '@nestjs/swagger';
-import { ApiErrorResponse, InvalidInputError, JsonBodyOnly } from '@app/common';
+import {
+  ApiErrorResponse,
+  ApiFieldErrorResponse,
+  InvalidInputError,
+  JsonBodyOnly,
+} from '@app/common';
 import { AuditLogService } from '../audit/audit-log.service';
 import { type AuditContext, RequestAuditContext } from '../audit/audit-context';
 import { AdminOnly } from './admin.guard';
@@ -82,10 +87,11 @@ export class AdminController {
   })
   @OneUser('The change would leave no active admin')
   @ApiOkResponse({ type: AdminUserDto })
-  @ApiErrorResponse(400, 'No field, an invalid field or an unknown field', {
-    detail: 'role must be one of: user, admin',
-    errors: [{ field: 'role', message: 'role must be one of: user, admin' }],
-  })
+  @ApiFieldErrorResponse(
+    'No field, an invalid field or an unknown field',
+    'role',
+    'role must be one of: user, admin',
+  )
   async updateUser(
     @Param('user_id') userId: string,
     @Body() body: UpdateUserDto,
@@ -142,10 +148,11 @@ export class AdminController {
       'append-only: there is no route, and no code path, that changes or deletes an entry.',
   })
   @ApiOkResponse({ type: AuditListDto })
-  @ApiErrorResponse(400, 'Invalid filter or page, or `from` later than `to`', {
-    detail: 'from must be an ISO-8601 date-time',
-    errors: [{ field: 'from', message: 'from must be an ISO-8601 date-time' }],
-  })
+  @ApiFieldErrorResponse(
+    'Invalid filter or page, or `from` later than `to`',
+    'from',
+    'from must be an ISO-8601 date-time',
+  )
   async auditLog(@Query() query: AuditQueryDto): Promise<AuditListDto> {
     const from = query.from ? new Date(query.from) : undefined;
     const to = query.to ? new Date(query.to) : undefined;
