@@ -251,4 +251,20 @@ describe(AppConfig.name, () => {
       /^HISTORY_STORE=mongo needs MONGO_URI/,
     );
   });
+
+  describe('ADMIN_EMAILS', () => {
+    it('is empty by default and takes a comma list, lower-cased and de-duplicated', () => {
+      expect(load({}).admin.emails).toEqual([]);
+      expect(
+        load({ ADMIN_EMAILS: ' Ops@Example.com, root@example.org ,ops@example.com' }).admin.emails,
+      ).toEqual(['ops@example.com', 'root@example.org']);
+    });
+
+    it('refuses an entry that is not an e-mail address', () => {
+      expectRefusal(
+        { SECRET_KEY: SECRET, ADMIN_EMAILS: 'ops@example.com, not-an-address' },
+        /^ADMIN_EMAILS entry "not-an-address" is not an e-mail address/,
+      );
+    });
+  });
 });

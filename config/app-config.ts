@@ -1,3 +1,4 @@
+import { isEmail } from 'class-validator';
 import { ConfigError, EnvReader } from './env-reader';
 import { loadModelPrices, type ModelPriceTable } from './model-price-catalog';
 
@@ -205,6 +206,14 @@ export interface FilesConfig {
   userQuotaBytes: number;
 }
 
+export interface AdminConfig {
+  /**
+   * Accounts that are admins (`ADMIN_EMAILS`, comma list): made admins when they register and at
+   * every start-up. Lower-cased; an admin can also grant the role through `/api/admin/users`.
+   */
+  emails: string[];
+}
+
 export interface MetricsConfig {
   /** Serve `/metrics` (`METRICS_ENABLED`). */
   enabled: boolean;
@@ -235,6 +244,7 @@ export class AppConfig {
   budget: BudgetConfig;
   files: FilesConfig;
   metrics: MetricsConfig;
+  admin: AdminConfig;
 
   /** Parses and validates an environment; throws ConfigError with a one-line reason. */
   static fromEnv(env: NodeJS.ProcessEnv): AppConfig {
@@ -317,8 +327,19 @@ export class AppConfig {
       enabled: r.bool('METRICS_ENABLED', true),
       token: r.optional('METRICS_TOKEN'),
     };
+    c.admin = { emails: parseAdminEmails(r.list('ADMIN_EMAILS')) };
     return c;
   }
+}
+
+/** Lower-cased, de-duplicated e-mail addresses; anything that is not one stops start-up. */
+function parseAdminEmails(entries: string[]): string[] {
+  const emails = entries.map((entry) => entry.toLowerCase());
+  const invalid = emails.find((email) => email.length > 254 || !isEmail(email));
+  if (invalid !== undefined) {
+    throw new ConfigError(`ADMIN_EMAILS entry "${invalid}" is not an e-mail address`);
+  }
+  return [...new Set(emails)];
 }
 
 /** `*`, or origins as browsers send them in `Origin` (a trailing slash is dropped). */

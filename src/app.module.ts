@@ -3,6 +3,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { AppConfig } from '@app/config';
 import { buildLoggerOptions } from '@app/common';
 import { AppConfigModule } from './config/app-config.module';
+import { AdminModule } from './admin/admin.module';
 import { ApiKeysModule } from './api-keys/api-keys.module';
 import { AuthModule } from './auth/auth.module';
 import { ChatModule } from './chat/chat.module';
@@ -42,6 +43,7 @@ export class AppModule {
         UsageModule,
         ChatModule,
         OpenAiModule,
+        AdminModule,
         WebModule.forRoot(config),
       ],
     };

@@ -111,3 +111,12 @@ export async function phoneLayoutProblems(page: Page, selectors: string[]): Prom
   }
   return problems;
 }
+
+/** A desktop-sized chromium (1200×800) whose page reports its problems into `problems`. */
+export async function launchDesktopBrowser(
+  problems: string[],
+): Promise<Awaited<ReturnType<typeof launchBrowser>>> {
+  const browser = await launchBrowser({ viewport: { width: 1200, height: 800 } });
+  watchForProblems(browser.page, problems);
+  return browser;
+}

@@ -723,6 +723,49 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
     });
   });
 
+  describe('usageByUser', () => {
+    it("adds up each user's sessions, messages and tokens, leaving out users without history", async () => {
+      const busy = await harness.createUser();
+      const quiet = await harness.createUser();
+      const idle = await harness.createUser();
+      const first = await store.createSession(busy);
+      await append(first.id, userMessage('hi'));
+      await append(first.id, {
+        role: 'assistant',
+        content: 'hello',
+        status: 'complete',
+        promptTokens: 12,
+        completionTokens: 30,
+      });
+      const second = await store.createSession(busy);
+      await append(second.id, {
+        role: 'assistant',
+        content: 'again',
+        status: 'complete',
+        promptTokens: 8,
+        completionTokens: 2,
+      });
+      await store.createSession(quiet);
+
+      const usage = await store.usageByUser([busy, quiet, idle]);
+
+      expect(usage.get(busy)).toEqual({
+        sessions: 2,
+        messages: 3,
+        promptTokens: 20,
+        completionTokens: 32,
+      });
+      expect(usage.get(quiet)).toEqual({
+        sessions: 1,
+        messages: 0,
+        promptTokens: 0,
+        completionTokens: 0,
+      });
+      expect(usage.has(idle)).toBe(false);
+      expect((await store.usageByUser([])).size).toBe(0);
+    });
+  });
+
   describe('listMessages and recentMessages', () => {
     let sessionId: string;
     let all: MessageRecord[];

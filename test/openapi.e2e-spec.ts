@@ -251,6 +251,7 @@ describeE2e('OpenAPI document (/docs-json)', () => {
       new Set([
         'Account is disabled',
         'API keys cannot be used here; sign in with a password instead',
+        'Admin role required',
       ]),
     );
     for (const detail of details.get('429')!) expect(detail).toMatch(/^Too many requests/);

@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { ForbiddenError, UnauthorizedError } from '@app/common';
 import type { AuthUser } from '../auth/auth-user';
+import type { UserRole } from '../users/entities/user.entity';
 import { ApiKeyHasher } from './api-key-hasher';
 import type { ApiKeyScopeName } from './api-key-scopes';
 import { ApiKey } from './entities/api-key.entity';
@@ -29,6 +30,7 @@ interface KeyRow {
   last_used_at: Date | string | null;
   user_id: string;
   email: string;
+  role: UserRole;
   is_active: unknown;
 }
 
@@ -69,8 +71,8 @@ export class ApiKeyAuthenticator {
   ) {
     const placeholder = keys.manager.connection.options.type === 'postgres' ? '$1' : '?';
     this.keyByPrefixSql =
-      'SELECT k.id, k.key_hash, k.tokens_per_day, k.scopes, k.expires_at, k.last_used_at, u.id AS user_id, u.email, ' +
-      `u.is_active FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = ${placeholder}`;
+      'SELECT k.id, k.key_hash, k.tokens_per_day, k.scopes, k.expires_at, k.last_used_at, u.id AS user_id, ' +
+      `u.email, u.role, u.is_active FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = ${placeholder}`;
   }
 
   /**
@@ -128,6 +130,7 @@ export class ApiKeyAuthenticator {
       user: {
         id: key.user_id,
         email: key.email,
+        role: key.role,
         apiKey: { id: key.id, tokensPerDay: key.tokens_per_day },
       },
       keyId: key.id,

@@ -8,6 +8,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ApiErrorResponse, JsonBodyOnly } from '@app/common';
+import { type AuditContext, RequestAuditContext } from '../audit/audit-context';
 import type { AuthUser } from '../auth/auth-user';
 import { BearerAuth } from '../auth/decorators/bearer-auth.decorator';
 import { CurrentUser } from '../auth/decorators/current-user.decorator';
@@ -87,12 +88,18 @@ export class ApiKeysController {
   @HttpCode(204)
   @ApiOperation({
     summary: 'Revoke an API key',
-    description: 'Effective at once on every instance: each use checks the key in the database.',
+    description:
+      'Effective at once on every instance: each use checks the key in the database. ' +
+      'Recorded in the audit log (`api_key.revoked`).',
   })
   @ApiParam({ name: 'key_id', example: '7d0c6a43-8f0e-4a55-9d8e-2b7e4c1f9a10' })
   @ApiNoContentResponse({ description: 'Revoked' })
   @ApiErrorResponse(404, "Unknown id or another user's key", { detail: 'API key not found' })
-  async revoke(@CurrentUser() user: AuthUser, @Param('key_id') keyId: string): Promise<void> {
-    await this.keys.revoke(user.id, keyId);
+  async revoke(
+    @CurrentUser() user: AuthUser,
+    @Param('key_id') keyId: string,
+    @RequestAuditContext() context: AuditContext,
+  ): Promise<void> {
+    await this.keys.revoke(user.id, keyId, context);
   }
 }

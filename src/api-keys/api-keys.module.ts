@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditModule } from '../audit/audit.module';
 import { AccessTokenModule } from '../auth/access-token.module';
 import { ApiKeysController } from './api-keys.controller';
 import { ApiKeysService } from './api-keys.service';
@@ -10,7 +11,7 @@ import { ApiKey } from './entities/api-key.entity';
  * (ApiKeyAuthenticator) lives in AccessTokenModule beside the JWT check, for every transport.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([ApiKey]), AccessTokenModule],
+  imports: [TypeOrmModule.forFeature([ApiKey]), AccessTokenModule, AuditModule],
   controllers: [ApiKeysController],
   providers: [ApiKeysService],
 })

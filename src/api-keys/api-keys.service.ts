@@ -3,6 +3,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { ConflictError, NotFoundError } from '@app/common';
+import { AuditLogService } from '../audit/audit-log.service';
+import type { AuditContext } from '../audit/audit-context';
 import { ApiKeyHasher } from './api-key-hasher';
 import { API_KEY_SCOPES, type ApiKeyScopeName } from './api-key-scopes';
 import { ApiKey } from './entities/api-key.entity';
@@ -38,6 +40,7 @@ export class ApiKeysService {
   constructor(
     private readonly hasher: ApiKeyHasher,
     @InjectRepository(ApiKey) private readonly keys: Repository<ApiKey>,
+    private readonly audit: AuditLogService,
   ) {}
 
   /** Stores a new key and returns it with the secret, which is never available again. */
@@ -76,10 +79,20 @@ export class ApiKeysService {
     return rows.map(toRecord);
   }
 
-  /** Revokes (deletes) a key; 404 for an unknown id or another user's key. */
-  async revoke(userId: string, keyId: string): Promise<void> {
-    const result = await this.keys.delete({ id: keyId.toLowerCase(), userId });
-    if (!result.affected) throw new NotFoundError('API key not found');
+  /** Revokes (deletes) a key and audits it; 404 for an unknown id or another user's key. */
+  async revoke(userId: string, keyId: string, context: AuditContext): Promise<void> {
+    const id = keyId.toLowerCase();
+    const key = await this.keys.findOne({
+      where: { id, userId },
+      select: { name: true, prefix: true },
+    });
+    const result = await this.keys.delete({ id, userId });
+    if (!key || !result.affected) throw new NotFoundError('API key not found');
+    await this.audit.recordSecurityEvent(context, {
+      action: 'api_key.revoked',
+      target: `api_key:${id}`,
+      details: { name: key.name, prefix: key.prefix, owner_id: userId },
+    });
   }
 }
 

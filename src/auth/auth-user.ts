@@ -1,3 +1,5 @@
+import type { UserRole } from '../users/entities/user.entity';
+
 /** A personal API key as the chat quotas see it: its id and its own daily token quota. */
 export interface ApiKeyQuota {
   id: string;
@@ -9,6 +11,8 @@ export interface ApiKeyQuota {
 export interface AuthUser {
   id: string;
   email: string;
+  /** Read with the account on every request, so a granted or revoked role applies at once. */
+  role: UserRole;
   /** Set when the caller used a personal API key rather than an access token. */
   apiKey?: ApiKeyQuota;
 }

@@ -10,6 +10,7 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
+import { type AuditContext, RequestAuditContext } from '../audit/audit-context';
 import { AuthRateLimit } from '../throttling/auth-rate-limit.decorator';
 import { mapUser, UserResponseDto } from '../users/dto/user-response.dto';
 import type { AuthUser } from './auth-user';
@@ -79,8 +80,11 @@ export class AuthController {
   @ApiOkResponse({ type: TokenPairDto })
   @ApiErrorResponse(401, 'Wrong e-mail or password', { detail: 'Incorrect email or password' })
   @ApiErrorResponse(403, 'The account is disabled')
-  async login(@Body() dto: LoginDto): Promise<TokenPairDto> {
-    return toTokenPairDto(await this.auth.login(loginEmail(dto), dto.password));
+  async login(
+    @Body() dto: LoginDto,
+    @RequestAuditContext() context: AuditContext,
+  ): Promise<TokenPairDto> {
+    return toTokenPairDto(await this.auth.login(loginEmail(dto), dto.password, context));
   }
 
   @Post('refresh')
@@ -98,8 +102,11 @@ export class AuthController {
     detail: 'Invalid refresh token',
   })
   @ApiErrorResponse(403, 'The account is disabled')
-  async refresh(@Body() dto: RefreshDto): Promise<TokenPairDto> {
-    return toTokenPairDto(await this.auth.refresh(dto.refresh_token));
+  async refresh(
+    @Body() dto: RefreshDto,
+    @RequestAuditContext() context: AuditContext,
+  ): Promise<TokenPairDto> {
+    return toTokenPairDto(await this.auth.refresh(dto.refresh_token, context));
   }
 
   @Post('logout')

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditModule } from '../audit/audit.module';
 import { ThrottlingModule } from '../throttling/throttling.module';
 import { UsersModule } from '../users/users.module';
 import { AccessTokenModule } from './access-token.module';
@@ -22,9 +23,10 @@ import { RefreshTokenService } from './refresh-token.service';
     AccessTokenModule,
     UsersModule,
     ThrottlingModule,
+    AuditModule,
   ],
   controllers: [AuthController],
   providers: [AuthService, PasswordHasher, RefreshTokenService, EmailTokenService, MailService],
-  exports: [AccessTokenModule],
+  exports: [AccessTokenModule, RefreshTokenService],
 })
 export class AuthModule {}

@@ -9,7 +9,9 @@ import { passwordResetMail, verificationMail } from './auth-mails';
 import { EmailTokenService } from './email-token.service';
 import { MailService } from './mail.service';
 import { PasswordHasher } from './password-hasher.service';
-import { RefreshTokenService } from './refresh-token.service';
+import { AuditLogService } from '../audit/audit-log.service';
+import type { AuditContext } from '../audit/audit-context';
+import { RefreshTokenReuseError, RefreshTokenService } from './refresh-token.service';
 
 export interface TokenPair {
   accessToken: string;
@@ -40,6 +42,7 @@ export class AuthService implements BeforeApplicationShutdown {
     private readonly emailTokens: EmailTokenService,
     private readonly mail: MailService,
     private readonly loginFailures: LoginFailureLimiter,
+    private readonly audit: AuditLogService,
   ) {}
 
   /** Creates an account (ConflictError when the e-mail is taken). */
@@ -49,24 +52,46 @@ export class AuthService implements BeforeApplicationShutdown {
 
   /**
    * Checks credentials and starts a new refresh-token family. Unknown e-mail and wrong password
-   * fail identically and cost the same bcrypt time; both count towards the account lock.
+   * fail identically and cost the same bcrypt time; both count towards the account lock, whose
+   * start is audited (`context`: the client's address).
    */
-  async login(email: string, password: string): Promise<TokenPair> {
+  async login(email: string, password: string, context: AuditContext): Promise<TokenPair> {
     await this.loginFailures.assertNotLocked(email);
     const user = await this.users.findByEmail(email);
     const valid = user
       ? await this.hasher.verify(password, user.passwordHash)
       : await this.hasher.verifyAgainstDummy(password);
     if (!user || !valid) {
-      await this.loginFailures.recordFailure(email);
+      if (await this.loginFailures.recordFailure(email)) {
+        await this.audit.recordSecurityEvent(context, {
+          action: 'auth.login_locked',
+          target: `email:${email}`,
+          details: { account_exists: Boolean(user) },
+        });
+      }
       throw new UnauthorizedError(INVALID_CREDENTIALS);
     }
     if (!user.isActive) throw new ForbiddenError('Account is disabled');
     return this.issuePair(user.id);
   }
 
-  /** Exchanges a refresh token for a new pair (rotation; reuse revokes the family). */
-  async refresh(presented: string): Promise<TokenPair> {
+  /** Exchanges a refresh token for a new pair (rotation; reuse revokes the family and is audited). */
+  async refresh(presented: string, context: AuditContext): Promise<TokenPair> {
+    try {
+      return await this.rotate(presented);
+    } catch (error) {
+      if (error instanceof RefreshTokenReuseError) {
+        await this.audit.recordSecurityEvent(context, {
+          action: 'auth.refresh_token_reused',
+          target: `user:${error.userId}`,
+          details: { family_id: error.familyId },
+        });
+      }
+      throw error;
+    }
+  }
+
+  private async rotate(presented: string): Promise<TokenPair> {
     const row = await this.refreshTokens.findUsable(presented);
     const user = await this.users.findById(row.userId);
     if (!user) throw new UnauthorizedError('Invalid refresh token');

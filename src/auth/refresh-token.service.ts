@@ -46,7 +46,7 @@ export class RefreshTokenService {
     if (row.revokedAt) throw new UnauthorizedError('Refresh token has been revoked');
     if (row.usedAt) {
       await this.revokeFamily(row.familyId);
-      throw reuseDetected();
+      throw new RefreshTokenReuseError(row.userId, row.familyId);
     }
     if (row.expiresAt.getTime() <= Date.now()) {
       throw new UnauthorizedError('Refresh token has expired');
@@ -65,7 +65,7 @@ export class RefreshTokenService {
     );
     if (!claimed.affected) {
       await this.revokeFamily(row.familyId);
-      throw reuseDetected();
+      throw new RefreshTokenReuseError(row.userId, row.familyId);
     }
     return this.issue(row.userId, row.familyId);
   }
@@ -86,8 +86,12 @@ export class RefreshTokenService {
   }
 }
 
-function reuseDetected(): UnauthorizedError {
-  return new UnauthorizedError(
-    'Refresh token was already used; this login has been revoked, sign in again',
-  );
+/** A spent refresh token was presented again (leaked, or raced): its family is now revoked. */
+export class RefreshTokenReuseError extends UnauthorizedError {
+  constructor(
+    readonly userId: string,
+    readonly familyId: string,
+  ) {
+    super('Refresh token was already used; this login has been revoked, sign in again');
+  }
 }

@@ -8,6 +8,9 @@ import { ApiKeyAuthenticator } from '../api-keys/api-key-authenticator';
 import { ApiKeyHasher } from '../api-keys/api-key-hasher';
 import { ApiKeysService } from '../api-keys/api-keys.service';
 import { ApiKey } from '../api-keys/entities/api-key.entity';
+import { AuditLogService } from '../audit/audit-log.service';
+import { SYSTEM_AUDIT_CONTEXT } from '../audit/audit-context';
+import { AuditLogEntry } from '../audit/entities/audit-log-entry.entity';
 import { AccessTokenService } from '../auth/access-token.service';
 import { buildJwtOptions } from '../auth/jwt-options';
 import { User } from '../users/entities/user.entity';
@@ -29,7 +32,11 @@ describe(SocketAuthenticator.name, () => {
     db = await new DataSource(buildDataSourceOptions(config.database)).initialize();
     tokens = new AccessTokenService(jwt, config, db.getRepository(User));
     const hasher = new ApiKeyHasher(config);
-    keys = new ApiKeysService(hasher, db.getRepository(ApiKey));
+    keys = new ApiKeysService(
+      hasher,
+      db.getRepository(ApiKey),
+      new AuditLogService(db.getRepository(AuditLogEntry)),
+    );
     sut = new SocketAuthenticator(
       tokens,
       new ApiKeyAuthenticator(hasher, db.getRepository(ApiKey)),
@@ -61,7 +68,7 @@ describe(SocketAuthenticator.name, () => {
       const alice = await newUser();
       for (const token of [alice.token, `Bearer ${alice.token}`]) {
         const identity = await sut.socketIo(handshake({ auth: { token } }));
-        expect(identity.user).toEqual({ id: alice.id, email: alice.email });
+        expect(identity.user).toEqual({ id: alice.id, email: alice.email, role: 'user' });
       }
     });
 
@@ -182,13 +189,13 @@ describe(SocketAuthenticator.name, () => {
       const created = await keys.create(alice.id, { name: 'r', scopes: ['chat'] });
       const ws = upgrade(created.key);
       const identity = await sut.webSocket(ws.request, ws.url);
-      await expect(identity.revalidate!()).resolves.toBeUndefined();
-      await keys.revoke(alice.id, created.id);
-      await expect(identity.revalidate!()).rejects.toThrow(
-        new UnauthorizedError('Invalid API key'),
-      );
+      await expect(identity.revalidate()).resolves.toBeUndefined();
+      await keys.revoke(alice.id, created.id, SYSTEM_AUDIT_CONTEXT);
+      await expect(identity.revalidate()).rejects.toThrow(new UnauthorizedError('Invalid API key'));
       const jwt = await sut.socketIo(handshake({ auth: { token: alice.token } }));
-      expect(jwt.revalidate).toBeUndefined();
+      await expect(jwt.revalidate()).resolves.toBeUndefined();
+      await db.getRepository(User).update({ id: alice.id }, { isActive: false });
+      await expect(jwt.revalidate()).rejects.toThrow(new ForbiddenError('Account is disabled'));
     });
 
     it('never ends the connection of a key without expiry', async () => {
@@ -205,7 +212,7 @@ describe(SocketAuthenticator.name, () => {
         new ForbiddenError('This API key does not have the "chat" scope'),
       );
       const chat = await keys.create(alice.id, { name: 'c', scopes: ['chat'] });
-      await keys.revoke(alice.id, chat.id);
+      await keys.revoke(alice.id, chat.id, SYSTEM_AUDIT_CONTEXT);
       await expect(sut.socketIo(handshake({ auth: { token: chat.key } }))).rejects.toThrow(
         new UnauthorizedError('Invalid API key'),
       );

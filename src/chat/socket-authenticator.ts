@@ -14,10 +14,11 @@ export interface SocketIdentity {
   /** Token expiry (epoch seconds): the transports refuse later events with 401. */
   expiresAt: number;
   /**
-   * For personal API keys: checks the key again (revoked → UnauthorizedError), so the transports
-   * refuse the events of a connection whose key was revoked after it opened.
+   * Checks the credential and its account again (a revoked key → UnauthorizedError, a disabled
+   * or deleted account → ForbiddenError/UnauthorizedError), so the transports refuse the events
+   * of a connection whose key was revoked or whose account was disabled after it opened.
    */
-  revalidate?: () => Promise<void>;
+  revalidate: () => Promise<void>;
 }
 
 /**
@@ -57,7 +58,13 @@ export class SocketAuthenticator {
     if (!token) throw new UnauthorizedError('Not authenticated');
     if (isApiKeyToken(token)) return this.identifyKey(token);
     const { user, claims } = await this.tokens.authenticate(token);
-    return { user, expiresAt: claims.exp };
+    return {
+      user,
+      expiresAt: claims.exp,
+      revalidate: async () => {
+        await this.tokens.authenticate(token);
+      },
+    };
   }
 
   /** A personal API key with the `chat` scope; the connection ends when the key expires. */

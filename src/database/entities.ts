@@ -10,6 +10,7 @@ import { UsageDaily } from '../usage/entities/usage-daily.entity';
 import { UsageRecord } from '../usage/entities/usage-record.entity';
 import { StoredFile } from '../files/entities/stored-file.entity';
 import { FileUse } from '../files/entities/file-use.entity';
+import { AuditLogEntry } from '../audit/entities/audit-log-entry.entity';
 
 /** Every TypeORM entity; the app, the CLI data source and tests load this one list. */
 export const ENTITIES = [
@@ -25,4 +26,5 @@ export const ENTITIES = [
   BudgetOverride,
   StoredFile,
   FileUse,
+  AuditLogEntry,
 ];

@@ -116,6 +116,14 @@ export interface TreeNode {
   seq: number;
 }
 
+/** What a user's stored history adds up to (the admin user list). */
+export interface HistoryUsage {
+  sessions: number;
+  messages: number;
+  promptTokens: number;
+  completionTokens: number;
+}
+
 export interface PageRequest {
   /** 1-based. */
   page: number;
@@ -162,6 +170,8 @@ export abstract class HistoryStore {
   /** True when a session of this user was deleted (with its messages). */
   abstract deleteSession(userId: string, sessionId: string): Promise<boolean>;
   abstract deleteAllForUser(userId: string): Promise<void>;
+  /** Totals of each given user's stored history; users without any are left out of the map. */
+  abstract usageByUser(userIds: string[]): Promise<Map<string, HistoryUsage>>;
   /**
    * Appends a message with the next `seq`, and updates the session's messageCount,
    * lastMessage, updatedAt and activeLeafId (the new message) in the same step.

@@ -17,6 +17,7 @@ function newStore(): jest.Mocked<HistoryStore> {
     renameSession: jest.fn().mockResolvedValue(null),
     deleteSession: jest.fn().mockResolvedValue(false),
     deleteAllForUser: jest.fn(),
+    usageByUser: jest.fn().mockResolvedValue(new Map()),
     appendMessage: jest.fn(),
     appendMessages: jest.fn(),
     updateMessage: jest.fn(),

@@ -12,6 +12,7 @@ import {
   MessageRecord,
   SessionRecord,
   SessionSettings,
+  HistoryUsage,
 } from './history-store.interface';
 import { InvalidInputError } from '@app/common';
 import { MessageNotFoundError, SessionNotFoundError } from './history.errors';
@@ -325,6 +326,11 @@ export class HistoryService {
       return this.store.deleteSession(userId, id);
     });
     await this.files.releaseSession(userId, deleted);
+  }
+
+  /** Totals of each given user's stored history (the admin user list); absent: none stored. */
+  usageByUser(userIds: string[]): Promise<Map<string, HistoryUsage>> {
+    return this.store.usageByUser(userIds);
   }
 
   /** Erases every session of a user with its messages (account deletion). */

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { AccessTokenModule } from '../auth/access-token.module';
 import { RedisConnections } from '../redis/redis-connections';
 import { UsageModule } from '../usage/usage.module';
@@ -8,6 +9,8 @@ import { ProvidersService } from './providers.service';
 import { QuotaService } from './quota.service';
 import { MemoryQuotaStore, QUOTA_STORE, type QuotaStore } from './quota/quota-store';
 import { RedisQuotaStore } from './quota/redis-quota-store';
+import { UserQuotaOverrides } from './quota/user-quota-overrides';
+import { User } from '../users/entities/user.entity';
 import { ProviderCallRecorder } from './resilience/provider-call-recorder';
 import { ResilientExecutor } from './resilience/resilient-executor';
 
@@ -16,7 +19,7 @@ import { ResilientExecutor } from './resilience/resilient-executor';
  * (QuotaService; counters in Redis when REDIS_URL is set) and GET /api/models.
  */
 @Module({
-  imports: [AccessTokenModule, UsageModule],
+  imports: [AccessTokenModule, UsageModule, TypeOrmModule.forFeature([User])],
   controllers: [ModelsController],
   providers: [
     ProviderRegistry,
@@ -24,6 +27,7 @@ import { ResilientExecutor } from './resilience/resilient-executor';
     ResilientExecutor,
     ProvidersService,
     QuotaService,
+    UserQuotaOverrides,
     {
       provide: QUOTA_STORE,
       inject: [{ token: RedisConnections, optional: true }],
@@ -32,6 +36,6 @@ import { ResilientExecutor } from './resilience/resilient-executor';
         redis ? new RedisQuotaStore(redis.commands) : new MemoryQuotaStore(),
     },
   ],
-  exports: [ProvidersService, QuotaService],
+  exports: [ProvidersService, QuotaService, ProviderRegistry],
 })
 export class ProvidersModule {}

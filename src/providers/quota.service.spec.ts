@@ -4,6 +4,7 @@ import { AppConfig } from '@app/config';
 import { expectedLogs } from '@app/testing/expected-logs';
 import { QuotaService, retryAfterMs } from './quota.service';
 import { MemoryQuotaStore } from './quota/quota-store';
+import type { UserQuotaOverrides } from './quota/user-quota-overrides';
 
 function config(env: Record<string, string>): AppConfig {
   return AppConfig.fromEnv({ SECRET_KEY: randomBytes(32).toString('hex'), ...env });
@@ -24,6 +25,28 @@ describe(QuotaService.name, () => {
     expect(mapped.retryAfterSeconds).toBeGreaterThanOrEqual(1);
     expect(mapped.retryAfterSeconds).toBeLessThanOrEqual(120);
     await expect(sut.assertWithinQuota('bob')).resolves.toBeUndefined();
+  });
+
+  it("applies a user's own limits where an admin set them, the defaults elsewhere", async () => {
+    const overrides = {
+      overridesFor: (userId: string) =>
+        Promise.resolve(userId === 'vip' ? { requestsPerMinute: 5, tokensPerDay: 10 } : {}),
+    } as unknown as UserQuotaOverrides;
+    const sut = new QuotaService(
+      config({ QUOTA__REQUESTS_PER_MINUTE: '2' }),
+      new MemoryQuotaStore(),
+      undefined,
+      overrides,
+    );
+    for (let i = 0; i < 5; i++) await sut.assertWithinQuota('vip');
+    await expect(sut.assertWithinQuota('vip')).rejects.toThrow('at most 5 per minute');
+    for (let i = 0; i < 2; i++) await sut.assertWithinQuota('plain');
+    await expect(sut.assertWithinQuota('plain')).rejects.toThrow('at most 2 per minute');
+    await sut.recordUsage('vip', 10);
+    expect(await sut.tokensUsedToday('vip')).toBe(10);
+    await expect(sut.assertWithinQuota('vip')).rejects.toThrow(
+      'Daily token quota of 10 tokens used up',
+    );
   });
 
   it('refuses once the daily token budget is used, until 00:00 UTC', async () => {

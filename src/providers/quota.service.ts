@@ -4,6 +4,7 @@ import { AppConfig, type QuotaConfig } from '@app/config';
 import type { ApiKeyQuota } from '../auth/auth-user';
 import { MetricsService } from '../metrics/metrics.service';
 import { QUOTA_STORE, type QuotaStore } from './quota/quota-store';
+import { UserQuotaOverrides } from './quota/user-quota-overrides';
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
@@ -14,7 +15,8 @@ const DAY_MS = 86_400_000;
  * how much of it is still inside the last 60 s, so there is no double burst at minute
  * boundaries) and tokens per UTC day (prompt + completion, recorded after each reply). A turn
  * made with a personal API key also counts against the key's own daily token quota (its
- * `tokens_per_day`, else QUOTA__API_KEY_TOKENS_PER_DAY); both apply.
+ * `tokens_per_day`, else QUOTA__API_KEY_TOKENS_PER_DAY); both apply. The user's limits are
+ * QUOTA__* unless an admin set the user's own (UserQuotaOverrides).
  */
 @Injectable()
 export class QuotaService {
@@ -25,6 +27,7 @@ export class QuotaService {
     config: AppConfig,
     @Inject(QUOTA_STORE) private readonly store: QuotaStore,
     @Optional() private readonly metrics?: MetricsService,
+    @Optional() private readonly overrides?: UserQuotaOverrides,
   ) {
     this.limits = config.quota;
   }
@@ -44,9 +47,35 @@ export class QuotaService {
     }
   }
 
+  /** The configured QUOTA__* limits, for users without their own. */
+  get defaultLimits(): QuotaConfig {
+    return this.limits;
+  }
+
+  /** The user's limits: their own where an admin set them, else the configured defaults. */
+  async limitsFor(userId: string): Promise<QuotaConfig> {
+    if (!this.overrides) return this.limits;
+    try {
+      return { ...this.limits, ...(await this.overrides.overridesFor(userId)) };
+    } catch (error) {
+      this.logger.error({ err: error, userId }, 'Quota overrides unreadable; defaults applied');
+      return this.limits;
+    }
+  }
+
+  /** Tokens the user has used today (UTC), as the daily quota counts them; 0 when unknown. */
+  async tokensUsedToday(userId: string): Promise<number> {
+    try {
+      return await this.store.get(userTokensKey(userId, Date.now()));
+    } catch {
+      return 0;
+    }
+  }
+
   private async check(userId: string, apiKey: ApiKeyQuota | undefined): Promise<void> {
     const now = Date.now();
-    await this.checkTokens(userTokensKey(userId, now), this.limits.tokensPerDay, now, 'Daily');
+    const limits = await this.limitsFor(userId);
+    await this.checkTokens(userTokensKey(userId, now), limits.tokensPerDay, now, 'Daily');
     const keyLimit = apiKey ? this.keyTokensPerDay(apiKey) : 0;
     if (apiKey && keyLimit > 0) {
       await this.checkTokens(keyTokensKey(apiKey.id, now), keyLimit, now, "This API key's daily");
@@ -54,7 +83,7 @@ export class QuotaService {
 
     const window = Math.floor(now / MINUTE_MS);
     const elapsed = (now % MINUTE_MS) / MINUTE_MS;
-    const limit = this.limits.requestsPerMinute;
+    const limit = limits.requestsPerMinute;
     const hit = await this.store.hitWindow(
       `rpm:${userId}:${window}`,
       `rpm:${userId}:${window - 1}`,

@@ -40,17 +40,22 @@ export class LoginFailureLimiter {
     }
   }
 
-  /** Counts one failed attempt; the attempt that reaches the limit locks the account. */
-  async recordFailure(email: string): Promise<void> {
+  /**
+   * Counts one failed attempt; the attempt that reaches the limit locks the account. True when
+   * this attempt locked it (a security event for the audit log).
+   */
+  async recordFailure(email: string): Promise<boolean> {
     const failures = await this.storage
       .increment(failuresKey(email), WINDOW_MS, NO_LIMIT, WINDOW_MS, 'login-failures')
       .catch((error: unknown) => this.storageDown(error));
-    if (failures && failures.totalHits >= this.config.rateLimit.loginFailuresPerAccount) {
-      // limit 0: this increment exceeds it and blocks the lock key for the whole window.
-      await this.storage
-        .increment(lockKey(email), WINDOW_MS, 0, WINDOW_MS, 'login-lock')
-        .catch((error: unknown) => this.storageDown(error));
+    if (!failures || failures.totalHits < this.config.rateLimit.loginFailuresPerAccount) {
+      return false;
     }
+    // limit 0: this increment exceeds it and blocks the lock key for the whole window.
+    const lock = await this.storage
+      .increment(lockKey(email), WINDOW_MS, 0, WINDOW_MS, 'login-lock')
+      .catch((error: unknown) => this.storageDown(error));
+    return failures.totalHits === this.config.rateLimit.loginFailuresPerAccount && Boolean(lock);
   }
 
   private storageDown(error: unknown): undefined {

@@ -4,6 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { QueryFailedError, Repository } from 'typeorm';
 import { ConflictError } from '@app/common';
 import { FilesService } from '../files/files.service';
+import { AppConfig } from '@app/config';
 import { HistoryService } from '../history/history.service';
 import { UsageService } from '../usage/usage.service';
 import { User } from './entities/user.entity';
@@ -16,9 +17,13 @@ export class UsersService {
     private readonly history: HistoryService,
     private readonly usage: UsageService,
     private readonly files: FilesService,
+    private readonly config: AppConfig,
   ) {}
 
-  /** Creates an account; ConflictError when the e-mail is taken (also under a concurrent insert). */
+  /**
+   * Creates an account (an admin when ADMIN_EMAILS lists the address); ConflictError when the
+   * e-mail is taken (also under a concurrent insert).
+   */
   async create(email: string, passwordHash: string): Promise<User> {
     if (await this.users.existsBy({ email })) throw emailTaken();
     const user = this.users.create({
@@ -27,7 +32,9 @@ export class UsersService {
       passwordHash,
       isActive: true,
       emailVerified: false,
-      isAdmin: false,
+      role: this.config.admin.emails.includes(email) ? 'admin' : 'user',
+      requestsPerMinuteLimit: null,
+      tokensPerDayLimit: null,
     });
     try {
       return await this.users.save(user);

@@ -20,6 +20,11 @@ export class WebAssets {
     return join(this.publicDir, 'index.html');
   }
 
+  /** The admin page; static, its data comes from the admin API, which enforces the role. */
+  get adminHtml(): string {
+    return join(this.publicDir, 'admin.html');
+  }
+
   /** True when the compiled page script exists (it does not before the first build). */
   get isBuilt(): boolean {
     return existsSync(join(this.publicDir, 'js', 'app.js'));

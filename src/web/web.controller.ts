@@ -6,7 +6,8 @@ import { NotFoundError } from '@app/common';
 import { WebAssets } from './web-assets';
 
 /**
- * Serves the browser chat page: `/` and `/chat` return the page, `/web/*` its stylesheet,
+ * Serves the browser chat page: `/` and `/chat` return the page, `/admin` the admin page (its
+ * data comes from `/api/admin/*`, which admits admins only), `/web/*` the stylesheets,
  * compiled scripts and the Socket.IO client bundle. Only named files in two folders can be
  * served (no directory listing, no path traversal). Not part of the API, so not in /docs.
  */
@@ -19,6 +20,11 @@ export class WebController {
   @Get(['', 'chat'])
   page(@Res() res: Response): void {
     this.send(res, this.assets.indexHtml, 'text/html; charset=utf-8');
+  }
+
+  @Get('admin')
+  adminPage(@Res() res: Response): void {
+    this.send(res, this.assets.adminHtml, 'text/html; charset=utf-8');
   }
 
   @Get('web/vendor/socket.io.min.js')

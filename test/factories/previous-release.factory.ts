@@ -40,11 +40,7 @@ async function seedPreviousRelease(
   };
   await db.query(
     `INSERT INTO users (id, email, password_hash) VALUES (${p(1)}, ${p(2)}, ${p(3)})`,
-    [
-      seed.userId,
-      seed.email, // As PasswordHasher stores it: bcrypt of the password's SHA-256 (base64).
-      await hash(createHash('sha256').update(seed.password, 'utf8').digest('base64'), 4),
-    ],
+    [seed.userId, seed.email, await storedPasswordHash(seed.password)],
   );
   await db.query(
     `INSERT INTO chat_sessions (id, user_id, title, message_count, last_message) VALUES (${p(1)}, ${p(2)}, ${p(3)}, 1, ${p(4)})`,
@@ -55,6 +51,11 @@ async function seedPreviousRelease(
     [seed.messageId, seed.sessionId, seed.content],
   );
   return seed;
+}
+
+/** `password` as PasswordHasher stores it: bcrypt of its SHA-256 (base64), cheap rounds. */
+export function storedPasswordHash(password: string): Promise<string> {
+  return hash(createHash('sha256').update(password, 'utf8').digest('base64'), 4);
 }
 
 /** The app started on a database the previous release left (it migrates it at start-up). */

@@ -77,8 +77,9 @@ export function newSocketChat(): SocketChat {
 /** The identity a handshake resolves to: `user`, with a token valid for another hour. */
 export function socketIdentity(user: Partial<AuthUser> = {}): SocketIdentity {
   return {
-    user: { id: randomUUID(), email: 'alice@example.com', ...user },
+    user: { id: randomUUID(), email: 'alice@example.com', role: 'user', ...user },
     expiresAt: Math.floor(Date.now() / 1000) + 3600,
+    revalidate: () => Promise.resolve(),
   };
 }
 

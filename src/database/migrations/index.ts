@@ -6,6 +6,8 @@ import { MessageFeedback1765468800000 } from './1765468800000-message-feedback';
 import { SessionSettings1765555200000 } from './1765555200000-session-settings';
 import { Presets1765641600000 } from './1765641600000-presets';
 import { UsageLedger1766000000000 } from './1766000000000-usage-ledger';
+import { UserRoles1766100000000 } from './1766100000000-user-roles';
+import { AuditLog1766100100000 } from './1766100100000-audit-log';
 import { Files1766200000000 } from './1766200000000-files';
 import { ApiKeyTokenQuota1766300000000 } from './1766300000000-api-key-token-quota';
 
@@ -19,6 +21,8 @@ export const MIGRATIONS = [
   SessionSettings1765555200000,
   Presets1765641600000,
   UsageLedger1766000000000,
+  UserRoles1766100000000,
+  AuditLog1766100100000,
   Files1766200000000,
   ApiKeyTokenQuota1766300000000,
 ];

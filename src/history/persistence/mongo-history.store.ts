@@ -4,6 +4,7 @@ import type { FilterQuery, Model } from 'mongoose';
 import { MessageNotFoundError, SessionNotFoundError } from '../history.errors';
 import type {
   HistoryStore,
+  HistoryUsage,
   MessageFeedback,
   MessagePatch,
   MessageRecord,
@@ -177,6 +178,51 @@ export class MongoHistoryStore implements HistoryStore, OnModuleInit {
     if (!userId) return;
     await this.sessions.deleteMany({ userId });
     await this.messages.deleteMany({ userId });
+  }
+
+  async usageByUser(userIds: string[]): Promise<Map<string, HistoryUsage>> {
+    const usage = new Map<string, HistoryUsage>();
+    if (userIds.length === 0) return usage;
+    const mine = { userId: { $in: userIds } };
+    const totals = (
+      collection: Pick<Model<MongoChatMessage>, 'aggregate'>,
+      match: FilterQuery<MongoChatMessage>,
+      sum: 1 | string,
+    ) =>
+      collection.aggregate<{ _id: string; total: number }>([
+        { $match: match },
+        { $group: { _id: '$userId', total: { $sum: sum } } },
+      ]);
+    // One sum per token field over the messages that have it: FerretDB's $sum answers 0 for a
+    // group in which any value is null, where MongoDB skips the nulls.
+    const [sessions, messages, prompt, completion] = await Promise.all([
+      totals(this.sessions as Pick<Model<MongoChatMessage>, 'aggregate'>, mine, 1),
+      totals(this.messages, mine, 1),
+      totals(this.messages, { ...mine, promptTokens: { $type: 'number' } }, '$promptTokens'),
+      totals(
+        this.messages,
+        { ...mine, completionTokens: { $type: 'number' } },
+        '$completionTokens',
+      ),
+    ]);
+    for (const row of sessions) {
+      usage.set(row._id, {
+        sessions: row.total,
+        messages: 0,
+        promptTokens: 0,
+        completionTokens: 0,
+      });
+    }
+    const fill = (rows: { _id: string; total: number }[], field: keyof HistoryUsage) => {
+      for (const row of rows) {
+        const entry = usage.get(row._id);
+        if (entry) entry[field] = Number(row.total);
+      }
+    };
+    fill(messages, 'messages');
+    fill(prompt, 'promptTokens');
+    fill(completion, 'completionTokens');
+    return usage;
   }
 
   async appendMessages(sessionId: string, messages: NewMessage[]): Promise<MessageRecord[]> {

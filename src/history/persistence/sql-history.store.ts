@@ -6,6 +6,7 @@ import { MessageNotFoundError, SessionNotFoundError } from '../history.errors';
 import { definedFields, newMessageRecord, newSessionRecord } from '../history-records';
 import type {
   HistoryStore,
+  HistoryUsage,
   MessageFeedback,
   MessagePatch,
   MessageRecord,
@@ -235,6 +236,28 @@ export abstract class SqlHistoryStore implements HistoryStore {
   async deleteAllForUser(userId: string): Promise<void> {
     if (!userId) return;
     await this.deleteUserHistory(userId);
+  }
+
+  async usageByUser(userIds: string[]): Promise<Map<string, HistoryUsage>> {
+    const usage = new Map<string, HistoryUsage>();
+    if (userIds.length === 0) return usage;
+    const rows = await this.query(
+      'SELECT s.user_id AS user_id, COUNT(DISTINCT s.id) AS sessions, COUNT(m.id) AS messages, ' +
+        'COALESCE(SUM(m.prompt_tokens), 0) AS prompt_tokens, ' +
+        'COALESCE(SUM(m.completion_tokens), 0) AS completion_tokens ' +
+        'FROM chat_sessions s LEFT JOIN chat_messages m ON m.session_id = s.id ' +
+        `WHERE s.user_id IN (${userIds.map(() => '?').join(', ')}) GROUP BY s.user_id`,
+      userIds,
+    );
+    for (const row of rows) {
+      usage.set(String(row.user_id), {
+        sessions: Number(row.sessions),
+        messages: Number(row.messages),
+        promptTokens: Number(row.prompt_tokens),
+        completionTokens: Number(row.completion_tokens),
+      });
+    }
+    return usage;
   }
 
   async appendMessage(sessionId: string, message: NewMessage): Promise<MessageRecord> {

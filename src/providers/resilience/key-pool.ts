@@ -1,9 +1,12 @@
 import { CircuitBreaker, type CircuitState } from './circuit-breaker';
+import { OutcomeWindow } from './outcome-window';
 
 /** One key of a provider with its health: disabled (401/403), cooling down (429), breaker. */
 export class KeySlot {
   disabled = false;
   cooldownUntil = 0;
+  /** Attempts and failures of the last minutes (the admin provider-health view). */
+  readonly recent: OutcomeWindow;
 
   constructor(
     /** Position in the configured list; logs and metrics name keys by it, never by value. */
@@ -12,7 +15,14 @@ export class KeySlot {
     readonly key: string | undefined,
     readonly breaker: CircuitBreaker,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.recent = new OutcomeWindow(now);
+  }
+
+  /** Milliseconds this key still cools down after a 429; 0 when it does not. */
+  cooldownRemainingMs(): number {
+    return Math.max(0, this.cooldownUntil - this.now());
+  }
 
   /** True when a request may use this key now. */
   isReady(): boolean {

@@ -305,6 +305,8 @@ export class ResilientExecutor {
     context: AttemptContext,
     result: Pick<ProviderCallRecord, 'outcome' | 'usage' | 'status' | 'detail'>,
   ): void {
+    // The caller leaving says nothing about the key's health.
+    if (result.outcome !== 'aborted') context.slot.recent.record(result.outcome !== 'success');
     this.recorder.record({
       provider: context.target.provider,
       model: context.target.model,

@@ -46,3 +46,12 @@ export function ApiErrorResponse(
 ): MethodDecorator & ClassDecorator {
   return ApiResponse({ status, description, type: ErrorResponseDto, example });
 }
+
+/** Documents a 400 whose example is one field's validation error (`detail` and `errors` agree). */
+export function ApiFieldErrorResponse(
+  description: string,
+  field: string,
+  message: string,
+): MethodDecorator & ClassDecorator {
+  return ApiErrorResponse(400, description, { detail: message, errors: [{ field, message }] });
+}
