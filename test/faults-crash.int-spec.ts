@@ -1,16 +1,19 @@
-import { randomBytes } from 'node:crypto';
 import {
   AppProcess,
-  createTestDatabase,
+  appProcessesOnTestPostgres,
   describeWithServices,
-  ensureAppBuilt,
-  killAllAppProcesses,
   postSse,
   serviceUrl,
   startAppProcess,
-  TestDatabase,
 } from '@app/testing';
-import { api, longMessage, newUser, settledMessages, sleep } from './multi-instance.helpers';
+import {
+  api,
+  ApiUser,
+  longMessage,
+  newUser,
+  settledMessages,
+  sleep,
+} from './multi-instance.helpers';
 
 /**
  * `kill -9` of the instance in the middle of a reply, on the built app as a child process: the
@@ -19,24 +22,10 @@ import { api, longMessage, newUser, settledMessages, sleep } from './multi-insta
  * session takes a new message (no stuck lock).
  */
 describeWithServices(['postgres'], 'kill -9 during a reply (app process)', () => {
-  let database: TestDatabase;
-  const secret = randomBytes(32).toString('hex');
-  const baseEnv = () => ({
-    DATABASE_URL: database.url,
-    SECRET_KEY: secret,
+  const baseEnv = appProcessesOnTestPostgres({
     AI_SERVICES__LOCAL_DELAY_MS: '20',
     CHAT__CHECKPOINT_MS: '100',
   });
-
-  beforeAll(async () => {
-    await ensureAppBuilt();
-    database = await createTestDatabase('postgres');
-  }, 300_000);
-
-  afterAll(async () => {
-    await killAllAppProcesses();
-    await database?.drop();
-  }, 60_000);
 
   /** Starts a long reply on `app`, lets it stream a while, SIGKILLs the process. */
   async function killMidReply(app: AppProcess) {
@@ -58,6 +47,21 @@ describeWithServices(['postgres'], 'kill -9 during a reply (app process)', () =>
     return { user, sessionId: start.data.session_id as string, seen };
   }
 
+  /** The session is not left locked: `app` answers a new message in it; then `app` stops. */
+  async function expectSessionTakesNewMessage(
+    app: AppProcess,
+    user: ApiUser,
+    sessionId: string,
+    message: string,
+  ) {
+    const next = await api(app.url, 'POST', '/api/chat', {
+      token: user.token,
+      body: { message, session_id: sessionId },
+    });
+    expect(next.status).toBe(200);
+    await app.stop('SIGTERM', 20_000);
+  }
+
   it('a restarted single instance stores the reply as interrupted with its checkpointed text', async () => {
     const first = await startAppProcess(baseEnv());
     const { user, sessionId, seen } = await killMidReply(first);
@@ -70,12 +74,7 @@ describeWithServices(['postgres'], 'kill -9 during a reply (app process)', () =>
     // At most one checkpoint interval behind what the client had seen.
     expect(seen.startsWith(reply.content)).toBe(true);
 
-    const next = await api(restarted.url, 'POST', '/api/chat', {
-      token: user.token,
-      body: { message: 'are you back?', session_id: sessionId },
-    });
-    expect(next.status).toBe(200);
-    await restarted.stop('SIGTERM', 20_000);
+    await expectSessionTakesNewMessage(restarted, user, sessionId, 'are you back?');
   }, 120_000);
 
   if (serviceUrl('redis')) {
@@ -88,12 +87,7 @@ describeWithServices(['postgres'], 'kill -9 during a reply (app process)', () =>
       const messages = await settledMessages(b.url, user.token, sessionId, 50_000);
       expect(messages[1].status).toBe('error');
       expect(seen.startsWith(messages[1].content)).toBe(true);
-      const next = await api(b.url, 'POST', '/api/chat', {
-        token: user.token,
-        body: { message: 'still there?', session_id: sessionId },
-      });
-      expect(next.status).toBe(200);
-      await b.stop('SIGTERM', 20_000);
+      await expectSessionTakesNewMessage(b, user, sessionId, 'still there?');
     }, 120_000);
   }
 });

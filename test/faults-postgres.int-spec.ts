@@ -1,15 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import {
-  announceSkip,
   AppProcess,
-  canRunPrivateServices,
   connectChatSocket,
-  ensureAppBuilt,
+  describeWithPrivatePostgres,
   killAllAppProcesses,
   openChatWs,
   postSse,
   PrivatePostgres,
-  startAppProcess,
+  startAppOnPrivatePostgres,
 } from '@app/testing';
 import { api, ApiResponse, ApiUser, eventually, newUser } from './multi-instance.helpers';
 
@@ -23,20 +21,6 @@ function expectUnavailable(res: ApiResponse): void {
   expect(res.headers.get('retry-after')).toBe('5');
   expect(res.text).not.toMatch(LEAKS);
 }
-
-const prerequisites = canRunPrivateServices();
-const describeWithPrivatePostgres = (name: string, body: () => void) => {
-  if (prerequisites.ok) return describe(name, body);
-  if (process.env.CI === 'true') {
-    return describe(name, () => {
-      it('needs its prerequisites', () => {
-        throw new Error(`CI run cannot start a private PostgreSQL: ${prerequisites.reason}`);
-      });
-    });
-  }
-  announceSkip({ name, reason: prerequisites.reason ?? 'cannot start a private PostgreSQL' });
-  return describe.skip(name, body);
-};
 
 /**
  * PostgreSQL stops under a running app process and comes back. The cluster is a private one
@@ -52,13 +36,7 @@ describeWithPrivatePostgres('PostgreSQL stopped under a running app process', ()
   const password = 'correct horse battery staple';
 
   beforeAll(async () => {
-    await ensureAppBuilt();
-    pg = await PrivatePostgres.start();
-    app = await startAppProcess({
-      DATABASE_URL: pg.url,
-      SECRET_KEY: randomBytes(32).toString('hex'),
-      AI_SERVICES__LOCAL_DELAY_MS: '5',
-    });
+    ({ pg, app } = await startAppOnPrivatePostgres({ AI_SERVICES__LOCAL_DELAY_MS: '5' }));
     alice = await newUser(app.url);
   }, 300_000);
 

@@ -1,13 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import {
-  announceSkip,
   AppProcess,
-  canRunPrivateServices,
-  ensureAppBuilt,
+  describeWithPrivatePostgres,
   killAllAppProcesses,
   postSse,
   PrivatePostgres,
-  startAppProcess,
+  startAppOnPrivatePostgres,
 } from '@app/testing';
 import {
   api,
@@ -17,20 +14,6 @@ import {
   settledMessages,
   sleep,
 } from './multi-instance.helpers';
-
-const prerequisites = canRunPrivateServices();
-const describeWithPrivatePostgres = (name: string, body: () => void) => {
-  if (prerequisites.ok) return describe(name, body);
-  if (process.env.CI === 'true') {
-    return describe(name, () => {
-      it('needs its prerequisites', () => {
-        throw new Error(`CI run cannot start a private PostgreSQL: ${prerequisites.reason}`);
-      });
-    });
-  }
-  announceSkip({ name, reason: prerequisites.reason ?? 'cannot start a private PostgreSQL' });
-  return describe.skip(name, body);
-};
 
 /**
  * PostgreSQL stops while a reply streams and comes back later: the client still gets its whole
@@ -43,14 +26,10 @@ describeWithPrivatePostgres('PostgreSQL stopped in the middle of a reply', () =>
   let alice: ApiUser;
 
   beforeAll(async () => {
-    await ensureAppBuilt();
-    pg = await PrivatePostgres.start();
-    app = await startAppProcess({
-      DATABASE_URL: pg.url,
-      SECRET_KEY: randomBytes(32).toString('hex'),
+    ({ pg, app } = await startAppOnPrivatePostgres({
       AI_SERVICES__LOCAL_DELAY_MS: '10',
       CHAT__CHECKPOINT_MS: '100',
-    });
+    }));
     alice = await newUser(app.url);
   }, 300_000);
 

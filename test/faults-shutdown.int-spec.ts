@@ -1,18 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import {
   AppProcess,
+  appProcessesOnTestPostgres,
   ChatWsClient,
   connectChatSocket,
-  createTestDatabase,
   describeWithServices,
-  ensureAppBuilt,
-  killAllAppProcesses,
   nextSocketEvent,
   openChatWs,
   postSse,
   recordSocketEvents,
   startAppProcess,
-  TestDatabase,
 } from '@app/testing';
 import { api, longMessage, newUser, settledMessages } from './multi-instance.helpers';
 
@@ -22,24 +18,10 @@ import { api, longMessage, newUser, settledMessages } from './multi-instance.hel
  * and the partial replies are stored as `aborted`; the process then exits with code 0.
  */
 describeWithServices(['postgres'], 'SIGTERM during streams (app process)', () => {
-  let database: TestDatabase;
-  const secret = randomBytes(32).toString('hex');
-  const baseEnv = () => ({
-    DATABASE_URL: database.url,
-    SECRET_KEY: secret,
+  const baseEnv = appProcessesOnTestPostgres({
     AI_SERVICES__LOCAL_DELAY_MS: '30',
     CHAT__HEARTBEAT_MS: '1000',
   });
-
-  beforeAll(async () => {
-    await ensureAppBuilt();
-    database = await createTestDatabase('postgres');
-  }, 300_000);
-
-  afterAll(async () => {
-    await killAllAppProcesses();
-    await database?.drop();
-  }, 60_000);
 
   it('aborts streams still running after the grace period, stores them, exits 0', async () => {
     const app: AppProcess = await startAppProcess({ ...baseEnv(), SHUTDOWN_GRACE_MS: '300' });

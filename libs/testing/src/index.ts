@@ -5,6 +5,7 @@ export * from './test-app';
 export * from './clients';
 export * from './simulator/provider-simulator';
 export * from './app-process';
+export * from './app-process-suites';
 export * from './private-services';
 export * from './ports';
 export * from './provider-test-config';
