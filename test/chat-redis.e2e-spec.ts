@@ -1,10 +1,6 @@
-import type { AddressInfo } from 'node:net';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import type { Socket } from 'socket.io-client';
-import { AppConfig } from '@app/config';
 import {
-  baseTestEnv,
   connectChatSocket,
   describeE2e,
   describeWithServices,
@@ -13,10 +9,11 @@ import {
   postSse,
   registerAndLogin,
   serviceUrl,
+  SecondInstance,
+  startSecondInstance,
   startTestApp,
   TestApp,
 } from '@app/testing';
-import { createApp } from '../src/bootstrap';
 
 const LONG = Array.from({ length: 300 }, (_, i) => `word${i}`).join(' ');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -28,7 +25,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 describeE2e('chat across two instances (Redis)', () => {
   describeWithServices(['redis'], 'shared state', () => {
     let a: TestApp;
-    let b: { app: NestExpressApplication; url: string };
+    let b: SecondInstance;
     let user: LoggedInUser;
     const sockets: Socket[] = [];
 
@@ -39,17 +36,7 @@ describeE2e('chat across two instances (Redis)', () => {
         SHUTDOWN_GRACE_MS: '0',
       };
       a = await startTestApp(env);
-      // The second instance: same database (already migrated) and the same signing secret.
-      const config = AppConfig.fromEnv({
-        ...baseTestEnv(),
-        ...env,
-        SECRET_KEY: a.config.security.secretKey,
-        DATABASE_URL: a.database.url,
-      });
-      const app = await createApp(config);
-      await app.listen(0, '127.0.0.1');
-      const { port } = app.getHttpServer().address() as AddressInfo;
-      b = { app, url: `http://127.0.0.1:${port}` };
+      b = await startSecondInstance(a, env);
       user = await registerAndLogin(a.url);
     });
     afterEach(() => {

@@ -1,27 +1,22 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- socket payloads are parsed JSON handed to assertions */
-import type { AddressInfo } from 'node:net';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import type { Socket } from 'socket.io-client';
-import { AppConfig } from '@app/config';
 import {
-  baseTestEnv,
-  ChatWsClient,
-  connectChatSocket,
+  ChatClients,
   describeE2e,
   getSse,
   LoggedInUser,
-  openChatWs,
   postSse,
   describeWithServices,
   registerAndLogin,
   serviceUrl,
   settledMessages,
   SseEvent,
+  SecondInstance,
+  startSecondInstance,
   startTestApp,
   TestApp,
 } from '@app/testing';
-import { createApp } from '../src/bootstrap';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const LONG = Array.from({ length: 150 }, (_, i) => `word${i}`).join(' ');
@@ -45,6 +40,51 @@ function expectContiguous(seqs: number[], from: number): void {
   expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => from + i));
 }
 
+/** Every event `socket` receives from now on that `keep` accepts, as `{event, ...payload}`. */
+function recordEvents(socket: Socket, keep: (payload: Payload) => boolean = () => true): Payload[] {
+  const events: Payload[] = [];
+  socket.onAny((event: string, payload: Payload) => {
+    if (keep(payload)) events.push({ event, ...payload });
+  });
+  return events;
+}
+
+/** Sends `message` on `socket`, disconnects once `deltas` deltas came; returns what it saw. */
+async function sendAndDisconnect(
+  socket: Socket,
+  message: string,
+  clientId: string,
+  deltas: number,
+) {
+  const seen = recordEvents(socket);
+  const ack = await socket
+    .timeout(10_000)
+    .emitWithAck('chat:send', { message, client_id: clientId });
+  await until(() => seen.filter((e) => e.event === 'chat:delta').length >= deltas);
+  socket.disconnect();
+  return { ack, seen, lastSeq: seen.at(-1)!.seq as number };
+}
+
+/**
+ * Sends chat:resume on `socket`; returns its ack and the resume's own events. Until it resumes,
+ * a socket in the user's room may also get the reply's broadcast, which carries the sender's
+ * client_id; the resume's own events have none.
+ */
+async function resumeOnSocket(socket: Socket, messageId: string, after: number) {
+  const rest = recordEvents(socket, (payload) => payload.client_id === undefined);
+  const resumed = await socket
+    .timeout(10_000)
+    .emitWithAck('chat:resume', { message_id: messageId, after });
+  return { resumed, rest };
+}
+
+/** The reply text in recorded Socket.IO events. */
+const socketDeltaText = (events: Payload[]) =>
+  events
+    .filter((e) => e.event === 'chat:delta')
+    .map((e) => e.text)
+    .join('');
+
 const deltaText = (events: SseEvent[]) =>
   events
     .filter((e) => e.event === 'delta')
@@ -55,8 +95,7 @@ describeE2e('resumable replies', () => {
   let t: TestApp;
   let alice: LoggedInUser;
   let bob: LoggedInUser;
-  const sockets: Socket[] = [];
-  const wsClients: ChatWsClient[] = [];
+  const clients = new ChatClients(() => t.url);
 
   beforeAll(async () => {
     t = await startTestApp({
@@ -69,20 +108,16 @@ describeE2e('resumable replies', () => {
     alice = await registerAndLogin(t.url);
     bob = await registerAndLogin(t.url);
   });
-  afterEach(async () => {
-    for (const socket of sockets.splice(0)) socket.close();
-    await Promise.all(wsClients.splice(0).map((client) => client.close()));
-  });
+  afterEach(() => clients.closeAll());
   afterAll(() => t.close());
+
+  /** Starts an SSE reply of alice's to `message`. */
+  const streamAsAlice = (message: string) =>
+    postSse(t.url, '/api/chat/stream', { message }, { token: alice.token });
 
   /** Starts a long SSE reply and disconnects after a few deltas; returns what it saw. */
   async function startAndDrop() {
-    const first = await postSse(
-      t.url,
-      '/api/chat/stream',
-      { message: LONG },
-      { token: alice.token },
-    );
+    const first = await streamAsAlice(LONG);
     expect(first.status).toBe(200);
     const start = await first.waitFor('start');
     await until(() => first.events.filter((e) => e.event === 'delta').length >= 5);
@@ -123,12 +158,7 @@ describeE2e('resumable replies', () => {
     });
 
     it('replays a finished reply within the TTL from ?after=N, then 404 after the TTL', async () => {
-      const stream = await postSse(
-        t.url,
-        '/api/chat/stream',
-        { message: 'a b c d' },
-        { token: alice.token },
-      );
+      const stream = await streamAsAlice('a b c d');
       const all = await stream.finished;
       const messageId = all[0].data.message_id;
 
@@ -176,12 +206,7 @@ describeE2e('resumable replies', () => {
     });
 
     it("answers 404 for an unknown or another user's message and 400 for a bad position", async () => {
-      const stream = await postSse(
-        t.url,
-        '/api/chat/stream',
-        { message: 'mine' },
-        { token: alice.token },
-      );
+      const stream = await streamAsAlice('mine');
       const messageId = (await stream.finished)[0].data.message_id;
       for (const [token, id] of [
         [bob.token, messageId],
@@ -238,12 +263,7 @@ describeE2e('resumable replies', () => {
 
     it('aborts a reply nobody resumed once the window ran out, keeping its partial text', async () => {
       const slow = `${LONG} ${LONG} ${LONG}`;
-      const first = await postSse(
-        t.url,
-        '/api/chat/stream',
-        { message: slow },
-        { token: alice.token },
-      );
+      const first = await streamAsAlice(slow);
       const start = await first.waitFor('start');
       await until(() => first.events.length >= 3);
       first.close();
@@ -263,32 +283,12 @@ describeE2e('resumable replies', () => {
   });
 
   describe('Socket.IO', () => {
-    const connect = async (user: LoggedInUser) => {
-      const socket = await connectChatSocket(t.url, user.token);
-      sockets.push(socket);
-      return socket;
-    };
-
     it('chat:resume after a disconnect sends the rest once, in order', async () => {
-      const tab = await connect(alice);
-      const seen: Payload[] = [];
-      tab.onAny((event: string, payload: Payload) => seen.push({ event, ...payload }));
-      const ack = await tab
-        .timeout(10_000)
-        .emitWithAck('chat:send', { message: LONG, client_id: 'c1' });
-      await until(() => seen.filter((e) => e.event === 'chat:delta').length >= 5);
-      tab.disconnect();
-      const lastSeq = seen.at(-1)!.seq as number;
+      const tab = await clients.socket(alice);
+      const { ack, seen, lastSeq } = await sendAndDisconnect(tab, LONG, 'c1', 5);
 
-      const again = await connect(alice);
-      // Until it resumes, the new socket may also get the room broadcast (client_id c1).
-      const rest: Payload[] = [];
-      again.onAny((event: string, payload: Payload) => {
-        if (payload.client_id === undefined) rest.push({ event, ...payload });
-      });
-      const resumed = await again
-        .timeout(10_000)
-        .emitWithAck('chat:resume', { message_id: ack.message_id, after: lastSeq });
+      const again = await clients.socket(alice);
+      const { resumed, rest } = await resumeOnSocket(again, ack.message_id, lastSeq);
       expect(resumed).toEqual({ ok: true, message_id: ack.message_id });
       await until(() => rest.some((e) => e.event === 'chat:done'));
       await sleep(100);
@@ -298,23 +298,14 @@ describeE2e('resumable replies', () => {
         1,
       );
       expect(rest.every((e) => e.session_id === ack.session_id)).toBe(true);
-      const text = [...seen, ...rest]
-        .filter((e) => e.event === 'chat:delta')
-        .map((e) => e.text)
-        .join('');
       const messages = await settledMessages(t, alice.token, ack.session_id);
-      expect(text).toBe(messages[1].content);
+      expect(socketDeltaText([...seen, ...rest])).toBe(messages[1].content);
     });
 
     it("answers chat:resume of another user's message with 404 and a bad after with 400", async () => {
-      const stream = await postSse(
-        t.url,
-        '/api/chat/stream',
-        { message: 'mine' },
-        { token: alice.token },
-      );
+      const stream = await streamAsAlice('mine');
       const messageId = (await stream.finished)[0].data.message_id;
-      const socket = await connect(bob);
+      const socket = await clients.socket(bob);
       expect(
         await socket.timeout(10_000).emitWithAck('chat:resume', { message_id: messageId }),
       ).toEqual(expect.objectContaining({ ok: false, status: 404 }));
@@ -323,9 +314,8 @@ describeE2e('resumable replies', () => {
           .timeout(10_000)
           .emitWithAck('chat:resume', { message_id: messageId, after: -1 }),
       ).toEqual(expect.objectContaining({ ok: false, status: 400 }));
-      const own = await connect(alice);
-      const replay: Payload[] = [];
-      own.onAny((event: string, payload: Payload) => replay.push({ event, ...payload }));
+      const own = await clients.socket(alice);
+      const replay = recordEvents(own);
       await own.timeout(10_000).emitWithAck('chat:resume', { message_id: messageId, after: 1 });
       await until(() => replay.some((e) => e.event === 'chat:done'));
       expect(replay[0]).toEqual(expect.objectContaining({ event: 'chat:delta', seq: 2 }));
@@ -333,21 +323,15 @@ describeE2e('resumable replies', () => {
   });
 
   describe('WebSocket', () => {
-    const openWs = async (user: LoggedInUser) => {
-      const client = await openChatWs(t.url, user.token);
-      wsClients.push(client);
-      return client;
-    };
-
     it('a resume frame after a reconnect sends the rest once, in order', async () => {
-      const first = await openWs(alice);
+      const first = await clients.ws(alice);
       first.send({ message: LONG });
       const start = await first.next((f) => f.type === 'start');
       await until(() => first.frames.filter((f) => f.type === 'delta').length >= 5);
       await first.close();
       const seen = [...first.frames];
 
-      const again = await openWs(alice);
+      const again = await clients.ws(alice);
       again.send({ type: 'resume', message_id: start.message_id, after: seen.at(-1).seq });
       await again.next((f) => f.type === 'done');
       const rest = again.frames;
@@ -365,7 +349,7 @@ describeE2e('resumable replies', () => {
     });
 
     it("answers a resume of an unknown or another user's message with a 404 frame", async () => {
-      const client = await openWs(bob);
+      const client = await clients.ws(bob);
       client.send({ type: 'resume', message_id: UNKNOWN_ID });
       expect(await client.next((f) => f.type === 'error')).toEqual(
         expect.objectContaining({ status: 404 }),
@@ -379,7 +363,7 @@ describeE2e('resumable replies', () => {
 
   describeWithServices(['redis'], 'across two instances (Redis)', () => {
     let a: TestApp;
-    let b: { app: NestExpressApplication; url: string };
+    let b: SecondInstance;
     let user: LoggedInUser;
 
     beforeAll(async () => {
@@ -390,16 +374,7 @@ describeE2e('resumable replies', () => {
         SHUTDOWN_GRACE_MS: '0',
       };
       a = await startTestApp(env);
-      const config = AppConfig.fromEnv({
-        ...baseTestEnv(),
-        ...env,
-        SECRET_KEY: a.config.security.secretKey,
-        DATABASE_URL: a.database.url,
-      });
-      const app = await createApp(config);
-      await app.listen(0, '127.0.0.1');
-      const { port } = app.getHttpServer().address() as AddressInfo;
-      b = { app, url: `http://127.0.0.1:${port}` };
+      b = await startSecondInstance(a, env);
       user = await registerAndLogin(a.url);
     });
     afterAll(async () => {
@@ -437,28 +412,12 @@ describeE2e('resumable replies', () => {
     });
 
     it('Socket.IO: sent on A, resumed on B after a disconnect; an abort on B stops it on A', async () => {
-      const onA = await connectChatSocket(a.url, user.token);
-      sockets.push(onA);
-      const seen: Payload[] = [];
-      onA.onAny((event: string, payload: Payload) => seen.push({ event, ...payload }));
-      const ack = await onA
-        .timeout(10_000)
-        .emitWithAck('chat:send', { message: `${LONG} ${LONG}`, client_id: 'a1' });
-      await until(() => seen.filter((e) => e.event === 'chat:delta').length >= 3);
-      onA.disconnect();
-      const lastSeq = seen.at(-1)!.seq as number;
+      const onA = await clients.socket(user, a.url);
+      const { ack, seen, lastSeq } = await sendAndDisconnect(onA, `${LONG} ${LONG}`, 'a1', 3);
 
-      const onB = await connectChatSocket(b.url, user.token);
-      sockets.push(onB);
-      // B's socket is in the user's room too: until it resumes it may also get the reply's
-      // broadcast (with the sender's client_id). The resume's own events have none.
-      const rest: Payload[] = [];
-      onB.onAny((event: string, payload: Payload) => {
-        if (payload.client_id === undefined) rest.push({ event, ...payload });
-      });
-      const resumed = await onB
-        .timeout(10_000)
-        .emitWithAck('chat:resume', { message_id: ack.message_id, after: lastSeq });
+      // B's socket is in the user's room too (see resumeOnSocket).
+      const onB = await clients.socket(user, b.url);
+      const { resumed, rest } = await resumeOnSocket(onB, ack.message_id, lastSeq);
       expect(resumed.ok).toBe(true);
       await until(() => rest.filter((e) => e.event === 'chat:delta').length >= 3);
       const abort = await request(b.url)
@@ -478,11 +437,7 @@ describeE2e('resumable replies', () => {
       );
       const messages = await settledMessages(a, user.token, ack.session_id);
       expect(messages[1].status).toBe('aborted');
-      const text = [...seen, ...rest]
-        .filter((e) => e.event === 'chat:delta')
-        .map((e) => e.text)
-        .join('');
-      expect(text).toBe(messages[1].content);
+      expect(socketDeltaText([...seen, ...rest])).toBe(messages[1].content);
     });
   });
 });

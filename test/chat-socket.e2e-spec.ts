@@ -3,7 +3,7 @@ import { sign } from 'jsonwebtoken';
 import request from 'supertest';
 import type { Socket } from 'socket.io-client';
 import {
-  ChatWsClient,
+  ChatClients,
   connectChatSocket,
   describeE2e,
   LoggedInUser,
@@ -28,19 +28,7 @@ describeE2e('chat over Socket.IO and WebSocket', () => {
   let alice: LoggedInUser;
   let bob: LoggedInUser;
   let bobSession: string;
-  const sockets: Socket[] = [];
-  const wsClients: ChatWsClient[] = [];
-
-  const connect = async (user: LoggedInUser) => {
-    const socket = await connectChatSocket(t.url, user.token);
-    sockets.push(socket);
-    return socket;
-  };
-  const openWs = async (user: LoggedInUser) => {
-    const client = await openChatWs(t.url, user.token);
-    wsClients.push(client);
-    return client;
-  };
+  const clients = new ChatClients(() => t.url);
 
   beforeAll(async () => {
     t = await startTestApp({
@@ -57,16 +45,12 @@ describeE2e('chat over Socket.IO and WebSocket', () => {
       .expect(200);
     bobSession = res.body.session_id;
   });
-  afterEach(async () => {
-    for (const socket of sockets.splice(0)) socket.close();
-    await Promise.all(wsClients.splice(0).map((client) => client.close()));
-  });
+  afterEach(() => clients.closeAll());
   afterAll(() => t.close());
 
   describe('Socket.IO handshake', () => {
     it.each(['auth', 'header', 'query'] as const)('accepts the token via %s', async (placement) => {
-      const socket = await connectChatSocket(t.url, alice.token, placement);
-      sockets.push(socket);
+      const socket = await clients.socket(alice, t.url, placement);
       expect(socket.connected).toBe(true);
     });
 
@@ -89,9 +73,9 @@ describeE2e('chat over Socket.IO and WebSocket', () => {
 
   describe('Socket.IO chat', () => {
     it('acks chat:send and streams start, deltas and done to every socket of the user', async () => {
-      const tab1 = await connect(alice);
-      const tab2 = await connect(alice);
-      const other = await connect(bob);
+      const tab1 = await clients.socket(alice);
+      const tab2 = await clients.socket(alice);
+      const other = await clients.socket(bob);
       const seen1 = recordSocketEvents(tab1);
       const seen2 = recordSocketEvents(tab2);
       const seenByBob = recordSocketEvents(other);
@@ -146,7 +130,7 @@ describeE2e('chat over Socket.IO and WebSocket', () => {
     ])(
       'answers %s with ack ok:false and chat:error, never a 500',
       async (_case, payload, status) => {
-        const socket = await connect(alice);
+        const socket = await clients.socket(alice);
         const error = nextSocketEvent(socket, 'chat:error');
         const ack = await send(socket, 'chat:send', payload);
         expect(ack).toEqual(
@@ -158,7 +142,7 @@ describeE2e('chat over Socket.IO and WebSocket', () => {
     );
 
     it("answers 404 for another user's session on chat:send and chat:abort", async () => {
-      const socket = await connect(alice);
+      const socket = await clients.socket(alice);
       const ack = await send(socket, 'chat:send', { message: 'hi', session_id: bobSession });
       expect(ack).toEqual({ ok: false, detail: 'Session not found', status: 404 });
       const abort = await send(socket, 'chat:abort', { session_id: bobSession });
@@ -168,7 +152,7 @@ describeE2e('chat over Socket.IO and WebSocket', () => {
     });
 
     it('stops a reply with chat:abort and stores the partial text', async () => {
-      const socket = await connect(alice);
+      const socket = await clients.socket(alice);
       const firstDelta = nextSocketEvent(socket, 'chat:delta');
       const done = nextSocketEvent(socket, 'chat:done');
       const ack = await send(socket, 'chat:send', { message: LONG });
@@ -182,7 +166,7 @@ describeE2e('chat over Socket.IO and WebSocket', () => {
     });
 
     it('aborts the running reply when the socket disconnects', async () => {
-      const socket = await connect(alice);
+      const socket = await clients.socket(alice);
       const firstDelta = nextSocketEvent(socket, 'chat:delta');
       const ack = await send(socket, 'chat:send', { message: LONG });
       await firstDelta;
@@ -204,7 +188,7 @@ describeE2e('chat over Socket.IO and WebSocket', () => {
     });
 
     it('streams start, deltas and done as JSON frames', async () => {
-      const client = await openWs(alice);
+      const client = await clients.ws(alice);
       client.send({ message: 'hello ws', client_id: 'w1' });
       const start = await client.next((f) => f.type === 'start');
       expect(start).toEqual({
@@ -235,7 +219,7 @@ describeE2e('chat over Socket.IO and WebSocket', () => {
     });
 
     it('answers bad frames with an error frame and keeps the connection open', async () => {
-      const client = await openWs(alice);
+      const client = await clients.ws(alice);
       client.send('{not json');
       expect(await client.next((f) => f.type === 'error')).toEqual({
         type: 'error',
@@ -259,7 +243,7 @@ describeE2e('chat over Socket.IO and WebSocket', () => {
     });
 
     it('stops a reply on an abort frame and when the connection closes', async () => {
-      const client = await openWs(alice);
+      const client = await clients.ws(alice);
       client.send({ message: LONG });
       const start = await client.next((f) => f.type === 'start');
       await client.next((f) => f.type === 'delta');

@@ -54,13 +54,11 @@ export async function startTestApp(env: Record<string, string | undefined> = {})
     ...(filesDir ? { FILES__DIR: filesDir } : {}),
     ...env,
   });
-  const app = await createApp(config);
-  await app.listen(0, '127.0.0.1');
-  const { port } = app.getHttpServer().address() as AddressInfo;
+  const { app, url } = await listenOnLoopback(config);
   return {
     app,
     config,
-    url: `http://127.0.0.1:${port}`,
+    url,
     database,
     close: async () => {
       await app.close();
@@ -83,9 +81,15 @@ export async function startAppWithSimulator(
 ): Promise<TestApp & { sim: ProviderSimulator }> {
   const sim = new ProviderSimulator(options);
   const url = await sim.start();
-  const app = await startTestApp(
-    typeof env === 'function' ? env(url) : { ...simulatedGroqEnv(url), ...env },
-  );
+  let app: TestApp;
+  try {
+    app = await startTestApp(
+      typeof env === 'function' ? env(url) : { ...simulatedGroqEnv(url), ...env },
+    );
+  } catch (error) {
+    await sim.stop();
+    throw error;
+  }
   return {
     ...app,
     sim,
@@ -94,4 +98,36 @@ export async function startAppWithSimulator(
       await sim.stop();
     },
   };
+}
+
+/** A second app instance beside a test app; the caller closes `app`. */
+export interface SecondInstance {
+  app: NestExpressApplication;
+  /** `http://127.0.0.1:<port>` of the listening server. */
+  url: string;
+}
+
+/**
+ * Boots a second instance of `first`'s application, as behind a load balancer: the same
+ * database (already migrated) and signing secret, `env` on top of the base test environment.
+ */
+export async function startSecondInstance(
+  first: TestApp,
+  env: Record<string, string | undefined> = {},
+): Promise<SecondInstance> {
+  return listenOnLoopback(
+    AppConfig.fromEnv({
+      ...baseTestEnv(),
+      ...env,
+      SECRET_KEY: first.config.security.secretKey,
+      DATABASE_URL: first.database.url,
+    }),
+  );
+}
+
+async function listenOnLoopback(config: AppConfig): Promise<SecondInstance> {
+  const app = await createApp(config);
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  return { app, url: `http://127.0.0.1:${port}` };
 }

@@ -155,3 +155,39 @@ export function openChatWs(
     ws.once('error', reject);
   });
 }
+
+/**
+ * The Socket.IO and WebSocket chat clients a suite opens for its users, kept so that one call
+ * closes them all (in `afterEach` or `afterAll`). `appUrl` gives the suite's app (read when a
+ * client opens, so it may be set in `beforeAll`).
+ */
+export class ChatClients {
+  private readonly sockets: Socket[] = [];
+  private readonly wsClients: ChatWsClient[] = [];
+
+  constructor(private readonly appUrl: () => string) {}
+
+  /** {@link connectChatSocket} for `user` (to `baseUrl`, by default the suite's app). */
+  async socket(
+    user: { token: string },
+    baseUrl = this.appUrl(),
+    placement?: TokenPlacement,
+  ): Promise<Socket> {
+    const socket = await connectChatSocket(baseUrl, user.token, placement);
+    this.sockets.push(socket);
+    return socket;
+  }
+
+  /** {@link openChatWs} for `user` (to the suite's app). */
+  async ws(user: { token: string }): Promise<ChatWsClient> {
+    const client = await openChatWs(this.appUrl(), user.token);
+    this.wsClients.push(client);
+    return client;
+  }
+
+  /** Closes every client opened since the last call. */
+  async closeAll(): Promise<void> {
+    for (const socket of this.sockets.splice(0)) socket.close();
+    await Promise.all(this.wsClients.splice(0).map((client) => client.close()));
+  }
+}
