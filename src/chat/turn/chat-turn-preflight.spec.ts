@@ -1,5 +1,5 @@
 import { InvalidInputError, mapError, RateLimitedError } from '@app/common';
-import { NO_SETTINGS } from '../../history/history-store.interface';
+import { NO_SETTINGS, SessionRecord } from '../../history/history-store.interface';
 import {
   ChatTurnDeps,
   messageRecord,
@@ -66,6 +66,16 @@ describe(ChatTurnPreflight.name, () => {
 
   const isLocked = (sessionId: string) => deps.locks.isHeld(sessionLockKey(sessionId));
 
+  /** A stored session of alice's, as `requireSession` finds it. */
+  const existingSession = (overrides: Partial<SessionRecord>) => {
+    const session = sessionRecord(overrides);
+    deps.history.requireSession.mockResolvedValue(session);
+    return session;
+  };
+  /** The assistant reply stored second in `session`. */
+  const storedReply = (session: SessionRecord, content: string) =>
+    messageRecord({ sessionId: session.id, seq: 2, role: 'assistant', content });
+
   beforeEach(() => newSut());
   afterEach(() => deps.locks.close());
 
@@ -107,14 +117,8 @@ describe(ChatTurnPreflight.name, () => {
 
   describe('an existing session', () => {
     it('continues it with its earlier messages as context', async () => {
-      const session = sessionRecord({ messageCount: 2 });
-      deps.history.requireSession.mockResolvedValue(session);
-      const answer = messageRecord({
-        sessionId: session.id,
-        seq: 2,
-        role: 'assistant',
-        content: 'Earlier answer',
-      });
+      const session = existingSession({ messageCount: 2 });
+      const answer = storedReply(session, 'Earlier answer');
       deps.history.turnBase.mockResolvedValue({
         parentId: answer.id,
         history: [
@@ -151,8 +155,7 @@ describe(ChatTurnPreflight.name, () => {
     });
 
     it('titles an empty session on its first exchange', async () => {
-      const session = sessionRecord({ title: null });
-      deps.history.requireSession.mockResolvedValue(session);
+      const session = existingSession({ title: null });
 
       const turn = await preparedTurn({ message: 'Plan a trip', sessionId: session.id });
 
@@ -162,14 +165,8 @@ describe(ChatTurnPreflight.name, () => {
     });
 
     it('edits: the new message follows the chosen parent, with the path to it as context', async () => {
-      const session = sessionRecord({ messageCount: 4 });
-      deps.history.requireSession.mockResolvedValue(session);
-      const parent = messageRecord({
-        sessionId: session.id,
-        seq: 2,
-        role: 'assistant',
-        content: 'A1',
-      });
+      const session = existingSession({ messageCount: 4 });
+      const parent = storedReply(session, 'A1');
       deps.history.turnBase.mockResolvedValue({
         parentId: parent.id,
         history: [messageRecord({ sessionId: session.id, content: 'Q1' }), parent],
@@ -199,8 +196,7 @@ describe(ChatTurnPreflight.name, () => {
     });
 
     it('regenerates: only a new reply to the same user message, whose text is the prompt', async () => {
-      const session = sessionRecord({ messageCount: 2 });
-      deps.history.requireSession.mockResolvedValue(session);
+      const session = existingSession({ messageCount: 2 });
       const question = messageRecord({ sessionId: session.id, content: 'Tell a joke' });
       deps.history.turnBase.mockResolvedValue({
         parentId: question.id,
@@ -253,7 +249,7 @@ describe(ChatTurnPreflight.name, () => {
     });
 
     it("uses the session's settings for what the request does not send, for this turn only", async () => {
-      const session = sessionRecord({
+      const session = existingSession({
         messageCount: 2,
         settings: {
           systemPrompt: 'Be brief.',
@@ -262,7 +258,6 @@ describe(ChatTurnPreflight.name, () => {
           maxTokens: 64,
         },
       });
-      deps.history.requireSession.mockResolvedValue(session);
 
       const stored = await preparedTurn({ message: 'Hi', sessionId: session.id });
       expect(stored).toMatchObject({
@@ -285,11 +280,10 @@ describe(ChatTurnPreflight.name, () => {
     });
 
     it("falls back to the default model when the session's left the configuration", async () => {
-      const session = sessionRecord({
+      const session = existingSession({
         messageCount: 2,
         settings: { ...NO_SETTINGS, model: 'gone/model' },
       });
-      deps.history.requireSession.mockResolvedValue(session);
       deps.providers.resolveModel.mockImplementation((id?: string) => {
         if (id === 'gone/model') throw new InvalidInputError('Unknown model');
         return {
@@ -313,7 +307,7 @@ describe(ChatTurnPreflight.name, () => {
         temperature: null,
         maxTokens: 99,
       });
-      const session = sessionRecord({
+      const session = existingSession({
         messageCount: 2,
         settings: {
           systemPrompt: 'From the session.',
@@ -322,7 +316,6 @@ describe(ChatTurnPreflight.name, () => {
           maxTokens: 10,
         },
       });
-      deps.history.requireSession.mockResolvedValue(session);
 
       const turn = await preparedTurn({
         message: 'Hi',
@@ -370,8 +363,7 @@ describe(ChatTurnPreflight.name, () => {
     });
 
     it('answers 409 while a reply is being generated for the session', async () => {
-      const session = sessionRecord({ messageCount: 2 });
-      deps.history.requireSession.mockResolvedValue(session);
+      const session = existingSession({ messageCount: 2 });
       const running = await deps.locks.acquire(sessionLockKey(session.id), 30_000);
 
       expect(await rejection({ message: 'Hi', sessionId: session.id })).toEqual({
@@ -400,8 +392,7 @@ describe(ChatTurnPreflight.name, () => {
         500,
       ],
     ])('releases the session lock and the Idempotency-Key when %s', async (_, fail, status) => {
-      const session = sessionRecord({ messageCount: 2 });
-      deps.history.requireSession.mockResolvedValue(session);
+      const session = existingSession({ messageCount: 2 });
       fail(deps);
 
       expect((await rejection({ message: 'Hi', sessionId: session.id }, 'key-1')).status).toBe(

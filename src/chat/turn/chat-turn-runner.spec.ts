@@ -43,9 +43,9 @@ describe(ChatTurnRunner.name, () => {
   /** What a transport sends: `type` plus the wire payload. */
   const wire = () => events.map((event) => ({ type: event.type, ...eventPayload(event) }));
 
-  beforeEach(() => {
-    deps = newChatTurnDeps();
-    sut = new ChatTurnRunner(
+  /** A runner on the current `deps`. */
+  const newRunner = () =>
+    new ChatTurnRunner(
       deps.history,
       deps.providers,
       deps.quota,
@@ -56,6 +56,10 @@ describe(ChatTurnRunner.name, () => {
       deps.events,
       deps.writes,
     );
+
+  beforeEach(() => {
+    deps = newChatTurnDeps();
+    sut = newRunner();
     events = [];
     jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
   });
@@ -327,17 +331,7 @@ describe(ChatTurnRunner.name, () => {
       }
       deps = newChatTurnDeps({ CHAT__CHECKPOINT_MS: '50' });
       deps.providers.stream.mockReturnValue(slowProvider());
-      sut = new ChatTurnRunner(
-        deps.history,
-        deps.providers,
-        deps.quota,
-        deps.titles,
-        deps.idempotency,
-        deps.registry,
-        deps.config,
-        deps.events,
-        deps.writes,
-      );
+      sut = newRunner();
 
       await sut.run(await preparedTurn(), () => {});
 
