@@ -6,14 +6,7 @@ import {
   serviceUrl,
   startAppProcess,
 } from '@app/testing';
-import {
-  api,
-  ApiUser,
-  longMessage,
-  newUser,
-  settledMessages,
-  sleep,
-} from './multi-instance.helpers';
+import { api, longMessage, newUser, settledMessages, sleep } from './multi-instance.helpers';
 
 /**
  * `kill -9` of the instance in the middle of a reply, on the built app as a child process: the
@@ -50,7 +43,7 @@ describeWithServices(['postgres'], 'kill -9 during a reply (app process)', () =>
   /** The session is not left locked: `app` answers a new message in it; then `app` stops. */
   async function expectSessionTakesNewMessage(
     app: AppProcess,
-    user: ApiUser,
+    user: { token: string },
     sessionId: string,
     message: string,
   ) {
