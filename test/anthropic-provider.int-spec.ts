@@ -124,6 +124,7 @@ describe('anthropic adapter through @anthropic-ai/sdk', () => {
       id: SONNET,
       provider: 'anthropic',
       contextWindow: 1_000_000,
+      inputs: ['image', 'pdf'],
       default: true,
     });
   });

@@ -16,6 +16,7 @@ import { PDF_BYTES, PNG_1X1, uploadedFileId } from './factories/file.factory';
 
 const OPENAI = 'openai/gpt-4o-mini';
 const GEMINI = 'gemini/gemini-2.0-flash';
+const CLAUDE = 'anthropic/claude-sonnet-4-6';
 const TEXT_ONLY = 'groq/llama-3.1-8b-instant';
 const PNG_DATA_URL = `data:image/png;base64,${PNG_1X1.toString('base64')}`;
 
@@ -43,6 +44,8 @@ describeE2e('chat attachments (simulator)', () => {
       AI_SERVICES__OPENAI_BASE_URL: url,
       AI_SERVICES__GEMINI_API_KEY: 'sim-gemini-key',
       AI_SERVICES__GEMINI_BASE_URL: url,
+      AI_SERVICES__ANTHROPIC_API_KEY: 'sim-anthropic-key',
+      AI_SERVICES__ANTHROPIC_BASE_URL: url,
       AI_SERVICES__GROQ_API_KEY: 'sim-groq-key',
       AI_SERVICES__GROQ_BASE_URL: url,
       AI_SERVICES__DEFAULT_MODEL: OPENAI,
@@ -82,6 +85,32 @@ describeE2e('chat attachments (simulator)', () => {
         { text: 'compare' },
         { inlineData: { mimeType: 'image/png', data: PNG_1X1.toString('base64') } },
         { inlineData: { mimeType: 'application/pdf', data: PDF_BYTES.toString('base64') } },
+      ],
+    });
+  });
+
+  it('sends an image and a PDF to Anthropic as base64 image and document blocks', async () => {
+    const pdf = await uploadedFileId(t, alice.token, 'paper.pdf', PDF_BYTES);
+    await chat(alice, { message: 'compare', model: CLAUDE, attachments: [image, pdf] }).expect(200);
+    const upstream = lastUpstream();
+    expect(upstream.api).toBe('anthropic');
+    expect((upstream.body as any).messages.at(-1)).toEqual({
+      role: 'user',
+      content: [
+        { type: 'text', text: 'compare' },
+        {
+          type: 'image',
+          source: { type: 'base64', media_type: 'image/png', data: PNG_1X1.toString('base64') },
+        },
+        {
+          type: 'document',
+          source: {
+            type: 'base64',
+            media_type: 'application/pdf',
+            data: PDF_BYTES.toString('base64'),
+          },
+          title: 'paper.pdf',
+        },
       ],
     });
   });

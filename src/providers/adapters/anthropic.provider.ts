@@ -5,6 +5,9 @@ import Anthropic, {
   APIUserAbortError,
 } from '@anthropic-ai/sdk';
 import type {
+  Base64ImageSource,
+  DocumentBlockParam,
+  ImageBlockParam,
   Message,
   MessageCreateParamsBase,
   MessageParam,
@@ -12,6 +15,7 @@ import type {
   TextBlockParam,
 } from '@anthropic-ai/sdk/resources/messages';
 import type {
+  BinaryInput,
   ChatProvider,
   FinishReason,
   ModelInfo,
@@ -28,6 +32,7 @@ import {
   type UpstreamFailureKind,
 } from '../provider.errors';
 import {
+  BINARY_INPUT_TOKENS,
   countTokens,
   estimateUsage,
   MESSAGE_OVERHEAD_TOKENS,
@@ -193,8 +198,9 @@ export interface AnthropicConversation {
 
 /**
  * The one place messages are converted: system messages → `system` blocks; `user` and
- * `assistant` turns → messages of text blocks, consecutive turns of one role merged into one
- * message (the API requires alternation); empty turns dropped (the API refuses empty text).
+ * `assistant` turns → messages of text blocks, then the turn's images (`image`) and PDFs
+ * (`document`) as base64 blocks; consecutive turns of one role merged into one message (the API
+ * requires alternation); empty turns dropped (the API refuses empty text).
  *
  * Prompt caching (at most 2 of the API's 4 `cache_control` breakpoints):
  * - the system prompt is marked when it alone is at least `cacheMinTokens` long;
@@ -210,21 +216,32 @@ export function toAnthropicConversation(
   cacheMinTokens: number,
 ): AnthropicConversation {
   const system: TextBlockParam[] = [];
-  const messages: (MessageParam & { content: TextBlockParam[] })[] = [];
+  const messages: (MessageParam & { content: ConversationBlock[] })[] = [];
   for (const message of input) {
-    if (!message.content) continue;
-    const block: TextBlockParam = { type: 'text', text: message.content };
+    const blocks: ConversationBlock[] = message.content
+      ? [{ type: 'text', text: message.content }]
+      : [];
+    blocks.push(...(message.inputs ?? []).map(toAnthropicBlock));
+    if (blocks.length === 0) continue;
     if (message.role === 'system') {
-      system.push(block);
+      system.push(...(blocks as TextBlockParam[]));
       continue;
     }
     const previous = messages.at(-1);
-    if (previous?.role === message.role) previous.content.push(block);
-    else messages.push({ role: message.role, content: [block] });
+    if (previous?.role === message.role) previous.content.push(...blocks);
+    else messages.push({ role: message.role, content: blocks });
   }
 
-  const tokensOf = (blocks: readonly TextBlockParam[]) =>
-    blocks.reduce((sum, block) => sum + MESSAGE_OVERHEAD_TOKENS + countTokens(block.text), 0);
+  const tokensOf = (blocks: readonly ConversationBlock[]) =>
+    blocks.reduce(
+      (sum, block) =>
+        sum +
+        MESSAGE_OVERHEAD_TOKENS +
+        (block.type === 'text'
+          ? countTokens(block.text)
+          : BINARY_INPUT_TOKENS[block.type === 'image' ? 'image' : 'pdf']),
+      0,
+    );
   const systemTokens = tokensOf(system);
   if (system.length > 0 && systemTokens >= cacheMinTokens) markCacheable(system);
   const stable = messages.slice(0, -1);
@@ -234,8 +251,29 @@ export function toAnthropicConversation(
   return system.length > 0 ? { system, messages } : { messages };
 }
 
+/** A block of a conversation turn: its text, then its images and PDFs. */
+type ConversationBlock = TextBlockParam | ImageBlockParam | DocumentBlockParam;
+
+/** An attached image or PDF as Anthropic's base64 `image` or `document` block. */
+function toAnthropicBlock(input: BinaryInput): ImageBlockParam | DocumentBlockParam {
+  return input.kind === 'image'
+    ? {
+        type: 'image',
+        source: {
+          type: 'base64',
+          media_type: input.mediaType as Base64ImageSource['media_type'],
+          data: input.data,
+        },
+      }
+    : {
+        type: 'document',
+        source: { type: 'base64', media_type: 'application/pdf', data: input.data },
+        title: input.name,
+      };
+}
+
 /** Puts a cache breakpoint on the last block. */
-function markCacheable(blocks: TextBlockParam[]): void {
+function markCacheable(blocks: ConversationBlock[]): void {
   blocks[blocks.length - 1] = {
     ...blocks[blocks.length - 1],
     cache_control: { type: 'ephemeral' },

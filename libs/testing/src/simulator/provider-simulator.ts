@@ -823,12 +823,41 @@ function invalidMediaPart(api: SimulatedApi, body: unknown): string | undefined 
     }
     return undefined;
   }
+  if (api === 'anthropic') return invalidAnthropicBlock(body);
   for (const content of (body as { contents?: { parts?: MediaPart[] }[] }).contents ?? []) {
     for (const part of content?.parts ?? []) {
       if (part?.inlineData === undefined) continue;
       const { mimeType, data } = part.inlineData;
       if (typeof mimeType !== 'string' || typeof data !== 'string' || !BASE64.test(data)) {
         return 'Invalid inlineData: mimeType and base64 data are required';
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Anthropic's refusals of `image` and `document` blocks: a base64 source needs a supported
+ * media type (png, jpeg, gif, webp images; PDF documents) and base64 data.
+ */
+function invalidAnthropicBlock(body: unknown): string | undefined {
+  const images = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
+  for (const message of (body as { messages?: { content?: unknown }[] }).messages ?? []) {
+    if (!Array.isArray(message?.content)) continue;
+    for (const block of message.content as {
+      type?: unknown;
+      source?: { type?: unknown; media_type?: unknown; data?: unknown };
+    }[]) {
+      if (block?.type !== 'image' && block?.type !== 'document') continue;
+      const { type, media_type: mediaType, data } = block.source ?? {};
+      const allowed = block.type === 'image' ? images : ['application/pdf'];
+      if (
+        type !== 'base64' ||
+        !allowed.includes(String(mediaType)) ||
+        typeof data !== 'string' ||
+        !BASE64.test(data)
+      ) {
+        return `${block.type}.source: a base64 source of ${allowed.join(', ')} is required`;
       }
     }
   }
