@@ -41,9 +41,10 @@ function lockContract(name: string, make: () => InFlightLock, teardown: () => Pr
 
     it('renews the lock while held, beyond its ttl', async () => {
       const key = randomUUID();
-      const handle = await sut.acquire(key, 150);
-      await sleep(400);
-      expect(await sut.acquire(key, 150)).toBeNull();
+      // Renewed every ttl/3: a ttl of 1.5 s leaves 1 s of slack for a busy event loop.
+      const handle = await sut.acquire(key, 1_500);
+      await sleep(4_000);
+      expect(await sut.acquire(key, 1_500)).toBeNull();
       await handle!.release();
     });
 
