@@ -1,7 +1,10 @@
 /**
- * `npx ts-node --transpile-only -r tsconfig-paths/register bench/resume.ts [--clients 100]`:
- * the time from a client's reconnect (GET /api/chat/stream/{message_id} with Last-Event-ID) to
- * the first event it had missed, for N replies resumed at once while they still stream:
+ * `npx ts-node --transpile-only -r tsconfig-paths/register bench/resume.ts [--clients 100]
+ * [--spread-ms 0]`: the time from a client's reconnect (GET /api/chat/stream/{message_id} with
+ * Last-Event-ID) to the first event it had missed, for N replies resumed while they still
+ * stream — all at once (a burst: the figure includes queueing behind the other N−1), or with
+ * `--spread-ms` the reconnects spread evenly over that long, so up to N resumed streams are open
+ * together but each reconnect meets an idle event loop:
  *
  * - one instance without Redis (events in process memory),
  * - one instance with Redis (events in Redis Streams, resumed where they run),
@@ -51,6 +54,9 @@ async function measure(
   return measureOnce(setup, start, resume, tokens);
 }
 
+/** Reconnects spread over this long (0: all at once); set from `--spread-ms`. */
+let spreadMs = 0;
+
 async function measureOnce(
   setup: string,
   start: RunningApp,
@@ -76,6 +82,9 @@ async function measureOnce(
   let complete = 0;
   await Promise.all(
     dropped.map(async ({ messageId, last }, i) => {
+      if (spreadMs > 0) {
+        await new Promise((resolve) => setTimeout(resolve, (i * spreadMs) / dropped.length));
+      }
       const started = process.hrtime.bigint();
       const resumed = await getSse(resume.url, `/api/chat/stream/${messageId}`, {
         token: tokens[i],
@@ -126,8 +135,14 @@ function benchRedisUrl(): string | undefined {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { clients: { type: 'string', default: '100' } } });
+  const { values } = parseArgs({
+    options: {
+      clients: { type: 'string', default: '100' },
+      'spread-ms': { type: 'string', default: '0' },
+    },
+  });
   const clients = Number(values.clients);
+  spreadMs = Number(values['spread-ms']);
   const entry = join(ROOT, 'dist', 'src', 'main.js');
   // 400 words 20 ms apart: every reply still streams while it is resumed.
   const sim = await startSimulator({ chunkDelayMs: 20, tokens: 400 });
@@ -170,7 +185,8 @@ async function main(): Promise<void> {
   } finally {
     await stopAll();
   }
-  console.log('| setup | resumes at once | p50 ms | p99 ms | max ms | whole and in order |');
+  const mode = spreadMs > 0 ? `resumes within ${spreadMs} ms` : 'resumes at once';
+  console.log(`| setup | ${mode} | p50 ms | p99 ms | max ms | whole and in order |`);
   console.log('|---|---|---|---|---|---|');
   for (const row of rows) {
     console.log(
