@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import request from 'supertest';
 import { registerAndLogin, startTestApp, type LoggedInUser, type TestApp } from '@app/testing';
-import { ARTIFACTS, describeBrowser, launchDesktopBrowser, TOKENS_KEY } from './browser-harness';
+import { ARTIFACTS, describeBrowser, launchDesktopBrowser, openSignedIn } from './browser-harness';
+import { UsageLedger } from '../src/usage/usage-ledger';
 import { ensureWebClientBuilt } from './web-build';
 
 /**
@@ -20,26 +21,8 @@ describeBrowser('admin page in chromium', () => {
   const problems: string[] = [];
   const adminEmail = `browser-admin-${Date.now()}@example.com`;
 
-  /** Signs the page in as `who`, the way the chat page stores its tokens, and opens /admin. */
-  async function openAdminAs(who: LoggedInUser | null): Promise<void> {
-    await page.goto(`${t.url}/admin`);
-    await page.evaluate(
-      ([key, tokens]) =>
-        tokens ? localStorage.setItem(key, tokens) : localStorage.removeItem(key),
-      [
-        TOKENS_KEY,
-        who
-          ? JSON.stringify({
-              access_token: who.token,
-              refresh_token: who.refreshToken,
-              token_type: 'bearer',
-              expires_in: 1800,
-            })
-          : null,
-      ] as const,
-    );
-    await page.reload();
-  }
+  /** Signs the page in as `who` (or out, with null) and opens /admin. */
+  const openAdminAs = (who: LoggedInUser | null) => openSignedIn(page, `${t.url}/admin`, who);
 
   const userRow = () => page.locator(`#users-table tr[data-user-id="${user.id}"]`);
 
@@ -53,6 +36,7 @@ describeBrowser('admin page in chromium', () => {
       .set('Authorization', `Bearer ${user.token}`)
       .send({ message: 'hello from the browser suite', model: 'local/echo' })
       .expect(200);
+    await t.app.get(UsageLedger).flush();
     browser = await launchDesktopBrowser(problems);
     page = browser.page;
   });
@@ -69,7 +53,8 @@ describeBrowser('admin page in chromium', () => {
     const cells = await userRow().locator('td').allTextContents();
     expect(cells.slice(0, 5)).toEqual([user.email, 'user', 'active', '1', '2']);
     expect(Number(cells[5])).toBeGreaterThan(0);
-    expect(cells[7]).toBe('Disable');
+    expect(cells[7]).toBe('$0.00'); // local/echo is free
+    expect(cells[8]).toBe('Disable');
     const local = await page
       .locator('#providers-table tbody tr', { hasText: 'local#0' })
       .locator('td')
