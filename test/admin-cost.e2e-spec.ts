@@ -1,19 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
-import {
-  describeE2e,
-  ProviderSimulator,
-  registerAndLogin,
-  startTestApp,
-  type LoggedInUser,
-  type TestApp,
-} from '@app/testing';
+import { describeE2e, ProviderSimulator, registerAndLogin, startTestApp } from '@app/testing';
+import type { LoggedInUser, TestApp } from '@app/testing';
 import { countMessagesTokens } from '../src/providers/token-counter';
 import { BudgetOverridesService } from '../src/usage/budget/budget-overrides';
 import { UsageLedger } from '../src/usage/usage-ledger';
+import { writePricesFile } from './factories/prices.factory';
 
 const GROQ = 'groq/llama-3.1-8b-instant';
 const OPENAI = 'openai/gpt-4o-mini';
@@ -41,15 +33,12 @@ const costOf = (model: keyof typeof PRICES, usage: Usage) =>
  * (read by the budget check), each user's cost this month, and the report across users.
  */
 describeE2e('admin budgets and usage report', () => {
+  const sim = new ProviderSimulator();
   let t: TestApp;
-  let sim: ProviderSimulator;
   let admin: LoggedInUser;
 
   beforeAll(async () => {
-    sim = new ProviderSimulator();
     const url = await sim.start();
-    const pricesFile = join(mkdtempSync(join(tmpdir(), 'admin-cost-e2e-')), 'prices.json');
-    writeFileSync(pricesFile, JSON.stringify({ models: PRICES }));
     const adminEmail = `boss-${Date.now()}@example.com`;
     t = await startTestApp({
       ADMIN_EMAILS: adminEmail,
@@ -58,7 +47,7 @@ describeE2e('admin budgets and usage report', () => {
       AI_SERVICES__OPENAI_API_KEY: 'sim-openai-key',
       AI_SERVICES__OPENAI_BASE_URL: url,
       AI_SERVICES__DEFAULT_MODEL: GROQ,
-      MODEL_PRICES_FILE: pricesFile,
+      MODEL_PRICES_FILE: writePricesFile(PRICES),
       // The default daily budget is one micro-dollar short of a single request.
       BUDGET__USD_PER_DAY: String(usd(RESERVATION - 1)),
       RATE_LIMIT__AUTH_PER_MINUTE: '10000',
@@ -69,7 +58,7 @@ describeE2e('admin budgets and usage report', () => {
   afterEach(() => sim.reset());
   afterAll(async () => {
     await t?.close();
-    await sim?.stop();
+    await sim.stop();
   });
 
   const http = () => request(t.url);

@@ -36,7 +36,12 @@ import {
 } from './dto/admin-user.dto';
 import { mapProviderHealth, ProviderHealthListDto } from './dto/provider-health.dto';
 import { ProviderHealthService } from './provider-health.service';
-import { AdminUsageQueryDto, MAX_USAGE_RANGE_DAYS, UsageReportDto } from '../usage/dto/usage.dto';
+import {
+  AdminUsageQueryDto,
+  ApiUsageQueryErrorResponse,
+  MAX_USAGE_RANGE_DAYS,
+  UsageReportDto,
+} from '../usage/dto/usage.dto';
 import { UsageService } from '../usage/usage.service';
 
 /** The `user_id` path parameter and its 404 and 409 answers, shared by PATCH and DELETE. */
@@ -152,11 +157,7 @@ export class AdminController {
       '`cost_unknown_requests` and left out of `cost_usd`.',
   })
   @ApiOkResponse({ type: UsageReportDto })
-  @ApiFieldErrorResponse(
-    'Bad date, from after to, range too long, or an unknown parameter',
-    'from',
-    'from must not be after to',
-  )
+  @ApiUsageQueryErrorResponse()
   async usageReport(@Query() query: AdminUsageQueryDto): Promise<UsageReportDto> {
     const report = await this.usage.reportAll(query);
     if (report.group_by === 'user') {

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, Matches } from 'class-validator';
+import { ApiErrorResponse } from '@app/common';
 
 /** Longest range one GET /api/usage may cover, in days (both ends included). */
 export const MAX_USAGE_RANGE_DAYS = 366;
@@ -10,6 +11,13 @@ export const ADMIN_USAGE_GROUPINGS = ['user', 'model', 'provider', 'day'] as con
 export type AdminUsageGrouping = (typeof ADMIN_USAGE_GROUPINGS)[number];
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** The documented 400 of a usage report's query (bad dates, a range too long, unknown fields). */
+export const ApiUsageQueryErrorResponse = () =>
+  ApiErrorResponse(400, 'Bad date, from after to, range too long, or an unknown parameter', {
+    detail: 'from must not be after to',
+    errors: [{ field: 'from', message: 'must not be after to' }],
+  });
 
 /** The date range of a usage report; UTC days, both ends included. */
 export class UsageRangeQueryDto {
