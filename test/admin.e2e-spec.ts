@@ -16,6 +16,7 @@ import {
   type TestApp,
 } from '@app/testing';
 import { HistoryStore } from '../src/history/history-store.interface';
+import { UsageLedger } from '../src/usage/usage-ledger';
 
 const newEmail = (prefix: string) => `${prefix}-${randomBytes(5).toString('hex')}@example.com`;
 const as = (token: string) => ({ Authorization: `Bearer ${token}` });
@@ -88,6 +89,7 @@ describeE2e('admin API', () => {
         ['delete', `/api/admin/users/${user.id}`],
         ['get', '/api/admin/providers'],
         ['get', '/api/admin/audit'],
+        ['get', '/api/admin/usage'],
       ];
       for (const [method, path] of routes) {
         const call = () =>
@@ -139,6 +141,7 @@ describeE2e('admin API', () => {
       const user = await registerAndLogin(t.url, newEmail('usage'));
       const reply = await chat(user).expect(200);
       const { prompt_tokens, completion_tokens } = reply.body.usage;
+      await t.app.get(UsageLedger).flush();
       const res = await http()
         .get('/api/admin/users')
         .set(as(admin.token))
@@ -158,12 +161,23 @@ describeE2e('admin API', () => {
           requests_per_minute_overridden: false,
           tokens_per_day_overridden: false,
         },
+        budget: {
+          usd_per_day: 0,
+          usd_per_month: 0,
+          usd_per_day_overridden: false,
+          usd_per_month_overridden: false,
+        },
         usage: {
           sessions: 1,
           messages: 2,
           prompt_tokens,
           completion_tokens,
           tokens_today: prompt_tokens + completion_tokens,
+          // From the usage ledger; local/echo is free.
+          requests_this_month: 1,
+          tokens_this_month: prompt_tokens + completion_tokens,
+          cost_usd_this_month: 0,
+          cost_unknown_requests_this_month: 0,
         },
       });
       expect(prompt_tokens).toBeGreaterThan(0);
@@ -289,7 +303,10 @@ describeE2e('admin API', () => {
     });
 
     it.each([
-      [{}, 'Give at least one of: is_active, role, requests_per_minute, tokens_per_day'],
+      [
+        {},
+        'Give at least one of: is_active, role, requests_per_minute, tokens_per_day, usd_per_day, usd_per_month',
+      ],
       [{ role: 'root' }, 'role must be one of: user, admin'],
       [{ role: null }, 'role must be one of: user, admin'],
       [{ is_active: 'no' }, 'is_active must be true or false'],
@@ -297,6 +314,9 @@ describeE2e('admin API', () => {
       [{ requests_per_minute: 0 }, 'requests_per_minute must be at least 1'],
       [{ tokens_per_day: 1.5 }, 'tokens_per_day must be a whole number'],
       [{ tokens_per_day: 3_000_000_000 }, 'tokens_per_day must not be greater than 2000000000'],
+      [{ usd_per_day: -0.01 }, 'usd_per_day must be at least 0'],
+      [{ usd_per_day: '5' }, 'usd_per_day must be a number'],
+      [{ usd_per_month: 2_000_000 }, 'usd_per_month must not be greater than 1000000'],
       [{ email: 'x@example.com' }, 'email is not an allowed field'],
     ])('answers 400 for %j', async (body, detail) => {
       const user = await registerAndLogin(t.url);

@@ -112,6 +112,34 @@ export async function phoneLayoutProblems(page: Page, selectors: string[]): Prom
   return problems;
 }
 
+/**
+ * Opens `url` signed in as `who` (tokens stored the way the chat page stores them), or signed
+ * out with null. The tokens are stored before the page loads, so it never starts with another
+ * account's tokens.
+ */
+export async function openSignedIn(
+  page: Page,
+  url: string,
+  who: { token: string; refreshToken: string } | null,
+): Promise<void> {
+  if (!page.url().startsWith(new URL(url).origin)) await page.goto(url);
+  await page.evaluate(
+    ([key, tokens]) => (tokens ? localStorage.setItem(key, tokens) : localStorage.removeItem(key)),
+    [
+      TOKENS_KEY,
+      who
+        ? JSON.stringify({
+            access_token: who.token,
+            refresh_token: who.refreshToken,
+            token_type: 'bearer',
+            expires_in: 1800,
+          })
+        : null,
+    ] as const,
+  );
+  await page.goto(url);
+}
+
 /** A desktop-sized chromium (1200×800) whose page reports its problems into `problems`. */
 export async function launchDesktopBrowser(
   problems: string[],

@@ -1,6 +1,3 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import request from 'supertest';
 import {
   connectChatSocket,
@@ -14,6 +11,7 @@ import type { LoggedInUser, TestApp } from '@app/testing';
 import { countMessagesTokens } from '../src/providers/token-counter';
 import { BudgetOverridesService } from '../src/usage/budget/budget-overrides';
 import { UsageLedger } from '../src/usage/usage-ledger';
+import { writePricesFile } from './factories/prices.factory';
 
 /** Whole micro-dollars per token, so costs and reservations are exact integers. */
 const IN = 2;
@@ -40,11 +38,9 @@ describeE2e('spend budgets', () => {
   beforeAll(async () => {
     sim = new ProviderSimulator();
     const url = await sim.start();
-    const pricesFile = join(mkdtempSync(join(tmpdir(), 'budget-e2e-')), 'prices.json');
-    writeFileSync(
-      pricesFile,
-      JSON.stringify({ models: { 'groq/llama-3.1-8b-instant': { input: IN, output: OUT } } }),
-    );
+    const pricesFile = writePricesFile({
+      'groq/llama-3.1-8b-instant': { input: IN, output: OUT },
+    });
     t = await startTestApp({
       AI_SERVICES__GROQ_API_KEY: 'sim-groq-key',
       AI_SERVICES__GROQ_BASE_URL: url,

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Not, Repository } from 'typeorm';
+import { In, Not, Repository } from 'typeorm';
 import { ConflictError, InvalidInputError, NotFoundError } from '@app/common';
-import type { QuotaConfig } from '@app/config';
+import { AppConfig, type BudgetConfig, type QuotaConfig } from '@app/config';
 import { AuditLogService, type AuditEvent } from '../audit/audit-log.service';
 import type { AuditContext } from '../audit/audit-context';
 import { RefreshTokenService } from '../auth/refresh-token.service';
@@ -11,19 +11,33 @@ import { escapeLikePattern } from '../history/persistence/sql-history.store';
 import { QuotaService } from '../providers/quota.service';
 import { User, type UserRole } from '../users/entities/user.entity';
 import { UsersService } from '../users/users.service';
+import { BudgetOverridesService, type UserBudgetLimits } from '../usage/budget/budget-overrides';
+import { isoDay, UsageService, type UserUsageTotals } from '../usage/usage.service';
 
 /** What the admin user list shows of one account. */
 export interface AdminUserView {
   user: User;
   /** The quota limits in force for this user. */
   limits: Pick<QuotaConfig, 'requestsPerMinute' | 'tokensPerDay'>;
+  /** The spend limits in force (USD; 0 = none) and whether an admin set them. */
+  budget: BudgetConfigInForce;
   usage: {
     sessions: number;
     messages: number;
     promptTokens: number;
     completionTokens: number;
     tokensToday: number;
+    /** This UTC month's provider calls, tokens and cost from the usage ledger. */
+    month: Pick<
+      UserUsageTotals,
+      'requests' | 'promptTokens' | 'completionTokens' | 'costMicros' | 'costUnknownRequests'
+    >;
   };
+}
+
+export interface BudgetConfigInForce extends Pick<BudgetConfig, 'usdPerDay' | 'usdPerMonth'> {
+  usdPerDayOverridden: boolean;
+  usdPerMonthOverridden: boolean;
 }
 
 /** A change to an account; undefined fields stay, a null quota goes back to the default. */
@@ -32,6 +46,8 @@ export interface UserChange {
   role?: UserRole;
   requestsPerMinute?: number | null;
   tokensPerDay?: number | null;
+  usdPerDay?: number | null;
+  usdPerMonth?: number | null;
 }
 
 /** The 409 of a change or deletion that would leave no active admin. */
@@ -39,6 +55,13 @@ export const LAST_ADMIN_DETAIL =
   'This is the last active admin: grant the role to another account first';
 
 const NO_HISTORY = { sessions: 0, messages: 0, promptTokens: 0, completionTokens: 0 };
+const NO_MONTH_USAGE = {
+  requests: 0,
+  promptTokens: 0,
+  completionTokens: 0,
+  costMicros: 0,
+  costUnknownRequests: 0,
+};
 
 /**
  * Account administration: listing with usage, disabling, roles, quota overrides, deletion. Every
@@ -54,6 +77,9 @@ export class AdminUsersService {
     private readonly quota: QuotaService,
     private readonly refreshTokens: RefreshTokenService,
     private readonly audit: AuditLogService,
+    private readonly budgets: BudgetOverridesService,
+    private readonly usage: UsageService,
+    private readonly config: AppConfig,
   ) {}
 
   /** Accounts newest first, optionally only those whose e-mail contains `query`. */
@@ -113,6 +139,8 @@ export class AdminUsersService {
       quota.tokens_per_day = { from: user.tokensPerDayLimit, to: change.tokensPerDay };
       patch.tokensPerDayLimit = change.tokensPerDay;
     }
+    const budgetChange = await this.changeBudget(user.id, change);
+    Object.assign(quota, budgetChange);
     if (Object.keys(quota).length > 0) {
       events.push({
         action: 'user.quota_changed',
@@ -145,6 +173,48 @@ export class AdminUsersService {
     });
   }
 
+  /**
+   * Stores the budget part of `change` (null = back to the default; both null removes the
+   * override) and returns what changed, for the audit entry.
+   */
+  private async changeBudget(
+    userId: string,
+    change: UserChange,
+  ): Promise<Record<string, { from: number | null; to: number | null }>> {
+    if (change.usdPerDay === undefined && change.usdPerMonth === undefined) return {};
+    const before: UserBudgetLimits = (await this.budgets.find(userId)) ?? {
+      usdPerDay: null,
+      usdPerMonth: null,
+    };
+    const after: UserBudgetLimits = {
+      usdPerDay: change.usdPerDay === undefined ? before.usdPerDay : change.usdPerDay,
+      usdPerMonth: change.usdPerMonth === undefined ? before.usdPerMonth : change.usdPerMonth,
+    };
+    if (after.usdPerDay === null && after.usdPerMonth === null) {
+      await this.budgets.clear(userId);
+    } else {
+      await this.budgets.set(userId, after);
+    }
+    const changed: Record<string, { from: number | null; to: number | null }> = {};
+    if (change.usdPerDay !== undefined) {
+      changed.usd_per_day = { from: before.usdPerDay, to: after.usdPerDay };
+    }
+    if (change.usdPerMonth !== undefined) {
+      changed.usd_per_month = { from: before.usdPerMonth, to: after.usdPerMonth };
+    }
+    return changed;
+  }
+
+  /** The e-mails of the given accounts that still exist, by id. */
+  async emailsOf(userIds: string[]): Promise<Map<string, string>> {
+    if (userIds.length === 0) return new Map();
+    const users = await this.users.find({
+      select: { id: true, email: true },
+      where: { id: In(userIds) },
+    });
+    return new Map(users.map((user) => [user.id, user.email]));
+  }
+
   private async find(userId: string): Promise<User> {
     if (!userId) throw new InvalidInputError('user_id is required');
     const user = await this.users.findOneBy({ id: userId.toLowerCase() });
@@ -163,18 +233,33 @@ export class AdminUsersService {
 
   private async views(users: User[]): Promise<AdminUserView[]> {
     const ids = users.map((user) => user.id);
-    const [history, tokensToday] = await Promise.all([
+    const today = isoDay(new Date());
+    const [history, tokensToday, overrides, month] = await Promise.all([
       this.history.usageByUser(ids),
       Promise.all(ids.map((id) => this.quota.tokensUsedToday(id))),
+      Promise.all(ids.map((id) => this.budgets.find(id))),
+      this.usage.totalsByUser(`${today.slice(0, 7)}-01`, today, ids),
     ]);
+    const monthByUser = new Map(month.map((totals) => [totals.userId, totals]));
     const defaults = this.quota.defaultLimits;
+    const budgetDefaults = this.config.budget;
     return users.map((user, index) => ({
       user,
       limits: {
         requestsPerMinute: user.requestsPerMinuteLimit ?? defaults.requestsPerMinute,
         tokensPerDay: user.tokensPerDayLimit ?? defaults.tokensPerDay,
       },
-      usage: { ...(history.get(user.id) ?? NO_HISTORY), tokensToday: tokensToday[index] },
+      budget: {
+        usdPerDay: overrides[index]?.usdPerDay ?? budgetDefaults.usdPerDay,
+        usdPerMonth: overrides[index]?.usdPerMonth ?? budgetDefaults.usdPerMonth,
+        usdPerDayOverridden: (overrides[index]?.usdPerDay ?? null) !== null,
+        usdPerMonthOverridden: (overrides[index]?.usdPerMonth ?? null) !== null,
+      },
+      usage: {
+        ...(history.get(user.id) ?? NO_HISTORY),
+        tokensToday: tokensToday[index],
+        month: monthByUser.get(user.id) ?? NO_MONTH_USAGE,
+      },
     }));
   }
 }

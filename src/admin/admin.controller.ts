@@ -36,6 +36,13 @@ import {
 } from './dto/admin-user.dto';
 import { mapProviderHealth, ProviderHealthListDto } from './dto/provider-health.dto';
 import { ProviderHealthService } from './provider-health.service';
+import {
+  AdminUsageQueryDto,
+  ApiUsageQueryErrorResponse,
+  MAX_USAGE_RANGE_DAYS,
+  UsageReportDto,
+} from '../usage/dto/usage.dto';
+import { UsageService } from '../usage/usage.service';
 
 /** The `user_id` path parameter and its 404 and 409 answers, shared by PATCH and DELETE. */
 const OneUser = (conflict: string) =>
@@ -44,7 +51,14 @@ const OneUser = (conflict: string) =>
     ApiErrorResponse(404, 'Unknown user', { detail: 'User not found' }),
     ApiErrorResponse(409, conflict, { detail: LAST_ADMIN_DETAIL }),
   );
-const UPDATE_FIELDS = ['is_active', 'role', 'requests_per_minute', 'tokens_per_day'] as const;
+const UPDATE_FIELDS = [
+  'is_active',
+  'role',
+  'requests_per_minute',
+  'tokens_per_day',
+  'usd_per_day',
+  'usd_per_month',
+] as const;
 
 /**
  * `/api/admin/*`: accounts, provider health and the audit log, for admins only (403 for anyone
@@ -59,6 +73,7 @@ export class AdminController {
     private readonly users: AdminUsersService,
     private readonly providers: ProviderHealthService,
     private readonly audit: AuditLogService,
+    private readonly usage: UsageService,
   ) {}
 
   @Get('users')
@@ -66,7 +81,8 @@ export class AdminController {
     summary: 'List accounts with their usage',
     description:
       'Newest first; `q` searches e-mails. Each account shows its role, state, quota limits in ' +
-      'force and usage: stored sessions, messages and tokens, and tokens counted today.',
+      'force, spend budget in force, and usage: stored sessions, messages and tokens, tokens ' +
+      "counted today, and this UTC month's calls, tokens and cost from the usage ledger.",
   })
   @ApiOkResponse({ type: AdminUserListDto })
   @ApiErrorResponse(400, 'Invalid page, per_page or q')
@@ -79,11 +95,13 @@ export class AdminController {
   @Patch('users/:user_id')
   @JsonBodyOnly()
   @ApiOperation({
-    summary: 'Disable or enable an account, change its role or quota limits',
+    summary: 'Disable or enable an account, change its role, quota limits or spend budget',
     description:
       'Disabling takes effect from the next request on every instance: access tokens, refresh ' +
       'tokens and API keys are refused (403), open sockets at their next event. The last active ' +
-      'admin cannot be disabled or demoted (409). Each change is written to the audit log.',
+      'admin cannot be disabled or demoted (409). `usd_per_day`/`usd_per_month` override the ' +
+      'BUDGET__* defaults for this user (the budget check reads them on the next request; null ' +
+      'restores the default, 0 lifts the limit). Each change is written to the audit log.',
   })
   @OneUser('The change would leave no active admin')
   @ApiOkResponse({ type: AdminUserDto })
@@ -105,6 +123,8 @@ export class AdminController {
       role: body.role,
       requestsPerMinute: body.requests_per_minute,
       tokensPerDay: body.tokens_per_day,
+      usdPerDay: body.usd_per_day,
+      usdPerMonth: body.usd_per_month,
     });
     return mapAdminUser(view);
   }
@@ -124,6 +144,30 @@ export class AdminController {
     @RequestAuditContext() context: AuditContext,
   ): Promise<void> {
     await this.users.delete(context, userId);
+  }
+
+  @Get('usage')
+  @ApiOperation({
+    summary: 'Usage and cost across users, per user, model, provider or day',
+    description:
+      `UTC days from \`from\` (default: the first of this month) to \`to\` (default: today), both ` +
+      `included, at most ${MAX_USAGE_RANGE_DAYS} days; validated as on GET /api/usage. Every ` +
+      'provider attempt of every user counts, deleted accounts included (group_by=user shows ' +
+      'their id without an e-mail). Calls of models without a price are counted in ' +
+      '`cost_unknown_requests` and left out of `cost_usd`.',
+  })
+  @ApiOkResponse({ type: UsageReportDto })
+  @ApiUsageQueryErrorResponse()
+  async usageReport(@Query() query: AdminUsageQueryDto): Promise<UsageReportDto> {
+    const report = await this.usage.reportAll(query);
+    if (report.group_by === 'user') {
+      const emails = await this.users.emailsOf(report.items.map((item) => item.user!));
+      for (const item of report.items) {
+        const email = emails.get(item.user!);
+        if (email !== undefined) item.email = email;
+      }
+    }
+    return report;
   }
 
   @Get('providers')

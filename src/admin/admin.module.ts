@@ -4,6 +4,7 @@ import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
 import { ProvidersModule } from '../providers/providers.module';
 import { User } from '../users/entities/user.entity';
+import { UsageModule } from '../usage/usage.module';
 import { UsersModule } from '../users/users.module';
 import { AdminBootstrap } from './admin-bootstrap';
 import { AdminController } from './admin.controller';
@@ -22,6 +23,7 @@ import { ProviderHealthService } from './provider-health.service';
     UsersModule,
     ProvidersModule,
     AuditModule,
+    UsageModule,
   ],
   controllers: [AdminController],
   providers: [AdminBootstrap, AdminGuard, AdminUsersService, ProviderHealthService],

@@ -5,7 +5,12 @@ import { ApiKeyScope } from '../api-keys/api-key-scopes';
 import type { AuthUser } from '../auth/auth-user';
 import { BearerAuth } from '../auth/decorators/bearer-auth.decorator';
 import { CurrentUser } from '../auth/decorators/current-user.decorator';
-import { MAX_USAGE_RANGE_DAYS, UsageQueryDto, UsageReportDto } from './dto/usage.dto';
+import {
+  ApiUsageQueryErrorResponse,
+  MAX_USAGE_RANGE_DAYS,
+  UsageQueryDto,
+  UsageReportDto,
+} from './dto/usage.dto';
 import { UsageService } from './usage.service';
 
 /** The caller's own usage: tokens, cost and provider calls per day or per model. */
@@ -26,10 +31,7 @@ export class UsageController {
       'are counted in `cost_unknown_requests` and left out of `cost_usd`.',
   })
   @ApiOkResponse({ type: UsageReportDto })
-  @ApiErrorResponse(400, 'Bad date, from after to, range too long, or an unknown parameter', {
-    detail: 'from must not be after to',
-    errors: [{ field: 'from', message: 'must not be after to' }],
-  })
+  @ApiUsageQueryErrorResponse()
   async report(
     @CurrentUser() user: AuthUser,
     @Query() query: UsageQueryDto,

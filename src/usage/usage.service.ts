@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type ObjectLiteral, type SelectQueryBuilder } from 'typeorm';
 import { InvalidInputError } from '@app/common';
 import {
+  type AdminUsageGrouping,
   MAX_USAGE_RANGE_DAYS,
   type UsageFiguresDto,
   type UsageGrouping,
@@ -57,11 +58,30 @@ export class UsageService {
     query: { from?: string; to?: string; group_by?: UsageGrouping },
     now = new Date(),
   ): Promise<UsageReportDto> {
+    return this.build({ userId }, query, query.group_by ?? 'day', now);
+  }
+
+  /**
+   * Usage of every user from `from` to `to` (UTC days, included), grouped by user, model,
+   * provider or day: the admin report. With group_by=user the ids are the keys.
+   */
+  async reportAll(
+    query: { from?: string; to?: string; group_by?: AdminUsageGrouping },
+    now = new Date(),
+  ): Promise<UsageReportDto> {
+    return this.build({}, query, query.group_by ?? 'user', now);
+  }
+
+  private async build(
+    who: { userId?: string },
+    query: { from?: string; to?: string },
+    groupBy: AdminUsageGrouping,
+    now: Date,
+  ): Promise<UsageReportDto> {
     const to = query.to ?? isoDay(now);
     const from = query.from ?? `${to.slice(0, 7)}-01`;
     const range = checkRange(from, to);
-    const groupBy = query.group_by ?? 'day';
-    const groups = await this.figures({ userId }, range, groupBy);
+    const groups = await this.figures(who, range, groupBy);
     const items = [...groups.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([key, figures]): UsageItemDto => ({ [groupBy]: key, ...toDto(figures) }));
@@ -97,11 +117,12 @@ export class UsageService {
   private async figures(
     who: { userId?: string; userIds?: string[] },
     range: DayRange,
-    groupBy: UsageGrouping | 'user',
+    groupBy: AdminUsageGrouping,
   ): Promise<Map<string, Figures>> {
     const rawKey = {
       day: createdDaySql(this.dataSource, 'r.created_at'),
       model: 'r.model',
+      provider: 'r.provider',
       user: 'r.user_id',
     }[groupBy];
     const bound = (date: Date) => createdAtParam(this.dataSource, date);
@@ -113,7 +134,12 @@ export class UsageService {
         end: bound(range.end),
       })
       .groupBy(rawKey);
-    const dailyKey = { day: 'd.day', model: 'd.model', user: 'd.user_id' }[groupBy];
+    const dailyKey = {
+      day: 'd.day',
+      model: 'd.model',
+      provider: 'd.provider',
+      user: 'd.user_id',
+    }[groupBy];
     const daily = selectSums(this.dataSource.createQueryBuilder(), dailyKey, DAILY_SUMS)
       .from('usage_daily', 'd')
       .where('d.day >= :from AND d.day <= :to', { from: range.from, to: range.to })

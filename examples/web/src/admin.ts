@@ -3,7 +3,7 @@
  * provider health. It signs in with the chat page's stored tokens; every number and action goes
  * through /api/admin/*, which refuses anyone but an admin — the page itself holds no secret.
  */
-import { ApiClient, ApiError, type Paged } from './api.js';
+import { ApiClient, ApiError, formatUsd, type Paged, type UsageReport } from './api.js';
 
 interface AdminUser {
   id: string;
@@ -16,6 +16,8 @@ interface AdminUser {
     prompt_tokens: number;
     completion_tokens: number;
     tokens_today: number;
+    cost_usd_this_month: number;
+    cost_unknown_requests_this_month: number;
   };
 }
 
@@ -72,6 +74,10 @@ function userRow(user: AdminUser): HTMLTableRowElement {
     cell(user.usage.messages, 'number'),
     cell(tokens, 'number'),
     cell(user.usage.tokens_today, 'number'),
+    cell(
+      formatUsd(user.usage.cost_usd_this_month, user.usage.cost_unknown_requests_this_month),
+      'number cost',
+    ),
   );
   const action = document.createElement('td');
   const button = document.createElement('button');
@@ -93,6 +99,27 @@ function userRow(user: AdminUser): HTMLTableRowElement {
   action.append(button);
   row.append(action);
   return row;
+}
+
+/** This month's usage of every user per model, from GET /api/admin/usage. */
+async function loadUsage(): Promise<void> {
+  const report = await api.request<UsageReport>('GET', '/api/admin/usage?group_by=model');
+  const row = (label: string, figures: UsageReport['totals']) => {
+    const tr = document.createElement('tr');
+    tr.append(
+      cell(label),
+      cell(figures.requests, 'number'),
+      cell(figures.failed_requests, 'number'),
+      cell(figures.prompt_tokens, 'number'),
+      cell(figures.completion_tokens, 'number'),
+      cell(formatUsd(figures.cost_usd, figures.cost_unknown_requests), 'number cost'),
+    );
+    return tr;
+  };
+  const table = $<HTMLTableElement>('usage-table');
+  table.tBodies[0].replaceChildren(...report.items.map((item) => row(item.model ?? '', item)));
+  table.tFoot!.replaceChildren(row('All models', report.totals));
+  $('usage-range').textContent = `All users, ${report.from} to ${report.to} (UTC).`;
 }
 
 async function loadProviders(): Promise<void> {
@@ -124,7 +151,10 @@ async function start(): Promise<void> {
   try {
     const me = await api.me();
     $('admin-who').textContent = me.email;
-    await Promise.all([loadUsers(), loadProviders()]);
+    // Every load settles before the page shows anything (or the first error).
+    const loads = await Promise.allSettled([loadUsers(), loadUsage(), loadProviders()]);
+    const failed = loads.find((load) => load.status === 'rejected');
+    if (failed) throw failed.reason;
     $('admin-main').hidden = false;
   } catch (error) {
     if (error instanceof ApiError && error.status === 403) {

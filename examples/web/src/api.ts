@@ -104,6 +104,34 @@ export interface Paged<T> {
   total: number;
 }
 
+/** Figures of GET /api/usage and GET /api/admin/usage (a day, a model, a user or the total). */
+export interface UsageFigures {
+  requests: number;
+  failed_requests: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  tokens: number;
+  cost_usd: number;
+  cost_unknown_requests: number;
+}
+
+export interface UsageReport {
+  from: string;
+  to: string;
+  group_by: string;
+  totals: UsageFigures;
+  items: (UsageFigures & { day?: string; model?: string; provider?: string; user?: string })[];
+}
+
+/**
+ * A cost in USD: cents from $1 up ($12.34), below that to the micro-dollar without trailing zeros
+ * ($0.0123, $0.00), with a note when calls without a price are left out of it.
+ */
+export function formatUsd(usd: number, unknownCalls = 0): string {
+  const amount = usd >= 1 ? usd.toFixed(2) : usd.toFixed(6).replace(/0{1,4}$/, '');
+  return unknownCalls > 0 ? `$${amount} + ${unknownCalls} unpriced` : `$${amount}`;
+}
+
 /** A failed request: the HTTP status and the server's `detail` (plus field errors). */
 export class ApiError extends Error {
   constructor(
@@ -178,6 +206,11 @@ export class ApiClient {
 
   me(): Promise<UserProfile> {
     return this.request<UserProfile>('GET', '/api/users/me');
+  }
+
+  /** The caller's usage from the first of this month (UTC) to today, from GET /api/usage. */
+  usageThisMonth(): Promise<UsageReport> {
+    return this.request('GET', '/api/usage?group_by=model');
   }
 
   models(): Promise<{ items: ModelItem[] }> {

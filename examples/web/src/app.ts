@@ -12,7 +12,14 @@
  * (escape first) or `textContent`.
  */
 import type { Socket } from 'socket.io-client';
-import { ApiClient, ApiError, type FileRef, type HistoryMessage, type Usage } from './api.js';
+import {
+  ApiClient,
+  ApiError,
+  formatUsd,
+  type FileRef,
+  type HistoryMessage,
+  type Usage,
+} from './api.js';
 import { AttachmentTray, showAttachments } from './attachments.js';
 import { renderMarkdown } from './markdown.js';
 import { byId } from './dom.js';
@@ -94,6 +101,7 @@ const ui = {
   sessionList: byId<HTMLUListElement>('session-list'),
   sessionsEmpty: byId<HTMLElement>('sessions-empty'),
   userEmail: byId<HTMLElement>('user-email'),
+  usageMonth: byId<HTMLElement>('usage-month'),
   logout: byId<HTMLButtonElement>('logout'),
   connection: byId<HTMLElement>('connection'),
   messages: byId<HTMLElement>('messages'),
@@ -118,6 +126,13 @@ let generation: Generation | null = null;
 let renderScheduled = false;
 let sending = false;
 
+/**
+ * The usage ledger is written in batches (USAGE__FLUSH_MS, 1 s by default): the month's usage is
+ * reloaded this long after a reply so that the reply is in it.
+ */
+const USAGE_RELOAD_DELAY_MS = 1_500;
+let usageReload: ReturnType<typeof setTimeout> | undefined;
+
 /** Refresh the access token this long before it expires (it is checked on every socket event). */
 const TOKEN_REFRESH_MARGIN_MS = 30_000;
 
@@ -137,6 +152,8 @@ function errorMessage(error: unknown): string {
 
 function showAuth(): void {
   disconnectSocket();
+  clearTimeout(usageReload);
+  ui.usageMonth.textContent = '';
   generation = null;
   currentSessionId = null;
   lastSession = null;
@@ -161,6 +178,7 @@ async function showChat(): Promise<void> {
   await Promise.all([
     loadModels(),
     loadSessions(),
+    loadUsage(),
     settings
       .loadPresets()
       .catch((error) => showError(ui.chatError, `Could not load presets: ${errorMessage(error)}`)),
@@ -210,6 +228,23 @@ async function submitAuth(mode: 'login' | 'register'): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------
 // Models and sessions
+
+/** Shows this month's tokens and cost (GET /api/usage) in the account area. */
+async function loadUsage(): Promise<void> {
+  try {
+    const { totals } = await api.usageThisMonth();
+    ui.usageMonth.textContent =
+      `This month: ${totals.tokens.toLocaleString('en-US')} tokens · ` +
+      formatUsd(totals.cost_usd, totals.cost_unknown_requests);
+  } catch {
+    ui.usageMonth.textContent = 'This month: usage unavailable';
+  }
+}
+
+function reloadUsageSoon(): void {
+  clearTimeout(usageReload);
+  usageReload = setTimeout(() => void loadUsage(), USAGE_RELOAD_DELAY_MS);
+}
 
 async function loadModels(): Promise<void> {
   try {
@@ -767,6 +802,7 @@ function finishGeneration(status: string, usage?: Usage, note?: string): void {
   setBusy(false);
   scrollToEnd();
   void loadSessions();
+  reloadUsageSoon();
   // A new branch: show the conversation as stored, with the new version's "‹ n/m ›".
   if (current.reloadWhenDone && currentSessionId) void openSession(currentSessionId);
   ui.input.focus();

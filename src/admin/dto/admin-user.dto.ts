@@ -3,12 +3,15 @@ import { IsBoolean, IsIn, IsOptional, ValidateIf } from 'class-validator';
 import { IsNumberInRange } from '@app/common';
 import { PageQueryDto } from '../../history/dto/history-query.dto';
 import { USER_ROLES, type UserRole } from '../../users/entities/user.entity';
+import { microsToUsd } from '../../usage/price-catalog';
 import type { AdminUserView } from '../admin-users.service';
 import { OptionalText } from './optional-text';
 import { PageMetaDto } from './page-meta.dto';
 
 /** Largest per-user quota an admin may set (a safe integer for both databases' `integer`). */
 export const MAX_QUOTA_OVERRIDE = 2_000_000_000;
+/** Largest per-user budget in USD an admin may set (its micro-dollars stay a safe integer). */
+export const MAX_BUDGET_OVERRIDE_USD = 1_000_000;
 
 /** Query of `GET /api/admin/users`. */
 export class ListUsersQueryDto extends PageQueryDto {
@@ -69,6 +72,49 @@ export class UpdateUserDto {
   @IsOptional()
   @IsNumberInRange(1, MAX_QUOTA_OVERRIDE, { integer: true })
   tokens_per_day?: number | null;
+
+  @ApiPropertyOptional({
+    type: 'number',
+    nullable: true,
+    minimum: 0,
+    maximum: MAX_BUDGET_OVERRIDE_USD,
+    example: 5,
+    description:
+      "This user's spend per UTC day in USD instead of BUDGET__USD_PER_DAY; 0: no limit; null: the default.",
+  })
+  @IsOptional()
+  @IsNumberInRange(0, MAX_BUDGET_OVERRIDE_USD)
+  usd_per_day?: number | null;
+
+  @ApiPropertyOptional({
+    type: 'number',
+    nullable: true,
+    minimum: 0,
+    maximum: MAX_BUDGET_OVERRIDE_USD,
+    example: 50,
+    description:
+      "This user's spend per UTC month in USD instead of BUDGET__USD_PER_MONTH; 0: no limit; null: the default.",
+  })
+  @IsOptional()
+  @IsNumberInRange(0, MAX_BUDGET_OVERRIDE_USD)
+  usd_per_month?: number | null;
+}
+
+class BudgetLimitsDto {
+  @ApiProperty({
+    example: 5,
+    description: 'USD per UTC day in force: the override, else BUDGET__USD_PER_DAY; 0: no limit',
+  })
+  usd_per_day: number;
+
+  @ApiProperty({ example: 50, description: 'USD per UTC month in force; 0: no limit' })
+  usd_per_month: number;
+
+  @ApiProperty({ example: false, description: 'True when an admin set usd_per_day for this user' })
+  usd_per_day_overridden: boolean;
+
+  @ApiProperty({ example: false })
+  usd_per_month_overridden: boolean;
 }
 
 class QuotaLimitsDto {
@@ -115,6 +161,34 @@ class UserUsageDto {
     description: 'Tokens counted today (UTC) against QUOTA__TOKENS_PER_DAY',
   })
   tokens_today: number;
+
+  @ApiProperty({
+    example: 1.234567,
+    description:
+      'Known cost of this UTC month in USD, from the usage ledger (calls without a price are not in it)',
+  })
+  cost_usd_this_month: number;
+
+  @ApiProperty({
+    type: 'integer',
+    example: 42,
+    description: 'Provider calls of this UTC month, from the usage ledger',
+  })
+  requests_this_month: number;
+
+  @ApiProperty({
+    type: 'integer',
+    example: 0,
+    description: 'Calls of this UTC month whose cost is unknown (model without a price)',
+  })
+  cost_unknown_requests_this_month: number;
+
+  @ApiProperty({
+    type: 'integer',
+    example: 80000,
+    description: 'Tokens of this UTC month, from the usage ledger',
+  })
+  tokens_this_month: number;
 }
 
 /** An account as admins see it. */
@@ -140,6 +214,9 @@ export class AdminUserDto {
   @ApiProperty({ type: QuotaLimitsDto })
   quota: QuotaLimitsDto;
 
+  @ApiProperty({ type: BudgetLimitsDto })
+  budget: BudgetLimitsDto;
+
   @ApiProperty({
     type: UserUsageDto,
     description: 'From the stored history and the quota counters (costs: the usage ledger)',
@@ -153,7 +230,7 @@ export class AdminUserListDto extends PageMetaDto {
 }
 
 export function mapAdminUser(view: AdminUserView): AdminUserDto {
-  const { user, limits, usage } = view;
+  const { user, limits, budget, usage } = view;
   return {
     id: user.id,
     email: user.email,
@@ -167,12 +244,22 @@ export function mapAdminUser(view: AdminUserView): AdminUserDto {
       requests_per_minute_overridden: user.requestsPerMinuteLimit !== null,
       tokens_per_day_overridden: user.tokensPerDayLimit !== null,
     },
+    budget: {
+      usd_per_day: budget.usdPerDay,
+      usd_per_month: budget.usdPerMonth,
+      usd_per_day_overridden: budget.usdPerDayOverridden,
+      usd_per_month_overridden: budget.usdPerMonthOverridden,
+    },
     usage: {
       sessions: usage.sessions,
       messages: usage.messages,
       prompt_tokens: usage.promptTokens,
       completion_tokens: usage.completionTokens,
       tokens_today: usage.tokensToday,
+      cost_usd_this_month: microsToUsd(usage.month.costMicros),
+      requests_this_month: usage.month.requests,
+      cost_unknown_requests_this_month: usage.month.costUnknownRequests,
+      tokens_this_month: usage.month.promptTokens + usage.month.completionTokens,
     },
   };
 }

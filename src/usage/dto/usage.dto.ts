@@ -1,15 +1,26 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, Matches } from 'class-validator';
+import { ApiErrorResponse } from '@app/common';
 
 /** Longest range one GET /api/usage may cover, in days (both ends included). */
 export const MAX_USAGE_RANGE_DAYS = 366;
 export const USAGE_GROUPINGS = ['day', 'model'] as const;
 export type UsageGrouping = (typeof USAGE_GROUPINGS)[number];
+/** What the admin report across users may be grouped by. */
+export const ADMIN_USAGE_GROUPINGS = ['user', 'model', 'provider', 'day'] as const;
+export type AdminUsageGrouping = (typeof ADMIN_USAGE_GROUPINGS)[number];
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
-/** Query of `GET /api/usage`; dates are UTC days, both ends included. */
-export class UsageQueryDto {
+/** The documented 400 of a usage report's query (bad dates, a range too long, unknown fields). */
+export const ApiUsageQueryErrorResponse = () =>
+  ApiErrorResponse(400, 'Bad date, from after to, range too long, or an unknown parameter', {
+    detail: 'from must not be after to',
+    errors: [{ field: 'from', message: 'must not be after to' }],
+  });
+
+/** The date range of a usage report; UTC days, both ends included. */
+export class UsageRangeQueryDto {
   @ApiPropertyOptional({
     format: 'date',
     example: '2026-11-01',
@@ -27,11 +38,24 @@ export class UsageQueryDto {
   @IsOptional()
   @Matches(DAY, { message: 'to must be a date YYYY-MM-DD' })
   to?: string;
+}
 
+/** Query of `GET /api/usage`. */
+export class UsageQueryDto extends UsageRangeQueryDto {
   @ApiPropertyOptional({ enum: USAGE_GROUPINGS, default: 'day' })
   @IsOptional()
-  @IsIn(USAGE_GROUPINGS, { message: 'group_by must be one of: day, model' })
+  @IsIn(USAGE_GROUPINGS, { message: `group_by must be one of: ${USAGE_GROUPINGS.join(', ')}` })
   group_by?: UsageGrouping;
+}
+
+/** Query of `GET /api/admin/usage`: the same range, grouped across users. */
+export class AdminUsageQueryDto extends UsageRangeQueryDto {
+  @ApiPropertyOptional({ enum: ADMIN_USAGE_GROUPINGS, default: 'user' })
+  @IsOptional()
+  @IsIn(ADMIN_USAGE_GROUPINGS, {
+    message: `group_by must be one of: ${ADMIN_USAGE_GROUPINGS.join(', ')}`,
+  })
+  group_by?: AdminUsageGrouping;
 }
 
 /** Usage summed over a day, a model or the whole range. */
@@ -76,6 +100,21 @@ export class UsageItemDto extends UsageFiguresDto {
     description: 'With group_by=model.',
   })
   model?: string;
+
+  @ApiPropertyOptional({ example: 'groq', description: 'With group_by=provider (admin report).' })
+  provider?: string;
+
+  @ApiPropertyOptional({
+    example: '3f0c8a9e-5b7d-4c1a-9e2f-1a2b3c4d5e6f',
+    description: 'With group_by=user (admin report): the user id.',
+  })
+  user?: string;
+
+  @ApiPropertyOptional({
+    example: 'ada@example.com',
+    description: 'With group_by=user: the e-mail, absent when the account was deleted.',
+  })
+  email?: string;
 }
 
 export class UsageReportDto {
@@ -85,8 +124,8 @@ export class UsageReportDto {
   @ApiProperty({ example: '2026-11-30' })
   to: string;
 
-  @ApiProperty({ enum: USAGE_GROUPINGS })
-  group_by: UsageGrouping;
+  @ApiProperty({ enum: ADMIN_USAGE_GROUPINGS, description: 'day or model on /api/usage' })
+  group_by: AdminUsageGrouping;
 
   @ApiProperty({ type: UsageFiguresDto })
   totals: UsageFiguresDto;
