@@ -1,14 +1,11 @@
 import request from 'supertest';
 import { DataSource } from 'typeorm';
-import { AppConfig, buildDataSourceOptions } from '@app/config';
 import {
   baseTestEnv,
-  createTestDatabase,
   describeE2e,
   registerAndLogin,
-  startTestApp,
+  startAppOnPreviousSchema,
   type TestApp,
-  type TestDatabase,
 } from '@app/testing';
 import { UsageLedger1766000000000 } from '../src/database/migrations/1766000000000-usage-ledger';
 import { MIGRATIONS } from '../src/database/migrations';
@@ -16,32 +13,20 @@ import { UsageLedger } from '../src/usage/usage-ledger';
 
 /** The usage-ledger migration on a database that every earlier migration built. */
 describeE2e('usage ledger migration', () => {
-  let database: TestDatabase;
   let t: TestApp;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    const config = AppConfig.fromEnv({ ...baseTestEnv(), DATABASE_URL: database.url });
+    // Every migration before the ledger: the schema it was written against.
     const previous = MIGRATIONS.slice(0, MIGRATIONS.indexOf(UsageLedger1766000000000));
-    expect(previous.length).toBe(MIGRATIONS.length - 1);
-    const db = new DataSource({
-      ...buildDataSourceOptions(config.database),
-      migrations: previous,
-      migrationsRun: false,
-    });
-    await db.initialize();
-    try {
-      await db.runMigrations();
-      expect(await db.createQueryRunner().hasTable('usage_records')).toBe(false);
-    } finally {
-      await db.destroy();
-    }
-    t = await startTestApp({ DATABASE_URL: database.url, RATE_LIMIT__AUTH_PER_MINUTE: '1000' });
+    t = await startAppOnPreviousSchema(
+      previous,
+      async (db) => {
+        expect(await db.createQueryRunner().hasTable('usage_records')).toBe(false);
+      },
+      { ...baseTestEnv(), RATE_LIMIT__AUTH_PER_MINUTE: '1000' },
+    );
   });
-  afterAll(async () => {
-    await t?.close();
-    await database?.drop();
-  });
+  afterAll(() => t?.close());
 
   it('adds the ledger at start-up: a chat is recorded and reported', async () => {
     const user = await registerAndLogin(t.url);
