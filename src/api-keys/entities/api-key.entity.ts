@@ -1,28 +1,10 @@
-import {
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  JoinColumn,
-  ManyToOne,
-  PrimaryColumn,
-} from 'typeorm';
-import { User } from '../../users/entities/user.entity';
+import { Column, CreateDateColumn, Entity, Index } from 'typeorm';
+import { UserOwnedEntity } from '../../users/entities/user-owned.entity';
 
 /** A personal API key: only its HMAC is stored; revoking deletes the row (on every instance at once). */
 @Entity('api_keys')
-export class ApiKey {
-  @PrimaryColumn({ type: 'varchar', length: 36 })
-  id: string;
-
-  @Index()
-  @Column({ name: 'user_id', type: 'varchar', length: 36 })
-  userId: string;
-
-  @ManyToOne(() => User, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'user_id' })
-  user?: User;
-
+@Index(['userId'])
+export class ApiKey extends UserOwnedEntity {
   @Column({ type: 'varchar', length: 100 })
   name: string;
 

@@ -1,30 +1,12 @@
-import {
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  JoinColumn,
-  ManyToOne,
-  PrimaryColumn,
-} from 'typeorm';
-import { User } from '../../users/entities/user.entity';
+import { Column, CreateDateColumn, Entity, Index } from 'typeorm';
+import { UserOwnedEntity } from '../../users/entities/user-owned.entity';
 
 export type EmailTokenPurpose = 'verify_email' | 'password_reset';
 
 /** A single-use e-mail verification or password-reset token, stored only as its SHA-256. */
 @Entity('email_tokens')
-export class EmailToken {
-  @PrimaryColumn({ type: 'varchar', length: 36 })
-  id: string;
-
-  @Index()
-  @Column({ name: 'user_id', type: 'varchar', length: 36 })
-  userId: string;
-
-  @ManyToOne(() => User, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'user_id' })
-  user?: User;
-
+@Index(['userId'])
+export class EmailToken extends UserOwnedEntity {
   @Column({ type: 'varchar', length: 20 })
   purpose: EmailTokenPurpose;
 

@@ -1,28 +1,10 @@
-import {
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  ManyToOne,
-  JoinColumn,
-  PrimaryColumn,
-} from 'typeorm';
-import { User } from '../../users/entities/user.entity';
+import { Column, CreateDateColumn, Entity, Index } from 'typeorm';
+import { UserOwnedEntity } from '../../users/entities/user-owned.entity';
 
 /** A refresh token, stored only as its SHA-256. Tokens of one login share a family for reuse detection. */
 @Entity('refresh_tokens')
-export class RefreshToken {
-  @PrimaryColumn({ type: 'varchar', length: 36 })
-  id: string;
-
-  @Index()
-  @Column({ name: 'user_id', type: 'varchar', length: 36 })
-  userId: string;
-
-  @ManyToOne(() => User, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'user_id' })
-  user?: User;
-
+@Index(['userId'])
+export class RefreshToken extends UserOwnedEntity {
   @Index()
   @Column({ name: 'family_id', type: 'varchar', length: 36 })
   familyId: string;
