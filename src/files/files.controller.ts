@@ -20,7 +20,6 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiParam,
-  ApiProduces,
   ApiTags,
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
@@ -30,7 +29,7 @@ import type { AuthUser } from '../auth/auth-user';
 import { BearerAuth } from '../auth/decorators/bearer-auth.decorator';
 import { CurrentUser } from '../auth/decorators/current-user.decorator';
 import { FileDto, FileListDto, UploadFileDto } from './dto/file.dto';
-import { ACCEPTED_NAMES } from './file-kinds';
+import { ACCEPTED_TYPES, ACCEPTED_NAMES } from './file-kinds';
 import { FilesService } from './files.service';
 
 /** The part of the upload multer hands over (memory storage). */
@@ -114,8 +113,16 @@ export class FilesController {
       'Content-Security-Policy, and `Content-Disposition` inline for images, attachment otherwise.',
   })
   @ApiParam(FILE_PARAM)
-  @ApiProduces('application/octet-stream')
-  @ApiOkResponse({ description: 'The file’s bytes' })
+  @ApiOkResponse({
+    description: 'The file’s bytes, with the media type sniffed at upload',
+    // Per success type: errors stay JSON (a global `produces` would claim them too).
+    content: Object.fromEntries(
+      ACCEPTED_TYPES.map(({ mediaType }) => [
+        mediaType,
+        { schema: { type: 'string', format: 'binary' } },
+      ]),
+    ),
+  })
   @FileNotFound()
   async download(
     @CurrentUser() user: AuthUser,
