@@ -48,7 +48,14 @@ describeOnSqliteOnly('web client served by the app [sqlite]', () => {
     const app = await request(t.url).get('/web/js/app.js').expect(200);
     expect(app.headers['content-type']).toBe('application/javascript; charset=utf-8');
     const imports = [...app.text.matchAll(/from '\.\/([\w-]+\.js)'/g)].map((m) => m[1]);
-    expect(imports.sort()).toEqual(['api.js', 'attachments.js', 'markdown.js', 'sessions.js']);
+    expect(imports.sort()).toEqual([
+      'api.js',
+      'attachments.js',
+      'dom.js',
+      'markdown.js',
+      'sessions.js',
+      'settings.js',
+    ]);
     for (const name of imports) {
       const res = await request(t.url).get(`/web/js/${name}`).expect(200);
       expect(res.text).toContain('export');
