@@ -54,6 +54,17 @@ describeE2e('bad input gets a clear 4xx, never a 500', () => {
   });
   afterAll(() => t.close());
 
+  describe('requests the HTTP parser refuses', () => {
+    it('answers a URL past 16 KiB with 431 {detail}, not an empty body', async () => {
+      const res = await request(t.url)
+        .get(`/api/admin/users?q=${'é'.repeat(3_000)}`)
+        .set('Authorization', auth());
+      expect(res.status).toBe(431);
+      expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(res.body).toEqual({ detail: 'Request line and headers exceed 16 KiB' });
+    });
+  });
+
   describe('JSON nested deeper than 32 levels', () => {
     /** About 4 KB: what answered 500 (stack overflow in class-transformer) before the limit. */
     const deep = nestedBody(2_000);

@@ -3,6 +3,7 @@ import { SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import type { AppConfig } from '@app/config';
 import { HttpExceptionFilter } from '../errors/http-exception.filter';
+import { answerClientErrorsWithJson } from './client-errors';
 import { corsSettings } from './cors-policy';
 import { rejectDeepJsonBodies } from './json-depth';
 import { createOpenApiDocument } from './openapi-document';
@@ -14,6 +15,7 @@ import { createValidationPipe } from './validation.pipe';
  */
 export function configureApp(app: NestExpressApplication, config: AppConfig): void {
   app.set('trust proxy', config.http.trustProxy);
+  answerClientErrorsWithJson(app.getHttpServer());
   app.disable('x-powered-by');
   app.use(
     helmet({

@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
+import { MAX_HEADER_KIB } from './client-errors';
 
 /** Title, description and the user bearer scheme of the OpenAPI document. */
 function buildOpenApiConfig() {
@@ -12,6 +13,15 @@ function buildOpenApiConfig() {
     )
     .setVersion('0.1.0')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'bearer')
+    .addGlobalResponse({
+      status: 431,
+      description: `Request line and headers over ${MAX_HEADER_KIB} KiB (e.g. a very long URL)`,
+      schema: {
+        type: 'object',
+        properties: { detail: { type: 'string' } },
+        required: ['detail'],
+      },
+    })
     .build();
 }
 
