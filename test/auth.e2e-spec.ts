@@ -598,7 +598,14 @@ describeE2e('auth', () => {
         'application/json',
         'application/x-www-form-urlencoded',
       ]);
-      expect(Object.keys(loginOp.responses).sort()).toEqual(['200', '400', '401', '403', '429']);
+      expect(Object.keys(loginOp.responses).sort()).toEqual([
+        '200',
+        '400',
+        '401',
+        '403',
+        '429',
+        '431',
+      ]);
       expect(body.paths['/api/users/me'].get.security).toEqual([{ bearer: [] }]);
       expect(body.paths['/api/auth/logout'].post.security).toEqual([{ bearer: [] }]);
       expect(body.components.securitySchemes.bearer).toMatchObject({
