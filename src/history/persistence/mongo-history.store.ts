@@ -1,9 +1,8 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { FilterQuery, Model } from 'mongoose';
-import { MessageNotFoundError, SessionNotFoundError } from '../history.errors';
+import { SessionNotFoundError } from '../history.errors';
 import type {
-  HistoryStore,
   HistoryUsage,
   MessageFeedback,
   MessagePatch,
@@ -21,6 +20,7 @@ import { KeyedMutex } from '../keyed-mutex';
 import { messagePreview } from '../message-preview';
 import { MongoChatMessage } from '../schemas/mongo-chat-message.schema';
 import { MongoChatSession } from '../schemas/mongo-chat-session.schema';
+import { HistoryStoreBase } from './history-store.base';
 
 /** How often appendMessage re-tries after the unique (sessionId, seq) index refused a number. */
 const MAX_SEQ_ATTEMPTS = 20;
@@ -36,13 +36,15 @@ export function escapeRegex(text: string): string {
  * index, an in-process lock per session and a counter resync keep `seq` gap- and duplicate-free.
  */
 @Injectable()
-export class MongoHistoryStore implements HistoryStore, OnModuleInit {
+export class MongoHistoryStore extends HistoryStoreBase implements OnModuleInit {
   private readonly sessionWrites = new KeyedMutex();
 
   constructor(
     @InjectModel(MongoChatSession.name) private readonly sessions: Model<MongoChatSession>,
     @InjectModel(MongoChatMessage.name) private readonly messages: Model<MongoChatMessage>,
-  ) {}
+  ) {
+    super();
+  }
 
   /**
    * Waits until the schema indexes exist (the unique seq index must be in place before writes),
@@ -294,25 +296,7 @@ export class MongoHistoryStore implements HistoryStore, OnModuleInit {
     }
   }
 
-  async updateMessage(
-    sessionId: string,
-    messageId: string,
-    patch: MessagePatch,
-  ): Promise<MessageRecord> {
-    const updated = await this.changeMessageIf(sessionId, messageId, patch, false);
-    if (!updated) throw new MessageNotFoundError();
-    return updated;
-  }
-
-  async finishPendingReply(
-    sessionId: string,
-    messageId: string,
-    patch: MessagePatch,
-  ): Promise<boolean> {
-    return (await this.changeMessageIf(sessionId, messageId, patch, true)) !== null;
-  }
-
-  private async changeMessageIf(
+  protected async changeMessageIf(
     sessionId: string,
     messageId: string,
     patch: MessagePatch,

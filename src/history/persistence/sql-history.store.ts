@@ -2,10 +2,9 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
 import { ChatMessage } from '../entities/chat-message.entity';
 import { ChatSession } from '../entities/chat-session.entity';
-import { MessageNotFoundError, SessionNotFoundError } from '../history.errors';
+import { SessionNotFoundError } from '../history.errors';
 import { definedFields, newMessageRecord, newSessionRecord } from '../history-records';
 import type {
-  HistoryStore,
   HistoryUsage,
   MessageFeedback,
   MessagePatch,
@@ -29,6 +28,7 @@ import {
   SETTINGS_COLUMNS,
   SqlHistoryRowMapper,
 } from './sql-history-rows';
+import { HistoryStoreBase } from './history-store.base';
 
 /** Escapes LIKE wildcards so `q` is matched literally; pairs with `ESCAPE '\'`. */
 export function escapeLikePattern(text: string): string {
@@ -90,7 +90,7 @@ export interface MessageChange {
  * The SQL shared by SqliteHistoryStore and PostgresHistoryStore: every operation that is one
  * statement on both. Each subclass runs statements, and writes that take several, its own way.
  */
-export abstract class SqlHistoryStore implements HistoryStore {
+export abstract class SqlHistoryStore extends HistoryStoreBase {
   protected readonly mapper: SqlHistoryRowMapper;
   /** TypeORM's connection, whose driver the subclasses run statements on. */
   protected readonly dataSource: DataSource;
@@ -99,6 +99,7 @@ export abstract class SqlHistoryStore implements HistoryStore {
     @InjectRepository(ChatSession) sessions: Repository<ChatSession>,
     @InjectRepository(ChatMessage) messages: Repository<ChatMessage>,
   ) {
+    super();
     this.mapper = new SqlHistoryRowMapper(sessions, messages);
     this.dataSource = sessions.manager.connection;
   }
@@ -316,25 +317,7 @@ export abstract class SqlHistoryStore implements HistoryStore {
     });
   }
 
-  async updateMessage(
-    sessionId: string,
-    messageId: string,
-    patch: MessagePatch,
-  ): Promise<MessageRecord> {
-    const updated = await this.changeMessageIf(sessionId, messageId, patch, false);
-    if (!updated) throw new MessageNotFoundError();
-    return updated;
-  }
-
-  async finishPendingReply(
-    sessionId: string,
-    messageId: string,
-    patch: MessagePatch,
-  ): Promise<boolean> {
-    return (await this.changeMessageIf(sessionId, messageId, patch, true)) !== null;
-  }
-
-  private async changeMessageIf(
+  protected async changeMessageIf(
     sessionId: string,
     messageId: string,
     patch: MessagePatch,
