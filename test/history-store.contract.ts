@@ -28,6 +28,11 @@ function userMessage(content: string, extra: Partial<NewMessage> = {}): NewMessa
   return { role: 'user', content, status: 'complete', ...extra };
 }
 
+/** An assistant reply still being generated, as a chat turn appends it. */
+function pendingReply(extra: Partial<NewMessage> = {}): NewMessage {
+  return { role: 'assistant', content: '', status: 'pending', ...extra };
+}
+
 /**
  * The behaviour every HistoryStore must have. Call inside a `describe` (one per implementation);
  * `open` builds the store on a fresh database and is called once for the whole suite.
@@ -229,7 +234,7 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
 
       const [question, pending] = await store.appendMessages(session.id, [
         userMessage('What is the time?'),
-        { role: 'assistant', content: '', status: 'pending', model: 'local/echo' },
+        pendingReply({ model: 'local/echo' }),
       ]);
 
       expect(question).toEqual({
@@ -306,7 +311,7 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
       ];
       const [question, reply] = await store.appendMessages(session.id, [
         userMessage('what is in these?', { attachments }),
-        { role: 'assistant', content: '', status: 'pending', model: 'local/echo' },
+        pendingReply({ model: 'local/echo' }),
       ]);
       const single = await append(
         session.id,
@@ -350,12 +355,7 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
       const owner = await harness.createUser();
       const session = await store.createSession(owner);
       await append(session.id, userMessage('What is 2+2?'));
-      const pending = await append(session.id, {
-        role: 'assistant',
-        content: '',
-        status: 'pending',
-        model: 'local/echo',
-      });
+      const pending = await append(session.id, pendingReply({ model: 'local/echo' }));
       const during = await store.getSession(owner, session.id);
       expect(during?.lastMessage).toBe('What is 2+2?');
       expect(during?.messageCount).toBe(2);
@@ -368,12 +368,7 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
       const owner = await harness.createUser();
       const session = await store.createSession(owner);
       await append(session.id, userMessage('Question'));
-      const pending = await append(session.id, {
-        role: 'assistant',
-        content: '',
-        status: 'pending',
-        model: 'local/echo',
-      });
+      const pending = await append(session.id, pendingReply({ model: 'local/echo' }));
       const before = await store.getSession(owner, session.id);
       await sleep(3);
 
@@ -402,11 +397,7 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
     it('records an error status and reason, keeping partial text', async () => {
       const owner = await harness.createUser();
       const session = await store.createSession(owner);
-      const pending = await append(session.id, {
-        role: 'assistant',
-        content: '',
-        status: 'pending',
-      });
+      const pending = await append(session.id, pendingReply());
       const failed = await store.updateMessage(session.id, pending.id, {
         content: 'Partial ans',
         status: 'error',
@@ -456,12 +447,7 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
       const owner = await harness.createUser();
       const session = await store.createSession(owner);
       await append(session.id, userMessage('Question'));
-      const pending = await append(session.id, {
-        role: 'assistant',
-        content: '',
-        status: 'pending',
-        model: 'local/echo',
-      });
+      const pending = await append(session.id, pendingReply({ model: 'local/echo' }));
       await store.updateMessage(session.id, pending.id, { content: 'Half an ans' });
       await sleep(5);
       const cutoff = new Date();
@@ -483,11 +469,7 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
     it('finishes a pending reply once: a second finish, or one of a finished reply, is refused', async () => {
       const owner = await harness.createUser();
       const session = await store.createSession(owner);
-      const pending = await append(session.id, {
-        role: 'assistant',
-        content: 'partial',
-        status: 'pending',
-      });
+      const pending = await append(session.id, pendingReply({ content: 'partial' }));
       const done = await append(session.id, userMessage('not pending'));
       const interrupted = { status: 'error' as const, error: 'interrupted' };
 
