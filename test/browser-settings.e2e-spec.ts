@@ -1,6 +1,6 @@
 import type { Page } from 'playwright-core';
 import request from 'supertest';
-import { registerAndLogin, startAppWithSimulator } from '@app/testing';
+import { type AppWithSimulator, registerAndLogin, startAppWithSimulator } from '@app/testing';
 import {
   describeBrowser,
   launchBrowser,
@@ -27,7 +27,7 @@ interface Settings {
 describeBrowser('browser chat page: conversation settings and presets in chromium', () => {
   jest.setTimeout(120_000);
 
-  let t: Awaited<ReturnType<typeof startAppWithSimulator>>;
+  let t: AppWithSimulator;
   let user: Awaited<ReturnType<typeof registerAndLogin>>;
   let browser: Awaited<ReturnType<typeof launchBrowser>>;
   let page: Page;

@@ -3,10 +3,9 @@ import {
   describeE2e,
   LoggedInUser,
   ProviderSimulator,
-  simulatedGroqEnv,
   registerAndLogin,
-  startTestApp,
-  TestApp,
+  startAppWithSimulator,
+  type AppWithSimulator,
 } from '@app/testing';
 
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
@@ -14,7 +13,7 @@ const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /** /api/presets CRUD, and `preset_id` on chat requests and on sessions. */
 describeE2e('presets', () => {
-  let t: TestApp;
+  let t: AppWithSimulator;
   let sim: ProviderSimulator;
   let alice: LoggedInUser;
   let bob: LoggedInUser;
@@ -47,17 +46,14 @@ describeE2e('presets', () => {
   };
 
   beforeAll(async () => {
-    sim = new ProviderSimulator();
-    const url = await sim.start();
-    t = await startTestApp({
-      ...simulatedGroqEnv(url),
+    t = await startAppWithSimulator({
       RATE_LIMIT__DEFAULT_PER_MINUTE: '10000',
     });
+    sim = t.sim;
     [alice, bob] = await Promise.all([registerAndLogin(t.url), registerAndLogin(t.url)]);
   });
   afterAll(async () => {
     await t?.close();
-    await sim?.stop();
   });
 
   it('creates, lists, reads, changes and deletes a preset', async () => {

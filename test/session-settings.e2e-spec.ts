@@ -3,15 +3,14 @@ import {
   describeE2e,
   LoggedInUser,
   ProviderSimulator,
-  simulatedGroqEnv,
   registerAndLogin,
-  startTestApp,
-  TestApp,
+  startAppWithSimulator,
+  type AppWithSimulator,
 } from '@app/testing';
 
 /** Per-conversation settings: set by the first chat request or PATCH, overridden per turn. */
 describeE2e('history: per-session settings', () => {
-  let t: TestApp;
+  let t: AppWithSimulator;
   let sim: ProviderSimulator;
   let alice: LoggedInUser;
   let bob: LoggedInUser;
@@ -35,14 +34,12 @@ describeE2e('history: per-session settings', () => {
   const upstream = () => sim.lastChatSettings();
 
   beforeAll(async () => {
-    sim = new ProviderSimulator();
-    const url = await sim.start();
-    t = await startTestApp(simulatedGroqEnv(url));
+    t = await startAppWithSimulator();
+    sim = t.sim;
     [alice, bob] = await Promise.all([registerAndLogin(t.url), registerAndLogin(t.url)]);
   });
   afterAll(async () => {
     await t?.close();
-    await sim?.stop();
   });
 
   it("keeps the first request's settings for the session; a request's own values count for its turn only", async () => {

@@ -68,6 +68,9 @@ export async function startTestApp(env: Record<string, string | undefined> = {})
   };
 }
 
+/** A test app whose chat goes to its own provider simulator (`sim`). */
+export type AppWithSimulator = TestApp & { sim: ProviderSimulator };
+
 /**
  * A provider simulator and an app whose chat goes to it: `env` adds to or overrides
  * `simulatedGroqEnv`, or, as a function of the simulator's URL, is the app's provider settings.
@@ -78,7 +81,7 @@ export async function startAppWithSimulator(
     | Record<string, string | undefined>
     | ((simulatorUrl: string) => Record<string, string | undefined>) = {},
   options?: ProviderSimulatorOptions,
-): Promise<TestApp & { sim: ProviderSimulator }> {
+): Promise<AppWithSimulator> {
   const sim = new ProviderSimulator(options);
   const url = await sim.start();
   let app: TestApp;
