@@ -9,6 +9,7 @@ import { FilesController } from './files.controller';
 import { FilesService } from './files.service';
 import { FILE_STORAGE } from './storage/file-storage';
 import { LocalDirectoryFileStorage } from './storage/local-directory-file-storage';
+import { S3FileStorage } from './storage/s3-file-storage';
 
 /** Uploaded files: the /api/files API, and FilesService for chat attachments and erasure. */
 @Module({
@@ -31,7 +32,10 @@ import { LocalDirectoryFileStorage } from './storage/local-directory-file-storag
     {
       provide: FILE_STORAGE,
       inject: [AppConfig],
-      useFactory: (config: AppConfig) => new LocalDirectoryFileStorage(config.files.dir),
+      useFactory: (config: AppConfig) =>
+        config.files.s3
+          ? new S3FileStorage(config.files.s3)
+          : new LocalDirectoryFileStorage(config.files.dir),
     },
   ],
   exports: [FilesService],

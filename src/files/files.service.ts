@@ -1,4 +1,5 @@
 import { basename } from 'node:path';
+import type { Readable } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, Repository } from 'typeorm';
@@ -30,6 +31,12 @@ export interface LoadedFile {
   mediaType: string;
   kind: FileKind;
   bytes: Buffer;
+}
+
+/** A stored file with its content as a stream, ready to be sent to its owner. */
+export interface OpenedFile extends Omit<LoadedFile, 'bytes'> {
+  stream: Readable;
+  sizeBytes: number;
 }
 
 /**
@@ -85,12 +92,17 @@ export class FilesService {
     };
   }
 
-  /** The caller's file with its content (404 otherwise). */
-  async read(userId: string, fileId: string): Promise<LoadedFile> {
+  /** The caller's file with its content as a stream, for a download (404 otherwise). */
+  async open(userId: string, fileId: string): Promise<OpenedFile> {
     const file = await this.owned(userId, fileId);
-    const bytes = await this.content(file);
-    if (!bytes) throw new FileNotFoundError();
-    return loaded(file, bytes);
+    try {
+      const { stream, sizeBytes } = await this.storage.open(file.storageKey);
+      return { ...described(file), stream, sizeBytes };
+    } catch (error) {
+      if (!(error instanceof FileContentMissingError)) throw error;
+      this.logMissing(file);
+      throw new FileNotFoundError();
+    }
   }
 
   async remove(userId: string, fileId: string): Promise<void> {
@@ -189,20 +201,22 @@ export class FilesService {
       return await this.storage.get(file.storageKey);
     } catch (error) {
       if (!(error instanceof FileContentMissingError)) throw error;
-      this.logger.warn(`File ${file.id} is listed but its content is missing from the storage`);
+      this.logMissing(file);
       return undefined;
     }
+  }
+
+  private logMissing(file: StoredFile): void {
+    this.logger.warn(`File ${file.id} is listed but its content is missing from the storage`);
   }
 }
 
 function loaded(file: StoredFile, bytes: Buffer): LoadedFile {
-  return {
-    id: file.id,
-    name: file.name,
-    mediaType: file.mediaType,
-    kind: kindOf(file.mediaType),
-    bytes,
-  };
+  return { ...described(file), bytes };
+}
+
+function described(file: StoredFile): Omit<LoadedFile, 'bytes'> {
+  return { id: file.id, name: file.name, mediaType: file.mediaType, kind: kindOf(file.mediaType) };
 }
 
 /** The client's name without directories, trimmed: 1 to 255 characters, no control characters. */

@@ -1,15 +1,16 @@
 import { announceSkip, START_TEST_SERVICES } from './skipped-suites';
 
 /**
- * Test services (Postgres, Redis, MongoDB protocol) come from the environment. Locally a
+ * Test services (Postgres, Redis, MongoDB protocol, an S3-compatible server) come from the environment. Locally a
  * missing one skips its suite (listed in the summary after the run); under CI=true it fails.
  */
-export type TestService = 'postgres' | 'redis' | 'mongo';
+export type TestService = 'postgres' | 'redis' | 'mongo' | 's3';
 
 const SERVICE_ENV: Record<TestService, string> = {
   postgres: 'TEST_POSTGRES_URL',
   redis: 'TEST_REDIS_URL',
   mongo: 'TEST_MONGO_URI',
+  s3: 'TEST_S3_ENDPOINT',
 };
 
 export function serviceUrl(service: TestService): string | undefined {
