@@ -1,4 +1,4 @@
-import { announceSkip, START_TEST_SERVICES } from './skipped-suites';
+import { announceSkip, describeOnSqliteOnly, START_TEST_SERVICES } from './skipped-suites';
 
 /**
  * Test services (Postgres, Redis, MongoDB protocol, an S3-compatible server) come from the environment. Locally a
@@ -61,4 +61,17 @@ export function describeE2e(name: string, body: () => void): void {
   } else {
     describe(`${name} [sqlite]`, body);
   }
+}
+
+/**
+ * `describe` for an e2e suite about a service other than the database (e.g. S3 file storage):
+ * run once, in the e2e-sqlite project, when the named services are configured.
+ */
+export function describeOnSqliteWithServices(
+  services: TestService[],
+  name: string,
+  body: () => void,
+): void {
+  if (testDatabaseKind() === 'postgres') describeOnSqliteOnly(name, body);
+  else describeWithServices(services, name, body);
 }
