@@ -10,7 +10,9 @@ import {
   describeOnSqliteOnly,
   describeOnSqliteWithServices,
   type LoggedInUser,
+  type ProviderSimulator,
   registerAndLogin,
+  startAppWithSimulator,
   startTestApp,
   type TestApp,
   type TestBucket,
@@ -367,5 +369,50 @@ describeOnSqliteOnly('files API with its S3 storage down', () => {
     }
     expect(logs.messages.join('\n')).toMatch(/S3 put of .* failed: .*ECONNREFUSED/);
     expect(logs.messages.join('\n')).not.toContain('secret-that-must-not-leak');
+  });
+});
+
+describeOnSqliteWithServices(['s3'], 'chat attachments read from S3 storage', () => {
+  let t: TestApp & { sim: ProviderSimulator };
+  let bucket: TestBucket;
+  let user: LoggedInUser;
+
+  beforeAll(async () => {
+    bucket = await createTestBucket();
+    t = await startAppWithSimulator((url) => ({
+      AI_SERVICES__OPENAI_API_KEY: 'sim-openai-key',
+      AI_SERVICES__OPENAI_BASE_URL: url,
+      AI_SERVICES__DEFAULT_MODEL: 'openai/gpt-4o-mini',
+      ...bucket.env,
+    }));
+    user = await registerAndLogin(t.url);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await bucket?.drop();
+  });
+
+  it('sends an image from the bucket to the model, and deleting the session deletes the object', async () => {
+    const image = await uploadedFileId(t, user.token, 'pixel.png', PNG_1X1);
+    const reply = await request(t.url)
+      .post('/api/chat')
+      .set('Authorization', `Bearer ${user.token}`)
+      .send({ message: 'what is this?', attachments: [image] })
+      .expect(200);
+    const upstream = t.sim.requests.at(-1)!.body as { messages: { content: unknown }[] };
+    expect(upstream.messages.at(-1)!.content).toEqual([
+      { type: 'text', text: 'what is this?' },
+      {
+        type: 'image_url',
+        image_url: { url: `data:image/png;base64,${PNG_1X1.toString('base64')}` },
+      },
+    ]);
+    expect(await bucket.keys()).toEqual([`${user.id}/${image}`]);
+
+    await request(t.url)
+      .delete(`/api/history/${reply.body.session_id}`)
+      .set('Authorization', `Bearer ${user.token}`)
+      .expect(204);
+    expect(await bucket.keys()).toEqual([]);
   });
 });
