@@ -332,7 +332,7 @@ describeOnSqliteOnly('files API with its S3 storage down', () => {
     await t?.close();
   });
 
-  it('answers 503 {detail} with Retry-After for uploads, downloads and deletes; nothing is recorded', async () => {
+  it('answers 503 {detail} with Retry-After for uploads, downloads, deletes and account deletion; nothing is recorded or lost', async () => {
     const upload = await uploadFile(t, user.token, 'a.png', PNG_1X1);
     expect({ status: upload.status, body: upload.body }).toEqual({
       status: 503,
@@ -367,6 +367,15 @@ describeOnSqliteOnly('files API with its S3 storage down', () => {
         body: { detail: 'File storage unavailable' },
       });
     }
+    // The account stays, to be deleted again once the storage is back.
+    const erase = await request(t.url)
+      .delete('/api/users/me')
+      .set('Authorization', `Bearer ${user.token}`);
+    expect({ status: erase.status, body: erase.body }).toEqual({
+      status: 503,
+      body: { detail: 'File storage unavailable' },
+    });
+    await request(t.url).get('/api/files').set('Authorization', `Bearer ${user.token}`).expect(200);
     expect(logs.messages.join('\n')).toMatch(/S3 put of .* failed: .*ECONNREFUSED/);
     expect(logs.messages.join('\n')).not.toContain('secret-that-must-not-leak');
   });
