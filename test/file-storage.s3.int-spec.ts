@@ -1,12 +1,7 @@
 import { AppConfig, type S3StorageConfig } from '@app/config';
-import {
-  baseTestEnv,
-  closedPort,
-  createTestBucket,
-  describeWithServices,
-  type TestBucket,
-} from '@app/testing';
+import { baseTestEnv, closedPort, describeWithServices } from '@app/testing';
 import { expectedLogs } from '@app/testing/expected-logs';
+import { createTestBucket, type TestBucket } from '@app/testing/s3-bucket';
 import { FileStorageUnavailableError } from '../src/files/storage/file-storage';
 import { S3FileStorage } from '../src/files/storage/s3-file-storage';
 import { fileStorageContract } from './file-storage.contract';

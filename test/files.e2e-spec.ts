@@ -5,7 +5,6 @@ import request from 'supertest';
 import { DataSource } from 'typeorm';
 import {
   closedPort,
-  createTestBucket,
   describeE2e,
   describeOnSqliteOnly,
   describeOnSqliteWithServices,
@@ -15,9 +14,9 @@ import {
   startAppWithSimulator,
   startTestApp,
   type TestApp,
-  type TestBucket,
 } from '@app/testing';
 import { expectedLogs } from '@app/testing/expected-logs';
+import { createTestBucket, type TestBucket } from '@app/testing/s3-bucket';
 import { StoredFile } from '../src/files/entities/stored-file.entity';
 import {
   filesOnDisk,

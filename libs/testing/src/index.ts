@@ -10,4 +10,3 @@ export * from './private-services';
 export * from './ports';
 export * from './provider-test-config';
 export * from './previous-schema';
-export * from './s3-bucket';
