@@ -1,5 +1,4 @@
 import { basename } from 'node:path';
-import type { Readable } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, Repository } from 'typeorm';
@@ -12,7 +11,12 @@ import { StoredFile } from './entities/stored-file.entity';
 import { kindOf, type FileKind } from './file-kinds';
 import { sniffMediaType } from './file-sniffer';
 import { FileNotFoundError } from './files.errors';
-import { FILE_STORAGE, FileContentMissingError, type FileStorage } from './storage/file-storage';
+import {
+  FILE_STORAGE,
+  FileContentMissingError,
+  type FileStorage,
+  type OpenedContent,
+} from './storage/file-storage';
 
 /** Longest accepted file name, in code points. */
 export const MAX_FILE_NAME_CHARS = 255;
@@ -34,10 +38,7 @@ export interface LoadedFile {
 }
 
 /** A stored file with its content as a stream, ready to be sent to its owner. */
-export interface OpenedFile extends Omit<LoadedFile, 'bytes'> {
-  stream: Readable;
-  sizeBytes: number;
-}
+export interface OpenedFile extends Omit<LoadedFile, 'bytes'>, OpenedContent {}
 
 /**
  * Users' uploaded files: metadata in the `files` table, bytes in the FileStorage. Every method
@@ -96,8 +97,7 @@ export class FilesService {
   async open(userId: string, fileId: string): Promise<OpenedFile> {
     const file = await this.owned(userId, fileId);
     try {
-      const { stream, sizeBytes } = await this.storage.open(file.storageKey);
-      return { ...described(file), stream, sizeBytes };
+      return { ...described(file), ...(await this.storage.open(file.storageKey)) };
     } catch (error) {
       if (!(error instanceof FileContentMissingError)) throw error;
       this.logMissing(file);

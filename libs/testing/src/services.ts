@@ -1,8 +1,9 @@
 import { announceSkip, describeOnSqliteOnly, START_TEST_SERVICES } from './skipped-suites';
 
 /**
- * Test services (Postgres, Redis, MongoDB protocol, an S3-compatible server) come from the environment. Locally a
- * missing one skips its suite (listed in the summary after the run); under CI=true it fails.
+ * Test services (Postgres, Redis, MongoDB protocol, an S3-compatible server) come from the
+ * environment. Locally a missing one skips its suite (listed in the summary after the run);
+ * under CI=true it fails.
  */
 export type TestService = 'postgres' | 'redis' | 'mongo' | 's3';
 

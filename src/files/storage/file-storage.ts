@@ -7,7 +7,8 @@ export const FILE_STORAGE = Symbol('FILE_STORAGE');
 /** A stored file's bytes as a stream, opened: a missing key has already failed. */
 export interface OpenedContent {
   stream: Readable;
-  sizeBytes: number;
+  /** Undefined when the storage did not say (the response is then sent chunked). */
+  sizeBytes?: number;
 }
 
 /**

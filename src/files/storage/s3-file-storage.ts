@@ -77,7 +77,7 @@ export class S3FileStorage implements FileStorage, OnModuleDestroy {
   async open(key: string): Promise<OpenedContent> {
     const object = await this.getObject(key);
     // In Node.js the SDK's streaming body is the HTTP response, a Readable.
-    return { stream: object.Body as Readable, sizeBytes: object.ContentLength ?? 0 };
+    return { stream: object.Body as Readable, sizeBytes: object.ContentLength };
   }
 
   async delete(key: string): Promise<void> {
