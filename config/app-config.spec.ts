@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { AppConfig } from './app-config';
 import { ConfigError } from './env-reader';
 
@@ -250,6 +251,80 @@ describe(AppConfig.name, () => {
       { SECRET_KEY: SECRET, HISTORY_STORE: 'mongo' },
       /^HISTORY_STORE=mongo needs MONGO_URI/,
     );
+  });
+
+  describe('file storage', () => {
+    const S3 = { FILES__STORAGE: 's3', FILES__S3_BUCKET: 'chat-files' };
+
+    it('is the local directory by default, with no S3 settings read', () => {
+      const files = load({ FILES__S3_BUCKET: 'Not A Bucket' }).files;
+      expect(files).toMatchObject({ storage: 'local', dir: './data/files', s3: undefined });
+    });
+
+    it('reads an S3 bucket: AWS by default, path style when an endpoint is given', () => {
+      expect(load(S3).files.s3).toEqual({
+        bucket: 'chat-files',
+        endpoint: undefined,
+        region: 'us-east-1',
+        accessKeyId: undefined,
+        forcePathStyle: false,
+      });
+      const compatible = load({
+        ...S3,
+        FILES__S3_ENDPOINT: 'http://minio:9000/',
+        FILES__S3_REGION: 'eu-west-1',
+        FILES__S3_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+        FILES__S3_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+      }).files.s3!;
+      expect(compatible).toMatchObject({
+        endpoint: 'http://minio:9000',
+        region: 'eu-west-1',
+        accessKeyId: 'AKIDEXAMPLE',
+        forcePathStyle: true,
+      });
+      expect(compatible.secretAccessKey).toBe('wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY');
+      const virtualHosted = { ...S3, FILES__S3_ENDPOINT: 'https://s3.example.com' };
+      expect(
+        load({ ...virtualHosted, FILES__S3_FORCE_PATH_STYLE: 'false' }).files.s3!.forcePathStyle,
+      ).toBe(false);
+    });
+
+    it('keeps the secret access key out of JSON and inspected output of the configuration', () => {
+      const secret = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
+      const config = load({
+        ...S3,
+        FILES__S3_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+        FILES__S3_SECRET_ACCESS_KEY: secret,
+      });
+      expect(JSON.stringify(config)).not.toContain(secret);
+      expect(inspect(config, { depth: null })).not.toContain(secret);
+    });
+
+    it('refuses an unknown storage, a missing or malformed bucket, and half a key pair', () => {
+      const base = { SECRET_KEY: SECRET };
+      expectRefusal({ ...base, FILES__STORAGE: 'gcs' }, /^FILES__STORAGE must be one of local, s3/);
+      expectRefusal({ ...base, FILES__STORAGE: 's3' }, /^FILES__STORAGE=s3 needs FILES__S3_BUCKET/);
+      expectRefusal(
+        { ...base, ...S3, FILES__S3_BUCKET: 'Chat_Files' },
+        /^FILES__S3_BUCKET must be an S3 bucket name/,
+      );
+      expectRefusal(
+        { ...base, ...S3, FILES__S3_ENDPOINT: 'minio:9000' },
+        /^FILES__S3_ENDPOINT must be an http\(s\) URL/,
+      );
+      expectRefusal(
+        { ...base, ...S3, FILES__S3_REGION: 'EU West' },
+        /^FILES__S3_REGION must be a region/,
+      );
+      const halfPair = { ...base, ...S3, FILES__S3_SECRET_ACCESS_KEY: 'only-the-secret-value' };
+      expectRefusal(
+        halfPair,
+        /^FILES__S3_ACCESS_KEY_ID and FILES__S3_SECRET_ACCESS_KEY go together/,
+      );
+      expect(() => AppConfig.fromEnv(halfPair)).toThrow(
+        expect.objectContaining({ message: expect.not.stringContaining('only-the-secret-value') }),
+      );
+    });
   });
 
   describe('ADMIN_EMAILS', () => {

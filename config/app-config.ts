@@ -197,9 +197,32 @@ export interface BudgetConfig {
   redisDown: BudgetDegradedMode;
 }
 
+/** Where uploaded files' bytes are kept (`FILES__STORAGE`). */
+export type FileStorageKind = 'local' | 's3';
+
+/** An S3 bucket, on AWS or an S3-compatible service, for uploaded files. */
+export interface S3StorageConfig {
+  /** Bucket the files go to; it must exist (`FILES__S3_BUCKET`). */
+  bucket: string;
+  /** Endpoint of an S3-compatible service, e.g. MinIO; unset for AWS S3 itself (`FILES__S3_ENDPOINT`). */
+  endpoint?: string;
+  /** Region used to sign requests (`FILES__S3_REGION`). */
+  region: string;
+  /** Static credentials; unset: the AWS SDK's own chain (AWS_* variables, instance role) (`FILES__S3_ACCESS_KEY_ID`). */
+  accessKeyId?: string;
+  /** Secret of the static credentials; kept out of logs and JSON (`FILES__S3_SECRET_ACCESS_KEY`). */
+  secretAccessKey?: string;
+  /** Bucket in the path, not the host name (`FILES__S3_FORCE_PATH_STYLE`; default true with an endpoint). */
+  forcePathStyle: boolean;
+}
+
 export interface FilesConfig {
+  /** `local` (a directory, default) or `s3` (a bucket, FILES__S3_*) (`FILES__STORAGE`). */
+  storage: FileStorageKind;
   /** Directory the local file storage keeps uploaded files in (`FILES__DIR`). */
   dir: string;
+  /** The bucket when FILES__STORAGE=s3. */
+  s3?: S3StorageConfig;
   /** Largest accepted upload in bytes (`FILES__MAX_BYTES`); larger ones answer 413. */
   maxBytes: number;
   /** Bytes of files one user may keep in all (`FILES__USER_QUOTA_BYTES`); an upload beyond answers 413. */
@@ -318,11 +341,7 @@ export class AppConfig {
       usdPerMonth: r.decimal('BUDGET__USD_PER_MONTH', 0),
       redisDown: r.oneOf('BUDGET__REDIS_DOWN', ['open', 'closed'], 'closed'),
     };
-    c.files = {
-      dir: r.str('FILES__DIR', './data/files'),
-      maxBytes: r.int('FILES__MAX_BYTES', 10 * 1024 * 1024, 1),
-      userQuotaBytes: r.int('FILES__USER_QUOTA_BYTES', 200 * 1024 * 1024, 1),
-    };
+    c.files = parseFiles(r);
     c.metrics = {
       enabled: r.bool('METRICS_ENABLED', true),
       token: r.optional('METRICS_TOKEN'),
@@ -330,6 +349,50 @@ export class AppConfig {
     c.admin = { emails: parseAdminEmails(r.list('ADMIN_EMAILS')) };
     return c;
   }
+}
+
+function parseFiles(r: EnvReader): FilesConfig {
+  const storage = r.oneOf<FileStorageKind>('FILES__STORAGE', ['local', 's3'], 'local');
+  return {
+    storage,
+    dir: r.str('FILES__DIR', './data/files'),
+    s3: storage === 's3' ? parseS3Storage(r) : undefined,
+    maxBytes: r.int('FILES__MAX_BYTES', 10 * 1024 * 1024, 1),
+    userQuotaBytes: r.int('FILES__USER_QUOTA_BYTES', 200 * 1024 * 1024, 1),
+  };
+}
+
+function parseS3Storage(r: EnvReader): S3StorageConfig {
+  const bucket = r.optional('FILES__S3_BUCKET');
+  if (!bucket) throw new ConfigError('FILES__STORAGE=s3 needs FILES__S3_BUCKET');
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new ConfigError(
+      `FILES__S3_BUCKET must be an S3 bucket name: 3 to 63 lower-case letters, digits, dots and hyphens (got "${bucket}")`,
+    );
+  }
+  const endpoint = r.url('FILES__S3_ENDPOINT');
+  const accessKeyId = r.optional('FILES__S3_ACCESS_KEY_ID');
+  const secretAccessKey = r.optional('FILES__S3_SECRET_ACCESS_KEY');
+  if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
+    throw new ConfigError(
+      'FILES__S3_ACCESS_KEY_ID and FILES__S3_SECRET_ACCESS_KEY go together: set both, or neither to use the AWS SDK credential chain',
+    );
+  }
+  const config: S3StorageConfig = {
+    bucket,
+    endpoint,
+    region: r.match(
+      'FILES__S3_REGION',
+      /^[a-z0-9-]{2,32}$/,
+      'us-east-1',
+      'a region such as eu-west-1',
+    ),
+    accessKeyId,
+    forcePathStyle: r.bool('FILES__S3_FORCE_PATH_STYLE', endpoint !== undefined),
+  };
+  // Not enumerable: JSON.stringify and util.inspect of the configuration leave the secret out.
+  Object.defineProperty(config, 'secretAccessKey', { value: secretAccessKey, enumerable: false });
+  return config;
 }
 
 /** Lower-cased, de-duplicated e-mail addresses; anything that is not one stops start-up. */

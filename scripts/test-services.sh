@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs (if needed) and starts the services the test suites use, on loopback only:
-# PostgreSQL and Redis from Debian's packages, FerretDB 1.x (MongoDB protocol, SQLite backend).
+# PostgreSQL and Redis from Debian's packages, FerretDB 1.x (MongoDB protocol, SQLite backend),
+# gofakes3 (an S3-compatible server speaking the S3 REST API over HTTP, in-memory buckets).
 # Prints the environment to export:  eval "$(bash scripts/test-services.sh)"
 set -euo pipefail
 log() { echo "[services] $*" >&2; }
@@ -8,8 +9,10 @@ log() { echo "[services] $*" >&2; }
 PG_PORT=${PG_PORT:-5432}
 REDIS_PORT=${REDIS_PORT:-6379}
 MONGO_PORT=${MONGO_PORT:-27017}
+S3_PORT=${S3_PORT:-9310}
 STATE_DIR=${SERVICES_STATE_DIR:-/tmp/chatbot-test-services}
 FERRETDB_VERSION=v1.24.2
+GOFAKES3_VERSION=v1.2.0
 mkdir -p "$STATE_DIR"
 
 need_apt=()
@@ -71,6 +74,23 @@ if ! (exec 3<>"/dev/tcp/127.0.0.1/$MONGO_PORT") 2>/dev/null; then
   for _ in $(seq 1 30); do (exec 3<>"/dev/tcp/127.0.0.1/$MONGO_PORT") 2>/dev/null && break; sleep 0.5; done
 fi
 
+# gofakes3 (S3 REST API). Suites create a bucket of their own; the memory backend keeps nothing.
+GOFAKES3="$GOBIN_DIR/gofakes3"
+if [ ! -x "$GOFAKES3" ]; then
+  log "installing gofakes3 $GOFAKES3_VERSION from the Go module proxy (first time only)"
+  GOBIN="$GOBIN_DIR" go install "github.com/johannesboyne/gofakes3/cmd/gofakes3@$GOFAKES3_VERSION" >&2
+fi
+if ! (exec 3<>"/dev/tcp/127.0.0.1/$S3_PORT") 2>/dev/null; then
+  log "starting gofakes3 on 127.0.0.1:$S3_PORT"
+  nohup "$GOFAKES3" -host "127.0.0.1:$S3_PORT" -backend memory -quiet \
+    >"$STATE_DIR/gofakes3.log" 2>&1 &
+  for _ in $(seq 1 30); do (exec 3<>"/dev/tcp/127.0.0.1/$S3_PORT") 2>/dev/null && break; sleep 0.5; done
+fi
+
 echo "export TEST_POSTGRES_URL=postgres://postgres:postgres@127.0.0.1:$PG_PORT/chatbot_test"
 echo "export TEST_REDIS_URL=redis://127.0.0.1:$REDIS_PORT"
 echo "export TEST_MONGO_URI=mongodb://127.0.0.1:$MONGO_PORT/chatbot_test"
+echo "export TEST_S3_ENDPOINT=http://127.0.0.1:$S3_PORT"
+echo "export TEST_S3_REGION=us-east-1"
+echo "export TEST_S3_ACCESS_KEY_ID=test-access-key"
+echo "export TEST_S3_SECRET_ACCESS_KEY=test-secret-access-key"

@@ -1,14 +1,22 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import {
+  closedPort,
   describeE2e,
+  describeOnSqliteOnly,
+  describeOnSqliteWithServices,
   type LoggedInUser,
+  type ProviderSimulator,
   registerAndLogin,
+  startAppWithSimulator,
   startTestApp,
   type TestApp,
 } from '@app/testing';
+import { expectedLogs } from '@app/testing/expected-logs';
+import { createTestBucket, type TestBucket } from '@app/testing/s3-bucket';
 import { StoredFile } from '../src/files/entities/stored-file.entity';
 import {
   filesOnDisk,
@@ -21,24 +29,43 @@ import {
 const MAX_BYTES = 4096;
 const QUOTA_BYTES = 10_000;
 
-/** `/api/files`: uploads sniffed by content, owner-only reads, limits, and erasure from disk. */
-describeE2e('files API', () => {
+/**
+ * `/api/files`: uploads sniffed by content, owner-only reads, limits, and erasure from the
+ * storage, checked behind the app's back: the directory walked, or the bucket listed over S3.
+ */
+function filesApiSuite(storage: 'local' | 's3'): void {
   let t: TestApp;
+  let bucket: TestBucket | undefined;
   let alice: LoggedInUser;
   let bob: LoggedInUser;
   const auth = (user: LoggedInUser) => ({ Authorization: `Bearer ${user.token}` });
+  /** Every stored key (`<user id>/<file id>`), as the storage itself lists them. */
+  const storedKeys = async (): Promise<string[]> =>
+    bucket
+      ? bucket.keys()
+      : filesOnDisk(t.config.files.dir).map((path) => path.split(sep).join('/'));
 
   beforeAll(async () => {
+    bucket = storage === 's3' ? await createTestBucket() : undefined;
     t = await startTestApp({
       FILES__MAX_BYTES: String(MAX_BYTES),
       FILES__USER_QUOTA_BYTES: String(QUOTA_BYTES),
       RATE_LIMIT__AUTH_PER_MINUTE: '1000',
+      ...bucket?.env,
     });
     alice = await registerAndLogin(t.url);
     bob = await registerAndLogin(t.url);
   });
   afterAll(async () => {
     await t?.close();
+    await bucket?.drop();
+  });
+
+  it(`keeps the bytes in the ${storage === 's3' ? 'S3 bucket' : 'local directory'}`, async () => {
+    const id = await uploadedFileId(t, alice.token, 'where.md', Buffer.from('# here'));
+    expect(t.config.files.storage).toBe(storage);
+    expect(await storedKeys()).toContain(`${alice.id}/${id}`);
+    await request(t.url).delete(`/api/files/${id}`).set(auth(alice)).expect(204);
   });
 
   it('stores an image, sniffed from its content, and serves it back to its owner only', async () => {
@@ -224,13 +251,13 @@ describeE2e('files API', () => {
     await clearFiles(bob);
   });
 
-  it('deletes a file from the list and from disk', async () => {
+  it('deletes a file from the list and from the storage', async () => {
     const id = await uploadedFileId(t, alice.token, 'gone.png', PNG_1X1);
-    expect(filesOnDisk(t.config.files.dir)).toContain(join(alice.id, id));
+    expect(await storedKeys()).toContain(`${alice.id}/${id}`);
     await request(t.url).delete(`/api/files/${id}`).set(auth(alice)).expect(204);
     await request(t.url).get(`/api/files/${id}`).set(auth(alice)).expect(404);
     await request(t.url).delete(`/api/files/${id}`).set(auth(alice)).expect(404);
-    expect(filesOnDisk(t.config.files.dir)).not.toContain(join(alice.id, id));
+    expect(await storedKeys()).not.toContain(`${alice.id}/${id}`);
   });
 
   it('lets an API key with the chat scope upload, and refuses keys without it', async () => {
@@ -256,16 +283,17 @@ describeE2e('files API', () => {
     await clearFiles(alice);
   });
 
-  it("leaves nothing of a user's files on disk when the account is deleted", async () => {
+  it("leaves nothing of a user's files in the storage when the account is deleted", async () => {
     const carol = await registerAndLogin(t.url);
     await uploadedFileId(t, carol.token, 'a.png', PNG_1X1);
     await uploadedFileId(t, carol.token, 'b.md', Buffer.from('# b'));
     const bobsFile = await uploadedFileId(t, bob.token, 'kept.png', PNG_1X1);
-    expect(filesOnDisk(t.config.files.dir).filter((p) => p.startsWith(carol.id))).toHaveLength(2);
+    const carols = async () => (await storedKeys()).filter((key) => key.startsWith(`${carol.id}/`));
+    expect(await carols()).toHaveLength(2);
 
     await request(t.url).delete('/api/users/me').set(auth(carol)).expect(204);
 
-    expect(filesOnDisk(t.config.files.dir).filter((p) => p.startsWith(carol.id))).toEqual([]);
+    expect(await carols()).toEqual([]);
     await request(t.url).get(`/api/files/${bobsFile}`).set(auth(bob)).expect(200);
     const rows = t.app.get(DataSource).getRepository(StoredFile);
     expect(await rows.countBy({ userId: carol.id })).toBe(0);
@@ -277,4 +305,122 @@ describeE2e('files API', () => {
       await request(t.url).delete(`/api/files/${file.id}`).set(auth(user)).expect(204);
     }
   }
+}
+
+describeE2e('files API', () => filesApiSuite('local'));
+describeOnSqliteWithServices(['s3'], 'files API on S3 storage', () => filesApiSuite('s3'));
+
+describeOnSqliteOnly('files API with its S3 storage down', () => {
+  let t: TestApp;
+  let user: LoggedInUser;
+  let logs: ReturnType<typeof expectedLogs>;
+
+  beforeAll(async () => {
+    t = await startTestApp({
+      FILES__STORAGE: 's3',
+      FILES__S3_BUCKET: 'unreachable',
+      FILES__S3_ENDPOINT: `http://127.0.0.1:${await closedPort()}`,
+      FILES__S3_ACCESS_KEY_ID: 'id',
+      FILES__S3_SECRET_ACCESS_KEY: 'secret-that-must-not-leak',
+    });
+    user = await registerAndLogin(t.url);
+    logs = expectedLogs('error');
+  });
+  afterAll(async () => {
+    logs?.restore();
+    await t?.close();
+  });
+
+  it('answers 503 {detail} with Retry-After for uploads, downloads, deletes and account deletion; nothing is recorded or lost', async () => {
+    const upload = await uploadFile(t, user.token, 'a.png', PNG_1X1);
+    expect({ status: upload.status, body: upload.body }).toEqual({
+      status: 503,
+      body: { detail: 'File storage unavailable' },
+    });
+    expect(upload.headers['retry-after']).toBe('5');
+    const listed = await request(t.url)
+      .get('/api/files')
+      .set('Authorization', `Bearer ${user.token}`);
+    expect(listed.body).toMatchObject({ items: [], used_bytes: 0 });
+
+    // A file recorded while the storage was up.
+    const id = randomUUID();
+    await t.app
+      .get(DataSource)
+      .getRepository(StoredFile)
+      .insert({
+        id,
+        userId: user.id,
+        name: 'kept.png',
+        mediaType: 'image/png',
+        sizeBytes: PNG_1X1.length,
+        storageKey: `${user.id}/${id}`,
+      });
+    for (const method of ['get', 'delete'] as const) {
+      const response = await request(t.url)
+        [method](`/api/files/${id}`)
+        .set('Authorization', `Bearer ${user.token}`);
+      expect({ method, status: response.status, body: response.body }).toEqual({
+        method,
+        status: 503,
+        body: { detail: 'File storage unavailable' },
+      });
+    }
+    // The account stays, to be deleted again once the storage is back.
+    const erase = await request(t.url)
+      .delete('/api/users/me')
+      .set('Authorization', `Bearer ${user.token}`);
+    expect({ status: erase.status, body: erase.body }).toEqual({
+      status: 503,
+      body: { detail: 'File storage unavailable' },
+    });
+    await request(t.url).get('/api/files').set('Authorization', `Bearer ${user.token}`).expect(200);
+    expect(logs.messages.join('\n')).toMatch(/S3 put of .* failed: .*ECONNREFUSED/);
+    expect(logs.messages.join('\n')).not.toContain('secret-that-must-not-leak');
+  });
+});
+
+describeOnSqliteWithServices(['s3'], 'chat attachments read from S3 storage', () => {
+  let t: TestApp & { sim: ProviderSimulator };
+  let bucket: TestBucket;
+  let user: LoggedInUser;
+
+  beforeAll(async () => {
+    bucket = await createTestBucket();
+    t = await startAppWithSimulator((url) => ({
+      AI_SERVICES__OPENAI_API_KEY: 'sim-openai-key',
+      AI_SERVICES__OPENAI_BASE_URL: url,
+      AI_SERVICES__DEFAULT_MODEL: 'openai/gpt-4o-mini',
+      ...bucket.env,
+    }));
+    user = await registerAndLogin(t.url);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await bucket?.drop();
+  });
+
+  it('sends an image from the bucket to the model, and deleting the session deletes the object', async () => {
+    const image = await uploadedFileId(t, user.token, 'pixel.png', PNG_1X1);
+    const reply = await request(t.url)
+      .post('/api/chat')
+      .set('Authorization', `Bearer ${user.token}`)
+      .send({ message: 'what is this?', attachments: [image] })
+      .expect(200);
+    const upstream = t.sim.requests.at(-1)!.body as { messages: { content: unknown }[] };
+    expect(upstream.messages.at(-1)!.content).toEqual([
+      { type: 'text', text: 'what is this?' },
+      {
+        type: 'image_url',
+        image_url: { url: `data:image/png;base64,${PNG_1X1.toString('base64')}` },
+      },
+    ]);
+    expect(await bucket.keys()).toEqual([`${user.id}/${image}`]);
+
+    await request(t.url)
+      .delete(`/api/history/${reply.body.session_id}`)
+      .set('Authorization', `Bearer ${user.token}`)
+      .expect(204);
+    expect(await bucket.keys()).toEqual([]);
+  });
 });

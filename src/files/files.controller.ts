@@ -31,6 +31,7 @@ import { CurrentUser } from '../auth/decorators/current-user.decorator';
 import { FileDto, FileListDto, UploadFileDto } from './dto/file.dto';
 import { ACCEPTED_TYPES, ACCEPTED_NAMES } from './file-kinds';
 import { FilesService } from './files.service';
+import { FILE_STORAGE_UNAVAILABLE_DETAIL } from './storage/file-storage';
 
 /** The part of the upload multer hands over (memory storage). */
 interface UploadedPart {
@@ -47,6 +48,10 @@ const FILE_PARAM = {
   description: "A file of the caller; malformed, unknown and other users' ids all answer 404.",
   example: '7a1c9e2b-4d3f-4e5a-8b6c-0d1e2f3a4b5c',
 };
+const StorageUnavailable = () =>
+  ApiErrorResponse(503, 'The file storage (an S3 bucket) cannot be reached; see Retry-After', {
+    detail: FILE_STORAGE_UNAVAILABLE_DETAIL,
+  });
 const FileNotFound = () =>
   ApiErrorResponse(404, 'Unknown or malformed file id, or a file of another user', {
     detail: 'File not found',
@@ -84,6 +89,7 @@ export class FilesController {
   @ApiErrorResponse(415, 'Not multipart, a type not accepted, or an extension that lies', {
     detail: "The file name's extension .png does not match its content (application/pdf)",
   })
+  @StorageUnavailable()
   upload(
     @CurrentUser() user: AuthUser,
     @Req() request: Request,
@@ -124,18 +130,21 @@ export class FilesController {
     ),
   })
   @FileNotFound()
+  @StorageUnavailable()
   async download(
     @CurrentUser() user: AuthUser,
     @Param('file_id') fileId: string,
     @Res({ passthrough: true }) response: Response,
   ): Promise<StreamableFile> {
-    const file = await this.files.read(user.id, fileId);
+    const file = await this.files.open(user.id, fileId);
+    // A client that leaves mid-download releases the file (or the S3 connection) at once.
+    response.once('close', () => file.stream.destroy());
     response.setHeader('X-Content-Type-Options', 'nosniff');
     response.setHeader('Content-Security-Policy', "default-src 'none'; sandbox");
     response.setHeader('Cache-Control', 'private, max-age=3600');
-    return new StreamableFile(file.bytes, {
+    return new StreamableFile(file.stream, {
       type: file.kind === 'text' ? `${file.mediaType}; charset=utf-8` : file.mediaType,
-      length: file.bytes.length,
+      length: file.sizeBytes,
       disposition: contentDisposition(file.kind === 'image' ? 'inline' : 'attachment', file.name),
     });
   }
@@ -149,6 +158,7 @@ export class FilesController {
   @ApiParam(FILE_PARAM)
   @ApiNoContentResponse({ description: 'Deleted' })
   @FileNotFound()
+  @StorageUnavailable()
   async remove(@CurrentUser() user: AuthUser, @Param('file_id') fileId: string): Promise<void> {
     await this.files.remove(user.id, fileId);
   }

@@ -31,7 +31,11 @@ import { LocalDirectoryFileStorage } from './storage/local-directory-file-storag
     {
       provide: FILE_STORAGE,
       inject: [AppConfig],
-      useFactory: (config: AppConfig) => new LocalDirectoryFileStorage(config.files.dir),
+      // The AWS SDK is loaded only when S3 is configured: it adds ~150 ms to every start.
+      useFactory: async (config: AppConfig) =>
+        config.files.s3
+          ? new (await import('./storage/s3-file-storage')).S3FileStorage(config.files.s3)
+          : new LocalDirectoryFileStorage(config.files.dir),
     },
   ],
   exports: [FilesService],

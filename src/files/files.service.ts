@@ -11,7 +11,12 @@ import { StoredFile } from './entities/stored-file.entity';
 import { kindOf, type FileKind } from './file-kinds';
 import { sniffMediaType } from './file-sniffer';
 import { FileNotFoundError } from './files.errors';
-import { FILE_STORAGE, FileContentMissingError, type FileStorage } from './storage/file-storage';
+import {
+  FILE_STORAGE,
+  FileContentMissingError,
+  type FileStorage,
+  type OpenedContent,
+} from './storage/file-storage';
 
 /** Longest accepted file name, in code points. */
 export const MAX_FILE_NAME_CHARS = 255;
@@ -31,6 +36,9 @@ export interface LoadedFile {
   kind: FileKind;
   bytes: Buffer;
 }
+
+/** A stored file with its content as a stream, ready to be sent to its owner. */
+export interface OpenedFile extends Omit<LoadedFile, 'bytes'>, OpenedContent {}
 
 /**
  * Users' uploaded files: metadata in the `files` table, bytes in the FileStorage. Every method
@@ -85,12 +93,16 @@ export class FilesService {
     };
   }
 
-  /** The caller's file with its content (404 otherwise). */
-  async read(userId: string, fileId: string): Promise<LoadedFile> {
+  /** The caller's file with its content as a stream, for a download (404 otherwise). */
+  async open(userId: string, fileId: string): Promise<OpenedFile> {
     const file = await this.owned(userId, fileId);
-    const bytes = await this.content(file);
-    if (!bytes) throw new FileNotFoundError();
-    return loaded(file, bytes);
+    try {
+      return { ...described(file), ...(await this.storage.open(file.storageKey)) };
+    } catch (error) {
+      if (!(error instanceof FileContentMissingError)) throw error;
+      this.logMissing(file);
+      throw new FileNotFoundError();
+    }
   }
 
   async remove(userId: string, fileId: string): Promise<void> {
@@ -189,20 +201,22 @@ export class FilesService {
       return await this.storage.get(file.storageKey);
     } catch (error) {
       if (!(error instanceof FileContentMissingError)) throw error;
-      this.logger.warn(`File ${file.id} is listed but its content is missing from the storage`);
+      this.logMissing(file);
       return undefined;
     }
+  }
+
+  private logMissing(file: StoredFile): void {
+    this.logger.warn(`File ${file.id} is listed but its content is missing from the storage`);
   }
 }
 
 function loaded(file: StoredFile, bytes: Buffer): LoadedFile {
-  return {
-    id: file.id,
-    name: file.name,
-    mediaType: file.mediaType,
-    kind: kindOf(file.mediaType),
-    bytes,
-  };
+  return { ...described(file), bytes };
+}
+
+function described(file: StoredFile): Omit<LoadedFile, 'bytes'> {
+  return { id: file.id, name: file.name, mediaType: file.mediaType, kind: kindOf(file.mediaType) };
 }
 
 /** The client's name without directories, trimmed: 1 to 255 characters, no control characters. */

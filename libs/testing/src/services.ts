@@ -1,15 +1,17 @@
-import { announceSkip, START_TEST_SERVICES } from './skipped-suites';
+import { announceSkip, describeOnSqliteOnly, START_TEST_SERVICES } from './skipped-suites';
 
 /**
- * Test services (Postgres, Redis, MongoDB protocol) come from the environment. Locally a
- * missing one skips its suite (listed in the summary after the run); under CI=true it fails.
+ * Test services (Postgres, Redis, MongoDB protocol, an S3-compatible server) come from the
+ * environment. Locally a missing one skips its suite (listed in the summary after the run);
+ * under CI=true it fails.
  */
-export type TestService = 'postgres' | 'redis' | 'mongo';
+export type TestService = 'postgres' | 'redis' | 'mongo' | 's3';
 
 const SERVICE_ENV: Record<TestService, string> = {
   postgres: 'TEST_POSTGRES_URL',
   redis: 'TEST_REDIS_URL',
   mongo: 'TEST_MONGO_URI',
+  s3: 'TEST_S3_ENDPOINT',
 };
 
 export function serviceUrl(service: TestService): string | undefined {
@@ -60,4 +62,17 @@ export function describeE2e(name: string, body: () => void): void {
   } else {
     describe(`${name} [sqlite]`, body);
   }
+}
+
+/**
+ * `describe` for an e2e suite about a service other than the database (e.g. S3 file storage):
+ * run once, in the e2e-sqlite project, when the named services are configured.
+ */
+export function describeOnSqliteWithServices(
+  services: TestService[],
+  name: string,
+  body: () => void,
+): void {
+  if (testDatabaseKind() === 'postgres') describeOnSqliteOnly(name, body);
+  else describeWithServices(services, name, body);
 }

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve, sep } from 'node:path';
-import { FileContentMissingError, type FileStorage } from './file-storage';
-
-/** Path segments of letters, digits, `-` and `_` only: no `..`, no absolute paths, no dots. */
-const SAFE_KEY = /^[A-Za-z0-9_-]{1,100}(\/[A-Za-z0-9_-]{1,100}){0,3}$/;
+import {
+  assertSafeStorageKey,
+  FileContentMissingError,
+  type FileStorage,
+  type OpenedContent,
+} from './file-storage';
 
 /**
  * Files in a local directory (FILES__DIR), one file per key. Writes go to a temporary file in the
@@ -31,12 +33,16 @@ export class LocalDirectoryFileStorage implements FileStorage {
   }
 
   async get(key: string): Promise<Buffer> {
+    return this.missingAsError(key, () => readFile(this.pathOf(key)));
+  }
+
+  async open(key: string): Promise<OpenedContent> {
+    const handle = await this.missingAsError(key, () => open(this.pathOf(key), 'r'));
     try {
-      return await readFile(this.pathOf(key));
+      const { size } = await handle.stat();
+      return { stream: handle.createReadStream(), sizeBytes: size };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new FileContentMissingError(key);
-      }
+      await handle.close();
       throw error;
     }
   }
@@ -45,9 +51,20 @@ export class LocalDirectoryFileStorage implements FileStorage {
     await rm(this.pathOf(key), { force: true });
   }
 
+  private async missingAsError<T>(key: string, read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new FileContentMissingError(key);
+      }
+      throw error;
+    }
+  }
+
   /** The key's path under the root; refuses anything that is not a plain relative key. */
   private pathOf(key: string): string {
-    if (!SAFE_KEY.test(key)) throw new Error(`Unsafe file storage key "${key}"`);
+    assertSafeStorageKey(key);
     const path = resolve(this.root, key);
     if (!path.startsWith(this.root + sep)) throw new Error(`Unsafe file storage key "${key}"`);
     return path;
