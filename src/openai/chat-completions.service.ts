@@ -239,7 +239,7 @@ class StatelessCompletion implements CompletionRun {
           emit(scanner.push(event.text));
           // Leaving the loop closes the upstream stream: the rest of the reply is not wanted.
           if (scanner.stopped || this.controller.signal.aborted) break;
-        } else {
+        } else if (event.type === 'done') {
           result.model = event.model;
           result.finishReason = event.finishReason;
           providerUsage = event.usage;

@@ -1,4 +1,10 @@
-import type { FinishReason, ProviderMessage, TokenUsage } from './chat-provider.interface';
+import type {
+  FinishReason,
+  ProviderMessage,
+  TokenUsage,
+  ToolCall,
+  ToolDefinition,
+} from './chat-provider.interface';
 import type { BinaryInputKind } from './model-catalog';
 
 /** One generation as ChatService asks for it; everything optional falls back to config. */
@@ -10,6 +16,8 @@ export interface GenerationRequest {
   messages: ProviderMessage[];
   temperature?: number;
   maxTokens?: number;
+  /** Functions the model may call (the client's and the deployment's server-side tools). */
+  tools?: ToolDefinition[];
   /** Aborting it closes the upstream connection and ends with GenerationAbortedError. */
   signal?: AbortSignal;
   /** For logs, metrics and the usage ledger only (like the ids below); never sent upstream. */
@@ -27,6 +35,8 @@ export interface GenerationResult {
   model: string;
   usage: TokenUsage;
   finishReason: FinishReason;
+  /** The calls the model made (finishReason `tool_calls`), in order. */
+  toolCalls?: ToolCall[];
 }
 
 /**
@@ -41,6 +51,7 @@ export interface GenerationResult {
 export type GenerationEvent =
   | { type: 'start'; model: string }
   | { type: 'delta'; text: string }
+  | { type: 'tool_call'; call: ToolCall }
   | { type: 'done'; model: string; usage: TokenUsage; finishReason: FinishReason };
 
 /** A model as the API lists it. */

@@ -157,7 +157,7 @@ export class ChatTurnRunner {
           reply.text += event.text;
           emit({ type: 'delta', text: event.text });
           checkpoints.offer(reply.text);
-        } else {
+        } else if (event.type === 'done') {
           reply.model = event.model;
           reply.finishReason = event.finishReason;
           reply.providerUsage = event.usage;

@@ -227,9 +227,11 @@ export function toAnthropicConversation(
       system.push(...(blocks as TextBlockParam[]));
       continue;
     }
+    // Anthropic has no `tool` role: tool results travel in the user's turn.
+    const role = message.role === 'assistant' ? 'assistant' : 'user';
     const previous = messages.at(-1);
-    if (previous?.role === message.role) previous.content.push(...blocks);
-    else messages.push({ role: message.role, content: blocks });
+    if (previous?.role === role) previous.content.push(...blocks);
+    else messages.push({ role, content: blocks });
   }
 
   const tokensOf = (blocks: readonly ConversationBlock[]) =>

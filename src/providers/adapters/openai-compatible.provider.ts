@@ -175,6 +175,9 @@ export class OpenAiCompatibleProvider implements ChatProvider {
 
 /** A message in Chat Completions form: plain text, or text then image / file parts. */
 function toOpenAiMessage(message: ProviderMessage): ChatCompletionMessageParam {
+  if (message.role === 'tool') {
+    return { role: 'tool', tool_call_id: message.toolCallId ?? '', content: message.content };
+  }
   if (message.role !== 'user' || !message.inputs?.length) {
     return { role: message.role, content: message.content };
   }

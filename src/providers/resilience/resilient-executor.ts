@@ -101,7 +101,7 @@ export class ResilientExecutor {
               committed = true;
               yield { type: 'start', model: target.id };
             }
-            if (event.type === 'delta') yield event;
+            if (event.type === 'delta' || event.type === 'tool_call') yield event;
             else {
               yield {
                 type: 'done',
@@ -164,7 +164,7 @@ export class ResilientExecutor {
             attempt.markFirstToken();
             if (mode.streaming) context.ttftMs = performance.now() - context.started;
           }
-          if (event.type === 'delta') {
+          if (event.type === 'delta' || event.type === 'tool_call') {
             delivered = true;
             yield event;
             continue;
