@@ -11,6 +11,8 @@ export interface ToolDefinition {
   parameters: Record<string, unknown>;
 }
 
+export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
+
 /** One call the model made. Providers without call ids (Gemini) get one made up by the adapter. */
 export interface ToolCall {
   id: string;
@@ -73,6 +75,8 @@ export interface ProviderRequest {
   maxTokens?: number;
   /** Functions the model may call; absent or empty = none offered. */
   tools?: ToolDefinition[];
+  /** Whether the model must, may or must not call one (`auto` when absent), or which one. */
+  toolChoice?: ToolChoice;
   signal?: AbortSignal;
   /**
    * Called once the upstream accepted the request (response headers received), before any

@@ -3,6 +3,7 @@ import type {
   ProviderMessage,
   TokenUsage,
   ToolCall,
+  ToolChoice,
   ToolDefinition,
 } from './chat-provider.interface';
 import type { BinaryInputKind } from './model-catalog';
@@ -18,6 +19,7 @@ export interface GenerationRequest {
   maxTokens?: number;
   /** Functions the model may call (the client's and the deployment's server-side tools). */
   tools?: ToolDefinition[];
+  toolChoice?: ToolChoice;
   /** Aborting it closes the upstream connection and ends with GenerationAbortedError. */
   signal?: AbortSignal;
   /** For logs, metrics and the usage ledger only (like the ids below); never sent upstream. */
