@@ -24,6 +24,7 @@ function message(
     error: null,
     feedback: null,
     attachments: [],
+    toolCalls: [],
     createdAt: new Date(),
   };
 }

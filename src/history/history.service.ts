@@ -490,6 +490,7 @@ function importedRecords(
     feedback: message.feedback,
     // Files are not part of an export: an imported conversation attaches none.
     attachments: [],
+    toolCalls: message.toolCalls,
     createdAt: message.createdAt,
   }));
   const active = draft.activeKey === null ? undefined : ids.get(draft.activeKey);

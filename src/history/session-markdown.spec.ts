@@ -33,6 +33,7 @@ function message(seq: number, overrides: Partial<MessageRecord> = {}): MessageRe
     error: null,
     feedback: null,
     attachments: [],
+    toolCalls: [],
     createdAt: at(seq),
     ...overrides,
   };

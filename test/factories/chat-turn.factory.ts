@@ -139,6 +139,7 @@ export function messageRecord(overrides: Partial<MessageRecord> = {}): MessageRe
     error: null,
     feedback: null,
     attachments: [],
+    toolCalls: [],
     createdAt: new Date('2026-01-01T00:00:00Z'),
     ...overrides,
   };

@@ -24,10 +24,12 @@ import {
   MESSAGE_COLUMNS,
   MESSAGE_INSERT_COLUMNS,
   PATCH_COLUMNS,
+  patchColumnValue,
   RawRow,
   SESSION_COLUMNS,
   SETTINGS_COLUMNS,
   SqlHistoryRowMapper,
+  toolCallsColumn,
 } from './sql-history-rows';
 
 /** Escapes LIKE wildcards so `q` is matched literally; pairs with `ESCAPE '\'`. */
@@ -350,7 +352,11 @@ export abstract class SqlHistoryStore implements HistoryStore {
             .map(([field]) => `${PATCH_COLUMNS[field]} = ?`)
             .join(', ')} ${where} RETURNING ${MESSAGE_COLUMNS}`
         : `SELECT ${MESSAGE_COLUMNS} FROM chat_messages ${where}`,
-      messageParams: [...changes.map(([, value]) => value), messageId, sessionId],
+      messageParams: [
+        ...changes.map(([field, value]) => patchColumnValue(field, value)),
+        messageId,
+        sessionId,
+      ],
       now: this.mapper.sessionDate(new Date()),
       preview: patch.content === undefined ? '' : messagePreview(patch.content),
     });
@@ -405,6 +411,7 @@ export abstract class SqlHistoryStore implements HistoryStore {
         attachmentsColumn(m.attachments),
         m.feedback?.rating ?? null,
         m.feedback?.comment ?? null,
+        toolCallsColumn(m.toolCalls),
       ]),
     );
   }
