@@ -206,6 +206,20 @@ export interface FilesConfig {
   userQuotaBytes: number;
 }
 
+export interface ToolsConfig {
+  /**
+   * Names of the server-side tools offered on every /api chat turn (`TOOLS__SERVER_TOOLS`, comma
+   * list; none by default). Each must be a registered ServerTool (checked at start-up).
+   */
+  serverTools: string[];
+  /** Longest run of one server-side tool call in ms (`TOOLS__TIMEOUT_MS`); then it is an error result. */
+  timeoutMs: number;
+  /** Longest server-side tool result in characters (`TOOLS__MAX_RESULT_CHARS`); longer is an error result. */
+  maxResultChars: number;
+  /** Most model calls of one chat turn with server-side tools (`TOOLS__MAX_ROUNDS`); the last is offered no tools. */
+  maxRounds: number;
+}
+
 export interface AdminConfig {
   /**
    * Accounts that are admins (`ADMIN_EMAILS`, comma list): made admins when they register and at
@@ -243,6 +257,7 @@ export class AppConfig {
   usage: UsageConfig;
   budget: BudgetConfig;
   files: FilesConfig;
+  tools: ToolsConfig;
   metrics: MetricsConfig;
   admin: AdminConfig;
 
@@ -323,6 +338,12 @@ export class AppConfig {
       maxBytes: r.int('FILES__MAX_BYTES', 10 * 1024 * 1024, 1),
       userQuotaBytes: r.int('FILES__USER_QUOTA_BYTES', 200 * 1024 * 1024, 1),
     };
+    c.tools = {
+      serverTools: parseToolNames(r.list('TOOLS__SERVER_TOOLS')),
+      timeoutMs: r.int('TOOLS__TIMEOUT_MS', 5_000, 1, 300_000),
+      maxResultChars: r.int('TOOLS__MAX_RESULT_CHARS', 16_000, 1, 1_000_000),
+      maxRounds: r.int('TOOLS__MAX_ROUNDS', 5, 1, 20),
+    };
     c.metrics = {
       enabled: r.bool('METRICS_ENABLED', true),
       token: r.optional('METRICS_TOKEN'),
@@ -330,6 +351,17 @@ export class AppConfig {
     c.admin = { emails: parseAdminEmails(r.list('ADMIN_EMAILS')) };
     return c;
   }
+}
+
+/** Tool names as every provider accepts them, de-duplicated; anything else stops start-up. */
+function parseToolNames(entries: string[]): string[] {
+  const invalid = entries.find((name) => !/^[a-zA-Z0-9_-]{1,64}$/.test(name));
+  if (invalid !== undefined) {
+    throw new ConfigError(
+      `TOOLS__SERVER_TOOLS entry "${invalid}" is not a tool name (letters, digits, _ and -, at most 64)`,
+    );
+  }
+  return [...new Set(entries)];
 }
 
 /** Lower-cased, de-duplicated e-mail addresses; anything that is not one stops start-up. */
