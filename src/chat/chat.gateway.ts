@@ -18,6 +18,7 @@ import {
   ResumeRequestDto,
   SocketChatRequestDto,
   toChatInput,
+  toToolResultInput,
 } from './dto/chat-request.dto';
 import { SocketAuthenticator, type SocketIdentity } from './socket-authenticator';
 import { ConnectionRateLimiter, validatePayload } from './socket-payload';
@@ -55,9 +56,11 @@ export const resumeRoom = (messageId: string) => `resume:${messageId}`;
  * `user:<id>`.
  *
  * Client → server: `chat:send` `{message, session_id?, model?, system_prompt?, temperature?,
- * max_tokens?, client_id?}` with an ack `{ok: true, session_id, message_id}` or
- * `{ok: false, detail, status}`; `chat:abort` `{session_id}` (ack `{ok, session_id, running}`).
- * Server → the user's room: `chat:start`, `chat:delta`, `chat:done`, `chat:error` with the SSE
+ * max_tokens?, tools?, tool_results?, client_id?}` with an ack `{ok: true, session_id, message_id}`
+ * or `{ok: false, detail, status}`; `chat:tool_result` the same with `tool_results` required
+ * (answers the reply's tool calls); `chat:abort` `{session_id}` (ack `{ok, session_id, running}`).
+ * Server → the user's room: `chat:start`, `chat:delta`, `chat:tool_call`, `chat:tool_result`,
+ * `chat:done`, `chat:error` with the SSE
  * payloads plus `session_id`, `client_id` and `seq` (the event's sequence number) on every
  * event. Errors before a reply starts go to the sending socket only, as
  * `chat:error {detail, status, client_id}`. A disconnect leaves the replies that socket started
@@ -110,6 +113,10 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     socket.on('chat:send', (payload: unknown, ack?: unknown) => {
       void this.onSend(socket, payload, typeof ack === 'function' ? (ack as Ack) : undefined);
     });
+    socket.on('chat:tool_result', (payload: unknown, ack?: unknown) => {
+      const answer = typeof ack === 'function' ? (ack as Ack) : undefined;
+      void this.onSend(socket, payload, answer, toToolResultInput);
+    });
     socket.on('chat:abort', (payload: unknown, ack?: unknown) => {
       void this.onAbort(socket, payload, typeof ack === 'function' ? (ack as Ack) : undefined);
     });
@@ -148,7 +155,12 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     }
   }
 
-  private async onSend(socket: ChatSocket, payload: unknown, ack?: Ack): Promise<void> {
+  private async onSend(
+    socket: ChatSocket,
+    payload: unknown,
+    ack?: Ack,
+    toInput = toChatInput,
+  ): Promise<void> {
     const clientId = clientIdOf(payload);
     let turn: ChatTurn;
     try {
@@ -156,7 +168,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       await socket.data.revalidate?.();
       const dto = await validatePayload(SocketChatRequestDto, payload);
       const { user } = socket.data;
-      turn = await this.chat.begin(user.id, toChatInput(dto), { apiKey: user.apiKey });
+      turn = await this.chat.begin(user.id, toInput(dto), { apiKey: user.apiKey });
     } catch (error) {
       const { status, body } = mapError(error);
       if (status >= 500) this.logger.error({ err: error }, 'chat:send failed');

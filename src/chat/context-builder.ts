@@ -153,30 +153,33 @@ export function expandToolReply(message: MessageRecord, textFirst = false): Prov
     if (!call.result) continue;
     rounds.set(call.round, [...(rounds.get(call.round) ?? []), call]);
   }
-  const expanded: ProviderMessage[] = [];
-  for (const round of [...rounds.keys()].sort((a, b) => a - b)) {
-    const calls = rounds.get(round)!;
-    expanded.push({
-      role: 'assistant',
-      content: '',
-      toolCalls: calls.map(({ id, name, arguments: args }) => ({ id, name, arguments: args })),
-    });
-    for (const call of calls) {
-      expanded.push({
-        role: 'tool',
-        content: call.result!.content,
-        toolCallId: call.id,
-        toolName: call.name,
-        ...(call.result!.isError ? { toolError: true } : {}),
-      });
-    }
-  }
+  const expanded = [...rounds.keys()]
+    .sort((a, b) => a - b)
+    .flatMap((round) => toolRoundMessages('', rounds.get(round)!));
   if (!message.content) return expanded;
   if (textFirst && expanded.length) {
     expanded[0] = { ...expanded[0], content: message.content };
     return expanded;
   }
   return [...expanded, { role: 'assistant', content: message.content }];
+}
+
+/** One round of tool calls as a model sees it: the assistant's calls, then each call's result. */
+export function toolRoundMessages(text: string, calls: StoredToolCall[]): ProviderMessage[] {
+  return [
+    {
+      role: 'assistant',
+      content: text,
+      toolCalls: calls.map(({ id, name, arguments: args }) => ({ id, name, arguments: args })),
+    },
+    ...calls.map((call): ProviderMessage => ({
+      role: 'tool',
+      content: call.result?.content ?? '',
+      toolCallId: call.id,
+      toolName: call.name,
+      ...(call.result?.isError ? { toolError: true } : {}),
+    })),
+  ];
 }
 
 function textOnly(message: MessageRecord): ProviderMessage {

@@ -74,8 +74,8 @@ export function parseTools(raw: unknown): ToolDefinition[] {
     }
     return {
       name,
-      ...(description !== undefined ? { description: description as string } : {}),
-      parameters: (parameters as Json | undefined) ?? { type: 'object', properties: {} },
+      ...(description !== undefined ? { description: description } : {}),
+      parameters: parameters ?? { type: 'object', properties: {} },
     };
   });
 }

@@ -10,7 +10,12 @@ import {
   MaxLength,
   ValidateIf,
 } from 'class-validator';
-import { HasCodePointLength, IsNumberInRange, IsWellFormedText } from '@app/common';
+import {
+  HasCodePointLength,
+  InvalidInputError,
+  IsNumberInRange,
+  IsWellFormedText,
+} from '@app/common';
 import type { ChatInput } from '../chat-input';
 import {
   MAX_TOOL_DESCRIPTION_CHARS,
@@ -228,7 +233,7 @@ export class ChatRequestDto {
     },
     description:
       'Continue a reply that stopped for tool calls: the results of exactly the calls it waits on ' +
-      '(missing or unknown ids → 400), with `session_id` and no `message`. The session\'s active ' +
+      "(missing or unknown ids → 400), with `session_id` and no `message`. The session's active " +
       'reply must be waiting for them (else 409). The results are stored on its calls and a new ' +
       'reply continues the generation with them (send `tools` again if the model may call more).',
   })
@@ -277,6 +282,19 @@ export class ResumeRequestDto {
   @IsOptional()
   @IsNumberInRange(0, MAX_EVENT_SEQ, { integer: true })
   after?: number;
+}
+
+/**
+ * A chat request as a transport's tool-result message takes it (Socket.IO `chat:tool_result`,
+ * WebSocket `{"type": "tool_result"}`): the same payload, with `tool_results` required.
+ */
+export function toToolResultInput(dto: ChatRequestDto): ChatInput {
+  if (dto.tool_results === undefined) {
+    throw new InvalidInputError('tool_results is required', [
+      { field: 'tool_results', message: 'is required' },
+    ]);
+  }
+  return toChatInput(dto);
 }
 
 export function toChatInput(dto: ChatRequestDto): ChatInput {
