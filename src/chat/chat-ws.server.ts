@@ -23,15 +23,14 @@ import { eventPayload } from './chat-events';
 import type { ChatTurn } from './chat-turn';
 import { ChatService } from './chat.service';
 import { clientIdOf } from './chat.gateway';
-import {
-  AbortRequestDto,
-  ResumeRequestDto,
-  SocketChatRequestDto,
-  toChatInput,
-  toToolResultInput,
-} from './dto/chat-request.dto';
+import { AbortRequestDto, ResumeRequestDto } from './dto/chat-request.dto';
 import { SocketAuthenticator, type SocketIdentity } from './socket-authenticator';
-import { ConnectionRateLimiter, validatePayload } from './socket-payload';
+import {
+  ConnectionRateLimiter,
+  readChatPayload,
+  readToolResultPayload,
+  validatePayload,
+} from './socket-payload';
 
 /** Path of the plain WebSocket endpoint. */
 export const CHAT_WS_PATH = '/api/chat/ws';
@@ -167,7 +166,7 @@ export class ChatWsServer
     isBinary: boolean,
   ): Promise<void> {
     let payload: unknown;
-    let toInput = toChatInput;
+    let read = readChatPayload;
     try {
       if (Date.now() / 1000 >= connection.expiresAt) {
         throw new UnauthorizedError('Access token has expired; reconnect with a new one');
@@ -193,7 +192,7 @@ export class ChatWsServer
           await this.resume(ws, connection, dto);
           return;
         }
-        if (type === 'tool_result') toInput = toToolResultInput;
+        if (type === 'tool_result') read = readToolResultPayload;
         if (type !== undefined && type !== 'message' && type !== 'tool_result') {
           const message = 'type must be "message", "tool_result", "abort" or "resume"';
           throw new InvalidInputError(message, [{ field: 'type', message }]);
@@ -208,9 +207,9 @@ export class ChatWsServer
     const clientId = clientIdOf(payload);
     let turn: ChatTurn;
     try {
-      const dto = await validatePayload(SocketChatRequestDto, payload);
+      const input = await read(payload);
       const { user } = connection;
-      turn = await this.chat.begin(user.id, toInput(dto), { apiKey: user.apiKey });
+      turn = await this.chat.begin(user.id, input, { apiKey: user.apiKey });
     } catch (error) {
       this.sendError(ws, error, clientId);
       return;

@@ -13,15 +13,14 @@ import { MetricsService } from '../metrics/metrics.service';
 import { ChatEvent, eventPayload } from './chat-events';
 import type { ChatTurn } from './chat-turn';
 import { ChatService, type ResumedGeneration } from './chat.service';
-import {
-  AbortRequestDto,
-  ResumeRequestDto,
-  SocketChatRequestDto,
-  toChatInput,
-  toToolResultInput,
-} from './dto/chat-request.dto';
+import { AbortRequestDto, ResumeRequestDto } from './dto/chat-request.dto';
 import { SocketAuthenticator, type SocketIdentity } from './socket-authenticator';
-import { ConnectionRateLimiter, validatePayload } from './socket-payload';
+import {
+  ConnectionRateLimiter,
+  readChatPayload,
+  readToolResultPayload,
+  validatePayload,
+} from './socket-payload';
 
 /** What the handshake middleware leaves on `socket.data`. */
 interface ChatSocketData extends SocketIdentity {
@@ -115,7 +114,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     });
     socket.on('chat:tool_result', (payload: unknown, ack?: unknown) => {
       const answer = typeof ack === 'function' ? (ack as Ack) : undefined;
-      void this.onSend(socket, payload, answer, toToolResultInput);
+      void this.onSend(socket, payload, answer, readToolResultPayload);
     });
     socket.on('chat:abort', (payload: unknown, ack?: unknown) => {
       void this.onAbort(socket, payload, typeof ack === 'function' ? (ack as Ack) : undefined);
@@ -159,16 +158,16 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     socket: ChatSocket,
     payload: unknown,
     ack?: Ack,
-    toInput = toChatInput,
+    read = readChatPayload,
   ): Promise<void> {
     const clientId = clientIdOf(payload);
     let turn: ChatTurn;
     try {
       this.admit(socket);
       await socket.data.revalidate?.();
-      const dto = await validatePayload(SocketChatRequestDto, payload);
+      const input = await read(payload);
       const { user } = socket.data;
-      turn = await this.chat.begin(user.id, toInput(dto), { apiKey: user.apiKey });
+      turn = await this.chat.begin(user.id, input, { apiKey: user.apiKey });
     } catch (error) {
       const { status, body } = mapError(error);
       if (status >= 500) this.logger.error({ err: error }, 'chat:send failed');

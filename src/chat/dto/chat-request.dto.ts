@@ -10,12 +10,7 @@ import {
   MaxLength,
   ValidateIf,
 } from 'class-validator';
-import {
-  HasCodePointLength,
-  InvalidInputError,
-  IsNumberInRange,
-  IsWellFormedText,
-} from '@app/common';
+import { HasCodePointLength, IsNumberInRange, IsWellFormedText } from '@app/common';
 import type { ChatInput } from '../chat-input';
 import {
   MAX_TOOL_DESCRIPTION_CHARS,
@@ -282,19 +277,6 @@ export class ResumeRequestDto {
   @IsOptional()
   @IsNumberInRange(0, MAX_EVENT_SEQ, { integer: true })
   after?: number;
-}
-
-/**
- * A chat request as a transport's tool-result message takes it (Socket.IO `chat:tool_result`,
- * WebSocket `{"type": "tool_result"}`): the same payload, with `tool_results` required.
- */
-export function toToolResultInput(dto: ChatRequestDto): ChatInput {
-  if (dto.tool_results === undefined) {
-    throw new InvalidInputError('tool_results is required', [
-      { field: 'tool_results', message: 'is required' },
-    ]);
-  }
-  return toChatInput(dto);
 }
 
 export function toChatInput(dto: ChatRequestDto): ChatInput {
