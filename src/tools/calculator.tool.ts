@@ -34,9 +34,8 @@ export class CalculatorTool implements ServerTool {
     if (expression.length > MAX_EXPRESSION_CHARS) {
       throw new Error(`expression must be at most ${MAX_EXPRESSION_CHARS} characters`);
     }
-    return Promise.resolve(formatNumber(new ArithmeticParser(expression).parse()));
+    return formatNumber(new ArithmeticParser(expression).parse());
   }
-
 }
 
 /** Up to 12 significant digits, without a binary-fraction tail (0.1 + 0.2 → 0.3). */

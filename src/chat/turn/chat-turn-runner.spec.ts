@@ -372,7 +372,7 @@ describe(ChatTurnRunner.name, () => {
         deps.writes,
         undefined,
         undefined,
-        new ServerToolRegistry([new CalculatorTool()], config as typeof deps.config),
+        new ServerToolRegistry([new CalculatorTool()], config),
       );
     };
 
