@@ -46,7 +46,7 @@ describeE2e('chat with tool calls (simulator)', () => {
   let t: TestApp & { sim: ProviderSimulator };
   let sim: ProviderSimulator;
   let user: LoggedInUser;
-  const sockets: Socket[] = [];
+  let socket: Socket | undefined;
 
   beforeAll(async () => {
     t = await startAppWithSimulator((url) => ({
@@ -65,7 +65,7 @@ describeE2e('chat with tool calls (simulator)', () => {
     user = await registerAndLogin(t.url);
   });
   afterEach(() => {
-    for (const socket of sockets.splice(0)) socket.close();
+    socket?.close();
     sim.reset();
   });
   afterAll(() => t.close());
@@ -202,8 +202,7 @@ describeE2e('chat with tool calls (simulator)', () => {
   });
 
   it('Socket.IO: chat:tool_call reaches the client, chat:tool_result answers it', async () => {
-    const socket = await connectChatSocket(t.url, user.token);
-    sockets.push(socket);
+    socket = await connectChatSocket(t.url, user.token);
     const called = nextSocketEvent(socket, 'chat:tool_call', (p) => p.client_id === 'io1');
     const waiting = nextSocketEvent(socket, 'chat:done', (p) => p.client_id === 'io1');
     const ack = await socket

@@ -45,8 +45,8 @@ describe(ChatTurnRunner.name, () => {
   /** What a transport sends: `type` plus the wire payload. */
   const wire = () => events.map((event) => ({ type: event.type, ...eventPayload(event) }));
 
-  /** A runner on the current `deps`. */
-  const newRunner = () =>
+  /** A runner on the current `deps`, with the server-side tools of `serverTools`, if given. */
+  const newRunner = (serverTools?: ServerToolRegistry) =>
     new ChatTurnRunner(
       deps.history,
       deps.providers,
@@ -57,6 +57,9 @@ describe(ChatTurnRunner.name, () => {
       deps.config,
       deps.events,
       deps.writes,
+      undefined,
+      undefined,
+      serverTools,
     );
 
   beforeEach(() => {
@@ -360,20 +363,7 @@ describe(ChatTurnRunner.name, () => {
         ...deps.config,
         tools: { ...deps.config.tools, serverTools: ['calculator'] },
       };
-      return new ChatTurnRunner(
-        deps.history,
-        deps.providers,
-        deps.quota,
-        deps.titles,
-        deps.idempotency,
-        deps.registry,
-        deps.config,
-        deps.events,
-        deps.writes,
-        undefined,
-        undefined,
-        new ServerToolRegistry([new CalculatorTool()], config),
-      );
+      return newRunner(new ServerToolRegistry([new CalculatorTool()], config));
     };
 
     it('ends with tool_calls on a client call: the event, the stored call waiting, the tools offered', async () => {
