@@ -66,8 +66,8 @@ export function fingerprintInput(input: ChatInput): string {
     input.parentId === undefined ? '' : input.parentId,
     input.presetId ?? null,
     input.attachments ?? [],
-    input.tools ?? [],
-    input.toolResults ?? [],
+    // Only when sent, so requests without them keep the digest they had before tools existed.
+    ...(input.tools || input.toolResults ? [input.tools ?? [], input.toolResults ?? []] : []),
   ]);
   return createHash('sha256').update(canonical).digest('hex');
 }
