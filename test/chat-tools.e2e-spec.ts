@@ -15,6 +15,7 @@ import {
   type ProviderSimulator,
   type TestApp,
 } from '@app/testing';
+import { UsageLedger } from '../src/usage/usage-ledger';
 
 const GROQ = 'groq/llama-3.1-8b-instant';
 const GEMINI = 'gemini/gemini-2.5-flash';
@@ -291,12 +292,13 @@ describeE2e('chat with tool calls (simulator)', () => {
     await expectRoundTripStored(first.body.session_id, 'Tool results: get_weather=sunny, 21 °C');
   });
 
-  it('server-side calculator: called, run and answered within one turn, usage summed', async () => {
+  it('server-side calculator: called, run and answered within one turn, usage summed and both calls in the ledger', async () => {
+    const counted = await registerAndLogin(t.url);
     const stream = await postSse(
       t.url,
       '/api/chat/stream',
       { message: 'What is 6*7? [[tool:calculator {"expression": "6*7"}]]' },
-      { token: user.token },
+      { token: counted.token },
     );
     const events = await stream.finished;
     const kinds = events.map((e) => e.event);
@@ -322,7 +324,14 @@ describeE2e('chat with tool calls (simulator)', () => {
     expect(sim.requests).toHaveLength(2);
     expect(done.usage.prompt_tokens).toBeGreaterThan(0);
 
-    const messages = await history(start.session_id);
+    await t.app.get(UsageLedger).flush();
+    const report = await request(t.url)
+      .get('/api/usage')
+      .set('Authorization', `Bearer ${counted.token}`)
+      .expect(200);
+    expect(report.body.totals).toMatchObject({ requests: 2, tokens: done.usage.tokens });
+
+    const messages = await settledMessages(t, counted.token, start.session_id);
     expect(messages).toHaveLength(2);
     expect(messages[1]).toMatchObject({
       id: start.message_id,
