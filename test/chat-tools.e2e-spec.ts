@@ -1,13 +1,18 @@
+import { randomBytes } from 'node:crypto';
+import { getConnectionToken } from '@nestjs/mongoose';
+import type { Connection } from 'mongoose';
 import request from 'supertest';
 import type { Socket } from 'socket.io-client';
 import {
   connectChatSocket,
   describeE2e,
+  describeWithServices,
   getSse,
   nextSocketEvent,
   openChatWs,
   postSse,
   registerAndLogin,
+  serviceUrl,
   settledMessages,
   simulatedGroqEnv,
   startAppWithSimulator,
@@ -506,5 +511,57 @@ describeE2e('chat with tool calls (simulator)', () => {
         .send({ session_id: sessionId, tool_results: [{ tool_call_id: 'call_1', content: 'x' }] })
         .expect(404);
     });
+  });
+});
+
+/** The same round trip with HISTORY_STORE=mongo: the calls and results live on Mongo messages. */
+describeWithServices(['mongo'], 'chat with tool calls on the Mongo history store', () => {
+  let t: TestApp & { sim: ProviderSimulator };
+  let user: LoggedInUser;
+
+  beforeAll(async () => {
+    const uri = new URL(serviceUrl('mongo')!);
+    uri.pathname = `/tools_e2e_${randomBytes(6).toString('hex')}`;
+    t = await startAppWithSimulator((url) => ({
+      ...simulatedGroqEnv(url),
+      HISTORY_STORE: 'mongo',
+      MONGO_URI: uri.toString(),
+      TOOLS__SERVER_TOOLS: 'calculator',
+      CHAT__GENERATE_TITLES: 'false',
+    }));
+    user = await registerAndLogin(t.url);
+  });
+  afterAll(async () => {
+    if (!t) return;
+    await t.app.get<Connection>(getConnectionToken()).dropDatabase();
+    await t.close();
+  });
+
+  it('stores server and client calls with their results, and continues the reply', async () => {
+    const chat = (body: object) =>
+      request(t.url).post('/api/chat').set('Authorization', `Bearer ${user.token}`).send(body);
+    const first = await chat({
+      message: `6*7 and ${ASK_WEATHER} [[tool:calculator {"expression": "6*7"}]]`,
+      tools: [WEATHER],
+    }).expect(200);
+    expect(first.body.finish_reason).toBe('tool_calls');
+    const [weather, calculator] = first.body.tool_calls;
+    await chat({
+      session_id: first.body.session_id,
+      tool_results: [{ tool_call_id: weather.id, content: 'sunny' }],
+    }).expect(200);
+
+    const messages = await settledMessages(t, user.token, first.body.session_id);
+    expect(messages[1].tool_calls).toEqual([
+      { ...waitingCall(weather.id), result: { content: 'sunny', is_error: false } },
+      {
+        id: calculator.id,
+        name: 'calculator',
+        arguments: '{"expression":"6*7"}',
+        executed_by: 'server',
+        result: { content: '42', is_error: false },
+      },
+    ]);
+    expect(messages[2].content).toBe('Tool results: get_weather=sunny; calculator=42');
   });
 });
