@@ -37,6 +37,7 @@ import {
   finishChunk,
   toChatCompletion,
   toChunk,
+  toOpenAiToolCall,
   toUsageChunk,
   type CompletionIdentity,
 } from './completion-response';
@@ -270,8 +271,19 @@ export class OpenAiController {
     try {
       const send = (chunk: unknown) => sse.data(JSON.stringify(chunk));
       send(toChunk(identity, run.model, { role: 'assistant', content: '' }, null, includeUsage));
-      const result = await run.run((text) =>
-        send(toChunk(identity, run.model, { content: text }, null, includeUsage)),
+      const result = await run.run(
+        (text) => send(toChunk(identity, run.model, { content: text }, null, includeUsage)),
+        // Each call whole in one chunk: the SDKs accumulate fragments by index either way.
+        (call, index) =>
+          send(
+            toChunk(
+              identity,
+              run.model,
+              { tool_calls: [{ index, ...toOpenAiToolCall(call) }] },
+              null,
+              includeUsage,
+            ),
+          ),
       );
       if (result.failure) {
         // OpenAI's SDKs raise an APIError for an `error` object inside the stream.
