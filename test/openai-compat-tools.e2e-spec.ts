@@ -5,6 +5,7 @@ import type {
 } from 'openai/resources/chat/completions';
 import request from 'supertest';
 import {
+  createApiKey,
   describeE2e,
   registerAndLogin,
   simulatedGroqEnv,
@@ -13,6 +14,7 @@ import {
   type ProviderSimulator,
   type TestApp,
 } from '@app/testing';
+import { expectInvalidRequestBody } from './factories/openai-errors.factory';
 
 const GROQ = 'groq/llama-3.1-8b-instant';
 const CLAUDE = 'anthropic/claude-sonnet-5-5';
@@ -55,12 +57,8 @@ describeE2e('/v1 tool calls with the official openai SDK', () => {
       RATE_LIMIT__AUTH_PER_MINUTE: '10000',
     }));
     alice = await registerAndLogin(t.url);
-    const key = await http()
-      .post('/api/keys')
-      .set('Authorization', `Bearer ${alice.token}`)
-      .send({ name: 'tools', scopes: ['chat'] })
-      .expect(201);
-    client = new OpenAI({ apiKey: key.body.key, baseURL: `${t.url}/v1`, maxRetries: 0 });
+    const apiKey = await createApiKey(t.url, alice.token, ['chat']);
+    client = new OpenAI({ apiKey, baseURL: `${t.url}/v1`, maxRetries: 0 });
   });
   afterAll(() => t.close());
   beforeEach(() => t.sim.reset());
@@ -322,13 +320,7 @@ describeE2e('/v1 tool calls with the official openai SDK', () => {
         .set('Authorization', `Bearer ${alice.token}`)
         .send(body)
         .expect(400);
-      expect(raw.body.error).toEqual({
-        message: expect.stringContaining(message),
-        type: 'invalid_request_error',
-        param: expect.any(String),
-        code: null,
-      });
-      expect(raw.body.detail).toBe(raw.body.error.message);
+      expectInvalidRequestBody(raw.body, message);
       expect(t.sim.requests).toHaveLength(0);
     },
   );

@@ -15,6 +15,7 @@ import {
   type LoggedInUser,
   type TestApp,
 } from '@app/testing';
+import { expectInvalidRequestBody } from './factories/openai-errors.factory';
 
 const LOCAL = 'local/echo';
 const QUOTA_PER_MINUTE = 30;
@@ -193,13 +194,7 @@ describeE2e('OpenAI-compatible /v1 with the official openai SDK', () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BadRequestError);
     const raw = await http().post('/v1/chat/completions').set(as(aliceKey)).send(body).expect(400);
-    expect(raw.body.error).toEqual({
-      message: expect.stringContaining(message),
-      type: 'invalid_request_error',
-      param: expect.any(String),
-      code: null,
-    });
-    expect(raw.body.detail).toBe(raw.body.error.message);
+    expectInvalidRequestBody(raw.body, message);
   });
 
   it('answers 401 in both shapes without a key', async () => {

@@ -62,10 +62,10 @@ export class ToolCallFunctionDto {
 }
 
 export class ToolCallDto {
-  @ApiProperty({ example: 'call_abc123' })
+  @ApiProperty({ example: 'call_abc123', description: 'The `tool_call_id` of its result.' })
   id: string;
 
-  @ApiProperty({ enum: ['function'], example: 'function' })
+  @ApiProperty({ enum: ['function'], example: 'function', description: 'Always a function.' })
   type: 'function';
 
   @ApiProperty({ type: ToolCallFunctionDto })
