@@ -27,9 +27,7 @@ describe('SqliteCheckpointer (real SQLite file, real worker thread)', () => {
   const started: SqliteCheckpointer[] = [];
   const track = (checkpointer: SqliteCheckpointer) => (started.push(checkpointer), checkpointer);
   afterEach(async () => {
-    await Promise.all(
-      started.splice(0).map((checkpointer) => checkpointer.onApplicationShutdown()),
-    );
+    await Promise.all(started.splice(0).map((checkpointer) => checkpointer.onApplicationShutdown()));
     await dataSource.destroy();
     await database.drop();
   });
