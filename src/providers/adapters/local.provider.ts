@@ -18,6 +18,7 @@ import { countTokens, estimateUsage } from '../token-counter';
  */
 export class LocalProvider implements ChatProvider {
   readonly name = 'local';
+  readonly callsTools = false;
 
   constructor(private readonly delayMs: number) {}
 
