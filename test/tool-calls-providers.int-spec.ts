@@ -1,4 +1,3 @@
-import { ProviderSimulator } from '@app/testing';
 import type {
   ProviderMessage,
   ToolCall,
@@ -6,7 +5,7 @@ import type {
 } from '../src/providers/chat-provider.interface';
 import type { GenerationEvent } from '../src/providers/generation.types';
 import type { ProvidersService } from '../src/providers/providers.service';
-import { drain, providersFor } from './factories/provider-layer.factory';
+import { drain, providersFor, simulatorForFile } from './factories/provider-layer.factory';
 
 /**
  * Tool calls through each adapter and the resilience layer, on the wire: the real `openai`,
@@ -34,19 +33,8 @@ const EXPECTED = [
   { name: 'get_time', arguments: '{}' },
 ];
 
-let sim: ProviderSimulator;
-let url: string;
-
-beforeAll(async () => {
-  sim = new ProviderSimulator();
-  url = await sim.start();
-});
-
-afterAll(async () => {
-  await sim.stop();
-});
-
-beforeEach(() => sim.reset());
+const simulator = simulatorForFile();
+const { sim } = simulator;
 
 type Body = Record<string, unknown>;
 
@@ -69,7 +57,7 @@ const CASES: ProviderCase[] = [
     model: 'groq/llama-3.1-8b-instant',
     env: () => ({
       AI_SERVICES__GROQ_API_KEY: 'groq-key',
-      AI_SERVICES__GROQ_BASE_URL: `${url}/openai/v1`,
+      AI_SERVICES__GROQ_BASE_URL: `${simulator.url}/openai/v1`,
     }),
     idPattern: /^call_\d+$/,
     expectToolsOnWire(body) {
@@ -106,7 +94,10 @@ const CASES: ProviderCase[] = [
   {
     label: 'Gemini through @google/genai',
     model: 'gemini/gemini-2.5-flash',
-    env: () => ({ AI_SERVICES__GEMINI_API_KEY: 'gemini-key', AI_SERVICES__GEMINI_BASE_URL: url }),
+    env: () => ({
+      AI_SERVICES__GEMINI_API_KEY: 'gemini-key',
+      AI_SERVICES__GEMINI_BASE_URL: simulator.url,
+    }),
     idPattern: /^call_[0-9a-f]{24}$/,
     expectToolsOnWire(body) {
       expect(body.tools).toEqual([
@@ -148,7 +139,7 @@ const CASES: ProviderCase[] = [
     model: 'anthropic/claude-sonnet-5-5',
     env: () => ({
       AI_SERVICES__ANTHROPIC_API_KEY: 'ant-key',
-      AI_SERVICES__ANTHROPIC_BASE_URL: url,
+      AI_SERVICES__ANTHROPIC_BASE_URL: simulator.url,
     }),
     idPattern: /^toolu_\d+$/,
     expectToolsOnWire(body) {
@@ -213,14 +204,11 @@ describe.each(CASES)('tool calls: $label', (provider) => {
   beforeEach(() => {
     sut = providersFor({ ...provider.env(), AI_SERVICES__MAX_RETRIES: '0' });
   });
+  const askForCalls = () =>
+    sut.complete({ model: provider.model, messages: ASK, tools: TOOLS, toolChoice: 'auto' });
 
   it('non-streamed: the tools reach the provider in its format and the calls come back whole', async () => {
-    const result = await sut.complete({
-      model: provider.model,
-      messages: ASK,
-      tools: TOOLS,
-      toolChoice: 'auto',
-    });
+    const result = await askForCalls();
 
     expect(result.finishReason).toBe('tool_calls');
     expect(result.text).toBe('');
@@ -249,12 +237,7 @@ describe.each(CASES)('tool calls: $label', (provider) => {
   });
 
   it('the results go back in the provider’s format and the continuation answers them', async () => {
-    const first = await sut.complete({
-      model: provider.model,
-      messages: ASK,
-      tools: TOOLS,
-      toolChoice: 'auto',
-    });
+    const first = await askForCalls();
     const calls = first.toolCalls ?? [];
     expect(calls).toHaveLength(2);
 

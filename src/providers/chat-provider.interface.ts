@@ -120,6 +120,8 @@ export interface ModelInfo {
 export interface ChatProvider {
   /** Prefix of model ids, e.g. `openrouter`. */
   readonly name: string;
+  /** False when the provider never calls tools (a request's tools are ignored); true if absent. */
+  readonly callsTools?: boolean;
   /** Models this provider offers in the current configuration. */
   listModels(): ModelInfo[];
   /** True when this provider accepts `model` (already stripped of the prefix). */

@@ -63,6 +63,8 @@ export interface ListedModel {
   contextWindow?: number;
   /** Attachments it takes besides text (the catalog's `inputs`). */
   inputs: readonly BinaryInputKind[];
+  /** It can call the request's tools (false: it answers in text, the tools are ignored). */
+  tools: boolean;
   default: boolean;
 }
 

@@ -1,46 +1,39 @@
-import {
-  argumentFragments,
-  invalidToolRequest,
-  offeredToolNames,
-  requestedToolCalls,
-  toolResultsReply,
-  trailingToolResults,
-} from './tool-calls';
+import * as sim from './tool-calls';
 
 describe('simulator tool calls', () => {
   describe('offeredToolNames', () => {
     it('reads each API’s tool list', () => {
       expect(
-        offeredToolNames('openai', {
+        sim.offeredToolNames('openai', {
           tools: [{ type: 'function', function: { name: 'get_weather' } }],
         }),
       ).toEqual(['get_weather']);
       expect(
-        offeredToolNames('gemini', {
+        sim.offeredToolNames('gemini', {
           tools: [{ functionDeclarations: [{ name: 'a' }, { name: 'b' }] }],
         }),
       ).toEqual(['a', 'b']);
-      expect(offeredToolNames('anthropic', { tools: [{ name: 'c', input_schema: {} }] })).toEqual([
-        'c',
-      ]);
+      expect(
+        sim.offeredToolNames('anthropic', { tools: [{ name: 'c', input_schema: {} }] }),
+      ).toEqual(['c']);
     });
 
     it('offers nothing when the request forbids calls', () => {
       const tools = [{ type: 'function', function: { name: 'x' } }];
-      expect(offeredToolNames('openai', { tools, tool_choice: 'none' })).toEqual([]);
+      expect(sim.offeredToolNames('openai', { tools, tool_choice: 'none' })).toEqual([]);
       expect(
-        offeredToolNames('gemini', {
+        sim.offeredToolNames('gemini', {
           tools: [{ functionDeclarations: [{ name: 'x' }] }],
           toolConfig: { functionCallingConfig: { mode: 'NONE' } },
         }),
       ).toEqual([]);
       expect(
-        offeredToolNames('anthropic', {
+        sim.offeredToolNames('anthropic', {
           tools: [{ name: 'x', input_schema: {} }],
           tool_choice: { type: 'none' },
         }),
       ).toEqual([]);
-      expect(offeredToolNames('openai', { messages: [] })).toEqual([]);
+      expect(sim.offeredToolNames('openai', { messages: [] })).toEqual([]);
     });
   });
 
@@ -48,7 +41,7 @@ describe('simulator tool calls', () => {
     it('turns markers of offered tools into calls, in order, with compact JSON arguments', () => {
       const text =
         'Please [[tool:get_weather {"city": "Paris", "days": [1, 2]}]] and [[tool:time]] then [[tool:nested {"a": {"b": 1}}]]';
-      expect(requestedToolCalls(text, ['get_weather', 'time', 'nested'])).toEqual([
+      expect(sim.requestedToolCalls(text, ['get_weather', 'time', 'nested'])).toEqual([
         { id: '', name: 'get_weather', arguments: '{"city":"Paris","days":[1,2]}' },
         { id: '', name: 'time', arguments: '{}' },
         { id: '', name: 'nested', arguments: '{"a":{"b":1}}' },
@@ -56,15 +49,15 @@ describe('simulator tool calls', () => {
     });
 
     it('ignores markers of tools not offered and arguments that are not a JSON object', () => {
-      expect(requestedToolCalls('[[tool:other {"a": 1}]]', ['mine'])).toEqual([]);
-      expect(requestedToolCalls('[[tool:mine {not json}]]', ['mine'])).toEqual([]);
-      expect(requestedToolCalls('no markers here', ['mine'])).toEqual([]);
+      expect(sim.requestedToolCalls('[[tool:other {"a": 1}]]', ['mine'])).toEqual([]);
+      expect(sim.requestedToolCalls('[[tool:mine {not json}]]', ['mine'])).toEqual([]);
+      expect(sim.requestedToolCalls('no markers here', ['mine'])).toEqual([]);
     });
   });
 
   it('answers tool results with their names and contents', () => {
     expect(
-      toolResultsReply([
+      sim.toolResultsReply([
         { name: 'a', content: '1' },
         { name: 'b', content: 'two' },
       ]),
@@ -88,12 +81,12 @@ describe('simulator tool calls', () => {
           { role: 'tool', tool_call_id: 'call_2', content: [{ type: 'text', text: 'two' }] },
         ],
       };
-      expect(trailingToolResults('openai', body)).toEqual([
+      expect(sim.trailingToolResults('openai', body)).toEqual([
         { name: 'a', content: '1' },
         { name: 'b', content: 'two' },
       ]);
       expect(
-        trailingToolResults('openai', {
+        sim.trailingToolResults('openai', {
           messages: [...body.messages, { role: 'user', content: 'x' }],
         }),
       ).toBeUndefined();
@@ -114,13 +107,13 @@ describe('simulator tool calls', () => {
           },
         ],
       };
-      expect(trailingToolResults('gemini', body)).toEqual([
+      expect(sim.trailingToolResults('gemini', body)).toEqual([
         { name: 'a', content: 'sunny' },
         { name: 'b', content: 'failed' },
         { name: 'c', content: '{"n":1}' },
       ]);
       expect(
-        trailingToolResults('gemini', { contents: body.contents.slice(0, 1) }),
+        sim.trailingToolResults('gemini', { contents: body.contents.slice(0, 1) }),
       ).toBeUndefined();
     });
 
@@ -144,12 +137,12 @@ describe('simulator tool calls', () => {
           },
         ],
       };
-      expect(trailingToolResults('anthropic', body)).toEqual([{ name: 'a', content: 'ok' }]);
+      expect(sim.trailingToolResults('anthropic', body)).toEqual([{ name: 'a', content: 'ok' }]);
     });
   });
 
   it('splits arguments into two non-empty fragments that join back', () => {
-    const [first, second] = argumentFragments('{"city":"Paris"}');
+    const [first, second] = sim.argumentFragments('{"city":"Paris"}');
     expect(first.length).toBeGreaterThan(0);
     expect(second.length).toBeGreaterThan(0);
     expect(first + second).toBe('{"city":"Paris"}');
@@ -157,9 +150,9 @@ describe('simulator tool calls', () => {
 
   describe('invalidToolRequest', () => {
     it('refuses OpenAI tools without type function and orphan tool messages', () => {
-      expect(invalidToolRequest('openai', { tools: [{ name: 'x' }] })).toMatch(/tools\[0\]/);
+      expect(sim.invalidToolRequest('openai', { tools: [{ name: 'x' }] })).toMatch(/tools\[0\]/);
       expect(
-        invalidToolRequest('openai', {
+        sim.invalidToolRequest('openai', {
           messages: [
             { role: 'user', content: 'x' },
             { role: 'tool', tool_call_id: 'call_9', content: 'r' },
@@ -167,7 +160,7 @@ describe('simulator tool calls', () => {
         }),
       ).toMatch(/role 'tool'/);
       expect(
-        invalidToolRequest('openai', {
+        sim.invalidToolRequest('openai', {
           messages: [
             { role: 'assistant', tool_calls: [{ id: 'call_1' }] },
             { role: 'user', content: 'x' },
@@ -177,15 +170,17 @@ describe('simulator tool calls', () => {
     });
 
     it('refuses Anthropic tools without input_schema and unmatched tool_use/tool_result', () => {
-      expect(invalidToolRequest('anthropic', { tools: [{ name: 'x' }] })).toMatch(/input_schema/);
+      expect(sim.invalidToolRequest('anthropic', { tools: [{ name: 'x' }] })).toMatch(
+        /input_schema/,
+      );
       const use = { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1' }] };
       expect(
-        invalidToolRequest('anthropic', {
+        sim.invalidToolRequest('anthropic', {
           messages: [{ role: 'user', content: 'x' }, use, { role: 'user', content: 'y' }],
         }),
       ).toMatch(/without `tool_result`/);
       expect(
-        invalidToolRequest('anthropic', {
+        sim.invalidToolRequest('anthropic', {
           messages: [
             { role: 'user', content: 'x' },
             use,
@@ -197,7 +192,7 @@ describe('simulator tool calls', () => {
 
     it('accepts a well-formed round trip', () => {
       expect(
-        invalidToolRequest('openai', {
+        sim.invalidToolRequest('openai', {
           tools: [{ type: 'function', function: { name: 'a' } }],
           messages: [
             { role: 'user', content: 'x' },
@@ -207,7 +202,7 @@ describe('simulator tool calls', () => {
         }),
       ).toBeUndefined();
       expect(
-        invalidToolRequest('gemini', { tools: [{ functionDeclarations: [{ name: 'a' }] }] }),
+        sim.invalidToolRequest('gemini', { tools: [{ functionDeclarations: [{ name: 'a' }] }] }),
       ).toBeUndefined();
     });
   });
