@@ -239,6 +239,7 @@ function buildSession(userId: string, index: number, messages: number, endsAt: n
       feedbackRating: null,
       feedbackComment: null,
       attachments: null,
+      toolCalls: null,
       createdAt: new Date(start + seq * 1_000),
     });
   }

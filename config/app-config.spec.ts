@@ -131,6 +131,24 @@ describe(AppConfig.name, () => {
     expectRefusal({ SECRET_KEY: SECRET, SECURITY__BCRYPT_ROUNDS: 'twelve' }, /whole number/);
   });
 
+  it('offers no server-side tools by default; TOOLS__* names and limits are checked', () => {
+    expect(load({}).tools).toEqual({
+      serverTools: [],
+      timeoutMs: 5000,
+      maxResultChars: 16000,
+      maxRounds: 5,
+    });
+    expect(
+      load({ TOOLS__SERVER_TOOLS: 'calculator, calculator,my_tool', TOOLS__MAX_ROUNDS: '2' }).tools,
+    ).toMatchObject({ serverTools: ['calculator', 'my_tool'], maxRounds: 2 });
+    expectRefusal(
+      { SECRET_KEY: SECRET, TOOLS__SERVER_TOOLS: 'calculator,rm -rf' },
+      /^TOOLS__SERVER_TOOLS entry "rm -rf" is not a tool name/,
+    );
+    expectRefusal({ SECRET_KEY: SECRET, TOOLS__TIMEOUT_MS: '0' }, /TOOLS__TIMEOUT_MS/);
+    expectRefusal({ SECRET_KEY: SECRET, TOOLS__MAX_ROUNDS: '21' }, /TOOLS__MAX_ROUNDS/);
+  });
+
   describe('AI provider keys', () => {
     it('collects numbered OpenRouter keys in numeric order, de-duplicated, blanks skipped', () => {
       const config = load({

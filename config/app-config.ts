@@ -229,6 +229,20 @@ export interface FilesConfig {
   userQuotaBytes: number;
 }
 
+export interface ToolsConfig {
+  /**
+   * Names of the server-side tools offered on every /api chat turn (`TOOLS__SERVER_TOOLS`, comma
+   * list; none by default). Each must be a registered ServerTool (checked at start-up).
+   */
+  serverTools: string[];
+  /** Longest run of one server-side tool call in ms (`TOOLS__TIMEOUT_MS`); then it is an error result. */
+  timeoutMs: number;
+  /** Longest server-side tool result in characters (`TOOLS__MAX_RESULT_CHARS`); longer is an error result. */
+  maxResultChars: number;
+  /** Most model calls of one chat turn with server-side tools (`TOOLS__MAX_ROUNDS`); the last is offered no tools. */
+  maxRounds: number;
+}
+
 export interface AdminConfig {
   /**
    * Accounts that are admins (`ADMIN_EMAILS`, comma list): made admins when they register and at
@@ -266,6 +280,7 @@ export class AppConfig {
   usage: UsageConfig;
   budget: BudgetConfig;
   files: FilesConfig;
+  tools: ToolsConfig;
   metrics: MetricsConfig;
   admin: AdminConfig;
 
@@ -342,6 +357,12 @@ export class AppConfig {
       redisDown: r.oneOf('BUDGET__REDIS_DOWN', ['open', 'closed'], 'closed'),
     };
     c.files = parseFiles(r);
+    c.tools = {
+      serverTools: parseToolNames(r.list('TOOLS__SERVER_TOOLS')),
+      timeoutMs: r.int('TOOLS__TIMEOUT_MS', 5_000, 1, 300_000),
+      maxResultChars: r.int('TOOLS__MAX_RESULT_CHARS', 16_000, 1, 1_000_000),
+      maxRounds: r.int('TOOLS__MAX_ROUNDS', 5, 1, 20),
+    };
     c.metrics = {
       enabled: r.bool('METRICS_ENABLED', true),
       token: r.optional('METRICS_TOKEN'),
@@ -393,6 +414,17 @@ function parseS3Storage(r: EnvReader): S3StorageConfig {
   // Not enumerable: JSON.stringify and util.inspect of the configuration leave the secret out.
   Object.defineProperty(config, 'secretAccessKey', { value: secretAccessKey, enumerable: false });
   return config;
+}
+
+/** Tool names as every provider accepts them, de-duplicated; anything else stops start-up. */
+function parseToolNames(entries: string[]): string[] {
+  const invalid = entries.find((name) => !/^[a-zA-Z0-9_-]{1,64}$/.test(name));
+  if (invalid !== undefined) {
+    throw new ConfigError(
+      `TOOLS__SERVER_TOOLS entry "${invalid}" is not a tool name (letters, digits, _ and -, at most 64)`,
+    );
+  }
+  return [...new Set(entries)];
 }
 
 /** Lower-cased, de-duplicated e-mail addresses; anything that is not one stops start-up. */

@@ -125,6 +125,7 @@ describe('anthropic adapter through @anthropic-ai/sdk', () => {
       provider: 'anthropic',
       contextWindow: 1_000_000,
       inputs: ['image', 'pdf'],
+      tools: true,
       default: true,
     });
   });

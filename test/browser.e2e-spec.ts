@@ -15,6 +15,7 @@ import {
 } from './browser-harness';
 import { ensureWebClientBuilt } from './web-build';
 import { PNG_1X1 } from './factories/file.factory';
+import { HistoryStore } from '../src/history/history-store.interface';
 
 /** Samples the newest reply's text length in the page until it stops being `pending`. */
 function sampleReplyGrowth(page: Page): Promise<number[]> {
@@ -304,6 +305,52 @@ describeBrowser('browser chat page and Swagger UI in chromium', () => {
     await page.locator('.msg.user').last().locator('.controls .prev').click();
     await page.locator('.msg.user .position', { hasText: '1/2' }).waitFor();
     expect(await page.locator('.msg.user').last().locator('.content').textContent()).toBe(original);
+  });
+
+  it('shows the tool calls of a stored reply above its text, as text, a failed one marked', async () => {
+    const token = await accessToken();
+    const me = await request(t.url)
+      .get('/api/users/me')
+      .set('Authorization', `Bearer ${token}`)
+      .expect(200);
+    const store = t.app.get(HistoryStore);
+    const session = await store.createSession(me.body.id, 'With tools');
+    const [, reply] = await store.appendMessages(session.id, [
+      { role: 'user', content: 'What is 6*7, and the weather?', status: 'complete' },
+      { role: 'assistant', content: 'It is **42**.', status: 'complete', model: 'local/echo' },
+    ]);
+    const call = { executedBy: 'server' as const, round: 0 };
+    await store.updateMessage(session.id, reply.id, {
+      toolCalls: [
+        {
+          ...call,
+          id: 'c1',
+          name: 'calculator',
+          arguments: '{"expression":"6*7"}',
+          result: { content: '42', isError: false },
+        },
+        {
+          ...call,
+          id: 'c2',
+          name: 'get_weather',
+          arguments: '{"city":"<b>Lisbon</b>"}',
+          result: { content: 'timeout', isError: true },
+        },
+      ],
+    });
+
+    await page.reload();
+    await page.locator('#session-list .session-open', { hasText: 'With tools' }).click();
+    const lines = page.locator('.msg.assistant .tool-calls li');
+    await lines.nth(1).waitFor();
+    expect(await lines.allTextContents()).toEqual([
+      '🔧 calculator({"expression":"6*7"}) → 42',
+      '🔧 get_weather({"city":"<b>Lisbon</b>"}) → error: timeout',
+    ]);
+    expect(await page.locator('.msg.assistant .tool-calls li.failed').count()).toBe(1);
+    expect(await page.locator('.msg.assistant .tool-calls b').count()).toBe(0);
+    expect(await page.locator('.msg.assistant .content strong').last().textContent()).toBe('42');
+    await shot('7-tool-calls');
   });
 
   it('attaches images with the picker and by drag and drop, and shows them in the conversation', async () => {

@@ -154,6 +154,7 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
         error: null,
         feedback: null,
         attachments: [],
+        toolCalls: [],
         createdAt: expect.any(Date),
       });
       expect(first).toMatchObject({
@@ -251,6 +252,7 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
         error: null,
         feedback: null,
         attachments: [],
+        toolCalls: [],
         createdAt: expect.any(Date),
       });
       expect(pending).toMatchObject({
@@ -332,6 +334,54 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
         status: 'complete',
       });
       expect(finished.attachments).toEqual([]);
+    });
+
+    it('stores the tool calls of a reply with their results and returns them on every read', async () => {
+      const owner = await harness.createUser();
+      const session = await store.createSession(owner, 'With tools');
+      const [question, reply] = await store.appendMessages(session.id, [
+        userMessage('weather in Lisbon and 6*7?'),
+        { role: 'assistant', content: '', status: 'pending', model: 'local/echo' },
+      ]);
+      expect(reply.toolCalls).toEqual([]);
+      const calls = [
+        {
+          id: 'call_1',
+          name: 'calculator',
+          arguments: '{"expression":"6*7"}',
+          executedBy: 'server' as const,
+          round: 0,
+          result: { content: '42', isError: false },
+        },
+        {
+          id: 'call_2',
+          name: 'get_weather',
+          arguments: '{"city":"Lisbon «centro»"}',
+          executedBy: 'client' as const,
+          round: 1,
+          result: null,
+        },
+      ];
+      const finished = await store.updateMessage(session.id, reply.id, {
+        status: 'complete',
+        toolCalls: calls,
+      });
+      expect(finished.toolCalls).toEqual(calls);
+      expect(finished.content).toBe('');
+
+      const answered = calls.map((call) => ({
+        ...call,
+        result: call.result ?? { content: 'sunny', isError: true },
+      }));
+      await store.updateMessage(session.id, reply.id, { toolCalls: answered });
+      expect((await store.getMessages(session.id, [reply.id]))[0].toolCalls).toEqual(answered);
+      const listed = (await store.listMessages(session.id, { page: 1, perPage: 10 })).items;
+      expect(listed.map((m) => m.toolCalls)).toEqual([[], answered]);
+      expect((await store.recentMessages(session.id, 2))[1].toolCalls).toEqual(answered);
+      // A patch without tool calls leaves them as they are.
+      const edited = await store.updateMessage(session.id, reply.id, { content: 'It is sunny.' });
+      expect(edited.toolCalls).toEqual(answered);
+      expect(question.toolCalls).toEqual([]);
     });
 
     it('stores a trimmed, whitespace-collapsed preview of at most 200 characters', async () => {
@@ -864,6 +914,7 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
         error: null,
         feedback: null,
         attachments: [],
+        toolCalls: [],
         createdAt: at(index),
         ...extra,
       });
@@ -876,7 +927,20 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
           model: 'gpt-4o',
           feedback: { rating: 'up', comment: null },
         }),
-        message(2, ids[0], { role: 'assistant', model: 'gpt-4o' }),
+        message(2, ids[0], {
+          role: 'assistant',
+          model: 'gpt-4o',
+          toolCalls: [
+            {
+              id: 'call_9',
+              name: 'lookup',
+              arguments: '{}',
+              executedBy: 'client',
+              round: 0,
+              result: { content: 'found', isError: false },
+            },
+          ],
+        }),
       ];
       const session: SessionRecord = {
         id: sessionId,
@@ -926,6 +990,7 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
           error: null,
           feedback: null,
           attachments: [],
+          toolCalls: [],
           createdAt: now,
         });
       }

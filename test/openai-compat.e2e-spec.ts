@@ -15,6 +15,7 @@ import {
   type LoggedInUser,
   type TestApp,
 } from '@app/testing';
+import { expectInvalidRequestBody } from './factories/openai-errors.factory';
 
 const LOCAL = 'local/echo';
 const QUOTA_PER_MINUTE = 30;
@@ -174,7 +175,7 @@ describeE2e('OpenAI-compatible /v1 with the official openai SDK', () => {
     [{ messages: [] }, 'messages must contain at least one message'],
     [
       { messages: [{ role: 'tool', content: 'x', tool_call_id: '1' }] },
-      'messages[0].role must be one of: system, developer, user, assistant (tool calls are not supported)',
+      'messages[0].tool_call_id must answer a call of the assistant message before it',
     ],
     [
       { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] },
@@ -184,7 +185,7 @@ describeE2e('OpenAI-compatible /v1 with the official openai SDK', () => {
     [{ temperature: 3 }, 'temperature must not be greater than 2'],
     [{ max_tokens: 0 }, 'max_tokens must be at least 1'],
     [{ stream: 'yes' }, 'stream must be a boolean value'],
-    [{ tools: [] }, 'tools is not an allowed field'],
+    [{ functions: [] }, 'functions is not an allowed field'],
     [{ store: true, stop: 'x' }, 'stop cannot be used when the exchange is stored'],
   ])('answers 400 invalid_request_error (BadRequestError) for %j', async (patch, message) => {
     const body = { model: LOCAL, messages: [{ role: 'user', content: 'hi' }], ...patch };
@@ -193,13 +194,7 @@ describeE2e('OpenAI-compatible /v1 with the official openai SDK', () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BadRequestError);
     const raw = await http().post('/v1/chat/completions').set(as(aliceKey)).send(body).expect(400);
-    expect(raw.body.error).toEqual({
-      message: expect.stringContaining(message),
-      type: 'invalid_request_error',
-      param: expect.any(String),
-      code: null,
-    });
-    expect(raw.body.detail).toBe(raw.body.error.message);
+    expectInvalidRequestBody(raw.body, message);
   });
 
   it('answers 401 in both shapes without a key', async () => {

@@ -5,7 +5,8 @@ import {
   announceSkip,
   describeOnSqliteOnly,
   registerAndLogin,
-  startTestApp,
+  simulatedGroqEnv,
+  startAppWithSimulator,
   type LoggedInUser,
   type TestApp,
 } from '@app/testing';
@@ -23,7 +24,12 @@ const CHECKS = [
   'RateLimitError',
   'langchain invoke',
   'langchain stream',
+  'tool call round trip',
+  'tool call stream',
+  'langchain tool call',
 ];
+/** The simulated provider's model (the local provider calls no tools). */
+const TOOL_MODEL = 'groq/llama-3.1-8b-instant';
 
 /** The virtualenv of scripts/openai-clients-venv.sh when it exists (CI makes it), else undefined. */
 function clientsVenv(): string | undefined {
@@ -71,16 +77,24 @@ describeOnSqliteOnly('OpenAI Python SDK and LangChain against /v1', () => {
     ).body.key as string;
 
   beforeAll(async () => {
-    t = await startTestApp({
+    // The simulator serves TOOL_MODEL; the other checks use the local provider's echo.
+    t = await startAppWithSimulator((url) => ({
+      ...simulatedGroqEnv(url),
+      AI_SERVICES__DEFAULT_MODEL: 'local/echo',
       QUOTA__REQUESTS_PER_MINUTE: String(QUOTA_PER_MINUTE),
       RATE_LIMIT__DEFAULT_PER_MINUTE: '10000',
-    });
+    }));
   });
   afterAll(() => t.close());
 
   it('passes every check of test/python/openai_clients_check.py', async () => {
-    const [alice, quotaUser] = [await registerAndLogin(t.url), await registerAndLogin(t.url)];
-    // alice's chat requests (2 SDK, 2 LangChain) stay under the quota; quotaUser exhausts it.
+    const [alice, quotaUser, toolsUser] = [
+      await registerAndLogin(t.url),
+      await registerAndLogin(t.url),
+      await registerAndLogin(t.url),
+    ];
+    // alice's chat requests (2 SDK, 2 LangChain) and toolsUser's (4 SDK, 1 LangChain) stay within
+    // the quota; quotaUser exhausts it.
     const env = {
       ...process.env,
       BASE_URL: t.url,
@@ -88,6 +102,8 @@ describeOnSqliteOnly('OpenAI Python SDK and LangChain against /v1', () => {
       MODELS_ONLY_KEY: await key(alice, ['models']),
       QUOTA_KEY: await key(quotaUser, ['chat']),
       QUOTA_PER_MINUTE: String(QUOTA_PER_MINUTE),
+      TOOLS_KEY: await key(toolsUser, ['chat']),
+      TOOL_MODEL,
     };
     const result = await new Promise<{ code: number; out: string }>((resolve) => {
       execFile(

@@ -63,6 +63,7 @@ describeE2e('Providers API', () => {
         provider: 'groq',
         context_window: 131072,
         inputs: [],
+        tools: true,
         default: true,
       },
     ]);
@@ -71,6 +72,7 @@ describeE2e('Providers API', () => {
       provider: 'gemini',
       context_window: 1048576,
       inputs: ['image', 'pdf'],
+      tools: true,
       default: false,
     });
     expect(items).toContainEqual({
@@ -78,6 +80,7 @@ describeE2e('Providers API', () => {
       provider: 'local',
       context_window: 32768,
       inputs: ['image', 'pdf'],
+      tools: false,
       default: false,
     });
   });

@@ -223,6 +223,7 @@ describe('adapters through the real SDKs', () => {
         provider: 'openai-compatible',
         contextWindow: 8192,
         inputs: [],
+        tools: true,
         default: false,
       },
       {
@@ -230,6 +231,7 @@ describe('adapters through the real SDKs', () => {
         provider: 'openai-compatible',
         contextWindow: 8192,
         inputs: [],
+        tools: true,
         default: false,
       },
     ]);
@@ -312,6 +314,7 @@ describe('model resolution', () => {
         provider: 'groq',
         contextWindow: 131072,
         inputs: [],
+        tools: true,
         default: true,
       },
     ]);

@@ -79,6 +79,7 @@ describe('checkModelTakes', () => {
     id,
     provider: id.split('/')[0],
     inputs,
+    tools: true,
     default: false,
   });
   const catalog = [listed('groq/text', []), listed('gemini/vision', ['image', 'pdf'])];

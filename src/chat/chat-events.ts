@@ -5,7 +5,8 @@ import type { FinishReason, TokenUsage } from '../providers/chat-provider.interf
 /**
  * The events of one generation, in the snake_case shape that SSE, Socket.IO and the plain
  * WebSocket send (eventPayload gives the wire payload). Order is always: `start`, any number of
- * `delta`, then exactly one `done` or `error`.
+ * `delta`, `tool_call` and `tool_result` (a server-side call's result follows its call), then
+ * exactly one `done` or `error`.
  */
 
 /** Token counts as the API shows them, in events, chat responses and history alike. */
@@ -39,6 +40,26 @@ export interface DeltaEvent {
   text: string;
 }
 
+/** A tool call the model made (whole, arguments complete); a server-side one is followed by its result. */
+export interface ToolCallEvent {
+  type: 'tool_call';
+  message_id: string;
+  id: string;
+  name: string;
+  /** The arguments as the model wrote them (JSON text). */
+  arguments: string;
+}
+
+/** The result of a server-side tool call, before the model is called again with it. */
+export interface ToolResultEvent {
+  type: 'tool_result';
+  message_id: string;
+  tool_call_id: string;
+  name: string;
+  content: string;
+  is_error: boolean;
+}
+
 export interface DoneEvent {
   type: 'done';
   message_id: string;
@@ -55,7 +76,8 @@ export interface ErrorEvent {
   message_id?: string;
 }
 
-export type ChatEvent = StartEvent | DeltaEvent | DoneEvent | ErrorEvent;
+export type ChatEvent =
+  StartEvent | DeltaEvent | ToolCallEvent | ToolResultEvent | DoneEvent | ErrorEvent;
 
 /**
  * The wire payload of an event without its `type` tag (what SSE puts in `data:`); a failure

@@ -37,6 +37,8 @@ describe('fingerprintInput', () => {
       { maxTokens: 5 },
       { sessionId: 'abc' },
       { attachments: ['file-1'] },
+      { tools: [{ name: 'get_weather', parameters: { type: 'object' } }] },
+      { toolResults: [{ toolCallId: 'call_1', content: 'sunny', isError: false }] },
     ]) {
       expect(fingerprintInput({ ...base, ...change })).not.toBe(fingerprintInput(base));
     }

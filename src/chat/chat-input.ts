@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError } from '@app/common';
 import type { ApiKeyQuota } from '../auth/auth-user';
+import type { ToolDefinition } from '../providers/chat-provider.interface';
+import type { ToolResultInput } from './tool-input';
 
 /** One chat turn as every transport hands it to ChatService (already shape-validated by its DTO). */
 export interface ChatInput {
@@ -19,6 +21,13 @@ export interface ChatInput {
   presetId?: string;
   /** Ids of the user's files the message attaches. */
   attachments?: string[];
+  /** Functions the client offers the model (it runs them itself and answers with toolResults). */
+  tools?: ToolDefinition[];
+  /**
+   * The client's results for the tool calls the session's active reply waits on: the turn then
+   * continues that reply instead of answering a new message (`message` is empty and unused).
+   */
+  toolResults?: ToolResultInput[];
 }
 
 export interface ChatTurnOptions {
@@ -57,6 +66,8 @@ export function fingerprintInput(input: ChatInput): string {
     input.parentId === undefined ? '' : input.parentId,
     input.presetId ?? null,
     input.attachments ?? [],
+    // Only when sent, so requests without them keep the digest they had before tools existed.
+    ...(input.tools || input.toolResults ? [input.tools ?? [], input.toolResults ?? []] : []),
   ]);
   return createHash('sha256').update(canonical).digest('hex');
 }

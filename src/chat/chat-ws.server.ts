@@ -23,14 +23,14 @@ import { eventPayload } from './chat-events';
 import type { ChatTurn } from './chat-turn';
 import { ChatService } from './chat.service';
 import { clientIdOf } from './chat.gateway';
-import {
-  AbortRequestDto,
-  ResumeRequestDto,
-  SocketChatRequestDto,
-  toChatInput,
-} from './dto/chat-request.dto';
+import { AbortRequestDto, ResumeRequestDto } from './dto/chat-request.dto';
 import { SocketAuthenticator, type SocketIdentity } from './socket-authenticator';
-import { ConnectionRateLimiter, validatePayload } from './socket-payload';
+import {
+  ConnectionRateLimiter,
+  readChatPayload,
+  readToolResultPayload,
+  validatePayload,
+} from './socket-payload';
 
 /** Path of the plain WebSocket endpoint. */
 export const CHAT_WS_PATH = '/api/chat/ws';
@@ -50,9 +50,10 @@ interface Connection extends SocketIdentity {
  * Handshake: a missing, invalid or expired token is refused before the upgrade with HTTP 401
  * `{"detail": ...}` (403 for a disabled account or a disallowed Origin).
  * Client frames (JSON text): `{"message", "session_id"?, "model"?, "system_prompt"?,
- * "temperature"?, "max_tokens"?, "client_id"?}` (an optional `"type": "message"` is accepted) or
+ * "temperature"?, "max_tokens"?, "tools"?, "tool_results"?, "client_id"?}` (an optional
+ * `"type": "message"` is accepted; `"type": "tool_result"` requires `tool_results`) or
  * `{"type": "abort", "session_id"}` or `{"type": "resume", "message_id", "after"?}`. Server
- * frames: `{"type": "start"|"delta"|"done"|"error", ...SSE payload, "session_id", "client_id",
+ * frames: `{"type": "start"|"delta"|"tool_call"|"tool_result"|"done"|"error", ...SSE payload, "session_id", "client_id",
  * "seq"}`; after abort `{"type": "aborted", "session_id", "running"}`; a resume sends the events
  * after `after`, then the live rest, as the same frames (without `client_id`); an unknown or
  * another user's message is `{"type": "error", "detail", "status": 404}`. Invalid JSON or
@@ -165,6 +166,7 @@ export class ChatWsServer
     isBinary: boolean,
   ): Promise<void> {
     let payload: unknown;
+    let read = readChatPayload;
     try {
       if (Date.now() / 1000 >= connection.expiresAt) {
         throw new UnauthorizedError('Access token has expired; reconnect with a new one');
@@ -190,8 +192,9 @@ export class ChatWsServer
           await this.resume(ws, connection, dto);
           return;
         }
-        if (type !== undefined && type !== 'message') {
-          const message = 'type must be "message", "abort" or "resume"';
+        if (type === 'tool_result') read = readToolResultPayload;
+        if (type !== undefined && type !== 'message' && type !== 'tool_result') {
+          const message = 'type must be "message", "tool_result", "abort" or "resume"';
           throw new InvalidInputError(message, [{ field: 'type', message }]);
         }
         payload = rest;
@@ -204,9 +207,9 @@ export class ChatWsServer
     const clientId = clientIdOf(payload);
     let turn: ChatTurn;
     try {
-      const dto = await validatePayload(SocketChatRequestDto, payload);
+      const input = await read(payload);
       const { user } = connection;
-      turn = await this.chat.begin(user.id, toChatInput(dto), { apiKey: user.apiKey });
+      turn = await this.chat.begin(user.id, input, { apiKey: user.apiKey });
     } catch (error) {
       this.sendError(ws, error, clientId);
       return;

@@ -62,7 +62,8 @@ const SessionNotFound = () =>
 const SessionConflict = () =>
   ApiErrorResponse(
     409,
-    `\`{"detail": "${SESSION_BUSY_DETAIL}"}\`, or an Idempotency-Key in use / reused with another body`,
+    `\`{"detail": "${SESSION_BUSY_DETAIL}"}\`, an Idempotency-Key in use / reused with another body, ` +
+      "or `tool_results` when the session's reply waits on no tool calls",
     { detail: SESSION_BUSY_DETAIL },
   );
 
@@ -75,7 +76,10 @@ const SSE_EVENT_SCHEMA = {
   required: ['id', 'event', 'data'],
   properties: {
     id: { type: 'string', example: '2', description: 'Increasing from 1 within a stream' },
-    event: { type: 'string', enum: ['start', 'delta', 'done', 'error'] },
+    event: {
+      type: 'string',
+      enum: ['start', 'delta', 'tool_call', 'tool_result', 'done', 'error'],
+    },
     data: { type: 'string', example: '{"text":"Hello"}', description: 'The JSON payload' },
   },
 };
@@ -102,6 +106,8 @@ export class ChatController {
       'Starts a session (no `session_id`) or continues one: its earlier messages are the context, trimmed ' +
       "from the oldest to the model's context window. The user message is stored before the provider is " +
       'called; the reply is stored as `complete`, or as `error` / `aborted` with any partial text. ' +
+      'With `tools`, a reply may end with `finish_reason: "tool_calls"` and its `tool_calls`; send their ' +
+      '`tool_results` (with `session_id`, no `message`) to continue it. ' +
       'A client that disconnects aborts the generation.',
   })
   @ApiHeader(IDEMPOTENCY_HEADER)
@@ -109,7 +115,8 @@ export class ChatController {
   @ApiErrorResponse(
     400,
     'Invalid body (missing/blank/too long message, wrong types, unknown field, unknown model), ' +
-      "malformed Idempotency-Key, or a message too long for the model's context window",
+      "malformed Idempotency-Key, a message too long for the model's context window, bad `tools`, " +
+      '`tool_results` that do not answer exactly the waiting calls',
     INVALID_CHAT_BODY,
   )
   @SessionNotFound()
@@ -153,8 +160,13 @@ export class ChatController {
       '`curl -N`). Events, each with an increasing `id:` and a JSON `data:` line:\n\n' +
       '- `start` `{session_id, message_id, model}` — always first\n' +
       '- `delta` `{text}` — many; their concatenation is the stored reply\n' +
+      '- `tool_call` `{message_id, id, name, arguments}` — the model called a tool (`arguments` is JSON ' +
+      'text); a call of a server-side tool is followed by `tool_result` `{message_id, tool_call_id, ' +
+      'name, content, is_error}` and the model goes on; client calls end the reply with ' +
+      '`finish_reason: "tool_calls"`: run them and send `tool_results` with the `session_id`\n' +
       '- `done` `{message_id, usage: {prompt_tokens, completion_tokens, tokens}, finish_reason, model}` — ' +
-      '`finish_reason` is `aborted` when POST /api/chat/{session_id}/abort stopped it; `model` is the ' +
+      '`finish_reason` is `aborted` when POST /api/chat/{session_id}/abort stopped it, `tool_calls` when ' +
+      'client tool calls wait for their results; `model` is the ' +
       'model that actually answered (after a fallback)\n' +
       '- `error` `{detail, status, message_id}` — instead of `done` when the provider failed (502/503/504)\n\n' +
       'Comment lines `: ping` are sent every CHAT__HEARTBEAT_MS. Errors found before the stream starts ' +
@@ -165,15 +177,16 @@ export class ChatController {
       '- Socket.IO namespace `/chat` (path `/socket.io`): token in `auth.token`, an ' +
       '`Authorization: Bearer` header or query `token`; a bad token fails with `connect_error` ' +
       '`unauthorized`. Emit `chat:send` `{message, session_id?, model?, system_prompt?, temperature?, ' +
-      'max_tokens?, client_id?}` with an ack (`{ok: true, session_id, message_id}` or `{ok: false, ' +
-      'detail, status}`); every socket of the user receives `chat:start`, `chat:delta`, `chat:done`, ' +
+      'max_tokens?, tools?, tool_results?, client_id?}` with an ack (`{ok: true, session_id, message_id}` or `{ok: false, ' +
+      'detail, status}`) — or `chat:tool_result` with the same payload and `tool_results` required; every ' +
+      'socket of the user receives `chat:start`, `chat:delta`, `chat:tool_call`, `chat:tool_result`, `chat:done`, ' +
       '`chat:error` with `session_id`, `client_id` and `seq` added. `chat:abort` `{session_id}` stops a ' +
       'reply; `chat:resume` `{message_id, after?}` resumes one on that socket; a disconnect leaves the ' +
       'replies that socket started (stopped after CHAT__RESUME_WINDOW_MS unless resumed).\n' +
       '- Plain WebSocket `ws://HOST/api/chat/ws?token=<jwt>` (bad token: HTTP 401 before the upgrade): ' +
-      'send `{"message", "session_id"?, ...}`, `{"type": "abort", "session_id"}` or ' +
-      '`{"type": "resume", "message_id", "after"?}`; receive ' +
-      '`{"type": "start"|"delta"|"done"|"error", ...}` frames. Invalid frames get ' +
+      'send `{"message", "session_id"?, ...}`, `{"type": "tool_result", "session_id", "tool_results"}`, ' +
+      '`{"type": "abort", "session_id"}` or `{"type": "resume", "message_id", "after"?}`; receive ' +
+      '`{"type": "start"|"delta"|"tool_call"|"tool_result"|"done"|"error", ...}` frames. Invalid frames get ' +
       '`{"type": "error", "detail", "status": 400}` and the connection stays open.',
   })
   @ApiHeader(IDEMPOTENCY_HEADER)
@@ -190,7 +203,11 @@ export class ChatController {
       },
     },
   })
-  @ApiErrorResponse(400, 'Invalid body or Idempotency-Key', INVALID_CHAT_BODY)
+  @ApiErrorResponse(
+    400,
+    'Invalid body (incl. `tools` / `tool_results` not answering exactly the waiting calls) or Idempotency-Key',
+    INVALID_CHAT_BODY,
+  )
   @SessionNotFound()
   @SessionConflict()
   @ApiErrorResponse(429, 'Rate limit or quota')

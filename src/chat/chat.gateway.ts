@@ -13,14 +13,14 @@ import { MetricsService } from '../metrics/metrics.service';
 import { ChatEvent, eventPayload } from './chat-events';
 import type { ChatTurn } from './chat-turn';
 import { ChatService, type ResumedGeneration } from './chat.service';
-import {
-  AbortRequestDto,
-  ResumeRequestDto,
-  SocketChatRequestDto,
-  toChatInput,
-} from './dto/chat-request.dto';
+import { AbortRequestDto, ResumeRequestDto } from './dto/chat-request.dto';
 import { SocketAuthenticator, type SocketIdentity } from './socket-authenticator';
-import { ConnectionRateLimiter, validatePayload } from './socket-payload';
+import {
+  ConnectionRateLimiter,
+  readChatPayload,
+  readToolResultPayload,
+  validatePayload,
+} from './socket-payload';
 
 /** What the handshake middleware leaves on `socket.data`. */
 interface ChatSocketData extends SocketIdentity {
@@ -55,9 +55,11 @@ export const resumeRoom = (messageId: string) => `resume:${messageId}`;
  * `user:<id>`.
  *
  * Client → server: `chat:send` `{message, session_id?, model?, system_prompt?, temperature?,
- * max_tokens?, client_id?}` with an ack `{ok: true, session_id, message_id}` or
- * `{ok: false, detail, status}`; `chat:abort` `{session_id}` (ack `{ok, session_id, running}`).
- * Server → the user's room: `chat:start`, `chat:delta`, `chat:done`, `chat:error` with the SSE
+ * max_tokens?, tools?, tool_results?, client_id?}` with an ack `{ok: true, session_id, message_id}`
+ * or `{ok: false, detail, status}`; `chat:tool_result` the same with `tool_results` required
+ * (answers the reply's tool calls); `chat:abort` `{session_id}` (ack `{ok, session_id, running}`).
+ * Server → the user's room: `chat:start`, `chat:delta`, `chat:tool_call`, `chat:tool_result`,
+ * `chat:done`, `chat:error` with the SSE
  * payloads plus `session_id`, `client_id` and `seq` (the event's sequence number) on every
  * event. Errors before a reply starts go to the sending socket only, as
  * `chat:error {detail, status, client_id}`. A disconnect leaves the replies that socket started
@@ -110,6 +112,10 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     socket.on('chat:send', (payload: unknown, ack?: unknown) => {
       void this.onSend(socket, payload, typeof ack === 'function' ? (ack as Ack) : undefined);
     });
+    socket.on('chat:tool_result', (payload: unknown, ack?: unknown) => {
+      const answer = typeof ack === 'function' ? (ack as Ack) : undefined;
+      void this.onSend(socket, payload, answer, readToolResultPayload);
+    });
     socket.on('chat:abort', (payload: unknown, ack?: unknown) => {
       void this.onAbort(socket, payload, typeof ack === 'function' ? (ack as Ack) : undefined);
     });
@@ -148,15 +154,20 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     }
   }
 
-  private async onSend(socket: ChatSocket, payload: unknown, ack?: Ack): Promise<void> {
+  private async onSend(
+    socket: ChatSocket,
+    payload: unknown,
+    ack?: Ack,
+    read = readChatPayload,
+  ): Promise<void> {
     const clientId = clientIdOf(payload);
     let turn: ChatTurn;
     try {
       this.admit(socket);
       await socket.data.revalidate?.();
-      const dto = await validatePayload(SocketChatRequestDto, payload);
+      const input = await read(payload);
       const { user } = socket.data;
-      turn = await this.chat.begin(user.id, toChatInput(dto), { apiKey: user.apiKey });
+      turn = await this.chat.begin(user.id, input, { apiKey: user.apiKey });
     } catch (error) {
       const { status, body } = mapError(error);
       if (status >= 500) this.logger.error({ err: error }, 'chat:send failed');

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { FilesModule } from '../files/files.module';
 import { AccessTokenModule } from '../auth/access-token.module';
 import { PresetsModule } from '../presets/presets.module';
+import { ToolsModule } from '../tools/tools.module';
 import { UsageModule } from '../usage/usage.module';
 import { ProvidersModule } from '../providers/providers.module';
 import { RedisConnections } from '../redis/redis-connections';
@@ -38,7 +39,14 @@ import { SessionTitleService } from './turn/session-title.service';
  * HistoryModule; MetricsService from the global MetricsModule.
  */
 @Module({
-  imports: [AccessTokenModule, ProvidersModule, PresetsModule, UsageModule, FilesModule],
+  imports: [
+    AccessTokenModule,
+    ProvidersModule,
+    PresetsModule,
+    UsageModule,
+    FilesModule,
+    ToolsModule,
+  ],
   controllers: [ChatController],
   providers: [
     ChatService,

@@ -24,6 +24,7 @@ function message(
     error: null,
     feedback: null,
     attachments: [],
+    toolCalls: [],
     createdAt: new Date(),
   };
 }
@@ -121,5 +122,118 @@ describe('buildContext', () => {
         countMessagesTokens,
       ),
     ).toThrow(/max_tokens \(1000\) leaves no room/);
+  });
+
+  describe('tool calls', () => {
+    const call = (
+      id: string,
+      round: number,
+      result: { content: string; isError: boolean } | null,
+      executedBy: 'server' | 'client' = 'client',
+    ) => ({ id, name: `fn_${id}`, arguments: `{"id":"${id}"}`, executedBy, round, result });
+    const toolReply = (content: string, toolCalls: MessageRecord['toolCalls']) => ({
+      ...message('assistant', content),
+      toolCalls,
+    });
+
+    it('expands a reply into its rounds, each followed by its results, then its text', () => {
+      const history = [
+        message('user', 'weather and maths?'),
+        toolReply('It is sunny and 42.', [
+          call('a', 0, { content: '42', isError: false }, 'server'),
+          call('b', 1, { content: 'no such city', isError: true }),
+          call('c', 1, { content: 'sunny', isError: false }),
+        ]),
+      ];
+      expect(completeExchanges(history)).toEqual([
+        { role: 'user', content: 'weather and maths?' },
+        {
+          role: 'assistant',
+          content: '',
+          toolCalls: [{ id: 'a', name: 'fn_a', arguments: '{"id":"a"}' }],
+        },
+        { role: 'tool', content: '42', toolCallId: 'a', toolName: 'fn_a' },
+        {
+          role: 'assistant',
+          content: '',
+          toolCalls: [
+            { id: 'b', name: 'fn_b', arguments: '{"id":"b"}' },
+            { id: 'c', name: 'fn_c', arguments: '{"id":"c"}' },
+          ],
+        },
+        {
+          role: 'tool',
+          content: 'no such city',
+          toolCallId: 'b',
+          toolName: 'fn_b',
+          toolError: true,
+        },
+        { role: 'tool', content: 'sunny', toolCallId: 'c', toolName: 'fn_c' },
+        { role: 'assistant', content: 'It is sunny and 42.' },
+      ]);
+    });
+
+    it('leaves out calls without a result, and a reply with nothing else', () => {
+      const history = [
+        message('user', 'q'),
+        toolReply('', [call('a', 0, null)]),
+        message('user', 'never mind'),
+        toolReply('ok', [call('b', 0, null)]),
+      ];
+      expect(completeExchanges(history)).toEqual([
+        { role: 'user', content: 'q' },
+        { role: 'user', content: 'never mind' },
+        { role: 'assistant', content: 'ok' },
+      ]);
+    });
+
+    it('ends a continuation with the answered reply, its text before its calls', () => {
+      const sut = buildContext(
+        {
+          systemPrompt: 'sys',
+          history: [
+            message('user', 'weather?'),
+            toolReply('Let me look.', [call('a', 0, { content: 'sunny', isError: false })]),
+          ],
+          contextWindow: 10_000,
+          replyBudget: 100,
+        },
+        countMessagesTokens,
+      );
+      expect(sut.messages.slice(0, 2)).toEqual([
+        { role: 'system', content: 'sys' },
+        { role: 'user', content: 'weather?' },
+      ]);
+      expect(sut.messages.slice(2)).toEqual([
+        {
+          role: 'assistant',
+          content: 'Let me look.',
+          toolCalls: [{ id: 'a', name: 'fn_a', arguments: '{"id":"a"}' }],
+        },
+        { role: 'tool', content: 'sunny', toolCallId: 'a', toolName: 'fn_a' },
+      ]);
+      expect(sut.trimmed).toBe(0);
+    });
+
+    it('trims a reply with its results as one unit, never a call without its result', () => {
+      const big = 'x'.repeat(400);
+      const history = [
+        message('user', `q1${big}`),
+        toolReply(`a1${big}`, [
+          call('a', 0, { content: big, isError: false }),
+          call('b', 0, { content: big, isError: false }),
+        ]),
+        message('user', `q2${big}`),
+        message('assistant', `a2${big}`),
+      ];
+      const sut = buildContext(
+        { history, userMessage: 'now', contextWindow: 600, replyBudget: 100 },
+        countMessagesTokens,
+      );
+      // The tool reply (four messages) does not fit whole, so it goes whole, with its question.
+      expect(sut.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
+      expect(sut.messages.some((m) => m.role === 'tool')).toBe(false);
+      expect(sut.trimmed).toBe(5);
+    });
   });
 });

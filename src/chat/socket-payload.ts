@@ -6,6 +6,8 @@ import {
   RateLimitedError,
   toInvalidInputError,
 } from '@app/common';
+import type { ChatInput } from './chat-input';
+import { SocketChatRequestDto, toChatInput } from './dto/chat-request.dto';
 
 /**
  * Validates a Socket.IO / WebSocket payload with the same DTO rules as HTTP (depth limit,
@@ -28,6 +30,24 @@ export async function validatePayload<T extends object>(
   });
   if (errors.length) throw toInvalidInputError(errors);
   return instance;
+}
+
+/** A `chat:send` payload (or WebSocket chat frame) as the chat turn takes it. */
+export async function readChatPayload(payload: unknown): Promise<ChatInput> {
+  return toChatInput(await validatePayload(SocketChatRequestDto, payload));
+}
+
+/**
+ * A `chat:tool_result` payload (or `{"type": "tool_result"}` frame): a chat payload that must
+ * carry `tool_results`.
+ */
+export async function readToolResultPayload(payload: unknown): Promise<ChatInput> {
+  if (payload && typeof payload === 'object' && !('tool_results' in payload)) {
+    throw new InvalidInputError('tool_results is required', [
+      { field: 'tool_results', message: 'is required' },
+    ]);
+  }
+  return readChatPayload(payload);
 }
 
 /**

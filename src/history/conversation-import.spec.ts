@@ -47,6 +47,58 @@ describe('readConversations', () => {
     expect(draft.messages[1].createdAt.toISOString()).toBe('1970-01-01T00:00:20.000Z');
   });
 
+  it("keeps an exported reply's tool calls with their results, as one round", () => {
+    const draft = one({
+      messages: [
+        { id: 'q', role: 'user', content: 'weather?' },
+        {
+          id: 'a',
+          role: 'assistant',
+          content: 'Sunny.',
+          tool_calls: [
+            {
+              id: 'call_1',
+              name: 'get_weather',
+              arguments: '{"city":"Lisbon"}',
+              executed_by: 'client',
+              result: { content: 'sunny', is_error: false },
+            },
+            {
+              id: 'call_2',
+              name: 'calculator',
+              arguments: '{}',
+              executed_by: 'server',
+              result: null,
+            },
+          ],
+        },
+      ],
+    });
+    expect(draft.messages[0].toolCalls).toEqual([]);
+    expect(draft.messages[1].toolCalls).toEqual([
+      {
+        id: 'call_1',
+        name: 'get_weather',
+        arguments: '{"city":"Lisbon"}',
+        executedBy: 'client',
+        round: 0,
+        result: { content: 'sunny', isError: false },
+      },
+      {
+        id: 'call_2',
+        name: 'calculator',
+        arguments: '{}',
+        executedBy: 'server',
+        round: 0,
+        result: null,
+      },
+    ]);
+    const [bad] = readConversations({
+      messages: [{ id: 'a', role: 'assistant', content: '', tool_calls: [{ id: 'x', name: 'n' }] }],
+    });
+    expect(bad).toEqual(new InvalidInputError('message 1: tool_calls: arguments must be a string'));
+  });
+
   it('leaves out system, tool and empty messages, re-attaching their children', () => {
     const draft = one({
       current_node: 'tool',

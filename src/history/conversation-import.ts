@@ -5,6 +5,7 @@ import {
   type MessageStatus,
   NO_SETTINGS,
   type SessionSettings,
+  type StoredToolCall,
 } from './history-store.interface';
 
 /** Most messages one imported conversation may have. */
@@ -25,6 +26,8 @@ export interface DraftMessage {
   promptTokens: number | null;
   completionTokens: number | null;
   feedback: MessageFeedback | null;
+  /** An assistant reply's tool calls (this service's exports carry them). */
+  toolCalls: StoredToolCall[];
   createdAt: Date;
 }
 
@@ -106,6 +109,7 @@ function fromOwnExport(item: Json): DraftConversation {
       promptTokens: count(usage?.prompt_tokens),
       completionTokens: count(usage?.completion_tokens),
       feedback: feedbackOf(m.feedback),
+      toolCalls: role === 'assistant' ? toolCallsOf(m.tool_calls, index) : [],
       createdAt: date(m.created_at) ?? new Date(),
     };
   });
@@ -157,6 +161,7 @@ function fromChatGpt(item: Json): DraftConversation {
       promptTokens: null,
       completionTokens: null,
       feedback: null,
+      toolCalls: [],
       createdAt: seconds(message.create_time) ?? seconds(item.create_time) ?? new Date(),
     });
   }
@@ -265,6 +270,43 @@ function feedbackOf(value: unknown): MessageFeedback | null {
   if (!isObject(value) || (value.rating !== 'up' && value.rating !== 'down')) return null;
   const comment = typeof value.comment === 'string' ? value.comment.slice(0, 2000) : null;
   return { rating: value.rating, comment: comment || null };
+}
+
+/**
+ * An exported reply's `tool_calls`. The export does not say which model call made each one, so
+ * they are imported as one round: the context then replays them all before the reply's text.
+ */
+function toolCallsOf(value: unknown, index: number): StoredToolCall[] {
+  if (value === undefined || value === null) return [];
+  const where = `message ${index + 1}: tool_calls`;
+  if (!Array.isArray(value) || value.length > 100) return fail(`${where} must be a list`);
+  return value.map((call: unknown): StoredToolCall => {
+    if (!isObject(call)) return fail(`${where} must be objects`);
+    const args = call.arguments;
+    if (typeof args !== 'string' || args.length > MAX_IMPORT_CONTENT) {
+      return fail(`${where}: arguments must be a string`);
+    }
+    const result = call.result;
+    if (
+      result !== null &&
+      result !== undefined &&
+      (!isObject(result) ||
+        typeof result.content !== 'string' ||
+        result.content.length > MAX_IMPORT_CONTENT)
+    ) {
+      return fail(`${where}: result must be null or {content, is_error}`);
+    }
+    return {
+      id: stringOr(call.id, `${where}: id`),
+      name: stringOr(call.name, `${where}: name`),
+      arguments: args,
+      executedBy: call.executed_by === 'server' ? 'server' : 'client',
+      round: 0,
+      result: isObject(result)
+        ? { content: result.content as string, isError: result.is_error === true }
+        : null,
+    };
+  });
 }
 
 function date(value: unknown): Date | null {

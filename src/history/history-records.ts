@@ -53,6 +53,7 @@ export function newMessageRecord(
     error: message.error ?? null,
     feedback: null,
     attachments: message.attachments ? [...message.attachments] : [],
+    toolCalls: [],
     createdAt: now,
   };
 }

@@ -36,6 +36,29 @@ export interface MessageAttachment {
   mediaType: string;
 }
 
+/** What a tool returned for a call: its text, and whether it is the reason the tool failed. */
+export interface ToolCallResult {
+  content: string;
+  isError: boolean;
+}
+
+/** A tool call an assistant reply made, with its result once the server or the client gave one. */
+export interface StoredToolCall {
+  id: string;
+  name: string;
+  /** The arguments as the model wrote them (JSON text, not necessarily valid). */
+  arguments: string;
+  /** A deployment's server-side tool ran it, or the chat client was asked to. */
+  executedBy: 'server' | 'client';
+  /**
+   * The model call of the reply that made it (0 first): a reply with server-side tools calls the
+   * model again after each round of results, and the context replays the rounds in order.
+   */
+  round: number;
+  /** Null while the client has not answered it yet. */
+  result: ToolCallResult | null;
+}
+
 export interface SessionRecord {
   id: string;
   userId: string;
@@ -72,6 +95,8 @@ export interface MessageRecord {
   feedback: MessageFeedback | null;
   /** Files the message attaches, in order (empty for most). */
   attachments: MessageAttachment[];
+  /** The tool calls of an assistant reply, in the order made (empty for most). */
+  toolCalls: StoredToolCall[];
   createdAt: Date;
 }
 
@@ -94,7 +119,7 @@ export interface NewMessage {
 export type MessagePatch = Partial<
   Pick<
     MessageRecord,
-    'content' | 'status' | 'model' | 'promptTokens' | 'completionTokens' | 'error'
+    'content' | 'status' | 'model' | 'promptTokens' | 'completionTokens' | 'error' | 'toolCalls'
   >
 >;
 

@@ -13,8 +13,9 @@ import {
   SessionRecord,
   SessionSettings,
   HistoryUsage,
+  StoredToolCall,
 } from './history-store.interface';
-import { InvalidInputError } from '@app/common';
+import { ConflictError, InvalidInputError } from '@app/common';
 import { MessageNotFoundError, SessionNotFoundError } from './history.errors';
 import { MessageTree } from './message-tree';
 import { type DraftConversation, readConversations } from './conversation-import';
@@ -61,7 +62,13 @@ export interface TurnTarget {
   regenerateOf?: string;
   /** The parent of the new user message (null: a new first message); undefined: the active leaf. */
   parentId?: string | null;
+  /** Continue the active leaf, a reply waiting on client tool calls (409 when it is not one). */
+  continueToolCalls?: boolean;
 }
+
+/** The 409 detail of tool results sent when the session's reply waits on none. */
+export const NO_WAITING_TOOL_CALLS_DETAIL =
+  "The session's active reply is not waiting for tool results";
 
 /** A chat turn's place in the tree and the conversation it continues. */
 export interface TurnBase {
@@ -71,6 +78,8 @@ export interface TurnBase {
   history: MessageRecord[];
   /** On a regeneration: the user message the new reply answers again. */
   regenerated?: MessageRecord;
+  /** On a tool-results continuation: the reply whose calls wait (also `history`'s last message). */
+  waiting?: MessageRecord;
 }
 
 /** A finished export: the body to send and how to label it. */
@@ -296,7 +305,15 @@ export class HistoryService {
       return { parentId: parent.id, history: await pathBefore(parent.id) };
     }
     const leaf = activeLeaf(session, tree);
-    return { parentId: leaf, history: await pathBefore(leaf) };
+    const history = await pathBefore(leaf);
+    if (target.continueToolCalls) {
+      const waiting = history.at(-1);
+      if (!waiting || !waitsOnClient(waiting)) {
+        throw new ConflictError(NO_WAITING_TOOL_CALLS_DETAIL);
+      }
+      return { parentId: waiting.id, history, waiting };
+    }
+    return { parentId: leaf, history };
   }
 
   createSession(
@@ -384,6 +401,27 @@ export class HistoryService {
     });
   }
 
+  /**
+   * Stores the client's results on the calls of a waiting reply (`answered`: its calls, every
+   * client call now with a result) and an empty `pending` reply of `model` under it, which
+   * continues the generation; the new reply becomes the active leaf.
+   */
+  async continueAfterToolCalls(
+    sessionId: string,
+    waitingId: string,
+    answered: StoredToolCall[],
+    model: string,
+  ): Promise<MessageRecord> {
+    await this.store.updateMessage(sessionId, waitingId, { toolCalls: answered });
+    return this.store.appendMessage(sessionId, {
+      parentId: waitingId,
+      role: 'assistant',
+      content: '',
+      status: 'pending',
+      model,
+    });
+  }
+
   /** Stores how a reply ended: its text, final status, model, token counts and any error. */
   async finishReply(sessionId: string, messageId: string, reply: MessagePatch): Promise<void> {
     await this.store.updateMessage(sessionId, messageId, reply);
@@ -461,6 +499,15 @@ export class HistoryService {
   }
 }
 
+/** A complete assistant reply with client tool calls that have no result yet. */
+function waitsOnClient(message: MessageRecord): boolean {
+  return (
+    message.role === 'assistant' &&
+    message.status === 'complete' &&
+    message.toolCalls.some((call) => call.executedBy === 'client' && !call.result)
+  );
+}
+
 /** The session's recorded leaf, or (none recorded or gone) the end of the newest branch. */
 function activeLeaf(session: SessionRecord, tree: MessageTree): string | null {
   return session.activeLeafId && tree.has(session.activeLeafId)
@@ -490,6 +537,7 @@ function importedRecords(
     feedback: message.feedback,
     // Files are not part of an export: an imported conversation attaches none.
     attachments: [],
+    toolCalls: message.toolCalls,
     createdAt: message.createdAt,
   }));
   const active = draft.activeKey === null ? undefined : ids.get(draft.activeKey);

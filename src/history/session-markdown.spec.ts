@@ -33,6 +33,7 @@ function message(seq: number, overrides: Partial<MessageRecord> = {}): MessageRe
     error: null,
     feedback: null,
     attachments: [],
+    toolCalls: [],
     createdAt: at(seq),
     ...overrides,
   };
@@ -67,6 +68,37 @@ describe(renderSessionMarkdown.name, () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it("lists a reply's tool calls with their results before its text", () => {
+    const call = (id: string, result: { content: string; isError: boolean } | null) => ({
+      id,
+      name: 'get_weather',
+      arguments: '{"city":\n"Lisbon"}',
+      executedBy: 'client' as const,
+      round: 0,
+      result,
+    });
+    const sut = renderSessionMarkdown(session(), [
+      message(1, {
+        role: 'assistant',
+        content: 'Sunny.',
+        toolCalls: [call('a', { content: 'sunny `21`', isError: false })],
+      }),
+      message(2, {
+        role: 'assistant',
+        content: '',
+        toolCalls: [call('b', { content: 'timeout', isError: true }), call('c', null)],
+      }),
+    ]);
+    expect(sut).toContain(
+      '> Tool call `get_weather` ` {"city": "Lisbon"} ` → `` sunny `21` ``\n\nSunny.',
+    );
+    expect(sut).toContain('> Tool call `get_weather` ` {"city": "Lisbon"} ` → error: ` timeout `');
+    expect(sut).toContain(
+      '> Tool call `get_weather` ` {"city": "Lisbon"} ` → _(waiting for the result)_\n',
+    );
+    expect(sut).not.toContain('_(no text)_');
   });
 
   it('names an untitled session and flattens a multi-line title', () => {

@@ -4,7 +4,7 @@ import type { ApiKeyQuota } from '../auth/auth-user';
 import { ChatService } from '../chat/chat.service';
 import { ReplyFailedError, type ChatTurn } from '../chat/chat-turn';
 import { MAX_SYSTEM_PROMPT_CHARS } from '../chat/dto/chat-request.dto';
-import type { ProviderMessage, FinishReason } from '../providers/chat-provider.interface';
+import type { FinishReason, ProviderMessage, ToolCall } from '../providers/chat-provider.interface';
 import { GenerationAbortedError } from '../providers/provider.errors';
 import { ProvidersService, type ResolvedModel } from '../providers/providers.service';
 import { QuotaService } from '../providers/quota.service';
@@ -48,6 +48,8 @@ export interface CompletionResult {
   model: string;
   usage: CompletionUsage;
   finishReason: FinishReason;
+  /** The calls the model made (finishReason `tool_calls`), in order. */
+  toolCalls?: ToolCall[];
   failure?: DomainError;
 }
 
@@ -57,8 +59,14 @@ export interface CompletionRun {
   readonly model: string;
   /** The history session the exchange is stored in; undefined when stateless. */
   readonly sessionId?: string;
-  /** Streams the reply text to `onText` and resolves when it ends; never rejects. */
-  run(onText: (text: string) => void): Promise<CompletionResult>;
+  /**
+   * Streams the reply text to `onText` and each whole tool call to `onToolCall` (with its index
+   * in the reply), and resolves when it ends; never rejects.
+   */
+  run(
+    onText: (text: string) => void,
+    onToolCall?: (call: ToolCall, index: number) => void,
+  ): Promise<CompletionResult>;
   /** Stops the generation (the client went away). */
   abort(): void;
 }
@@ -141,6 +149,12 @@ export class ChatCompletionsService {
         { field: 'stop', message: 'stop cannot be used when the exchange is stored' },
       ]);
     }
+    if (input.tools) {
+      // The stored history does not hold tool calls yet: a stored exchange is text only.
+      throw new InvalidInputError('tools cannot be used when the exchange is stored', [
+        { field: 'tools', message: 'tools cannot be used when the exchange is stored' },
+      ]);
+    }
     const last = input.messages[input.messages.length - 1];
     if (last.role !== 'user' || !/\S/.test(last.content)) {
       throw new InvalidInputError(
@@ -203,7 +217,10 @@ class StatelessCompletion implements CompletionRun {
     return this.resolved.id;
   }
 
-  async run(onText: (text: string) => void): Promise<CompletionResult> {
+  async run(
+    onText: (text: string) => void,
+    onToolCall: (call: ToolCall, index: number) => void = () => undefined,
+  ): Promise<CompletionResult> {
     const scanner = new StopSequenceScanner(this.input.stops);
     const result: CompletionResult = {
       text: '',
@@ -220,6 +237,7 @@ class StatelessCompletion implements CompletionRun {
         // A client that cannot take more text must not stop the usage from being recorded.
       }
     };
+    const toolCalls: ToolCall[] = [];
     let reported: CompletionUsage | undefined;
     let providerUsage: TokenUsage | undefined;
     try {
@@ -228,6 +246,8 @@ class StatelessCompletion implements CompletionRun {
         messages: this.input.messages,
         temperature: this.input.temperature,
         maxTokens: this.input.maxTokens,
+        tools: this.input.tools,
+        toolChoice: this.input.toolChoice,
         signal: this.controller.signal,
         userId: this.caller.userId,
         apiKeyId: this.caller.apiKeyId,
@@ -239,7 +259,14 @@ class StatelessCompletion implements CompletionRun {
           emit(scanner.push(event.text));
           // Leaving the loop closes the upstream stream: the rest of the reply is not wanted.
           if (scanner.stopped || this.controller.signal.aborted) break;
-        } else {
+        } else if (event.type === 'tool_call') {
+          toolCalls.push(event.call);
+          try {
+            onToolCall(event.call, toolCalls.length - 1);
+          } catch {
+            // As for text: the usage is still recorded.
+          }
+        } else if (event.type === 'done') {
           result.model = event.model;
           result.finishReason = event.finishReason;
           providerUsage = event.usage;
@@ -254,6 +281,7 @@ class StatelessCompletion implements CompletionRun {
       emit(scanner.flush());
       if (scanner.stopped) result.finishReason = 'stop';
       if (this.controller.signal.aborted) result.finishReason = 'aborted';
+      if (toolCalls.length > 0) result.toolCalls = toolCalls;
     } catch (error) {
       if (this.controller.signal.aborted || error instanceof GenerationAbortedError) {
         result.finishReason = 'aborted';

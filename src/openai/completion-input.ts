@@ -1,5 +1,16 @@
-import { InvalidInputError } from '@app/common';
-import type { ChatRole, ProviderMessage } from '../providers/chat-provider.interface';
+import type {
+  ChatRole,
+  ProviderMessage,
+  ToolChoice,
+  ToolDefinition,
+} from '../providers/chat-provider.interface';
+import {
+  invalidField as invalid,
+  linkToolResults,
+  parseToolCalls,
+  parseToolChoice,
+  parseTools,
+} from './completion-tools';
 import type { ChatCompletionRequestDto } from './dto/chat-completion-request.dto';
 
 /** Most stop sequences per request (OpenAI's limit) and their longest length. */
@@ -11,6 +22,7 @@ const ROLES: Record<string, ChatRole> = {
   developer: 'system',
   user: 'user',
   assistant: 'assistant',
+  tool: 'tool',
 };
 
 /** A `/v1/chat/completions` request after validation, in the app's own terms. */
@@ -23,24 +35,29 @@ export interface CompletionInput {
   maxTokens?: number;
   stops: string[];
   store: boolean;
+  /** The caller's functions; absent when none. Server-side tools are never offered on /v1. */
+  tools?: ToolDefinition[];
+  toolChoice?: ToolChoice;
 }
 
 /** Checks what the DTO cannot (message shapes, `stop`) and returns the request; 400 otherwise. */
 export function toCompletionInput(dto: ChatCompletionRequestDto): CompletionInput {
+  const messages = dto.messages.map((message, index) => toProviderMessage(message, index));
+  linkToolResults(messages);
+  const tools = parseTools(dto.tools);
+  const toolChoice = parseToolChoice(dto.tool_choice, tools);
   return {
     model: dto.model,
-    messages: dto.messages.map((message, index) => toProviderMessage(message, index)),
+    messages,
     stream: dto.stream ?? false,
     includeUsage: dto.stream_options?.include_usage ?? false,
     temperature: dto.temperature ?? undefined,
     maxTokens: dto.max_completion_tokens ?? dto.max_tokens ?? undefined,
     stops: parseStops(dto.stop),
     store: dto.store ?? false,
+    ...(tools ? { tools } : {}),
+    ...(toolChoice ? { toolChoice } : {}),
   };
-}
-
-function invalid(field: string, message: string): InvalidInputError {
-  return new InvalidInputError(`${field} ${message}`, [{ field, message: `${field} ${message}` }]);
 }
 
 function toProviderMessage(value: unknown, index: number): ProviderMessage {
@@ -48,12 +65,24 @@ function toProviderMessage(value: unknown, index: number): ProviderMessage {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw invalid(field, 'must be an object with role and content');
   }
-  const { role, content } = value as { role?: unknown; content?: unknown };
-  if (typeof role !== 'string' || !(role in ROLES)) {
-    throw invalid(
-      `${field}.role`,
-      'must be one of: system, developer, user, assistant (tool calls are not supported)',
-    );
+  const { role, content, tool_calls, tool_call_id } = value as Record<string, unknown>;
+  if (typeof role !== 'string' || !Object.hasOwn(ROLES, role)) {
+    throw invalid(`${field}.role`, 'must be one of: system, developer, user, assistant, tool');
+  }
+  if (role === 'tool') {
+    if (typeof tool_call_id !== 'string' || tool_call_id.length === 0) {
+      throw invalid(`${field}.tool_call_id`, 'is required on a tool message');
+    }
+    return { role: 'tool', content: textOf(content, `${field}.content`), toolCallId: tool_call_id };
+  }
+  if (role === 'assistant') {
+    const toolCalls = parseToolCalls(tool_calls, `${field}.tool_calls`);
+    if (toolCalls) {
+      // An assistant message that only calls functions has no content (null).
+      const text =
+        content === null || content === undefined ? '' : textOf(content, `${field}.content`);
+      return { role: 'assistant', content: text, toolCalls };
+    }
   }
   return { role: ROLES[role], content: textOf(content, `${field}.content`) };
 }

@@ -1,3 +1,4 @@
+import type { ToolCall } from '../providers/chat-provider.interface';
 import type { CompletionResult } from './chat-completions.service';
 import type { ChatCompletionDto } from './dto/openai-response.dto';
 
@@ -10,9 +11,19 @@ export interface CompletionIdentity {
 
 /** OpenAI has no `aborted`/`error` finish reasons; those replies never reach a finished answer. */
 function finishReasonOf(result: CompletionResult): string {
+  if (result.toolCalls?.length) return 'tool_calls';
   return result.finishReason === 'length' || result.finishReason === 'content_filter'
     ? result.finishReason
     : 'stop';
+}
+
+/** A call in OpenAI's shape; streamed, it also carries its `index` in the reply. */
+export function toOpenAiToolCall(call: ToolCall) {
+  return {
+    id: call.id,
+    type: 'function' as const,
+    function: { name: call.name, arguments: call.arguments },
+  };
 }
 
 export function toChatCompletion(
@@ -27,7 +38,15 @@ export function toChatCompletion(
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content: result.text, refusal: null },
+        // A reply of only tool calls has no content (null), as OpenAI sends it.
+        message: result.toolCalls?.length
+          ? {
+              role: 'assistant',
+              content: result.text || null,
+              refusal: null,
+              tool_calls: result.toolCalls.map(toOpenAiToolCall),
+            }
+          : { role: 'assistant', content: result.text, refusal: null },
         finish_reason: finishReasonOf(result),
         logprobs: null,
       },
@@ -41,7 +60,11 @@ export function toChatCompletion(
 export function toChunk(
   identity: CompletionIdentity,
   model: string,
-  delta: { role?: 'assistant'; content?: string },
+  delta: {
+    role?: 'assistant';
+    content?: string;
+    tool_calls?: (ReturnType<typeof toOpenAiToolCall> & { index: number })[];
+  },
   finishReason: string | null,
   includeUsage: boolean,
 ): Record<string, unknown> {

@@ -37,6 +37,7 @@ import {
   finishChunk,
   toChatCompletion,
   toChunk,
+  toOpenAiToolCall,
   toUsageChunk,
   type CompletionIdentity,
 } from './completion-response';
@@ -149,11 +150,16 @@ export class OpenAiController {
       '`data: {chat.completion.chunk}` lines, then `data: [DONE]`; with `stream_options.include_usage` ' +
       'a last chunk has `usage` and no choices. A failure after the stream started is a `data: ' +
       '{"error": …}` line. Only `n: 1`.\n\n' +
+      '**Tool calls**: with `tools` (and `tool_choice`) the reply may be `message.tool_calls` with ' +
+      '`finish_reason: "tool_calls"` (streamed: one `delta.tool_calls` chunk per whole call); send ' +
+      'the results as `tool` messages (`tool_call_id`) after the assistant message. Translated to ' +
+      'each provider’s function calling; the `local` provider answers in text.\n\n' +
       '**History**: stateless by default (nothing stored). With the request header `X-Session-Id: <id>` ' +
       '(continue that session) or `"store": true` (a new session), the exchange is stored like a ' +
       'POST /api/chat turn: the last message (a user message) is the new message, system messages ' +
       'the system prompt, and the stored session — not the other messages — is the context. The ' +
-      'response header `X-Session-Id` names the session. Same 404 and 409 as /api/chat.\n\n' +
+      'response header `X-Session-Id` names the session; `stop` and `tools` are refused (400). ' +
+      'Same 404 and 409 as /api/chat.\n\n' +
       'Quotas, fallbacks, key rotation, the circuit breaker, metrics and abort-on-disconnect are ' +
       'those of /api/chat. Errors: `{"error": {message, type, param, code}, "detail"}`; an unknown ' +
       'model is 404 `model_not_found`.',
@@ -186,7 +192,7 @@ export class OpenAiController {
   @ApiExtraModels(ChatCompletionDto)
   @ApiOpenAiError(
     400,
-    'Invalid body (unknown field, n ≠ 1, bad message, stop…) or context too long',
+    'Invalid body (unknown field, n ≠ 1, bad message, stop, tools, tool messages…) or context too long',
     'messages must contain at least one message',
     null,
   )
@@ -270,8 +276,19 @@ export class OpenAiController {
     try {
       const send = (chunk: unknown) => sse.data(JSON.stringify(chunk));
       send(toChunk(identity, run.model, { role: 'assistant', content: '' }, null, includeUsage));
-      const result = await run.run((text) =>
-        send(toChunk(identity, run.model, { content: text }, null, includeUsage)),
+      const result = await run.run(
+        (text) => send(toChunk(identity, run.model, { content: text }, null, includeUsage)),
+        // Each call whole in one chunk: the SDKs accumulate fragments by index either way.
+        (call, index) =>
+          send(
+            toChunk(
+              identity,
+              run.model,
+              { tool_calls: [{ index, ...toOpenAiToolCall(call) }] },
+              null,
+              includeUsage,
+            ),
+          ),
       );
       if (result.failure) {
         // OpenAI's SDKs raise an APIError for an `error` object inside the stream.

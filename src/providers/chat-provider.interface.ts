@@ -1,6 +1,25 @@
 /** Normalised chat types shared by every provider adapter, the resilience layer and ChatService. */
 
-export type ChatRole = 'system' | 'user' | 'assistant';
+export type ChatRole = 'system' | 'user' | 'assistant' | 'tool';
+
+/** A function the model may call: a name, what it does, and its arguments as JSON Schema. */
+export interface ToolDefinition {
+  /** `^[a-zA-Z0-9_-]{1,64}$`, the subset every provider accepts. */
+  name: string;
+  description?: string;
+  /** A JSON Schema object (`{"type": "object", "properties": …}`); an empty object when absent. */
+  parameters: Record<string, unknown>;
+}
+
+export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
+
+/** One call the model made. Providers without call ids (Gemini) get one made up by the adapter. */
+export interface ToolCall {
+  id: string;
+  name: string;
+  /** The arguments as the model wrote them: JSON text, not parsed (models can write bad JSON). */
+  arguments: string;
+}
 
 /** An image or PDF attached to a user message, as every adapter receives it. */
 export interface BinaryInput {
@@ -17,6 +36,13 @@ export interface ProviderMessage {
   role: ChatRole;
   /** The text; attached text files are already inlined here with their names. */
   content: string;
+  /** On an `assistant` message: the calls the model made in that round. */
+  toolCalls?: ToolCall[];
+  /** On a `tool` message (its content is the result): the call it answers, and that call's name. */
+  toolCallId?: string;
+  toolName?: string;
+  /** On a `tool` message: the tool failed and the content says why (Anthropic's `is_error`). */
+  toolError?: boolean;
   /**
    * Images and PDFs of a user message, after its text, in the order attached. Each adapter turns
    * them into its API's parts in one function (`toOpenAiContent`, `toGeminiParts`, …).
@@ -38,7 +64,8 @@ export interface TokenUsage {
 }
 
 /** Why generation ended, normalised across providers. */
-export type FinishReason = 'stop' | 'length' | 'content_filter' | 'aborted' | 'error';
+export type FinishReason =
+  'stop' | 'length' | 'content_filter' | 'tool_calls' | 'aborted' | 'error';
 
 /** One call to one adapter: the model is the provider's own name (no `provider/` prefix). */
 export interface ProviderRequest {
@@ -46,6 +73,10 @@ export interface ProviderRequest {
   messages: ProviderMessage[];
   temperature?: number;
   maxTokens?: number;
+  /** Functions the model may call; absent or empty = none offered. */
+  tools?: ToolDefinition[];
+  /** Whether the model must, may or must not call one (`auto` when absent), or which one. */
+  toolChoice?: ToolChoice;
   signal?: AbortSignal;
   /**
    * Called once the upstream accepted the request (response headers received), before any
@@ -60,11 +91,18 @@ export interface ProviderCompletion {
   model: string;
   usage: TokenUsage;
   finishReason: FinishReason;
+  /** The calls the model made (finishReason `tool_calls`), in order. */
+  toolCalls?: ToolCall[];
 }
 
-/** What a streamed generation yields: text deltas, then exactly one `done`. */
+/**
+ * What a streamed generation yields: text deltas and whole tool calls (each once its arguments
+ * are complete, assembled by the adapter from the provider's fragments), then exactly one `done`.
+ */
 export type ProviderStreamEvent =
-  { type: 'delta'; text: string } | { type: 'done'; usage: TokenUsage; finishReason: FinishReason };
+  | { type: 'delta'; text: string }
+  | { type: 'tool_call'; call: ToolCall }
+  | { type: 'done'; usage: TokenUsage; finishReason: FinishReason };
 
 /** A model the registry can route to. */
 export interface ModelInfo {
@@ -82,6 +120,8 @@ export interface ModelInfo {
 export interface ChatProvider {
   /** Prefix of model ids, e.g. `openrouter`. */
   readonly name: string;
+  /** False when the provider never calls tools (a request's tools are ignored); true if absent. */
+  readonly callsTools?: boolean;
   /** Models this provider offers in the current configuration. */
   listModels(): ModelInfo[];
   /** True when this provider accepts `model` (already stripped of the prefix). */

@@ -1,4 +1,11 @@
-import type { FinishReason, ProviderMessage, TokenUsage } from './chat-provider.interface';
+import type {
+  FinishReason,
+  ProviderMessage,
+  TokenUsage,
+  ToolCall,
+  ToolChoice,
+  ToolDefinition,
+} from './chat-provider.interface';
 import type { BinaryInputKind } from './model-catalog';
 
 /** One generation as ChatService asks for it; everything optional falls back to config. */
@@ -10,6 +17,9 @@ export interface GenerationRequest {
   messages: ProviderMessage[];
   temperature?: number;
   maxTokens?: number;
+  /** Functions the model may call (the client's and the deployment's server-side tools). */
+  tools?: ToolDefinition[];
+  toolChoice?: ToolChoice;
   /** Aborting it closes the upstream connection and ends with GenerationAbortedError. */
   signal?: AbortSignal;
   /** For logs, metrics and the usage ledger only (like the ids below); never sent upstream. */
@@ -27,6 +37,8 @@ export interface GenerationResult {
   model: string;
   usage: TokenUsage;
   finishReason: FinishReason;
+  /** The calls the model made (finishReason `tool_calls`), in order. */
+  toolCalls?: ToolCall[];
 }
 
 /**
@@ -41,6 +53,7 @@ export interface GenerationResult {
 export type GenerationEvent =
   | { type: 'start'; model: string }
   | { type: 'delta'; text: string }
+  | { type: 'tool_call'; call: ToolCall }
   | { type: 'done'; model: string; usage: TokenUsage; finishReason: FinishReason };
 
 /** A model as the API lists it. */
@@ -50,6 +63,8 @@ export interface ListedModel {
   contextWindow?: number;
   /** Attachments it takes besides text (the catalog's `inputs`). */
   inputs: readonly BinaryInputKind[];
+  /** It can call the request's tools (false: it answers in text, the tools are ignored). */
+  tools: boolean;
   default: boolean;
 }
 

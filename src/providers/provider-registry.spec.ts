@@ -189,6 +189,7 @@ describe(ProviderRegistry.name, () => {
         provider: 'openrouter',
         contextWindow: 8192,
         inputs: [],
+        tools: true,
         default: true,
       });
       expect(unlisted.filter((model) => model.default)).toHaveLength(1);

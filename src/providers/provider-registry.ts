@@ -222,6 +222,7 @@ export class ProviderRegistry {
           provider: model.provider,
           contextWindow: model.contextWindow,
           inputs: binaryInputsFor(model.provider, model.id.slice(model.provider.length + 1)),
+          tools: provider.callsTools !== false,
           default: model.id === this.defaultModel.id,
         });
       }
@@ -233,6 +234,7 @@ export class ProviderRegistry {
         provider: this.defaultModel.provider,
         contextWindow: this.defaultModel.contextWindow,
         inputs: this.defaultModel.inputs,
+        tools: this.providers.get(this.defaultModel.provider)?.provider.callsTools !== false,
         default: true,
       });
     }

@@ -37,6 +37,7 @@ export function countMessagesTokens(messages: readonly ProviderMessage[]): numbe
   for (const message of messages) {
     total += MESSAGE_OVERHEAD_TOKENS + countTokens(message.content);
     for (const input of message.inputs ?? []) total += BINARY_INPUT_TOKENS[input.kind];
+    for (const call of message.toolCalls ?? []) total += countTokens(call.name + call.arguments);
   }
   return total;
 }

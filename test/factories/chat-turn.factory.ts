@@ -60,6 +60,18 @@ export function newChatTurnDeps(env: Record<string, string> = {}): ChatTurnDeps 
         }),
       ),
     ),
+    continueAfterToolCalls: jest.fn((sessionId: string, waitingId: string, _calls, model: string) =>
+      Promise.resolve(
+        messageRecord({
+          sessionId,
+          parentId: waitingId,
+          role: 'assistant',
+          content: '',
+          status: 'pending',
+          model,
+        }),
+      ),
+    ),
     finishReply: jest.fn().mockResolvedValue(undefined),
     checkpointReply: jest.fn().mockResolvedValue(undefined),
     renameSession: jest.fn(),
@@ -139,6 +151,7 @@ export function messageRecord(overrides: Partial<MessageRecord> = {}): MessageRe
     error: null,
     feedback: null,
     attachments: [],
+    toolCalls: [],
     createdAt: new Date('2026-01-01T00:00:00Z'),
     ...overrides,
   };
@@ -159,7 +172,7 @@ export async function* providerStream(
   yield {
     type: 'done',
     model,
-    finishReason: 'stop',
+    finishReason: events.some((event) => event.type === 'tool_call') ? 'tool_calls' : 'stop',
     usage: { promptTokens: 10, completionTokens: 5, totalTokens: 15 },
   };
 }

@@ -1,3 +1,4 @@
+import { ProviderSimulator } from '@app/testing/simulator/provider-simulator';
 import { providerTestConfig } from '@app/testing/provider-test-config';
 import type { GenerationEvent } from '../../src/providers/generation.types';
 import { ProviderRegistry } from '../../src/providers/provider-registry';
@@ -36,4 +37,25 @@ export async function rejection(promise: Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error('expected a rejection');
+}
+
+/**
+ * One provider simulator for the test file: started before its tests, reset (log, faults, cache)
+ * before each, stopped after them. Read `sim` and `url` inside tests or hooks.
+ */
+export function simulatorForFile(): { readonly sim: ProviderSimulator; readonly url: string } {
+  const sim = new ProviderSimulator();
+  let url: string | undefined;
+  beforeAll(async () => {
+    url = await sim.start();
+  });
+  afterAll(() => sim.stop());
+  beforeEach(() => sim.reset());
+  return {
+    sim,
+    get url() {
+      if (url === undefined) throw new Error('the simulator starts in beforeAll');
+      return url;
+    },
+  };
 }

@@ -3,9 +3,13 @@ SDK and LangChain's `ChatOpenAI`. Asserts with their own types and exception cla
 line per check and exits non-zero on the first failure.
 
 Environment: BASE_URL (the server), API_KEY (a key with chat + models), MODELS_ONLY_KEY (a key
-with models only), QUOTA_KEY (a key of a user whose chat quota is QUOTA_PER_MINUTE per minute).
+with models only), QUOTA_KEY (a key of a user whose chat quota is QUOTA_PER_MINUTE per minute),
+TOOLS_KEY (a chat key of another user) and TOOL_MODEL (a model served by the provider simulator,
+which answers `[[tool:NAME {args}]]` markers with tool calls and tool results with
+`Tool results: NAME=CONTENT`).
 """
 
+import json
 import os
 
 import openai
@@ -107,3 +111,74 @@ check("langchain invoke")
 streamed = "".join(chunk.content for chunk in llm.stream("Stream LangChain"))
 assert "Stream LangChain" in streamed, streamed
 check("langchain stream")
+
+TOOL_MODEL = os.environ["TOOL_MODEL"]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Current weather of a city",
+            "strict": True,
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+                "additionalProperties": False,
+            },
+        },
+    }
+]
+ASK = 'Weather in Paris? [[tool:get_weather {"city": "Paris"}]]'
+tools_sdk = client(os.environ["TOOLS_KEY"])
+
+messages = [{"role": "user", "content": ASK}]
+first = tools_sdk.chat.completions.create(model=TOOL_MODEL, messages=messages, tools=TOOLS, tool_choice="auto")
+choice = first.choices[0]
+assert choice.finish_reason == "tool_calls", choice
+assert choice.message.content is None, choice.message
+call = choice.message.tool_calls[0]
+assert call.type == "function" and call.function.name == "get_weather", call
+assert json.loads(call.function.arguments) == {"city": "Paris"}, call
+messages += [choice.message, {"role": "tool", "tool_call_id": call.id, "content": "sunny"}]
+second = tools_sdk.chat.completions.create(model=TOOL_MODEL, messages=messages, tools=TOOLS)
+assert second.choices[0].finish_reason == "stop", second
+assert second.choices[0].message.content == "Tool results: get_weather=sunny", second
+check("tool call round trip")
+
+with tools_sdk.chat.completions.stream(
+    model=TOOL_MODEL, messages=[{"role": "user", "content": ASK}], tools=TOOLS
+) as stream:
+    done = [event for event in stream if event.type == "tool_calls.function.arguments.done"]
+    final = stream.get_final_completion()
+assert [(event.name, event.parsed_arguments) for event in done] == [("get_weather", {"city": "Paris"})], done
+streamed_call = final.choices[0].message.tool_calls[0]
+assert final.choices[0].finish_reason == "tool_calls", final
+assert streamed_call.function.parsed_arguments == {"city": "Paris"}, streamed_call
+with tools_sdk.chat.completions.stream(
+    model=TOOL_MODEL,
+    tools=TOOLS,
+    messages=[
+        {"role": "user", "content": ASK},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": streamed_call.id,
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": streamed_call.function.arguments},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": streamed_call.id, "content": "rain"},
+    ],
+) as stream:
+    continued = stream.get_final_completion()
+assert continued.choices[0].message.content == "Tool results: get_weather=rain", continued
+check("tool call stream")
+
+tool_llm = ChatOpenAI(model=TOOL_MODEL, api_key=os.environ["TOOLS_KEY"], base_url=BASE, max_retries=0)
+called = tool_llm.bind_tools(TOOLS).invoke(ASK)
+assert [(c["name"], c["args"]) for c in called.tool_calls] == [("get_weather", {"city": "Paris"})], called
+check("langchain tool call")

@@ -66,7 +66,18 @@ export interface HistoryMessage {
   resumable?: true;
   /** Files a user message attached. */
   attachments?: FileRef[];
+  /** The tool calls of a reply, with their results once there are some. */
+  tool_calls?: ToolCallView[];
   created_at: string;
+}
+
+/** A tool call of a reply as history and the chat events describe it. */
+export interface ToolCallView {
+  id: string;
+  name: string;
+  /** JSON text, as the model wrote it. */
+  arguments: string;
+  result: { content: string; is_error: boolean } | null;
 }
 
 /** A conversation's own chat settings (null: the app's default). */

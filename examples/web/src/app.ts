@@ -18,6 +18,7 @@ import {
   formatUsd,
   type FileRef,
   type HistoryMessage,
+  type ToolCallView,
   type Usage,
 } from './api.js';
 import { AttachmentTray, showAttachments } from './attachments.js';
@@ -48,6 +49,17 @@ interface DoneEvent extends ReplyEvent {
   model?: string;
   usage?: Usage;
   finish_reason?: string;
+}
+interface ToolCallEvent extends ReplyEvent {
+  id: string;
+  name: string;
+  arguments: string;
+}
+interface ToolResultEvent extends ReplyEvent {
+  tool_call_id: string;
+  name: string;
+  content: string;
+  is_error: boolean;
 }
 interface ErrorEvent extends ReplyEvent {
   detail: string;
@@ -378,10 +390,38 @@ function setStatus(
   view.meta.textContent = parts.join(' · ');
 }
 
+/**
+ * Shows one tool call of a reply as a line above its text — `name(arguments) → result` — or
+ * updates the line of that call (its result arrived). Text only: arguments and results are data.
+ */
+function setToolCall(view: MessageView, call: ToolCallView): void {
+  let list = view.root.querySelector<HTMLUListElement>('.tool-calls');
+  if (!list) {
+    list = document.createElement('ul');
+    list.className = 'tool-calls small';
+    view.root.insertBefore(list, view.content);
+  }
+  let item = [...list.children].find(
+    (child): child is HTMLLIElement => (child as HTMLElement).dataset.call === call.id,
+  );
+  if (!item) {
+    item = document.createElement('li');
+    item.dataset.call = call.id;
+    item.dataset.arguments = call.arguments;
+    list.append(item);
+  }
+  const result = call.result
+    ? `${call.result.is_error ? 'error: ' : ''}${call.result.content}`
+    : 'waiting for the result';
+  item.classList.toggle('failed', Boolean(call.result?.is_error));
+  item.textContent = `🔧 ${call.name}(${item.dataset.arguments ?? ''}) → ${result}`;
+}
+
 function showStoredMessage(message: HistoryMessage): void {
   const view = addMessage(message.role === 'user' ? 'user' : 'assistant');
   if (message.role === 'user') setUserText(view, message.content);
   else setReplyText(view, message.content);
+  for (const call of message.tool_calls ?? []) setToolCall(view, call);
   showAttachments(api, view.content, message.attachments ?? []);
   setStatus(view, message.status, message.role === 'user' ? null : message.model, message.usage);
   view.root.dataset.id = message.id;
@@ -547,6 +587,20 @@ function connectSocket(): void {
     if (!generation || !isCurrent(event)) return;
     generation.text += event.text;
     scheduleRender();
+  });
+  s.on('chat:tool_call', (event: ToolCallEvent) => {
+    if (!generation || !isCurrent(event)) return;
+    const { id, name, arguments: args } = event;
+    setToolCall(generation.bubble, { id, name, arguments: args, result: null });
+  });
+  s.on('chat:tool_result', (event: ToolResultEvent) => {
+    if (!generation || !isCurrent(event)) return;
+    setToolCall(generation.bubble, {
+      id: event.tool_call_id,
+      name: event.name,
+      arguments: '',
+      result: { content: event.content, is_error: event.is_error },
+    });
   });
   s.on('chat:done', (event: DoneEvent) => {
     if (!generation || !isCurrent(event)) return;

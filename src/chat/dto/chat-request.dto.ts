@@ -12,6 +12,15 @@ import {
 } from 'class-validator';
 import { HasCodePointLength, IsNumberInRange, IsWellFormedText } from '@app/common';
 import type { ChatInput } from '../chat-input';
+import {
+  MAX_TOOL_DESCRIPTION_CHARS,
+  MAX_TOOL_PARAMETERS_BYTES,
+  MAX_TOOL_RESULT_CHARS,
+  MAX_TOOL_RESULTS,
+  MAX_TOOLS,
+  parseToolResults,
+  parseTools,
+} from '../tool-input';
 
 /** Longest accepted system prompt, in characters. */
 export const MAX_SYSTEM_PROMPT_CHARS = 8000;
@@ -31,9 +40,14 @@ export class ChatRequestDto {
     pattern: '\\S',
     description:
       'The user message: 1 to CHAT__MAX_MESSAGE_CHARS characters (Unicode code points, default 32000), not blank. ' +
-      'Required, except with `regenerate_of` (which answers the earlier message again and takes none).',
+      'Required, except with `regenerate_of` (which answers the earlier message again and takes none) ' +
+      'and with `tool_results` (which continue the waiting reply instead).',
   })
-  @ValidateIf((dto: ChatRequestDto) => dto.regenerate_of === undefined || dto.message !== undefined)
+  @ValidateIf(
+    (dto: ChatRequestDto) =>
+      (dto.regenerate_of === undefined && dto.tool_results === undefined) ||
+      dto.message !== undefined,
+  )
   @IsString()
   @IsNotEmpty()
   @Matches(/\S/, { message: 'message must not be blank' })
@@ -159,6 +173,68 @@ export class ChatRequestDto {
   @IsString({ each: true, message: 'attachments must be file ids (strings)' })
   @MaxLength(100, { each: true, message: 'attachments must be file ids' })
   attachments?: string[];
+
+  @ApiPropertyOptional({
+    type: 'array',
+    maxItems: MAX_TOOLS,
+    items: {
+      type: 'object',
+      required: ['name'],
+      additionalProperties: false,
+      properties: {
+        name: { type: 'string', pattern: '^[a-zA-Z0-9_-]{1,64}$' },
+        description: { type: 'string', maxLength: MAX_TOOL_DESCRIPTION_CHARS },
+        parameters: {
+          type: 'object',
+          description: `A JSON Schema object (\`"type": "object"\`), at most ${MAX_TOOL_PARAMETERS_BYTES} bytes as JSON; default \`{"type":"object","properties":{}}\`.`,
+        },
+      },
+    },
+    example: [
+      {
+        name: 'get_weather',
+        description: 'The current weather in a city',
+        parameters: {
+          type: 'object',
+          properties: { city: { type: 'string' } },
+          required: ['city'],
+        },
+      },
+    ],
+    description:
+      `Functions the model may call (at most ${MAX_TOOLS}, names unique and not an enabled server-side ` +
+      "tool's). A call reaches the client as a `tool_call` event; the reply then ends with " +
+      '`finish_reason: "tool_calls"` and the client runs the calls and sends `tool_results`. ' +
+      "The deployment's server-side tools (TOOLS__SERVER_TOOLS) are offered as well and run on the server.",
+  })
+  @IsOptional()
+  @IsArray()
+  tools?: unknown[];
+
+  // No example: generated requests (Postman, docs) would answer calls nobody made (409).
+  @ApiPropertyOptional({
+    type: 'array',
+    minItems: 1,
+    maxItems: MAX_TOOL_RESULTS,
+    items: {
+      type: 'object',
+      required: ['tool_call_id', 'content'],
+      additionalProperties: false,
+      properties: {
+        tool_call_id: { type: 'string', minLength: 1, maxLength: 100 },
+        content: { type: 'string', maxLength: MAX_TOOL_RESULT_CHARS },
+        is_error: { type: 'boolean', default: false },
+      },
+    },
+    description:
+      'Continue a reply that stopped for tool calls: the results of exactly the calls it waits on ' +
+      "(missing or unknown ids → 400), with `session_id` and no `message`. The session's active " +
+      'reply must be waiting for them (else 409). The results are stored on its calls and a new ' +
+      'reply continues the generation with them (send `tools` again if the model may call more).',
+  })
+  @IsOptional()
+  @IsArray()
+  tool_results?: unknown[];
 }
 
 /** `chat:send` (Socket.IO) and WebSocket frames add a client-chosen id echoed on every event. */
@@ -214,6 +290,8 @@ export function toChatInput(dto: ChatRequestDto): ChatInput {
     ...(dto.regenerate_of !== undefined ? { regenerateOf: dto.regenerate_of } : {}),
     ...(dto.preset_id !== undefined ? { presetId: dto.preset_id } : {}),
     ...(dto.attachments?.length ? { attachments: dto.attachments } : {}),
+    ...(dto.tools?.length ? { tools: parseTools(dto.tools) } : {}),
+    ...(dto.tool_results !== undefined ? { toolResults: parseToolResults(dto.tool_results) } : {}),
     // null (a new first message) and absent (the active leaf) mean different things.
     ...(dto.parent_id !== undefined ? { parentId: dto.parent_id } : {}),
   };

@@ -1,5 +1,5 @@
-import { ApiProperty } from '@nestjs/swagger';
-import { UsageDto } from '../../history/dto/history-response.dto';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ToolCallDto, UsageDto } from '../../history/dto/history-response.dto';
 import type { FinishReasonPayload } from '../chat-events';
 import type { StoredChatResult } from '../idempotency/idempotency-store';
 
@@ -24,11 +24,20 @@ export class ChatResponseDto {
 
   @ApiProperty({
     example: 'stop',
-    enum: ['stop', 'length', 'content_filter', 'aborted'],
+    enum: ['stop', 'length', 'content_filter', 'tool_calls', 'aborted'],
     description:
-      '`aborted` when POST /api/chat/{session_id}/abort stopped it (reply is the partial text).',
+      '`aborted` when POST /api/chat/{session_id}/abort stopped it (reply is the partial text); ' +
+      '`tool_calls` when the model waits for the results of the client calls in `tool_calls`.',
   })
   finish_reason: FinishReasonPayload;
+
+  @ApiPropertyOptional({
+    type: [ToolCallDto],
+    description:
+      'Only when the model called tools in this turn: every call in order. Server-side ones carry ' +
+      'their result; client ones (`result: null`) wait for `tool_results` in the next request.',
+  })
+  tool_calls?: ToolCallDto[];
 
   @ApiProperty({ example: '2026-01-01T12:00:00.000Z' })
   created_at: string;
@@ -42,6 +51,7 @@ export function mapChatResponse(result: StoredChatResult): ChatResponseDto {
     model: result.model,
     usage: result.usage,
     finish_reason: result.finish_reason,
+    ...(result.tool_calls?.length ? { tool_calls: result.tool_calls } : {}),
     created_at: result.created_at,
   };
 }

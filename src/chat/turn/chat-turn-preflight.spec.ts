@@ -195,6 +195,100 @@ describe(ChatTurnPreflight.name, () => {
       await turn.lock.release();
     });
 
+    describe('tool results', () => {
+      const waitingReply = (session: SessionRecord) =>
+        messageRecord({
+          sessionId: session.id,
+          seq: 2,
+          role: 'assistant',
+          content: '',
+          toolCalls: [
+            {
+              id: 'c1',
+              name: 'calculator',
+              arguments: '{}',
+              executedBy: 'server',
+              round: 0,
+              result: { content: '42', isError: false },
+            },
+            {
+              id: 'c2',
+              name: 'get_weather',
+              arguments: '{"city":"Lisbon"}',
+              executedBy: 'client',
+              round: 0,
+              result: null,
+            },
+          ],
+        });
+
+      it('continue the waiting reply: results stored on its calls, a new reply under it, the round in the prompt', async () => {
+        const session = existingSession({ messageCount: 2 });
+        const question = messageRecord({ sessionId: session.id, content: 'Weather and 6*7?' });
+        const waiting = waitingReply(session);
+        deps.history.turnBase.mockResolvedValue({
+          parentId: waiting.id,
+          history: [question, waiting],
+          waiting,
+        });
+
+        const turn = await preparedTurn({
+          message: '',
+          sessionId: session.id,
+          toolResults: [{ toolCallId: 'c2', content: 'sunny', isError: false }],
+        });
+
+        expect(deps.history.turnBase).toHaveBeenCalledWith(
+          'alice',
+          session.id,
+          { continueToolCalls: true },
+          HISTORY_LIMIT,
+        );
+        const answered = [
+          waiting.toolCalls[0],
+          { ...waiting.toolCalls[1], result: { content: 'sunny', isError: false } },
+        ];
+        expect(deps.history.continueAfterToolCalls).toHaveBeenCalledWith(
+          session.id,
+          waiting.id,
+          answered,
+          'test/model',
+        );
+        expect(deps.history.startExchange).not.toHaveBeenCalled();
+        expect(turn.messages.map((m) => [m.role, m.content])).toEqual([
+          ['user', 'Weather and 6*7?'],
+          ['assistant', ''],
+          ['tool', '42'],
+          ['tool', 'sunny'],
+        ]);
+        expect(turn.firstExchange).toBe(false);
+        await turn.lock.release();
+      });
+
+      it('400 naming missing and unknown ids; nothing stored, the session freed', async () => {
+        const session = existingSession({ messageCount: 2 });
+        const waiting = waitingReply(session);
+        deps.history.turnBase.mockResolvedValue({
+          parentId: waiting.id,
+          history: [waiting],
+          waiting,
+        });
+
+        const { status, body } = await rejection({
+          message: '',
+          sessionId: session.id,
+          toolResults: [{ toolCallId: 'c1', content: 'mine', isError: false }],
+        });
+
+        expect(status).toBe(400);
+        expect(body.detail).toBe(
+          'tool_results must answer exactly the waiting calls: missing results for c2; no waiting call has the id c1',
+        );
+        expect(deps.history.continueAfterToolCalls).not.toHaveBeenCalled();
+        expect(await isLocked(session.id)).toBe(false);
+      });
+    });
+
     it('regenerates: only a new reply to the same user message, whose text is the prompt', async () => {
       const session = existingSession({ messageCount: 2 });
       const question = messageRecord({ sessionId: session.id, content: 'Tell a joke' });

@@ -8,10 +8,12 @@ import type {
   MessageRecord,
   SessionRecord,
   SessionSettings,
+  StoredToolCall,
 } from '../../history/history-store.interface';
 import { HistoryService, type TurnTarget } from '../../history/history.service';
 import type { ProviderMessage } from '../../providers/chat-provider.interface';
 import { PresetsService } from '../../presets/presets.service';
+import { ServerToolRegistry } from '../../tools/server-tool-registry';
 import { ProvidersService } from '../../providers/providers.service';
 import { QuotaService } from '../../providers/quota.service';
 import { countMessagesTokens } from '../../providers/token-counter';
@@ -26,6 +28,7 @@ import {
   StoredChatResult,
 } from '../idempotency/idempotency-store';
 import { IN_FLIGHT_LOCK, InFlightLock, LockHandle } from '../locks/in-flight-lock';
+import type { ToolResultInput } from '../tool-input';
 import { SessionTitleService } from './session-title.service';
 
 /** The 409 detail of a second request on a session that is generating. */
@@ -92,6 +95,7 @@ export class ChatTurnPreflight {
     private readonly presets: PresetsService,
     private readonly files: FilesService,
     @Optional() private readonly budgets?: BudgetService,
+    @Optional() private readonly serverTools?: ServerToolRegistry,
   ) {}
 
   async prepare(
@@ -101,6 +105,7 @@ export class ChatTurnPreflight {
   ): Promise<Preflight> {
     this.checkMessage(input.message);
     checkTarget(input);
+    this.checkToolNames(input);
     const idempotency = options.idempotencyKey
       ? { key: `${userId}:${options.idempotencyKey}`, fingerprint: fingerprintInput(input) }
       : undefined;
@@ -137,21 +142,31 @@ export class ChatTurnPreflight {
       if (base?.regenerated) {
         checkModelTakes(model, attachments.map(withKind), this.providers.listModels());
       }
+      // A continuation: the waiting reply with the client's results, the prompt's last message.
+      const answered = base?.waiting
+        ? answerToolCalls(base.waiting.toolCalls, input.toolResults ?? [])
+        : undefined;
+      const history =
+        base?.waiting && answered
+          ? [...base.history.slice(0, -1), { ...base.waiting, toolCalls: answered }]
+          : (base?.history ?? []);
       const files = await this.files.load(
         userId,
-        [...(base?.history ?? []), { attachments }].flatMap((m) => m.attachments.map((a) => a.id)),
+        [...history, { attachments }].flatMap((m) => m.attachments.map((a) => a.id)),
       );
       const promptOf = (message: Pick<MessageRecord, 'role' | 'content' | 'attachments'>) =>
         promptMessage(message.role, message.content, message.attachments, files, model.inputs);
       const context = buildContext(
         {
           systemPrompt: input.systemPrompt,
-          history: base?.history ?? [],
-          userMessage: promptOf({
-            role: 'user',
-            content: base?.regenerated?.content ?? input.message,
-            attachments,
-          }),
+          history,
+          userMessage: answered
+            ? undefined
+            : promptOf({
+                role: 'user',
+                content: base?.regenerated?.content ?? input.message,
+                attachments,
+              }),
           promptOf,
           contextWindow: model.contextWindow,
           replyBudget: input.maxTokens ?? this.config.chat.replyTokenBudget,
@@ -179,13 +194,20 @@ export class ChatTurnPreflight {
       lock ??= await this.lockSession(session.id);
       const reply = base?.regenerated
         ? await this.history.startRegeneration(session.id, base.regenerated.id, model.id)
-        : await this.history.startExchange(
-            session.id,
-            input.message,
-            model.id,
-            base?.parentId,
-            attachments,
-          );
+        : base?.waiting && answered
+          ? await this.history.continueAfterToolCalls(
+              session.id,
+              base.waiting.id,
+              answered,
+              model.id,
+            )
+          : await this.history.startExchange(
+              session.id,
+              input.message,
+              model.id,
+              base?.parentId,
+              attachments,
+            );
       await this.files.recordUse(
         session.id,
         attachments.map((file) => file.id),
@@ -228,6 +250,15 @@ export class ChatTurnPreflight {
       if (!(error instanceof InvalidInputError)) throw error;
       return this.providers.resolveModel(undefined);
     }
+  }
+
+  /** A client tool may not take the name of an enabled server-side tool (400). */
+  private checkToolNames(input: ChatInput): void {
+    const taken = input.tools?.findIndex((tool) => this.serverTools?.has(tool.name)) ?? -1;
+    if (taken < 0) return;
+    const field = `tools[${taken}].name`;
+    const message = `${input.tools![taken].name} is the name of a server-side tool of this deployment`;
+    throw new InvalidInputError(`${field} ${message}`, [{ field, message }]);
   }
 
   private checkMessage(message: string): void {
@@ -277,18 +308,34 @@ export class ChatTurnPreflight {
 /** The tree position a request asks for (regenerate_of / parent_id), as HistoryService takes it. */
 function turnTarget(input: ChatInput): TurnTarget {
   return {
+    ...(input.toolResults !== undefined ? { continueToolCalls: true } : {}),
     ...(input.regenerateOf !== undefined ? { regenerateOf: input.regenerateOf } : {}),
     ...(input.parentId !== undefined ? { parentId: input.parentId } : {}),
   };
 }
 
-/** regenerate_of and parent_id need a session, exclude each other, and regenerate_of takes no message. */
+/**
+ * regenerate_of, parent_id and tool_results need a session and exclude each other; regenerate_of
+ * and tool_results take no message and no attachments.
+ */
 function checkTarget(input: ChatInput): void {
-  const branching = input.regenerateOf !== undefined || input.parentId !== undefined;
-  if (!branching) return;
   const fail = (field: string, message: string) => {
     throw new InvalidInputError(`${field} ${message}`, [{ field, message }]);
   };
+  if (input.toolResults !== undefined) {
+    if (input.regenerateOf !== undefined) {
+      fail('regenerate_of', 'cannot be combined with tool_results');
+    }
+    if (input.parentId !== undefined) fail('parent_id', 'cannot be combined with tool_results');
+    if (input.message !== '') fail('message', 'must be absent with tool_results');
+    if (input.attachments !== undefined) fail('attachments', 'must be absent with tool_results');
+    if (input.sessionId === undefined || input.sessionId === null) {
+      fail('session_id', 'is required with tool_results');
+    }
+    return;
+  }
+  const branching = input.regenerateOf !== undefined || input.parentId !== undefined;
+  if (!branching) return;
   if (input.regenerateOf !== undefined && input.parentId !== undefined) {
     fail('parent_id', 'cannot be combined with regenerate_of');
   }
@@ -301,6 +348,36 @@ function checkTarget(input: ChatInput): void {
   if (input.sessionId === undefined || input.sessionId === null) {
     fail('session_id', 'is required with regenerate_of or parent_id');
   }
+}
+
+/**
+ * The waiting reply's calls with the client's results on its waiting client calls. The results
+ * must answer exactly those calls: 400 naming the missing or unknown ids otherwise.
+ */
+function answerToolCalls(calls: StoredToolCall[], results: ToolResultInput[]): StoredToolCall[] {
+  const waiting = calls.filter((call) => call.executedBy === 'client' && !call.result);
+  const byId = new Map(results.map((result) => [result.toolCallId, result]));
+  const unknown = results.filter(
+    (result) => !waiting.some((call) => call.id === result.toolCallId),
+  );
+  const missing = waiting.filter((call) => !byId.has(call.id));
+  if (unknown.length || missing.length) {
+    const problems = [
+      ...(missing.length ? [`missing results for ${missing.map((c) => c.id).join(', ')}`] : []),
+      ...(unknown.length
+        ? [`no waiting call has the id ${unknown.map((r) => r.toolCallId).join(', ')}`]
+        : []),
+    ].join('; ');
+    throw new InvalidInputError(`tool_results must answer exactly the waiting calls: ${problems}`, [
+      { field: 'tool_results', message: problems },
+    ]);
+  }
+  return calls.map((call) => {
+    const result = byId.get(call.id);
+    return result && !call.result
+      ? { ...call, result: { content: result.content, isError: result.isError } }
+      : call;
+  });
 }
 
 /** A file's name and type with the kind of input it is (image, pdf, text). */

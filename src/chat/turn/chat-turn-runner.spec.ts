@@ -15,6 +15,8 @@ import type { IdempotencyRecord } from '../idempotency/idempotency-store';
 import { ReplayedTurn } from './replayed-turn';
 import { PreparedTurn, sessionLockKey } from './chat-turn-preflight';
 import { ChatTurnRunner } from './chat-turn-runner';
+import { CalculatorTool } from '../../tools/calculator.tool';
+import { ServerToolRegistry } from '../../tools/server-tool-registry';
 
 const SESSION_ID = '3f2b8a5e-2c1d-4b7a-9e0f-1a2b3c4d5e6f';
 const MESSAGE_ID = '9c1e8a5e-2c1d-4b7a-9e0f-1a2b3c4d5e6f';
@@ -43,8 +45,8 @@ describe(ChatTurnRunner.name, () => {
   /** What a transport sends: `type` plus the wire payload. */
   const wire = () => events.map((event) => ({ type: event.type, ...eventPayload(event) }));
 
-  /** A runner on the current `deps`. */
-  const newRunner = () =>
+  /** A runner on the current `deps`, with the server-side tools of `serverTools`, if given. */
+  const newRunner = (serverTools?: ServerToolRegistry) =>
     new ChatTurnRunner(
       deps.history,
       deps.providers,
@@ -55,6 +57,9 @@ describe(ChatTurnRunner.name, () => {
       deps.config,
       deps.events,
       deps.writes,
+      undefined,
+      undefined,
+      serverTools,
     );
 
   beforeEach(() => {
@@ -342,6 +347,150 @@ describe(ChatTurnRunner.name, () => {
       expect(deps.history.checkpointReply.mock.invocationCallOrder.at(-1)!).toBeLessThan(
         deps.history.finishReply.mock.invocationCallOrder[0],
       );
+    });
+  });
+
+  describe('tool calls', () => {
+    const weather = { name: 'get_weather', parameters: { type: 'object' } };
+    const call = (id: string, name: string, args: string) => ({
+      type: 'tool_call' as const,
+      call: { id, name, arguments: args },
+    });
+    /** A runner whose deployment enabled the calculator, with TOOLS__MAX_ROUNDS `maxRounds`. */
+    const toolRunner = (maxRounds = '5') => {
+      deps = { ...deps, config: newChatTurnDeps({ TOOLS__MAX_ROUNDS: maxRounds }).config };
+      const config = {
+        ...deps.config,
+        tools: { ...deps.config.tools, serverTools: ['calculator'] },
+      };
+      return newRunner(new ServerToolRegistry([new CalculatorTool()], config));
+    };
+
+    it('ends with tool_calls on a client call: the event, the stored call waiting, the tools offered', async () => {
+      deps.providers.stream.mockReturnValue(
+        providerStream([call('call_1', 'get_weather', '{"city":"Lisbon"}')]),
+      );
+      const runner = toolRunner();
+      const turn = await preparedTurn({ input: { message: 'weather?', tools: [weather] } });
+
+      const outcome = await runner.run(turn, (event) => events.push(event));
+
+      expect(wire().map((e) => e.type)).toEqual(['start', 'tool_call', 'done']);
+      expect(wire()[1]).toEqual({
+        type: 'tool_call',
+        message_id: MESSAGE_ID,
+        id: 'call_1',
+        name: 'get_weather',
+        arguments: '{"city":"Lisbon"}',
+      });
+      expect(outcome).toMatchObject({
+        finish_reason: 'tool_calls',
+        tool_calls: [
+          {
+            id: 'call_1',
+            name: 'get_weather',
+            arguments: '{"city":"Lisbon"}',
+            executed_by: 'client',
+            result: null,
+          },
+        ],
+      });
+      const offered = deps.providers.stream.mock.calls[0][0].tools!.map((tool) => tool.name);
+      expect(offered).toEqual(['get_weather', 'calculator']);
+      expect(deps.history.finishReply).toHaveBeenCalledWith(
+        SESSION_ID,
+        MESSAGE_ID,
+        expect.objectContaining({
+          status: 'complete',
+          toolCalls: [
+            {
+              id: 'call_1',
+              name: 'get_weather',
+              arguments: '{"city":"Lisbon"}',
+              executedBy: 'client',
+              round: 0,
+              result: null,
+            },
+          ],
+        }),
+      );
+    });
+
+    it('runs server-side calls and calls the model again in the same turn, usage summed', async () => {
+      deps.providers.stream
+        .mockReturnValueOnce(providerStream([call('c1', 'calculator', '{"expression":"6*7"}')]))
+        .mockReturnValueOnce(providerStream([{ type: 'delta', text: 'It is 42.' }]));
+      const runner = toolRunner();
+      const turn = await preparedTurn();
+
+      const outcome = await runner.run(turn, (event) => events.push(event));
+
+      expect(wire().map((e) => e.type)).toEqual([
+        'start',
+        'tool_call',
+        'tool_result',
+        'delta',
+        'done',
+      ]);
+      expect(wire()[2]).toEqual({
+        type: 'tool_result',
+        message_id: MESSAGE_ID,
+        tool_call_id: 'c1',
+        name: 'calculator',
+        content: '42',
+        is_error: false,
+      });
+      expect(outcome).toMatchObject({
+        reply: 'It is 42.',
+        finish_reason: 'stop',
+        usage: { prompt_tokens: 20, completion_tokens: 10, tokens: 30 },
+      });
+      const second = deps.providers.stream.mock.calls[1][0];
+      expect(second.messages.slice(-2)).toEqual([
+        {
+          role: 'assistant',
+          content: '',
+          toolCalls: [{ id: 'c1', name: 'calculator', arguments: '{"expression":"6*7"}' }],
+        },
+        { role: 'tool', content: '42', toolCallId: 'c1', toolName: 'calculator' },
+      ]);
+      expect(deps.quota.recordUsage).toHaveBeenCalledWith('alice', 30, undefined);
+    });
+
+    it('sends the last allowed round without tools (TOOLS__MAX_ROUNDS)', async () => {
+      deps.providers.stream
+        .mockReturnValueOnce(providerStream([call('c1', 'calculator', '{"expression":"1+1"}')]))
+        .mockReturnValueOnce(providerStream([{ type: 'delta', text: 'Two.' }]));
+      const runner = toolRunner('2');
+
+      await runner.run(await preparedTurn(), (event) => events.push(event));
+
+      const [first, second] = deps.providers.stream.mock.calls.map(([request]) => request.tools);
+      expect(first?.map((tool) => tool.name)).toEqual(['calculator']);
+      expect(second).toBeUndefined();
+    });
+
+    it('answers server calls of a mixed round, then waits for the client', async () => {
+      deps.providers.stream.mockReturnValueOnce(
+        providerStream([call('c1', 'calculator', 'not json'), call('c2', 'get_weather', '{}')]),
+      );
+      const runner = toolRunner();
+
+      const outcome = await runner.run(
+        await preparedTurn({ input: { message: 'both', tools: [weather] } }),
+        (event) => events.push(event),
+      );
+
+      expect(deps.providers.stream).toHaveBeenCalledTimes(1);
+      expect(outcome.finish_reason).toBe('tool_calls');
+      expect(outcome.tool_calls).toEqual([
+        expect.objectContaining({
+          id: 'c1',
+          executed_by: 'server',
+          result: { content: 'The arguments are not valid JSON', is_error: true },
+        }),
+        expect.objectContaining({ id: 'c2', executed_by: 'client', result: null }),
+      ]);
     });
   });
 });

@@ -1,13 +1,23 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { DomainError } from '@app/common';
 import { AppConfig } from '@app/config';
-import type { MessageStatus } from '../../history/history-store.interface';
+import { mapToolCall } from '../../history/dto/history-response.dto';
+import type {
+  MessagePatch,
+  MessageStatus,
+  StoredToolCall,
+} from '../../history/history-store.interface';
 import { HistoryService } from '../../history/history.service';
-import type { FinishReason, TokenUsage } from '../../providers/chat-provider.interface';
+import type {
+  FinishReason,
+  TokenUsage,
+  ToolDefinition,
+} from '../../providers/chat-provider.interface';
 import { GenerationAbortedError } from '../../providers/provider.errors';
 import { ProvidersService } from '../../providers/providers.service';
 import { QuotaService } from '../../providers/quota.service';
-import { countTokens } from '../../providers/token-counter';
+import { countMessagesTokens, countTokens } from '../../providers/token-counter';
+import { ServerToolRegistry } from '../../tools/server-tool-registry';
 import { BudgetService } from '../../usage/budget/budget.service';
 import { PriceCatalog } from '../../usage/price-catalog';
 import {
@@ -18,6 +28,7 @@ import {
 } from '../chat-events';
 import type { ChatEventListener } from '../chat-turn';
 import { finalEvent, ReplyFailedError, toStoredResult, type TurnOutcome } from '../chat-turn';
+import { toolRoundMessages } from '../context-builder';
 import { GenerationRegistry } from '../generation-registry';
 import { GenerationEventLog } from '../generations/generation-event-log';
 import { GenerationRecorder } from '../generations/generation-recorder';
@@ -26,14 +37,27 @@ import type { PreparedTurn } from './chat-turn-preflight';
 import { ReplyWriteRetrier } from './reply-write-retrier';
 import { SessionTitleService } from './session-title.service';
 
-/** What came back from the provider: the text so far and how the stream ended. */
-interface StreamedReply {
-  text: string;
+/** One model call of a turn (a turn with server-side tools makes several). */
+interface ModelRound {
   /** The model that answered (after a fallback, not the one asked). */
   model: string;
-  usage?: UsagePayload;
-  /** The provider's report as it came (cached tokens, its own charge). */
-  providerUsage?: TokenUsage;
+  /** Prompt tokens of the call as counted locally (the estimate when the provider reports none). */
+  promptTokens: number;
+  /** The text this call streamed. */
+  text: string;
+  /** The provider's report as it came (cached tokens, its own charge); absent when it ended early. */
+  reported?: TokenUsage;
+}
+
+/** What came back from the provider: the text so far and how the stream ended. */
+interface StreamedReply {
+  /** The text of every round, in order. */
+  text: string;
+  /** The model that answered last. */
+  model: string;
+  rounds: ModelRound[];
+  /** Every tool call of the turn, server-side ones with their results. */
+  toolCalls: StoredToolCall[];
   finishReason: FinishReason;
   aborted: boolean;
   failure?: DomainError;
@@ -62,6 +86,7 @@ export class ChatTurnRunner {
     private readonly writes: ReplyWriteRetrier,
     @Optional() private readonly budgets?: BudgetService,
     @Optional() private readonly prices?: PriceCatalog,
+    @Optional() private readonly serverTools?: ServerToolRegistry,
   ) {}
 
   /** Runs the turn to its end; never rejects (a failed reply is the outcome's `failure`). */
@@ -82,7 +107,7 @@ export class ChatTurnRunner {
         ? 'error'
         : 'complete';
     // Without provider usage (abort, failure) the local estimate is stored and charged.
-    const usage = streamed.usage ?? estimateUsage(turn.promptTokens, streamed.text);
+    const usage = turnUsage(streamed.rounds);
     const outcome: TurnOutcome = {
       session_id: turn.sessionId,
       message_id: turn.messageId,
@@ -90,12 +115,13 @@ export class ChatTurnRunner {
       model: streamed.model,
       usage,
       finish_reason: finishReasonOf(streamed),
+      ...(streamed.toolCalls.length ? { tool_calls: streamed.toolCalls.map(mapToolCall) } : {}),
       created_at: turn.createdAt.toISOString(),
       ...(streamed.failure ? { failure: streamed.failure } : {}),
     };
-    const stored = await this.storeReply(turn, outcome, status);
+    const stored = await this.storeReply(turn, outcome, status, streamed.toolCalls);
     if (status === 'complete' || streamed.text) await this.recordUsage(turn, usage.tokens);
-    await this.budgets?.settle(turn.budget, this.costOf(streamed, usage));
+    await this.budgets?.settle(turn.budget, this.costOf(streamed.rounds));
     await this.rememberOutcome(turn, outcome, recorder.nextSeq);
     this.registry.unregister(turn.sessionId, turn.controller);
     // An unstored reply keeps its session lock until the retrier has stored it.
@@ -120,6 +146,11 @@ export class ChatTurnRunner {
     this.registry.leave(turn.controller);
   }
 
+  /**
+   * Calls the model, streaming its text and tool calls. When it calls only server-side tools,
+   * runs them and calls it again with the results, within TOOLS__MAX_ROUNDS calls; a round with
+   * client calls ends the turn (`tool_calls`), the server-side calls of it already answered.
+   */
   private async stream(
     turn: PreparedTurn,
     emit: (event: ChatEvent) => void,
@@ -134,36 +165,61 @@ export class ChatTurnRunner {
     const reply: StreamedReply = {
       text: '',
       model: turn.model,
+      rounds: [],
+      toolCalls: [],
       finishReason: 'stop',
       aborted: false,
     };
+    let messages = turn.messages;
     try {
-      const events = this.providers.stream({
-        model: turn.model,
-        messages: turn.messages,
-        temperature: turn.input.temperature,
-        maxTokens: turn.input.maxTokens,
-        signal,
-        userId: turn.userId,
-        apiKeyId: turn.apiKeyId,
-        sessionId: turn.sessionId,
-        messageId: turn.messageId,
-      });
-      for await (const event of events) {
-        if (event.type === 'start') {
-          reply.model = event.model;
-        } else if (event.type === 'delta') {
-          if (!event.text) continue;
-          reply.text += event.text;
-          emit({ type: 'delta', text: event.text });
-          checkpoints.offer(reply.text);
-        } else {
-          reply.model = event.model;
-          reply.finishReason = event.finishReason;
-          reply.providerUsage = event.usage;
-          reply.usage = usagePayload(event.usage);
+      for (let round = 0; ; round++) {
+        const current: ModelRound = {
+          model: reply.model,
+          promptTokens: round === 0 ? turn.promptTokens : countMessagesTokens(messages),
+          text: '',
+        };
+        reply.rounds.push(current);
+        const calls: StoredToolCall[] = [];
+        const events = this.providers.stream({
+          model: turn.model,
+          messages,
+          tools: this.toolsOfRound(turn, round),
+          temperature: turn.input.temperature,
+          maxTokens: turn.input.maxTokens,
+          signal,
+          userId: turn.userId,
+          apiKeyId: turn.apiKeyId,
+          sessionId: turn.sessionId,
+          messageId: turn.messageId,
+        });
+        for await (const event of events) {
+          if (event.type === 'start') {
+            reply.model = current.model = event.model;
+          } else if (event.type === 'delta') {
+            if (!event.text) continue;
+            reply.text += event.text;
+            current.text += event.text;
+            emit({ type: 'delta', text: event.text });
+            checkpoints.offer(reply.text);
+          } else if (event.type === 'tool_call') {
+            const { id, name, arguments: args } = event.call;
+            const executedBy = this.serverTools?.has(name) ? 'server' : 'client';
+            calls.push({ id, name, arguments: args, executedBy, round, result: null });
+            emit({ type: 'tool_call', message_id: turn.messageId, id, name, arguments: args });
+          } else if (event.type === 'done') {
+            reply.model = current.model = event.model;
+            reply.finishReason = event.finishReason;
+            current.reported = event.usage;
+          }
+          if (signal.aborted) break;
         }
-        if (signal.aborted) break;
+        reply.toolCalls.push(...calls);
+        if (signal.aborted || !calls.length) break;
+        reply.finishReason = 'tool_calls';
+        await this.runServerCalls(turn, calls, signal, emit);
+        const clientWaits = calls.some((call) => call.executedBy === 'client');
+        if (signal.aborted || clientWaits || round + 1 >= this.config.tools.maxRounds) break;
+        messages = [...messages, ...toolRoundMessages(current.text, calls)];
       }
       reply.aborted = signal.aborted;
     } catch (error) {
@@ -182,6 +238,42 @@ export class ChatTurnRunner {
   }
 
   /**
+   * The tools a model call offers: the client's and the enabled server-side ones; server-side
+   * ones not when no call may follow (TOOLS__MAX_ROUNDS), and none at all on the last allowed
+   * call after server-side rounds.
+   */
+  private toolsOfRound(turn: PreparedTurn, round: number): ToolDefinition[] | undefined {
+    const lastRound = round >= this.config.tools.maxRounds - 1;
+    if (lastRound && round > 0) return undefined;
+    const tools = [
+      ...(turn.input.tools ?? []),
+      ...(lastRound ? [] : (this.serverTools?.definitions() ?? [])),
+    ];
+    return tools.length ? tools : undefined;
+  }
+
+  /** Runs the server-side calls of a round in order, each answered by a `tool_result` event. */
+  private async runServerCalls(
+    turn: PreparedTurn,
+    calls: StoredToolCall[],
+    signal: AbortSignal,
+    emit: (event: ChatEvent) => void,
+  ): Promise<void> {
+    for (const call of calls) {
+      if (call.executedBy !== 'server' || !this.serverTools || signal.aborted) continue;
+      call.result = await this.serverTools.run(call, signal);
+      emit({
+        type: 'tool_result',
+        message_id: turn.messageId,
+        tool_call_id: call.id,
+        name: call.name,
+        content: call.result.content,
+        is_error: call.result.isError,
+      });
+    }
+  }
+
+  /**
    * Completes the pending reply. When the store fails (outage) the write goes to the retrier with
    * the session lock, and false is returned; the client still gets its answer.
    */
@@ -189,14 +281,16 @@ export class ChatTurnRunner {
     turn: PreparedTurn,
     outcome: TurnOutcome,
     status: MessageStatus,
+    toolCalls: StoredToolCall[],
   ): Promise<boolean> {
-    const patch = {
+    const patch: MessagePatch = {
       content: outcome.reply,
       status,
       model: outcome.model,
       promptTokens: outcome.usage.prompt_tokens,
       completionTokens: outcome.usage.completion_tokens,
       error: outcome.failure?.message ?? null,
+      ...(toolCalls.length ? { toolCalls } : {}),
     };
     try {
       await this.history.finishReply(turn.sessionId, turn.messageId, patch);
@@ -216,17 +310,28 @@ export class ChatTurnRunner {
     }
   }
 
-  /** What the turn cost in micro-dollars, for its budget (see PriceCatalog.replyCostMicros). */
-  private costOf(streamed: StreamedReply, usage: UsagePayload): number | null {
-    if (!this.prices) return null;
-    const estimated = streamed.text
-      ? {
-          promptTokens: usage.prompt_tokens,
-          completionTokens: usage.completion_tokens,
-          totalTokens: usage.tokens,
-        }
-      : undefined;
-    return this.prices.replyCostMicros(streamed.model, streamed.providerUsage, estimated);
+  /**
+   * What the turn cost in micro-dollars, for its budget: every model call's cost (see
+   * PriceCatalog.replyCostMicros); null when a model has no price.
+   */
+  private costOf(rounds: ModelRound[]): number | null {
+    const prices = this.prices;
+    if (!prices) return null;
+    let total = 0;
+    for (const round of rounds) {
+      const usage = roundUsage(round);
+      const estimated = round.text
+        ? {
+            promptTokens: usage.prompt_tokens,
+            completionTokens: usage.completion_tokens,
+            totalTokens: usage.tokens,
+          }
+        : undefined;
+      const cost = prices.replyCostMicros(round.model, round.reported, estimated);
+      if (cost === null) return null;
+      total += cost;
+    }
+    return total;
   }
 
   private async recordUsage(turn: PreparedTurn, tokens: number): Promise<void> {
@@ -290,6 +395,30 @@ export class ReplyCheckpoints {
 function finishReasonOf(reply: StreamedReply): FinishReasonPayload {
   if (reply.aborted) return 'aborted';
   return reply.failure ? 'error' : reply.finishReason;
+}
+
+/** A model call's usage: the provider's report, else the local estimate. */
+function roundUsage(round: ModelRound): UsagePayload {
+  return round.reported
+    ? usagePayload(round.reported)
+    : estimateUsage(round.promptTokens, round.text);
+}
+
+/** A turn's usage: the sum over its model calls (one, unless server-side tools ran). */
+function turnUsage(rounds: ModelRound[]): UsagePayload {
+  const [first, ...rest] = rounds.map(roundUsage);
+  return rest.reduce((sum, usage) => {
+    const total: UsagePayload = {
+      prompt_tokens: sum.prompt_tokens + usage.prompt_tokens,
+      completion_tokens: sum.completion_tokens + usage.completion_tokens,
+      tokens: sum.tokens + usage.tokens,
+    };
+    const cacheRead = (sum.cache_read_tokens ?? 0) + (usage.cache_read_tokens ?? 0);
+    const cacheWrite = (sum.cache_write_tokens ?? 0) + (usage.cache_write_tokens ?? 0);
+    if (cacheRead) total.cache_read_tokens = cacheRead;
+    if (cacheWrite) total.cache_write_tokens = cacheWrite;
+    return total;
+  }, first);
 }
 
 function estimateUsage(promptTokens: number, text: string): UsagePayload {

@@ -1,3 +1,4 @@
+import type { ChatEvent } from '../chat-events';
 import type { ChatEventListener, ChatTurn, TurnOutcome } from '../chat-turn';
 import { finalEvent, fromStoredResult, safeListener } from '../chat-turn';
 import type { StoredChatResult } from '../idempotency/idempotency-store';
@@ -23,9 +24,25 @@ export class ReplayedTurn implements ChatTurn {
   async run(listener?: ChatEventListener): Promise<TurnOutcome> {
     const tell = safeListener(listener);
     const outcome = fromStoredResult(this.result);
-    const delta = outcome.reply ? 1 : 0;
-    // The original's numbering (StoredChatResult.final_seq): the whole reply stands for its deltas.
-    const finalSeq = Math.max(this.result.final_seq ?? 0, 2 + delta);
+    const middle: ChatEvent[] = outcome.reply ? [{ type: 'delta', text: outcome.reply }] : [];
+    for (const call of outcome.tool_calls ?? []) {
+      const { message_id } = outcome;
+      const { id, name, arguments: args } = call;
+      middle.push({ type: 'tool_call', message_id, id, name, arguments: args });
+      if (call.executed_by === 'server' && call.result) {
+        middle.push({
+          type: 'tool_result',
+          message_id,
+          tool_call_id: call.id,
+          name: call.name,
+          content: call.result.content,
+          is_error: call.result.is_error,
+        });
+      }
+    }
+    // The original's numbering (StoredChatResult.final_seq): the whole reply stands for its
+    // deltas, and the tool events keep their order just before the final event.
+    const finalSeq = Math.max(this.result.final_seq ?? 0, 2 + middle.length);
     tell(
       {
         type: 'start',
@@ -35,7 +52,7 @@ export class ReplayedTurn implements ChatTurn {
       },
       1,
     );
-    if (delta) tell({ type: 'delta', text: outcome.reply }, finalSeq - 1);
+    middle.forEach((event, index) => tell(event, finalSeq - middle.length + index));
     tell(finalEvent(outcome), finalSeq);
     return outcome;
   }

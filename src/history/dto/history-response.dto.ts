@@ -6,6 +6,7 @@ import type {
   MessageStatus,
   SessionRecord,
   SessionSettings,
+  StoredToolCall,
 } from '../history-store.interface';
 import type { SiblingInfo } from '../message-tree';
 
@@ -109,6 +110,60 @@ export class MessageAttachmentDto {
   media_type: string;
 }
 
+/** What a tool returned for a call. */
+export class ToolResultDto {
+  @ApiProperty({ example: '42' })
+  content: string;
+
+  @ApiProperty({ example: false, description: 'True when `content` is why the tool failed.' })
+  is_error: boolean;
+}
+
+/** A tool call an assistant reply made, with its result once there is one. */
+export class ToolCallDto {
+  @ApiProperty({
+    example: 'call_1',
+    description: "The call's id; `tool_results` answer it by this id.",
+  })
+  id: string;
+
+  @ApiProperty({ example: 'get_weather' })
+  name: string;
+
+  @ApiProperty({
+    example: '{"city":"Lisbon"}',
+    description: 'The arguments as the model wrote them: JSON text (not guaranteed to be valid).',
+  })
+  arguments: string;
+
+  @ApiProperty({
+    enum: ['server', 'client'],
+    example: 'client',
+    description:
+      '`server`: a server-side tool of the deployment ran it within the turn; `client`: the chat ' +
+      'client was asked to run it (answered with `tool_results`).',
+  })
+  executed_by: 'server' | 'client';
+
+  @ApiProperty({
+    type: ToolResultDto,
+    nullable: true,
+    description: 'The result; null while a client call still waits for its `tool_results`.',
+  })
+  result: ToolResultDto | null;
+}
+
+/** A stored tool call as the API shows it (events, chat responses, history). */
+export function mapToolCall(call: StoredToolCall): ToolCallDto {
+  return {
+    id: call.id,
+    name: call.name,
+    arguments: call.arguments,
+    executed_by: call.executedBy,
+    result: call.result ? { content: call.result.content, is_error: call.result.isError } : null,
+  };
+}
+
 /** One stored message. */
 export class MessageDto {
   @ApiProperty({ example: '8d0c7a52-1b3e-4f6a-9c2d-0e1f2a3b4c5d', format: 'uuid' })
@@ -203,6 +258,14 @@ export class MessageDto {
       'A file deleted since stays listed here and answers 404.',
   })
   attachments: MessageAttachmentDto[];
+
+  @ApiPropertyOptional({
+    type: [ToolCallDto],
+    description:
+      'Only on an assistant reply that called tools: its calls in order, each with its result ' +
+      '(null while the client has not sent it in `tool_results`).',
+  })
+  tool_calls?: ToolCallDto[];
 
   @ApiProperty({ example: '2026-11-25T16:20:31.412Z', format: 'date-time' })
   created_at: string;
@@ -365,6 +428,7 @@ export function mapMessage(message: MessageRecord, siblings: SiblingInfo): Messa
       name: file.name,
       media_type: file.mediaType,
     })),
+    ...(message.toolCalls.length ? { tool_calls: message.toolCalls.map(mapToolCall) } : {}),
     created_at: message.createdAt.toISOString(),
   };
 }

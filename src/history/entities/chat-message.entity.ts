@@ -69,6 +69,13 @@ export class ChatMessage {
   @Column({ type: 'text', nullable: true })
   attachments: string | null;
 
+  /**
+   * An assistant reply's tool calls with their results, as JSON
+   * `[{id, name, arguments, executedBy, round, result}]`; null when none.
+   */
+  @Column({ name: 'tool_calls', type: 'text', nullable: true })
+  toolCalls: string | null;
+
   @CreateDateColumn({ name: 'created_at' })
   createdAt: Date;
 }

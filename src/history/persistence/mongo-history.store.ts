@@ -278,6 +278,7 @@ export class MongoHistoryStore extends HistoryStoreBase implements OnModuleInit 
         id,
         feedback: _none,
         attachments,
+        toolCalls: _noCalls,
         ...fields
       } = { ...record, seq: before.messageCount + 1, parentId };
       const doc: MongoChatMessage = {
@@ -373,10 +374,11 @@ export class MongoHistoryStore extends HistoryStoreBase implements OnModuleInit 
   async importSession(session: SessionRecord, messages: MessageRecord[]): Promise<void> {
     // No transactions: the messages go first and the session last, so nothing is listed or
     // readable before the whole conversation is stored; a failure removes what was written.
-    const docs: MongoChatMessage[] = messages.map(({ id, feedback, ...fields }) => ({
+    const docs: MongoChatMessage[] = messages.map(({ id, feedback, toolCalls, ...fields }) => ({
       _id: id,
       userId: session.userId,
       ...fields,
+      ...(toolCalls.length > 0 ? { toolCalls } : {}),
       feedbackRating: feedback?.rating ?? null,
       feedbackComment: feedback?.comment ?? null,
     }));
@@ -508,6 +510,14 @@ function toMessageRecord(doc: MongoChatMessage): MessageRecord {
       id,
       name,
       mediaType,
+    })),
+    toolCalls: (doc.toolCalls ?? []).map((call) => ({
+      id: call.id,
+      name: call.name,
+      arguments: call.arguments,
+      executedBy: call.executedBy,
+      round: call.round,
+      result: call.result ? { content: call.result.content, isError: call.result.isError } : null,
     })),
     createdAt: doc.createdAt,
   };

@@ -20,6 +20,7 @@ const IMPORT_COLUMN_TYPES = [
   'text',
   'varchar',
   'text',
+  'text',
 ];
 const INSERT_MESSAGE_ARRAYS =
   `INSERT INTO chat_messages (${MESSAGE_COLUMNS}) SELECT * FROM unnest(` +

@@ -9,6 +9,7 @@ import type {
   MessageRecord,
   SessionRecord,
   SessionSettings,
+  StoredToolCall,
 } from '../history-store.interface';
 
 /** A row as the driver returns it: snake_case columns, driver-native values. */
@@ -27,7 +28,8 @@ export const SETTINGS_COLUMNS: Record<keyof SessionSettings, string> = {
 /** The columns a new message is inserted with (feedback starts out null). */
 export const MESSAGE_INSERT_COLUMNS =
   'id, session_id, seq, parent_id, role, content, status, model, prompt_tokens, completion_tokens, error, created_at, attachments';
-export const MESSAGE_COLUMNS = `${MESSAGE_INSERT_COLUMNS}, feedback_rating, feedback_comment`;
+/** Every column of a message; tool calls are only ever set by an update (or an import). */
+export const MESSAGE_COLUMNS = `${MESSAGE_INSERT_COLUMNS}, feedback_rating, feedback_comment, tool_calls`;
 /** The column each patchable MessageRecord field is stored in. */
 export const PATCH_COLUMNS: Record<keyof MessagePatch, string> = {
   content: 'content',
@@ -36,6 +38,7 @@ export const PATCH_COLUMNS: Record<keyof MessagePatch, string> = {
   promptTokens: 'prompt_tokens',
   completionTokens: 'completion_tokens',
   error: 'error',
+  toolCalls: 'tool_calls',
 };
 
 /**
@@ -103,6 +106,7 @@ export class SqlHistoryRowMapper {
           }
         : null,
       attachments: parseAttachments(row.attachments),
+      toolCalls: parseToolCalls(row.tool_calls),
       createdAt: this.driver.prepareHydratedValue(row.created_at, this.messageCreated) as Date,
     };
   }
@@ -118,7 +122,25 @@ export function attachmentsColumn(attachments: readonly MessageAttachment[]): st
 }
 
 function parseAttachments(value: unknown): MessageAttachment[] {
-  return typeof value === 'string' && value ? (JSON.parse(value) as MessageAttachment[]) : [];
+  return parseJsonList<MessageAttachment>(value);
+}
+
+/** The `tool_calls` column's value: JSON of the calls, null when there are none. */
+export function toolCallsColumn(calls: readonly StoredToolCall[]): string | null {
+  return calls.length > 0 ? JSON.stringify(calls) : null;
+}
+
+function parseToolCalls(value: unknown): StoredToolCall[] {
+  return parseJsonList<StoredToolCall>(value);
+}
+
+/** A message patch's values as their columns store them (tool calls as JSON text). */
+export function patchColumnValue(field: keyof MessagePatch, value: unknown): unknown {
+  return field === 'toolCalls' ? toolCallsColumn(value as StoredToolCall[]) : value;
+}
+
+function parseJsonList<T>(value: unknown): T[] {
+  return typeof value === 'string' && value ? (JSON.parse(value) as T[]) : [];
 }
 
 function nullableNumber(value: unknown): number | null {

@@ -23,10 +23,12 @@ import {
   MESSAGE_COLUMNS,
   MESSAGE_INSERT_COLUMNS,
   PATCH_COLUMNS,
+  patchColumnValue,
   RawRow,
   SESSION_COLUMNS,
   SETTINGS_COLUMNS,
   SqlHistoryRowMapper,
+  toolCallsColumn,
 } from './sql-history-rows';
 import { HistoryStoreBase } from './history-store.base';
 
@@ -333,7 +335,11 @@ export abstract class SqlHistoryStore extends HistoryStoreBase {
             .map(([field]) => `${PATCH_COLUMNS[field]} = ?`)
             .join(', ')} ${where} RETURNING ${MESSAGE_COLUMNS}`
         : `SELECT ${MESSAGE_COLUMNS} FROM chat_messages ${where}`,
-      messageParams: [...changes.map(([, value]) => value), messageId, sessionId],
+      messageParams: [
+        ...changes.map(([field, value]) => patchColumnValue(field, value)),
+        messageId,
+        sessionId,
+      ],
       now: this.mapper.sessionDate(new Date()),
       preview: patch.content === undefined ? '' : messagePreview(patch.content),
     });
@@ -388,6 +394,7 @@ export abstract class SqlHistoryStore extends HistoryStoreBase {
         attachmentsColumn(m.attachments),
         m.feedback?.rating ?? null,
         m.feedback?.comment ?? null,
+        toolCallsColumn(m.toolCalls),
       ]),
     );
   }

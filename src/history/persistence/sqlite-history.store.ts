@@ -4,7 +4,7 @@ import type { Driver } from 'typeorm/driver/Driver';
 import { openSqliteHandle } from '../../database/sqlite-handle';
 import { MESSAGE_COLUMNS, type RawRow } from './sql-history-rows';
 
-const INSERT_MESSAGE_ROW = `INSERT INTO chat_messages (${MESSAGE_COLUMNS}) VALUES (${Array(15)
+const INSERT_MESSAGE_ROW = `INSERT INTO chat_messages (${MESSAGE_COLUMNS}) VALUES (${Array(16)
   .fill('?')
   .join(', ')})`;
 import {

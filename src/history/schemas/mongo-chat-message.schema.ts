@@ -4,6 +4,7 @@ import type {
   MessageAttachment,
   MessageRole,
   MessageStatus,
+  StoredToolCall,
 } from '../history-store.interface';
 
 /** One message in MongoDB. `userId` is copied from the session so search and erase scope by user. */
@@ -58,6 +59,23 @@ export class MongoChatMessage {
     default: undefined,
   })
   attachments?: MessageAttachment[];
+
+  /** An assistant reply's tool calls with their results; absent on messages without any. */
+  @Prop({
+    type: [
+      {
+        _id: false,
+        id: String,
+        name: String,
+        arguments: String,
+        executedBy: String,
+        round: Number,
+        result: { type: { _id: false, content: String, isError: Boolean }, default: null },
+      },
+    ],
+    default: undefined,
+  })
+  toolCalls?: StoredToolCall[];
 
   @Prop({ type: Date, required: true })
   createdAt: Date;

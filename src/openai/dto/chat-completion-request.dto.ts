@@ -12,6 +12,7 @@ import {
 } from 'class-validator';
 import { HasCodePointLength, IsNumberInRange, IsWellFormedText } from '@app/common';
 import { MAX_REPLY_TOKENS } from '../../chat/dto/chat-request.dto';
+import { MAX_COMPLETION_TOOLS } from '../completion-tools';
 
 /** Most messages one request may carry. */
 export const MAX_COMPLETION_MESSAGES = 1000;
@@ -49,10 +50,11 @@ export class ChatCompletionRequestDto {
     maxItems: MAX_COMPLETION_MESSAGES,
     items: {
       type: 'object',
-      required: ['role', 'content'],
+      required: ['role'],
       properties: {
-        role: { type: 'string', enum: ['system', 'developer', 'user', 'assistant'] },
+        role: { type: 'string', enum: ['system', 'developer', 'user', 'assistant', 'tool'] },
         content: {
+          nullable: true,
           oneOf: [
             { type: 'string' },
             {
@@ -66,6 +68,28 @@ export class ChatCompletionRequestDto {
           ],
         },
         name: { type: 'string' },
+        tool_calls: {
+          type: 'array',
+          description: 'On an assistant message: the calls it made (its content may be null).',
+          items: {
+            type: 'object',
+            required: ['id', 'type', 'function'],
+            properties: {
+              id: { type: 'string' },
+              type: { type: 'string', enum: ['function'] },
+              function: {
+                type: 'object',
+                required: ['name', 'arguments'],
+                properties: { name: { type: 'string' }, arguments: { type: 'string' } },
+              },
+            },
+          },
+        },
+        tool_call_id: {
+          type: 'string',
+          description:
+            'On a tool message: the call of the assistant message before it that this answers.',
+        },
       },
     },
     example: [
@@ -73,13 +97,91 @@ export class ChatCompletionRequestDto {
       { role: 'user', content: 'Say hello' },
     ],
     description:
-      'The conversation. Roles `system`/`developer` (instructions), `user`, `assistant`; content a ' +
-      'string or text parts. Tool messages and non-text parts → 400.',
+      'The conversation. Roles `system`/`developer` (instructions), `user`, `assistant` (with ' +
+      '`tool_calls`, content may be null), `tool` (`tool_call_id` answering a call of the assistant ' +
+      'message before it; every call must be answered before the next other message); content a ' +
+      'string or text parts. Non-text parts → 400.',
   })
   @IsArray()
   @ArrayMinSize(1, { message: 'messages must contain at least one message' })
   @ArrayMaxSize(MAX_COMPLETION_MESSAGES)
   messages: unknown[];
+
+  @ApiPropertyOptional({
+    type: 'array',
+    maxItems: MAX_COMPLETION_TOOLS,
+    nullable: true,
+    items: {
+      type: 'object',
+      required: ['type', 'function'],
+      properties: {
+        type: { type: 'string', enum: ['function'] },
+        function: {
+          type: 'object',
+          required: ['name'],
+          properties: {
+            name: { type: 'string', pattern: '^[a-zA-Z0-9_-]{1,64}$' },
+            description: { type: 'string', maxLength: 1024 },
+            parameters: {
+              type: 'object',
+              description: 'JSON Schema with "type": "object" (≤ 16 KB); none = no arguments.',
+            },
+            strict: { type: 'boolean', description: 'Accepted; not forwarded.' },
+          },
+        },
+      },
+    },
+    example: [
+      {
+        type: 'function',
+        function: {
+          name: 'get_weather',
+          description: 'Current weather of a city',
+          parameters: {
+            type: 'object',
+            properties: { city: { type: 'string' } },
+            required: ['city'],
+          },
+        },
+      },
+    ],
+    description:
+      'Functions the model may call (names unique). The reply then may be `message.tool_calls` ' +
+      'with `finish_reason: "tool_calls"`; send the results back as `tool` messages. The `local` ' +
+      'provider never calls tools. Server-side tools are not offered here.',
+  })
+  @IsOptional()
+  @IsArray()
+  tools?: unknown[] | null;
+
+  @ApiPropertyOptional({
+    oneOf: [
+      { type: 'string', enum: ['none', 'auto', 'required'] },
+      {
+        type: 'object',
+        required: ['type', 'function'],
+        properties: {
+          type: { type: 'string', enum: ['function'] },
+          function: { type: 'object', properties: { name: { type: 'string' } } },
+        },
+      },
+    ],
+    nullable: true,
+    example: 'auto',
+    description:
+      'Whether the model must, may or must not call a tool, or which one. Only with tools.',
+  })
+  @IsOptional()
+  tool_choice?: unknown;
+
+  @ApiPropertyOptional({
+    nullable: true,
+    example: true,
+    description: 'Accepted for compatibility; the provider decides whether calls come in parallel.',
+  })
+  @IsOptional()
+  @IsBoolean()
+  parallel_tool_calls?: boolean | null;
 
   @ApiPropertyOptional({ example: false, description: 'Answer as server-sent events.' })
   @IsOptional()

@@ -50,15 +50,49 @@ export class CompletionUsageDto {
   prompt_tokens_details?: PromptTokensDetailsDto;
 }
 
+export class ToolCallFunctionDto {
+  @ApiProperty({ example: 'get_weather' })
+  name: string;
+
+  @ApiProperty({
+    example: '{"city":"Paris"}',
+    description: 'The arguments as JSON text, as the model wrote them (parse and check them).',
+  })
+  arguments: string;
+}
+
+export class ToolCallDto {
+  @ApiProperty({ example: 'call_abc123', description: 'The `tool_call_id` of its result.' })
+  id: string;
+
+  @ApiProperty({ enum: ['function'], example: 'function', description: 'Always a function.' })
+  type: 'function';
+
+  @ApiProperty({ type: ToolCallFunctionDto })
+  function: ToolCallFunctionDto;
+}
+
 export class AssistantMessageDto {
   @ApiProperty({ enum: ['assistant'], example: 'assistant' })
   role: 'assistant';
 
-  @ApiProperty({ example: 'Hello!' })
-  content: string;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: 'Hello!',
+    description: 'The reply text; null when the reply is only tool calls.',
+  })
+  content: string | null;
 
   @ApiProperty({ type: String, nullable: true, example: null })
   refusal: null;
+
+  @ApiPropertyOptional({
+    type: [ToolCallDto],
+    description:
+      'The functions the model calls (finish_reason `tool_calls`); only when it calls any.',
+  })
+  tool_calls?: ToolCallDto[];
 }
 
 export class CompletionChoiceDto {
@@ -68,7 +102,7 @@ export class CompletionChoiceDto {
   @ApiProperty({ type: AssistantMessageDto })
   message: AssistantMessageDto;
 
-  @ApiProperty({ enum: ['stop', 'length', 'content_filter'], example: 'stop' })
+  @ApiProperty({ enum: ['stop', 'length', 'content_filter', 'tool_calls'], example: 'stop' })
   finish_reason: string;
 
   @ApiProperty({ type: Object, nullable: true, example: null })

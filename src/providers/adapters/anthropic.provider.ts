@@ -13,6 +13,9 @@ import type {
   MessageParam,
   RawMessageStreamEvent,
   TextBlockParam,
+  ToolChoice as AnthropicToolChoice,
+  ToolResultBlockParam,
+  ToolUseBlockParam,
 } from '@anthropic-ai/sdk/resources/messages';
 import type {
   BinaryInput,
@@ -24,6 +27,8 @@ import type {
   ProviderRequest,
   ProviderStreamEvent,
   TokenUsage,
+  ToolCall,
+  ToolChoice,
 } from '../chat-provider.interface';
 import { catalogModels, modelInfos, type CatalogModel } from '../model-catalog';
 import {
@@ -41,6 +46,7 @@ import {
 import { openUpstream } from './open-upstream';
 import { PerKeyClients } from './per-key-clients';
 import { normalizeSdkError, type SdkErrorClasses } from './sdk-errors';
+import { argumentsObject } from './tool-arguments';
 
 export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
 
@@ -108,11 +114,17 @@ export class AnthropicProvider implements ChatProvider {
       throw new UpstreamError('malformed', 'anthropic: message without content');
     }
     const text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
+    const toolCalls = message.content.flatMap((block): ToolCall[] =>
+      block.type === 'tool_use'
+        ? [{ id: block.id, name: block.name, arguments: JSON.stringify(block.input ?? {}) }]
+        : [],
+    );
     return {
       text,
       model: `${this.name}/${request.model}`,
       usage: toUsage(message.usage, request, text),
       finishReason: toFinishReason(message.stop_reason),
+      ...(toolCalls.length > 0 ? { toolCalls } : {}),
     };
   }
 
@@ -133,6 +145,8 @@ export class AnthropicProvider implements ChatProvider {
     let usage: UsageReport | undefined;
     let stopReason: string | null | undefined;
     let stopped = false;
+    // tool_use blocks by content index: the id and name come first, the input in JSON pieces.
+    const calls = new Map<number, ToolCall>();
     try {
       // `error` events (e.g. overloaded_error after the 200) are thrown by the SDK as an
       // APIError without status; `ping` needs nothing.
@@ -144,6 +158,22 @@ export class AnthropicProvider implements ChatProvider {
             text += event.delta.text;
             yield { type: 'delta', text: event.delta.text };
           }
+        } else if (
+          event.type === 'content_block_start' &&
+          event.content_block.type === 'tool_use'
+        ) {
+          const { id, name } = event.content_block;
+          calls.set(event.index, { id, name, arguments: '' });
+        } else if (
+          event.type === 'content_block_delta' &&
+          event.delta.type === 'input_json_delta' &&
+          calls.has(event.index)
+        ) {
+          calls.get(event.index)!.arguments += event.delta.partial_json;
+        } else if (event.type === 'content_block_stop' && calls.has(event.index)) {
+          const call = calls.get(event.index)!;
+          calls.delete(event.index);
+          yield { type: 'tool_call', call: { ...call, arguments: call.arguments || '{}' } };
         } else if (event.type === 'message_delta') {
           stopReason = event.delta.stop_reason;
           usage = mergeUsage(usage, event.usage);
@@ -182,12 +212,25 @@ export class AnthropicProvider implements ChatProvider {
     // No temperature: the API version this SDK speaks (2026-10-21) refuses every sampling
     // parameter with 400, so a request's temperature does not apply to Claude models.
     if (conversation.system) body.system = conversation.system;
+    if (request.tools?.length) {
+      body.tools = request.tools.map((tool) => ({
+        name: tool.name,
+        ...(tool.description ? { description: tool.description } : {}),
+        input_schema: tool.parameters as { type: 'object' },
+      }));
+      if (request.toolChoice) body.tool_choice = toAnthropicToolChoice(request.toolChoice);
+    }
     return body;
   }
 
   private catalogEntry(model: string): CatalogModel | undefined {
     return catalogModels(this.name).find((entry) => entry.model === model);
   }
+}
+
+function toAnthropicToolChoice(choice: ToolChoice): AnthropicToolChoice {
+  if (typeof choice !== 'string') return { type: 'tool', name: choice.name };
+  return choice === 'required' ? { type: 'any' } : { type: choice };
 }
 
 /** The request's conversation in the Messages API's shape. */
@@ -199,7 +242,8 @@ export interface AnthropicConversation {
 /**
  * The one place messages are converted: system messages → `system` blocks; `user` and
  * `assistant` turns → messages of text blocks, then the turn's images (`image`) and PDFs
- * (`document`) as base64 blocks; consecutive turns of one role merged into one message (the API
+ * (`document`) as base64 blocks, or its calls (`tool_use`); `tool` messages → `tool_result`
+ * blocks of the user's turn; consecutive turns of one role merged into one message (the API
  * requires alternation); empty turns dropped (the API refuses empty text).
  *
  * Prompt caching (at most 2 of the API's 4 `cache_control` breakpoints):
@@ -218,30 +262,21 @@ export function toAnthropicConversation(
   const system: TextBlockParam[] = [];
   const messages: (MessageParam & { content: ConversationBlock[] })[] = [];
   for (const message of input) {
-    const blocks: ConversationBlock[] = message.content
-      ? [{ type: 'text', text: message.content }]
-      : [];
-    blocks.push(...(message.inputs ?? []).map(toAnthropicBlock));
+    const blocks = conversationBlocks(message);
     if (blocks.length === 0) continue;
     if (message.role === 'system') {
       system.push(...(blocks as TextBlockParam[]));
       continue;
     }
+    // Anthropic has no `tool` role: tool results travel in the user's turn.
+    const role = message.role === 'assistant' ? 'assistant' : 'user';
     const previous = messages.at(-1);
-    if (previous?.role === message.role) previous.content.push(...blocks);
-    else messages.push({ role: message.role, content: blocks });
+    if (previous?.role === role) previous.content.push(...blocks);
+    else messages.push({ role, content: blocks });
   }
 
   const tokensOf = (blocks: readonly ConversationBlock[]) =>
-    blocks.reduce(
-      (sum, block) =>
-        sum +
-        MESSAGE_OVERHEAD_TOKENS +
-        (block.type === 'text'
-          ? countTokens(block.text)
-          : BINARY_INPUT_TOKENS[block.type === 'image' ? 'image' : 'pdf']),
-      0,
-    );
+    blocks.reduce((sum, block) => sum + MESSAGE_OVERHEAD_TOKENS + blockTokens(block), 0);
   const systemTokens = tokensOf(system);
   if (system.length > 0 && systemTokens >= cacheMinTokens) markCacheable(system);
   const stable = messages.slice(0, -1);
@@ -251,8 +286,52 @@ export function toAnthropicConversation(
   return system.length > 0 ? { system, messages } : { messages };
 }
 
-/** A block of a conversation turn: its text, then its images and PDFs. */
-type ConversationBlock = TextBlockParam | ImageBlockParam | DocumentBlockParam;
+/** A block of a conversation turn: its text, then its images and PDFs, or its tool calls or results. */
+type ConversationBlock =
+  TextBlockParam | ImageBlockParam | DocumentBlockParam | ToolUseBlockParam | ToolResultBlockParam;
+
+function conversationBlocks(message: ProviderMessage): ConversationBlock[] {
+  if (message.role === 'tool') {
+    return [
+      {
+        type: 'tool_result',
+        tool_use_id: message.toolCallId ?? '',
+        content: message.content,
+        ...(message.toolError ? { is_error: true } : {}),
+      },
+    ];
+  }
+  const blocks: ConversationBlock[] = message.content
+    ? [{ type: 'text', text: message.content }]
+    : [];
+  blocks.push(...(message.inputs ?? []).map(toAnthropicBlock));
+  if (message.role === 'assistant') {
+    for (const call of message.toolCalls ?? []) {
+      blocks.push({
+        type: 'tool_use',
+        id: call.id,
+        name: call.name,
+        input: argumentsObject(call.arguments),
+      });
+    }
+  }
+  return blocks;
+}
+
+function blockTokens(block: ConversationBlock): number {
+  switch (block.type) {
+    case 'text':
+      return countTokens(block.text);
+    case 'tool_use':
+      return countTokens(block.name + JSON.stringify(block.input));
+    case 'tool_result':
+      return countTokens(typeof block.content === 'string' ? block.content : '');
+    case 'image':
+      return BINARY_INPUT_TOKENS.image;
+    case 'document':
+      return BINARY_INPUT_TOKENS.pdf;
+  }
+}
 
 /** An attached image or PDF as Anthropic's base64 `image` or `document` block. */
 function toAnthropicBlock(input: BinaryInput): ImageBlockParam | DocumentBlockParam {
@@ -319,6 +398,7 @@ function toUsage(
 }
 
 function toFinishReason(reason: string | null | undefined): FinishReason {
+  if (reason === 'tool_use') return 'tool_calls';
   if (reason === 'max_tokens' || reason === 'model_context_window_exceeded') return 'length';
   if (reason === 'refusal') return 'content_filter';
   return 'stop';

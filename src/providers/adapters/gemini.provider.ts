@@ -1,11 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import {
   ApiError,
+  FunctionCallingConfigMode,
   GoogleGenAI,
   type Content,
   type GenerateContentConfig,
   type GenerateContentParameters,
   type GenerateContentResponse,
   type Part,
+  type ToolConfig,
 } from '@google/genai';
 import type {
   BinaryInput,
@@ -15,13 +18,17 @@ import type {
   ProviderCompletion,
   ProviderRequest,
   ProviderStreamEvent,
+  ProviderMessage,
   TokenUsage,
+  ToolCall,
+  ToolChoice,
 } from '../chat-provider.interface';
 import { catalogModels, modelInfos } from '../model-catalog';
 import { failureForStatus, GenerationAbortedError, UpstreamError } from '../provider.errors';
 import { estimateUsage, withCacheUsage } from '../token-counter';
 import { openUpstream } from './open-upstream';
 import { PerKeyClients } from './per-key-clients';
+import { argumentsObject } from './tool-arguments';
 
 export const GEMINI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
 const DEFAULT_API_VERSION = 'v1beta';
@@ -77,6 +84,7 @@ export class GeminiProvider implements ChatProvider {
       () => this.clients.get(apiKey).models.generateContent(toParameters(request)),
     );
     const text = textOf(response);
+    const toolCalls = toolCallsOf(response);
     const finish = response.candidates?.[0]?.finishReason;
     if (!response.candidates?.length && !response.promptFeedback) {
       throw new UpstreamError('malformed', 'gemini: reply without candidates');
@@ -87,7 +95,8 @@ export class GeminiProvider implements ChatProvider {
       usage: toUsage(response, request, text),
       finishReason: response.promptFeedback?.blockReason
         ? 'content_filter'
-        : toFinishReason(finish),
+        : toFinishReason(finish, toolCalls.length > 0),
+      ...(toolCalls.length > 0 ? { toolCalls } : {}),
     };
   }
 
@@ -105,6 +114,7 @@ export class GeminiProvider implements ChatProvider {
     let last: GenerateContentResponse | undefined;
     let finish: string | undefined;
     let blocked = false;
+    let called = false;
     try {
       for await (const chunk of stream) {
         // Usage arrives with the last chunks; keep the newest report.
@@ -117,6 +127,11 @@ export class GeminiProvider implements ChatProvider {
           text += delta;
           yield { type: 'delta', text: delta };
         }
+        // Gemini streams each function call whole, in one part.
+        for (const call of toolCallsOf(chunk)) {
+          called = true;
+          yield { type: 'tool_call', call };
+        }
       }
     } catch (error) {
       throw normalizeGeminiError(error, request.signal);
@@ -128,7 +143,7 @@ export class GeminiProvider implements ChatProvider {
     yield {
       type: 'done',
       usage: toUsage(last, request, text),
-      finishReason: blocked ? 'content_filter' : toFinishReason(finish),
+      finishReason: blocked ? 'content_filter' : toFinishReason(finish, called),
     };
   }
 }
@@ -142,9 +157,10 @@ function toContents(request: ProviderRequest): Content[] {
   const contents: Content[] = [];
   for (const message of request.messages) {
     if (message.role === 'system') continue;
+    // Tool results go back in the user's turn, as functionResponse parts.
     const role = message.role === 'assistant' ? 'model' : 'user';
     const previous = contents[contents.length - 1];
-    const parts = toGeminiParts(message.content, message.inputs ?? []);
+    const parts = messageParts(message);
     // Consecutive turns of one role are merged: the API expects alternating roles.
     if (previous?.role === role) previous.parts!.push(...parts);
     else contents.push({ role, parts });
@@ -160,6 +176,65 @@ export function toGeminiParts(text: string, inputs: BinaryInput[]): Part[] {
   ];
 }
 
+/** A message's parts: a tool result, a model turn's text and calls, or text and inputs. */
+function messageParts(message: ProviderMessage): Part[] {
+  if (message.role === 'tool') {
+    return [
+      {
+        functionResponse: {
+          name: message.toolName ?? '',
+          response: message.toolError ? { error: message.content } : { output: message.content },
+        },
+      },
+    ];
+  }
+  if (message.role === 'assistant' && message.toolCalls?.length) {
+    return [
+      ...(message.content ? [{ text: message.content }] : []),
+      ...message.toolCalls.map((call) => ({
+        functionCall: { name: call.name, args: argumentsObject(call.arguments) },
+      })),
+    ];
+  }
+  return toGeminiParts(message.content, message.inputs ?? []);
+}
+
+/**
+ * The function calls of the first candidate. Gemini gives them no id (Vertex sometimes does):
+ * one is made up so a result can name the call it answers.
+ */
+function toolCallsOf(response: GenerateContentResponse): ToolCall[] {
+  const parts = response.candidates?.[0]?.content?.parts ?? [];
+  return parts.flatMap(({ functionCall }) =>
+    functionCall?.name
+      ? [
+          {
+            id: functionCall.id || `call_${randomUUID().replace(/-/g, '').slice(0, 24)}`,
+            name: functionCall.name,
+            arguments: JSON.stringify(functionCall.args ?? {}),
+          },
+        ]
+      : [],
+  );
+}
+
+function toToolConfig(choice: ToolChoice): ToolConfig {
+  if (typeof choice !== 'string') {
+    return {
+      functionCallingConfig: {
+        mode: FunctionCallingConfigMode.ANY,
+        allowedFunctionNames: [choice.name],
+      },
+    };
+  }
+  const modes = {
+    auto: FunctionCallingConfigMode.AUTO,
+    none: FunctionCallingConfigMode.NONE,
+    required: FunctionCallingConfigMode.ANY,
+  };
+  return { functionCallingConfig: { mode: modes[choice] } };
+}
+
 function toConfig(request: ProviderRequest): GenerateContentConfig {
   const system = request.messages
     .filter((message) => message.role === 'system')
@@ -169,6 +244,18 @@ function toConfig(request: ProviderRequest): GenerateContentConfig {
   if (system) config.systemInstruction = system;
   if (request.temperature !== undefined) config.temperature = request.temperature;
   if (request.maxTokens !== undefined) config.maxOutputTokens = request.maxTokens;
+  if (request.tools?.length) {
+    config.tools = [
+      {
+        functionDeclarations: request.tools.map((tool) => ({
+          name: tool.name,
+          ...(tool.description ? { description: tool.description } : {}),
+          parametersJsonSchema: tool.parameters,
+        })),
+      },
+    ];
+    if (request.toolChoice) config.toolConfig = toToolConfig(request.toolChoice);
+  }
   return config;
 }
 
@@ -212,7 +299,9 @@ const FINISH_REASONS: Readonly<Record<string, FinishReason>> = {
   IMAGE_SAFETY: 'content_filter',
 };
 
-function toFinishReason(reason: string | undefined): FinishReason {
+/** Gemini ends a turn of function calls with `STOP`: the calls make it `tool_calls`. */
+function toFinishReason(reason: string | undefined, called = false): FinishReason {
+  if (called && (!reason || reason === 'STOP')) return 'tool_calls';
   return (reason && FINISH_REASONS[reason]) || 'stop';
 }
 

@@ -13,10 +13,12 @@ import { countTokens, estimateUsage } from '../token-counter';
  * The built-in offline provider: answers without any network, so the app works with no key.
  * Its reply says plainly what it is and reflects the user's last message; it is deterministic,
  * streams word by word with a configurable pause and counts usage with the same estimate the
- * context builder uses.
+ * context builder uses. It offers no tool calling: tools in a request are ignored and it answers
+ * in text as always.
  */
 export class LocalProvider implements ChatProvider {
   readonly name = 'local';
+  readonly callsTools = false;
 
   constructor(private readonly delayMs: number) {}
 

@@ -5,6 +5,8 @@ import type {
   ChatCompletionContentPart,
   ChatCompletionCreateParamsBase,
   ChatCompletionMessageParam,
+  ChatCompletionMessageToolCall,
+  ChatCompletionToolChoiceOption,
 } from 'openai/resources/chat/completions';
 import type { CompletionUsage } from 'openai/resources/completions';
 import type {
@@ -17,6 +19,8 @@ import type {
   ProviderRequest,
   ProviderStreamEvent,
   TokenUsage,
+  ToolCall,
+  ToolChoice,
 } from '../chat-provider.interface';
 import { modelInfos, type CatalogModel } from '../model-catalog';
 import { failureForStatus, GenerationAbortedError, UpstreamError } from '../provider.errors';
@@ -100,15 +104,18 @@ export class OpenAiCompatibleProvider implements ChatProvider {
     const embedded = (completion as { error?: unknown }).error;
     if (embedded) throw embeddedError(embedded);
     const choice = completion.choices?.[0];
-    if (!choice || typeof choice.message?.content !== 'string') {
+    const toolCalls = (choice?.message?.tool_calls ?? []).flatMap(fromOpenAiToolCall);
+    const content = choice?.message?.content;
+    if (!choice || (typeof content !== 'string' && toolCalls.length === 0)) {
       throw new UpstreamError('malformed', `${this.name}: completion without a message`);
     }
-    const text = choice.message.content;
+    const text = content ?? '';
     return {
       text,
       model: `${this.name}/${request.model}`,
       usage: toUsage(completion.usage, request, text),
-      finishReason: toFinishReason(choice.finish_reason),
+      finishReason: toolCalls.length > 0 ? 'tool_calls' : toFinishReason(choice.finish_reason),
+      ...(toolCalls.length > 0 ? { toolCalls } : {}),
     };
   }
 
@@ -131,6 +138,7 @@ export class OpenAiCompatibleProvider implements ChatProvider {
     let text = '';
     let usage: CompletionUsage | undefined;
     let finish: string | null = null;
+    const calls = new ToolCallAssembler();
     try {
       // `: OPENROUTER PROCESSING` comments are skipped by the SDK's SSE decoder; an error sent
       // as a `data:` event after the 200 is thrown by it as an APIError without status.
@@ -138,10 +146,15 @@ export class OpenAiCompatibleProvider implements ChatProvider {
         usage = chunk.usage ?? chunk.x_groq?.usage ?? usage;
         const choice = chunk.choices?.[0];
         const delta = choice?.delta?.content;
-        if (choice?.finish_reason) finish = choice.finish_reason;
+        for (const fragment of choice?.delta?.tool_calls ?? []) calls.add(fragment);
         if (delta) {
           text += delta;
           yield { type: 'delta', text: delta };
+        }
+        if (choice?.finish_reason) {
+          finish = choice.finish_reason;
+          // The calls are whole once the choice finishes.
+          for (const call of calls.takeAll()) yield { type: 'tool_call', call };
         }
       }
     } catch (error) {
@@ -158,7 +171,7 @@ export class OpenAiCompatibleProvider implements ChatProvider {
     yield {
       type: 'done',
       usage: toUsage(usage, request, text),
-      finishReason: toFinishReason(finish),
+      finishReason: calls.count > 0 ? 'tool_calls' : toFinishReason(finish),
     };
   }
 
@@ -169,12 +182,93 @@ export class OpenAiCompatibleProvider implements ChatProvider {
     };
     if (request.temperature !== undefined) body.temperature = request.temperature;
     if (request.maxTokens !== undefined) body[this.options.maxTokensParam] = request.maxTokens;
+    if (request.tools?.length) {
+      body.tools = request.tools.map((tool) => ({
+        type: 'function',
+        function: {
+          name: tool.name,
+          ...(tool.description ? { description: tool.description } : {}),
+          parameters: tool.parameters,
+        },
+      }));
+      if (request.toolChoice) body.tool_choice = toOpenAiToolChoice(request.toolChoice);
+    }
     return body;
+  }
+}
+
+function toOpenAiToolChoice(choice: ToolChoice): ChatCompletionToolChoiceOption {
+  return typeof choice === 'string'
+    ? choice
+    : { type: 'function', function: { name: choice.name } };
+}
+
+/** A function call of a completion as a ToolCall (custom tool calls are not offered, so skipped). */
+function fromOpenAiToolCall(call: ChatCompletionMessageToolCall): ToolCall[] {
+  return call.type === 'function'
+    ? [{ id: call.id, name: call.function.name, arguments: call.function.arguments }]
+    : [];
+}
+
+/** A `delta.tool_calls` entry: the first piece of a call has its id and name. */
+interface ToolCallFragment {
+  index: number;
+  id?: string;
+  function?: { name?: string; arguments?: string };
+}
+
+/**
+ * Assembles streamed `delta.tool_calls` fragments into whole calls by `index`: the first
+ * fragment of a call brings its id and name, the following ones pieces of its arguments.
+ */
+export class ToolCallAssembler {
+  private readonly pending = new Map<number, ToolCall>();
+  private emitted = 0;
+
+  add(fragment: ToolCallFragment): void {
+    const call = this.pending.get(fragment.index) ?? { id: '', name: '', arguments: '' };
+    if (fragment.id) call.id = fragment.id;
+    if (fragment.function?.name) call.name += fragment.function.name;
+    if (fragment.function?.arguments) call.arguments += fragment.function.arguments;
+    this.pending.set(fragment.index, call);
+  }
+
+  /** The calls assembled so far, in index order; they are handed out once. */
+  takeAll(): ToolCall[] {
+    const calls = [...this.pending.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([index, call]) => ({
+        id: call.id || `call_${index}`,
+        name: call.name,
+        arguments: call.arguments || '{}',
+      }));
+    this.pending.clear();
+    this.emitted += calls.length;
+    return calls;
+  }
+
+  /** Calls handed out so far. */
+  get count(): number {
+    return this.emitted;
   }
 }
 
 /** A message in Chat Completions form: plain text, or text then image / file parts. */
 function toOpenAiMessage(message: ProviderMessage): ChatCompletionMessageParam {
+  if (message.role === 'tool') {
+    return { role: 'tool', tool_call_id: message.toolCallId ?? '', content: message.content };
+  }
+  if (message.role === 'assistant' && message.toolCalls?.length) {
+    return {
+      role: 'assistant',
+      content: message.content || null,
+      tool_calls: message.toolCalls.map((call) => ({
+        id: call.id,
+        type: 'function',
+        function: { name: call.name, arguments: call.arguments },
+      })),
+    };
+  }
   if (message.role !== 'user' || !message.inputs?.length) {
     return { role: message.role, content: message.content };
   }
@@ -226,6 +320,7 @@ function toUsage(
 
 function toFinishReason(reason: string | null | undefined): FinishReason {
   if (reason === 'length') return 'length';
+  if (reason === 'tool_calls' || reason === 'function_call') return 'tool_calls';
   if (reason === 'content_filter') return 'content_filter';
   return 'stop';
 }

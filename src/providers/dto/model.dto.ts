@@ -27,6 +27,14 @@ export class ModelDto {
   })
   inputs: string[];
 
+  @ApiProperty({
+    example: true,
+    description:
+      'It can call the functions of a request’s `tools`; false (the offline `local` provider): ' +
+      'it answers in text and the tools are ignored',
+  })
+  tools: boolean;
+
   @ApiProperty({ example: true, description: 'Used when a chat request names no model' })
   default: boolean;
 }
@@ -42,6 +50,7 @@ export function mapModel(model: ListedModel): ModelDto {
     provider: model.provider,
     context_window: model.contextWindow,
     inputs: [...model.inputs],
+    tools: model.tools,
     default: model.default,
   };
 }

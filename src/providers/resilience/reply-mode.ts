@@ -25,12 +25,16 @@ export const STREAMED_REPLY: ReplyMode = {
   call: (provider, request, apiKey) => provider.stream(request, apiKey),
 };
 
-/** The adapter's non-streamed call (usage as the provider reports it), as one delta and done. */
+/**
+ * The adapter's non-streamed call (usage as the provider reports it), as one delta, its tool
+ * calls, and done.
+ */
 export const WHOLE_REPLY: ReplyMode = {
   streaming: false,
   async *call(provider, request, apiKey) {
     const reply = await provider.complete(request, apiKey);
     yield { type: 'delta', text: reply.text };
+    for (const call of reply.toolCalls ?? []) yield { type: 'tool_call', call };
     yield { type: 'done', usage: reply.usage, finishReason: reply.finishReason };
   },
 };

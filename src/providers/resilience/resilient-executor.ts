@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Injectable, Optional } from '@nestjs/common';
 import { AppConfig, type ResilienceConfig } from '@app/config';
-import type { ProviderRequest, ProviderStreamEvent } from '../chat-provider.interface';
+import type { ProviderRequest, ProviderStreamEvent, ToolCall } from '../chat-provider.interface';
 import type {
   GenerationEvent,
   GenerationRequest,
@@ -69,10 +69,18 @@ export class ResilientExecutor {
   /** A whole reply at once, with the same rules (every failure happens before a token). */
   async complete(request: GenerationRequest): Promise<GenerationResult> {
     let text = '';
+    const toolCalls: ToolCall[] = [];
     for await (const event of this.generate(request, WHOLE_REPLY)) {
       if (event.type === 'delta') text += event.text;
+      if (event.type === 'tool_call') toolCalls.push(event.call);
       if (event.type === 'done') {
-        return { text, model: event.model, usage: event.usage, finishReason: event.finishReason };
+        return {
+          text,
+          model: event.model,
+          usage: event.usage,
+          finishReason: event.finishReason,
+          ...(toolCalls.length > 0 ? { toolCalls } : {}),
+        };
       }
     }
     // generate() ends with `done` or throws.
@@ -101,7 +109,7 @@ export class ResilientExecutor {
               committed = true;
               yield { type: 'start', model: target.id };
             }
-            if (event.type === 'delta') yield event;
+            if (event.type === 'delta' || event.type === 'tool_call') yield event;
             else {
               yield {
                 type: 'done',
@@ -164,7 +172,7 @@ export class ResilientExecutor {
             attempt.markFirstToken();
             if (mode.streaming) context.ttftMs = performance.now() - context.started;
           }
-          if (event.type === 'delta') {
+          if (event.type === 'delta' || event.type === 'tool_call') {
             delivered = true;
             yield event;
             continue;
@@ -200,6 +208,8 @@ export class ResilientExecutor {
       messages: request.messages,
       temperature: request.temperature,
       maxTokens: request.maxTokens,
+      tools: request.tools,
+      toolChoice: request.toolChoice,
       signal: attempt.signal,
       onResponse: () => attempt.markOpened(),
     };

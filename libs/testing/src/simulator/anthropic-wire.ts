@@ -1,4 +1,5 @@
 import type { SimulatedMessage } from './prompt-cache';
+import type { SimulatedToolCall } from './tool-calls';
 
 /**
  * Anthropic's Messages API on the wire (https://docs.anthropic.com/en/api/messages): the request
@@ -172,7 +173,12 @@ function usageBody(usage: AnthropicUsage) {
 }
 
 function stopReason(finish: string): string {
+  if (finish === 'tool_calls') return 'tool_use';
   return finish === 'length' ? 'max_tokens' : 'end_turn';
+}
+
+function toolUse(call: SimulatedToolCall) {
+  return { type: 'tool_use', id: call.id, name: call.name, input: JSON.parse(call.arguments) };
 }
 
 const MESSAGE_ID = 'msg_sim01';
@@ -182,13 +188,14 @@ export function anthropicMessage(
   text: string,
   finish: string,
   usage: AnthropicUsage,
+  calls: readonly SimulatedToolCall[] = [],
 ) {
   return {
     id: MESSAGE_ID,
     type: 'message',
     role: 'assistant',
     model,
-    content: [{ type: 'text', text }],
+    content: calls.length > 0 ? calls.map(toolUse) : [{ type: 'text', text }],
     stop_reason: stopReason(finish),
     stop_sequence: null,
     usage: usageBody(usage),
@@ -200,8 +207,12 @@ export function anthropicEvent(type: string, data: Record<string, unknown>): str
   return `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
 }
 
-/** message_start (input usage), the text block's start, and a ping. */
-export function anthropicStreamOpening(model: string, usage: AnthropicUsage): string {
+/** message_start (input usage), the text block's start (unless the reply is tool calls), a ping. */
+export function anthropicStreamOpening(
+  model: string,
+  usage: AnthropicUsage,
+  textBlock = true,
+): string {
   return (
     anthropicEvent('message_start', {
       message: {
@@ -210,9 +221,38 @@ export function anthropicStreamOpening(model: string, usage: AnthropicUsage): st
         stop_reason: null,
       },
     }) +
-    anthropicEvent('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }) +
+    (textBlock
+      ? anthropicEvent('content_block_start', {
+          index: 0,
+          content_block: { type: 'text', text: '' },
+        })
+      : '') +
     anthropicEvent('ping', {})
   );
+}
+
+/**
+ * One streamed `tool_use` block as the API sends it: the block's start (empty input), its input
+ * JSON in `input_json_delta` pieces, and its stop; each event is one chunk.
+ */
+export function anthropicToolUseBlock(
+  call: SimulatedToolCall,
+  index: number,
+  fragments: (json: string) => string[],
+): string[] {
+  return [
+    anthropicEvent('content_block_start', {
+      index,
+      content_block: { type: 'tool_use', id: call.id, name: call.name, input: {} },
+    }),
+    ...fragments(call.arguments).map((partial) =>
+      anthropicEvent('content_block_delta', {
+        index,
+        delta: { type: 'input_json_delta', partial_json: partial },
+      }),
+    ),
+    anthropicEvent('content_block_stop', { index }),
+  ];
 }
 
 export function anthropicTextDelta(text: string): string {
@@ -222,10 +262,14 @@ export function anthropicTextDelta(text: string): string {
   });
 }
 
-/** The block's stop, message_delta (stop reason, output usage) and message_stop. */
-export function anthropicStreamClosing(finish: string, usage: AnthropicUsage): string {
+/** The text block's stop (when there is one), message_delta (stop reason, output usage), message_stop. */
+export function anthropicStreamClosing(
+  finish: string,
+  usage: AnthropicUsage,
+  textBlock = true,
+): string {
   return (
-    anthropicEvent('content_block_stop', { index: 0 }) +
+    (textBlock ? anthropicEvent('content_block_stop', { index: 0 }) : '') +
     anthropicEvent('message_delta', {
       delta: { stop_reason: stopReason(finish), stop_sequence: null },
       usage: { output_tokens: usage.outputTokens },

@@ -10,9 +10,19 @@ import {
   anthropicStreamClosing,
   anthropicStreamOpening,
   anthropicTextDelta,
+  anthropicToolUseBlock,
   type AnthropicUsage,
 } from './anthropic-wire';
 import { SimulatedPromptCache, type CacheUsage, type SimulatedMessage } from './prompt-cache';
+import {
+  argumentFragments,
+  invalidToolRequest,
+  offeredToolNames,
+  requestedToolCalls,
+  toolResultsReply,
+  trailingToolResults,
+  type SimulatedToolCall,
+} from './tool-calls';
 
 /**
  * A scripted behaviour for one upstream request. Fields combine: e.g. `{processingComments: 2,
@@ -120,6 +130,13 @@ export interface ProviderSimulatorOptions {
 
 const PROCESSING_INTERVAL_MS = 100;
 
+/** Gemini has no call ids on the wire (its adapters make them up). */
+const TOOL_CALL_ID_PREFIX: Readonly<Record<SimulatedApi, string>> = {
+  openai: 'call_',
+  gemini: '',
+  anthropic: 'toolu_',
+};
+
 /**
  * A real HTTP server speaking the wire protocols of the providers, for tests and benchmarks:
  * OpenAI's `POST …/chat/completions` (JSON, and SSE with `stream: true`, usage in the last
@@ -137,6 +154,8 @@ export class ProviderSimulator {
   private readonly rejectedKeys = new Map<string, number>();
   private readonly sockets = new Set<Socket>();
   private readonly cache: SimulatedPromptCache;
+  /** Tool calls made so far: OpenAI's `call_<n>` and Anthropic's `toolu_<n>` ids count them. */
+  private toolCallCount = 0;
   private server?: Server;
   private baseUrl?: string;
 
@@ -194,6 +213,7 @@ export class ProviderSimulator {
     this.queue.length = 0;
     this.rejectedKeys.clear();
     this.cache.clear();
+    this.toolCallCount = 0;
   }
 
   /**
@@ -253,7 +273,7 @@ export class ProviderSimulator {
       sendError(res, api, 400, 'Request body is not JSON');
       return;
     }
-    const badPart = invalidMediaPart(api, body);
+    const badPart = invalidMediaPart(api, body) ?? invalidToolRequest(api, body);
     if (badPart) {
       sendError(res, api, 400, badPart);
       return;
@@ -332,12 +352,17 @@ export class ProviderSimulator {
       return;
     }
 
-    const text = fault.reply ?? this.replyFor(record);
+    const calls = fault.reply === undefined ? this.toolCallsFor(record) : [];
+    const text = calls.length > 0 ? '' : (fault.reply ?? this.replyFor(record));
     const limit = maxTokens(record);
-    const { words, finish } = limitWords(text.match(/\S+\s*/g) ?? [], limit);
+    const limited = limitWords(text.match(/\S+\s*/g) ?? [], limit);
+    const { words } = limited;
+    const finish = calls.length > 0 ? 'tool_calls' : limited.finish;
     const reply = words.join('');
     const promptTokens = promptTokensOf(record.messages);
-    const completionTokens = estimateTokens(reply);
+    const completionTokens = estimateTokens(
+      reply + calls.map((call) => call.name + call.arguments).join(''),
+    );
     record.cache = this.cacheUsage(record);
     const usage: Usage = {
       promptTokens,
@@ -367,7 +392,7 @@ export class ProviderSimulator {
         });
         return;
       }
-      sendJson(res, 200, REPLY_BODY[record.api](model, reply, finish, usage));
+      sendJson(res, 200, REPLY_BODY[record.api](model, reply, finish, usage, calls));
       return;
     }
 
@@ -391,10 +416,15 @@ export class ProviderSimulator {
       finish,
       usage,
       includeUsage: includeUsage === true,
+      toolReply: calls.length > 0,
     });
+    const chunks =
+      calls.length > 0
+        ? dialect.toolCalls(calls)
+        : words.map((word, i) => dialect.delta(word, i === words.length - 1));
 
     res.write(dialect.opening);
-    for (let i = 0; i <= words.length; i++) {
+    for (let i = 0; i <= chunks.length; i++) {
       if (closed.aborted) return;
       if (fault.cutAfterChunks === i) {
         // Let the chunks already written reach the client, then cut without a clean end.
@@ -414,11 +444,11 @@ export class ProviderSimulator {
         return;
       }
       if (fault.stallAfterChunks === i) return;
-      if (i === words.length) break;
+      if (i === chunks.length) break;
       if (i > 0) await sleep(chunkDelay, closed);
-      res.write(dialect.delta(words[i], i === words.length - 1));
+      res.write(chunks[i]);
     }
-    res.write(dialect.closing(words.length === 0));
+    res.write(dialect.closing(chunks.length === 0));
     res.end();
   }
 
@@ -432,7 +462,25 @@ export class ProviderSimulator {
     return { readTokens: 0, writeTokens: 0 };
   }
 
+  /**
+   * The calls the last user message asks for with `[[tool:NAME {args}]]` markers among the tools
+   * the request offers (none when the conversation ends with tool results), numbered.
+   */
+  private toolCallsFor(record: SimulatedRequest): SimulatedToolCall[] {
+    if (trailingToolResults(record.api, record.body)) return [];
+    const offered = offeredToolNames(record.api, record.body);
+    if (offered.length === 0) return [];
+    const lastUser = [...record.messages].reverse().find((m) => m.role === 'user')?.content ?? '';
+    return requestedToolCalls(lastUser, offered).map((call) => {
+      this.toolCallCount += 1;
+      const id = TOOL_CALL_ID_PREFIX[record.api] + String(this.toolCallCount);
+      return { ...call, id };
+    });
+  }
+
   private replyFor(record: SimulatedRequest): string {
+    const results = trailingToolResults(record.api, record.body);
+    if (results) return toolResultsReply(results);
     const lastUser = [...record.messages].reverse().find((m) => m.role === 'user')?.content ?? '';
     const reply = this.options.reply;
     if (typeof reply === 'string') return reply;
@@ -501,7 +549,17 @@ function openAiUsage(usage: Usage) {
   };
 }
 
-function openAiCompletion(model: string, text: string, finish: string, usage: Usage) {
+function openAiCompletion(
+  model: string,
+  text: string,
+  finish: string,
+  usage: Usage,
+  calls: readonly SimulatedToolCall[],
+) {
+  const message =
+    calls.length > 0
+      ? { role: 'assistant', content: null, tool_calls: calls.map(openAiToolCall) }
+      : { role: 'assistant', content: text };
   return {
     id: 'chatcmpl-sim',
     object: 'chat.completion',
@@ -510,13 +568,37 @@ function openAiCompletion(model: string, text: string, finish: string, usage: Us
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content: text },
+        message,
         finish_reason: finish,
         logprobs: null,
       },
     ],
     usage: openAiUsage(usage),
   };
+}
+
+function openAiToolCall(call: SimulatedToolCall) {
+  return {
+    id: call.id,
+    type: 'function',
+    function: { name: call.name, arguments: call.arguments },
+  };
+}
+
+/** A call streamed as OpenAI does: id and name with empty arguments, then argument pieces. */
+function openAiToolCallChunks(model: string, call: SimulatedToolCall, index: number): string[] {
+  const fragment = (args: string) =>
+    sseData(openAiChunk(model, { tool_calls: [{ index, function: { arguments: args } }] }, null));
+  const head = {
+    index,
+    id: call.id,
+    type: 'function',
+    function: { name: call.name, arguments: '' },
+  };
+  return [
+    sseData(openAiChunk(model, { tool_calls: [head] }, null)),
+    ...argumentFragments(call.arguments).map(fragment),
+  ];
 }
 
 function openAiChunk(model: string, delta: Record<string, unknown>, finish: string | null) {
@@ -542,11 +624,18 @@ function geminiUsage(usage: Usage) {
   };
 }
 
-function geminiResponse(model: string, text: string, finish: string, usage: Usage) {
+function geminiResponse(
+  model: string,
+  text: string,
+  finish: string,
+  usage: Usage,
+  calls: readonly SimulatedToolCall[],
+) {
+  const parts = calls.length > 0 ? calls.map(geminiFunctionCallPart) : [{ text }];
   return {
     candidates: [
       {
-        content: { role: 'model', parts: [{ text }] },
+        content: { role: 'model', parts },
         finishReason: geminiFinish(finish),
         index: 0,
       },
@@ -556,11 +645,20 @@ function geminiResponse(model: string, text: string, finish: string, usage: Usag
   };
 }
 
-function geminiChunk(model: string, text: string, finishReason?: string, usage?: Usage) {
+function geminiFunctionCallPart(call: SimulatedToolCall) {
+  return { functionCall: { name: call.name, args: JSON.parse(call.arguments) as unknown } };
+}
+
+function geminiChunk(
+  model: string,
+  part: Record<string, unknown>,
+  finishReason?: string,
+  usage?: Usage,
+) {
   return {
     candidates: [
       {
-        content: { role: 'model', parts: [{ text }] },
+        content: { role: 'model', parts: [part] },
         index: 0,
         ...(finishReason ? { finishReason } : {}),
       },
@@ -587,14 +685,20 @@ const MESSAGES_OF: Readonly<Record<SimulatedApi, (body: unknown) => SimulatedMes
   anthropic: anthropicMessages,
 };
 
-type ReplyBody = (model: string, text: string, finish: string, usage: Usage) => unknown;
+type ReplyBody = (
+  model: string,
+  text: string,
+  finish: string,
+  usage: Usage,
+  calls: readonly SimulatedToolCall[],
+) => unknown;
 
 /** A whole (non-streamed) reply, per API. */
 const REPLY_BODY: Readonly<Record<SimulatedApi, ReplyBody>> = {
   openai: openAiCompletion,
   gemini: geminiResponse,
-  anthropic: (model, text, finish, usage) =>
-    anthropicMessage(model, text, finish, anthropicUsage(usage)),
+  anthropic: (model, text, finish, usage, calls) =>
+    anthropicMessage(model, text, finish, anthropicUsage(usage), calls),
 };
 
 interface StreamContext {
@@ -603,6 +707,8 @@ interface StreamContext {
   usage: Usage;
   /** OpenAI: `stream_options.include_usage` was asked for. */
   includeUsage: boolean;
+  /** The reply is tool calls, not text. */
+  toolReply: boolean;
 }
 
 /** The SSE text of one streamed reply, per API; the simulator's loop decides what is sent when. */
@@ -610,6 +716,8 @@ interface StreamDialect {
   /** Sent right after the headers. */
   opening: string;
   delta(text: string, last: boolean): string;
+  /** The chunks of a reply made of tool calls, each call's arguments in two or more pieces. */
+  toolCalls(calls: readonly SimulatedToolCall[]): string[];
   /** An error reported inside the 200 stream. */
   errorEvent(code: number): string;
   /** A chunk whose JSON is cut short. */
@@ -622,9 +730,12 @@ const sseData = (data: unknown) => `data: ${JSON.stringify(data)}\n\n`;
 const MALFORMED_DATA = 'data: {"choices": [{"delta": {"content": "oops"\n\n';
 
 const STREAM_DIALECTS: Readonly<Record<SimulatedApi, (context: StreamContext) => StreamDialect>> = {
-  openai: ({ model, finish, usage, includeUsage }) => ({
-    opening: sseData(openAiChunk(model, { role: 'assistant', content: '' }, null)),
+  openai: ({ model, finish, usage, includeUsage, toolReply }) => ({
+    opening: sseData(
+      openAiChunk(model, { role: 'assistant', content: toolReply ? null : '' }, null),
+    ),
     delta: (text) => sseData(openAiChunk(model, { content: text }, null)),
+    toolCalls: (calls) => calls.flatMap((call, index) => openAiToolCallChunks(model, call, index)),
     errorEvent: (code) =>
       sseData({
         id: 'gen-sim',
@@ -653,19 +764,40 @@ const STREAM_DIALECTS: Readonly<Record<SimulatedApi, (context: StreamContext) =>
     opening: '',
     delta: (text, last) =>
       sseData(
-        geminiChunk(model, text, last ? geminiFinish(finish) : undefined, last ? usage : undefined),
+        geminiChunk(
+          model,
+          { text },
+          last ? geminiFinish(finish) : undefined,
+          last ? usage : undefined,
+        ),
       ),
+    toolCalls: (calls) =>
+      calls.map((call, index) => {
+        const last = index === calls.length - 1;
+        const part = geminiFunctionCallPart(call);
+        return sseData(
+          geminiChunk(
+            model,
+            part,
+            last ? geminiFinish(finish) : undefined,
+            last ? usage : undefined,
+          ),
+        );
+      }),
     errorEvent: (code) =>
       sseData({ error: { code, message: 'Provider returned error', status: 'INTERNAL' } }),
     malformed: MALFORMED_DATA,
-    closing: (empty) => (empty ? sseData(geminiChunk(model, '', geminiFinish(finish), usage)) : ''),
+    closing: (empty) =>
+      empty ? sseData(geminiChunk(model, { text: '' }, geminiFinish(finish), usage)) : '',
   }),
-  anthropic: ({ model, finish, usage }) => ({
-    opening: anthropicStreamOpening(model, anthropicUsage(usage)),
+  anthropic: ({ model, finish, usage, toolReply }) => ({
+    opening: anthropicStreamOpening(model, anthropicUsage(usage), !toolReply),
     delta: (text) => anthropicTextDelta(text),
+    toolCalls: (calls) =>
+      calls.flatMap((call, index) => anthropicToolUseBlock(call, index, argumentFragments)),
     errorEvent: (code) => anthropicErrorEvent(code),
     malformed: 'event: content_block_delta\ndata: {"type": "content_block_delta", "delta": {\n\n',
-    closing: () => anthropicStreamClosing(finish, anthropicUsage(usage)),
+    closing: () => anthropicStreamClosing(finish, anthropicUsage(usage), !toolReply),
   }),
 };
 
