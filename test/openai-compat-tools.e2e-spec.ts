@@ -307,7 +307,22 @@ describeE2e('/v1 tool calls with the official openai SDK', () => {
       },
       'messages[1].tool_calls[0] must be {"id": …, "type": "function", "function": {"name": …, "arguments": "<JSON text>"}}',
     ],
-    [{ store: true, tools: TOOLS }, 'tools cannot be used when the exchange is stored'],
+    [
+      { store: true, tools: TOOLS, tool_choice: 'required' },
+      'tool_choice cannot be used when the exchange is stored',
+    ],
+    [
+      {
+        store: true,
+        tools: TOOLS,
+        messages: [
+          { role: 'user', content: 'q' },
+          { role: 'assistant', content: null, tool_calls: [call] },
+          { role: 'tool', tool_call_id: 'call_1', content: '18 °C' },
+        ],
+      },
+      'tool results continue a stored session: send its id in X-Session-Id',
+    ],
   ];
   it.each(invalid.map(([patch, message]) => [message, patch] as const))(
     '400 in OpenAI’s error shape with detail: %s',
@@ -324,6 +339,58 @@ describeE2e('/v1 tool calls with the official openai SDK', () => {
       expect(t.sim.requests).toHaveLength(0);
     },
   );
+
+  it('stored mode: the calls are stored with the reply, the tool messages continue the session', async () => {
+    const messages: ChatCompletionMessageParam[] = [{ role: 'user', content: ASK }];
+    const first = await client.chat.completions
+      .create({ model: GROQ, messages, tools: TOOLS, store: true })
+      .withResponse();
+    const sessionId = first.response.headers.get('x-session-id')!;
+    const choice = first.data.choices[0];
+    expect(choice.finish_reason).toBe('tool_calls');
+    const calls = choice.message.tool_calls!;
+    expect(calls.map((c) => c.type === 'function' && c.function.name)).toEqual([
+      'get_weather',
+      'get_time',
+    ]);
+
+    messages.push(
+      choice.message,
+      ...calls.map((call, i) => ({
+        role: 'tool' as const,
+        tool_call_id: call.id,
+        content: ['18 °C', '12:00'][i],
+      })),
+    );
+    const second = await client.chat.completions
+      .create({ model: GROQ, messages, tools: TOOLS }, { headers: { 'X-Session-Id': sessionId } })
+      .withResponse();
+    expect(second.response.headers.get('x-session-id')).toBe(sessionId);
+    expect(second.data.choices[0].message.content).toBe(
+      'Tool results: get_weather=18 °C; get_time=12:00',
+    );
+
+    const session = await http()
+      .get(`/api/history/${sessionId}`)
+      .set('Authorization', `Bearer ${alice.token}`)
+      .expect(200);
+    const [, withCalls, answer] = session.body.messages;
+    expect(withCalls.tool_calls).toEqual([
+      expect.objectContaining({
+        id: calls[0].id,
+        name: 'get_weather',
+        executed_by: 'client',
+        result: { content: '18 °C', is_error: false },
+      }),
+      expect.objectContaining({
+        id: calls[1].id,
+        name: 'get_time',
+        executed_by: 'client',
+        result: { content: '12:00', is_error: false },
+      }),
+    ]);
+    expect(answer.content).toBe('Tool results: get_weather=18 °C; get_time=12:00');
+  });
 
   it('stored mode keeps working without tools', async () => {
     const res = await http()

@@ -4,6 +4,7 @@ import type { ApiKeyQuota } from '../auth/auth-user';
 import { ChatService } from '../chat/chat.service';
 import { ReplyFailedError, type ChatTurn } from '../chat/chat-turn';
 import { MAX_SYSTEM_PROMPT_CHARS } from '../chat/dto/chat-request.dto';
+import type { ToolResultInput } from '../chat/tool-input';
 import type { FinishReason, ProviderMessage, ToolCall } from '../providers/chat-provider.interface';
 import { GenerationAbortedError } from '../providers/provider.errors';
 import { ProvidersService, type ResolvedModel } from '../providers/providers.service';
@@ -149,16 +150,22 @@ export class ChatCompletionsService {
         { field: 'stop', message: 'stop cannot be used when the exchange is stored' },
       ]);
     }
-    if (input.tools) {
-      // The stored history does not hold tool calls yet: a stored exchange is text only.
-      throw new InvalidInputError('tools cannot be used when the exchange is stored', [
-        { field: 'tools', message: 'tools cannot be used when the exchange is stored' },
+    if (input.toolChoice !== undefined && input.toolChoice !== 'auto') {
+      throw new InvalidInputError('tool_choice cannot be used when the exchange is stored', [
+        { field: 'tool_choice', message: 'only "auto" when the exchange is stored' },
       ]);
     }
+    const toolResults = trailingToolResults(input.messages);
     const last = input.messages[input.messages.length - 1];
-    if (last.role !== 'user' || !/\S/.test(last.content)) {
+    if (toolResults.length > 0 && sessionId === null) {
       throw new InvalidInputError(
-        'the last message must be a non-blank user message when the exchange is stored',
+        'tool results continue a stored session: send its id in X-Session-Id',
+        [{ field: 'messages', message: 'tool messages need X-Session-Id' }],
+      );
+    }
+    if (toolResults.length === 0 && (last.role !== 'user' || !/\S/.test(last.content))) {
+      throw new InvalidInputError(
+        "the last message must be a non-blank user message when the exchange is stored (or tool messages with the results of its reply's calls)",
         [{ field: 'messages', message: 'the last message must be a non-blank user message' }],
       );
     }
@@ -177,17 +184,30 @@ export class ChatCompletionsService {
     const turn = await this.chat.begin(
       userId,
       {
-        message: last.content,
+        message: toolResults.length ? '' : last.content,
         sessionId,
         model: model.id,
         systemPrompt,
         temperature: input.temperature,
         maxTokens: input.maxTokens,
+        tools: input.tools,
+        toolResults: toolResults.length ? toolResults : undefined,
       },
       { apiKey },
     );
     return new StoredCompletion(turn);
   }
+}
+
+/** The `tool` messages that end the request: the client's results for the stored reply's calls. */
+function trailingToolResults(messages: ProviderMessage[]): ToolResultInput[] {
+  let first = messages.length;
+  while (first > 0 && messages[first - 1].role === 'tool') first--;
+  return messages.slice(first).map((message) => ({
+    toolCallId: message.toolCallId ?? '',
+    content: message.content,
+    isError: message.toolError === true,
+  }));
 }
 
 function systemPromptOf(messages: ProviderMessage[]): string | undefined {
@@ -342,10 +362,21 @@ class StoredCompletion implements CompletionRun {
     return this.turn.sessionId;
   }
 
-  async run(onText: (text: string) => void): Promise<CompletionResult> {
+  async run(
+    onText: (text: string) => void,
+    onToolCall: (call: ToolCall, index: number) => void = () => undefined,
+  ): Promise<CompletionResult> {
+    const calls: ToolCall[] = [];
+    const runByServer = new Set<string>();
     const outcome = await this.turn.run((event) => {
       if (event.type === 'delta') onText(event.text);
+      else if (event.type === 'tool_call') {
+        calls.push({ id: event.id, name: event.name, arguments: event.arguments });
+      } else if (event.type === 'tool_result') runByServer.add(event.tool_call_id);
     });
+    // A deployment's server-side tools ran within the turn; the client answers only the rest.
+    const toolCalls = calls.filter((call) => !runByServer.has(call.id));
+    toolCalls.forEach((call, index) => onToolCall(call, index));
     return {
       text: outcome.reply,
       model: outcome.model,
@@ -356,6 +387,7 @@ class StoredCompletion implements CompletionRun {
         outcome.usage.cache_read_tokens,
       ),
       finishReason: outcome.finish_reason,
+      ...(toolCalls.length ? { toolCalls } : {}),
       failure: outcome.failure,
     };
   }

@@ -157,8 +157,10 @@ export class OpenAiController {
       '**History**: stateless by default (nothing stored). With the request header `X-Session-Id: <id>` ' +
       '(continue that session) or `"store": true` (a new session), the exchange is stored like a ' +
       'POST /api/chat turn: the last message (a user message) is the new message, system messages ' +
-      'the system prompt, and the stored session — not the other messages — is the context. The ' +
-      'response header `X-Session-Id` names the session; `stop` and `tools` are refused (400). ' +
+      'the system prompt, and the stored session — not the other messages — is the context. ' +
+      'Tool calls are stored with the reply; trailing `tool` messages (with `X-Session-Id`) are ' +
+      'their results and continue it. The response header `X-Session-Id` names the session; ' +
+      '`stop` and a `tool_choice` other than `auto` are refused (400). ' +
       'Same 404 and 409 as /api/chat.\n\n' +
       'Quotas, fallbacks, key rotation, the circuit breaker, metrics and abort-on-disconnect are ' +
       'those of /api/chat. Errors: `{"error": {message, type, param, code}, "detail"}`; an unknown ' +
