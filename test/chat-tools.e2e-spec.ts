@@ -14,11 +14,11 @@ import {
   registerAndLogin,
   serviceUrl,
   settledMessages,
-  simulatedGroqEnv,
+  simulatedProvidersEnv,
   startAppWithSimulator,
+  type AppWithSimulator,
   type LoggedInUser,
   type ProviderSimulator,
-  type TestApp,
 } from '@app/testing';
 import { UsageLedger } from '../src/usage/usage-ledger';
 
@@ -49,18 +49,14 @@ const waitingCall = (id: RegExp | string = /^call_\d+$/) => ({
  * calculator as a server-side tool within one turn; resume and idempotent replays; bad inputs.
  */
 describeE2e('chat with tool calls (simulator)', () => {
-  let t: TestApp & { sim: ProviderSimulator };
+  let t: AppWithSimulator;
   let sim: ProviderSimulator;
   let user: LoggedInUser;
   let socket: Socket | undefined;
 
   beforeAll(async () => {
     t = await startAppWithSimulator((url) => ({
-      ...simulatedGroqEnv(url),
-      AI_SERVICES__GEMINI_API_KEY: 'sim-gemini-key',
-      AI_SERVICES__GEMINI_BASE_URL: url,
-      AI_SERVICES__ANTHROPIC_API_KEY: 'sim-anthropic-key',
-      AI_SERVICES__ANTHROPIC_BASE_URL: url,
+      ...simulatedProvidersEnv(url),
       AI_SERVICES__BREAKER_THRESHOLD: '1000',
       TOOLS__SERVER_TOOLS: 'calculator',
       TOOLS__MAX_ROUNDS: '3',
@@ -516,19 +512,18 @@ describeE2e('chat with tool calls (simulator)', () => {
 
 /** The same round trip with HISTORY_STORE=mongo: the calls and results live on Mongo messages. */
 describeWithServices(['mongo'], 'chat with tool calls on the Mongo history store', () => {
-  let t: TestApp & { sim: ProviderSimulator };
+  let t: AppWithSimulator;
   let user: LoggedInUser;
 
   beforeAll(async () => {
     const uri = new URL(serviceUrl('mongo')!);
     uri.pathname = `/tools_e2e_${randomBytes(6).toString('hex')}`;
-    t = await startAppWithSimulator((url) => ({
-      ...simulatedGroqEnv(url),
+    t = await startAppWithSimulator({
       HISTORY_STORE: 'mongo',
       MONGO_URI: uri.toString(),
       TOOLS__SERVER_TOOLS: 'calculator',
       CHAT__GENERATE_TITLES: 'false',
-    }));
+    });
     user = await registerAndLogin(t.url);
   });
   afterAll(async () => {

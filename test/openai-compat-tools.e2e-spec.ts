@@ -8,11 +8,10 @@ import {
   createApiKey,
   describeE2e,
   registerAndLogin,
-  simulatedGroqEnv,
+  simulatedProvidersEnv,
   startAppWithSimulator,
+  type AppWithSimulator,
   type LoggedInUser,
-  type ProviderSimulator,
-  type TestApp,
 } from '@app/testing';
 import { expectInvalidRequestBody } from './factories/openai-errors.factory';
 
@@ -39,7 +38,7 @@ const ASK = 'Weather and time? [[tool:get_weather {"city": "Paris"}]] [[tool:get
  * sent as `tool` messages reach the provider for the continuation.
  */
 describeE2e('/v1 tool calls with the official openai SDK', () => {
-  let t: TestApp & { sim: ProviderSimulator };
+  let t: AppWithSimulator;
   let alice: LoggedInUser;
   let client: OpenAI;
 
@@ -47,11 +46,7 @@ describeE2e('/v1 tool calls with the official openai SDK', () => {
 
   beforeAll(async () => {
     t = await startAppWithSimulator((url) => ({
-      ...simulatedGroqEnv(url),
-      AI_SERVICES__ANTHROPIC_API_KEY: 'sim-anthropic-key',
-      AI_SERVICES__ANTHROPIC_BASE_URL: url,
-      AI_SERVICES__GEMINI_API_KEY: 'sim-gemini-key',
-      AI_SERVICES__GEMINI_BASE_URL: url,
+      ...simulatedProvidersEnv(url),
       QUOTA__REQUESTS_PER_MINUTE: '1000',
       RATE_LIMIT__DEFAULT_PER_MINUTE: '10000',
       RATE_LIMIT__AUTH_PER_MINUTE: '10000',

@@ -114,6 +114,20 @@ export function simulatedGroqEnv(url: string): Record<string, string> {
   };
 }
 
+/**
+ * simulatedGroqEnv plus Gemini and Anthropic (official SDKs) at the same simulator, so one app
+ * reaches `groq/…`, `gemini/…` and `anthropic/…` models; Groq's model stays the default.
+ */
+export function simulatedProvidersEnv(url: string): Record<string, string> {
+  return {
+    ...simulatedGroqEnv(url),
+    AI_SERVICES__GEMINI_API_KEY: 'sim-gemini-key',
+    AI_SERVICES__GEMINI_BASE_URL: url,
+    AI_SERVICES__ANTHROPIC_API_KEY: 'sim-anthropic-key',
+    AI_SERVICES__ANTHROPIC_BASE_URL: url,
+  };
+}
+
 export interface ProviderSimulatorOptions {
   /** Fixed reply text, or a function of the last user message. Default: `Simulated reply to: <message>`. */
   reply?: string | ((lastUserMessage: string) => string);
