@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type ObjectLiteral, type SelectQueryBuilder } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { InvalidInputError } from '@app/common';
 import {
   type AdminUsageGrouping,
@@ -11,21 +11,14 @@ import {
   type UsageReportDto,
 } from './dto/usage.dto';
 import { microsToUsd } from './price-catalog';
-import { createdAtParam, createdDaySql } from './usage-sql';
+import { DAILY_FIGURES } from './usage-sql';
 
 const DAY_MS = 86_400_000;
 
 /** Sums as the database returns them (bigint sums come back as strings on Postgres). */
-type RawFigures = Record<
-  | 'requests'
-  | 'failed_requests'
-  | 'prompt_tokens'
-  | 'completion_tokens'
-  | 'cached_tokens'
-  | 'cost_micros'
-  | 'cost_unknown_requests',
-  string | number | null
-> & { key: string };
+type RawFigures = Record<(typeof DAILY_FIGURES)[number], string | number | null> & {
+  key: string;
+};
 
 /** Figures in integers (micro-dollars) while rows are added up. */
 interface Figures {
@@ -44,9 +37,10 @@ export interface UserUsageTotals extends Figures {
 }
 
 /**
- * Usage reports over the ledger. Rows younger than USAGE__RETENTION_DAYS are read raw; older
- * ones from the daily roll-up. Every row lives in exactly one of the two (retention moves rows
- * in one statement), so a range spanning both adds up exactly.
+ * Usage reports over the ledger, read from the daily roll-ups (usage_daily: per UTC day × user ×
+ * model), which the ledger keeps current in the transaction of every batch it writes. A report
+ * reads at most days × users × models rows whatever the number of calls, and retention (which
+ * deletes only raw rows) changes nothing in it.
  */
 @Injectable()
 export class UsageService {
@@ -119,71 +113,23 @@ export class UsageService {
     range: DayRange,
     groupBy: AdminUsageGrouping,
   ): Promise<Map<string, Figures>> {
-    const rawKey = {
-      day: createdDaySql(this.dataSource, 'r.created_at'),
-      model: 'r.model',
-      provider: 'r.provider',
-      user: 'r.user_id',
-    }[groupBy];
-    const bound = (date: Date) => createdAtParam(this.dataSource, date);
-
-    const raw = selectSums(this.dataSource.createQueryBuilder(), rawKey, RAW_SUMS)
-      .from('usage_records', 'r')
-      .where('r.created_at >= :start AND r.created_at < :end', {
-        start: bound(range.start),
-        end: bound(range.end),
-      })
-      .groupBy(rawKey);
-    const dailyKey = {
-      day: 'd.day',
-      model: 'd.model',
-      provider: 'd.provider',
-      user: 'd.user_id',
-    }[groupBy];
-    const daily = selectSums(this.dataSource.createQueryBuilder(), dailyKey, DAILY_SUMS)
+    const key = { day: 'd.day', model: 'd.model', provider: 'd.provider', user: 'd.user_id' }[
+      groupBy
+    ];
+    const query = this.dataSource.createQueryBuilder().select(key, 'key');
+    for (const name of DAILY_FIGURES) query.addSelect(`SUM(d.${name})`, name);
+    query
       .from('usage_daily', 'd')
       .where('d.day >= :from AND d.day <= :to', { from: range.from, to: range.to })
-      .groupBy(dailyKey);
+      .groupBy(key);
     if (who.userId !== undefined) {
-      raw.andWhere('r.user_id = :userId', { userId: who.userId });
-      daily.andWhere('d.user_id = :userId', { userId: who.userId });
+      query.andWhere('d.user_id = :userId', { userId: who.userId });
     } else if (who.userIds) {
-      raw.andWhere('r.user_id IN (:...userIds)', { userIds: who.userIds });
-      daily.andWhere('d.user_id IN (:...userIds)', { userIds: who.userIds });
+      query.andWhere('d.user_id IN (:...userIds)', { userIds: who.userIds });
     }
-    const [rawRows, dailyRows] = await Promise.all([
-      raw.getRawMany<RawFigures>(),
-      daily.getRawMany<RawFigures>(),
-    ]);
-    const groups = new Map<string, Figures>();
-    for (const row of [...rawRows, ...dailyRows]) {
-      groups.set(row.key, add(groups.get(row.key) ?? emptyFigures(), fromRaw(row)));
-    }
-    return groups;
+    const rows = await query.getRawMany<RawFigures>();
+    return new Map(rows.map((row) => [row.key, fromRaw(row)]));
   }
-}
-
-/** The figures of a report as SQL sums over raw rows (alias `r`)… */
-const RAW_SUMS: readonly (readonly [string, string])[] = [
-  ['requests', 'COUNT(*)'],
-  ['failed_requests', "SUM(CASE WHEN r.status = 'success' THEN 0 ELSE 1 END)"],
-  ['prompt_tokens', 'SUM(r.prompt_tokens)'],
-  ['completion_tokens', 'SUM(r.completion_tokens)'],
-  ['cached_tokens', 'SUM(r.cached_tokens)'],
-  ['cost_micros', 'SUM(r.cost_micros)'],
-  ['cost_unknown_requests', 'SUM(CASE WHEN r.cost_micros IS NULL THEN 1 ELSE 0 END)'],
-];
-/** …and over daily roll-ups (alias `d`), whose columns carry the same names. */
-const DAILY_SUMS = RAW_SUMS.map(([name]) => [name, `SUM(d.${name})`] as const);
-
-function selectSums(
-  query: SelectQueryBuilder<ObjectLiteral>,
-  key: string,
-  sums: readonly (readonly [string, string])[],
-): SelectQueryBuilder<ObjectLiteral> {
-  query.select(key, 'key');
-  for (const [name, sql] of sums) query.addSelect(sql, name);
-  return query;
 }
 
 interface DayRange {
