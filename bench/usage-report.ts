@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { Client } from 'pg';
 import { ensureAppBuilt } from '@app/testing';
 import { DataSource } from 'typeorm';
-import { rollUpRowsSql } from '../src/usage/usage-sql';
+import { rollUpSql } from '../src/usage/usage-sql';
 import { createUsers } from './lib/app-client';
 import { HttpClient } from './lib/http-load';
 import { createBenchDatabase, ROOT, startApp, stopAll, type RunningApp } from './lib/processes';
@@ -45,16 +45,17 @@ interface Measured {
   bodies: { oneUser: string; allUsers: string };
 }
 
+/** Command-line options (see the header). */
+const OPTIONS = {
+  rows: { type: 'string', default: '1000000' },
+  users: { type: 'string', default: '1000' },
+  requests: { type: 'string', default: '200' },
+  'baseline-requests': { type: 'string', default: '50' },
+  baseline: { type: 'string' },
+} as const;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      rows: { type: 'string', default: '1000000' },
-      users: { type: 'string', default: '1000' },
-      requests: { type: 'string', default: '200' },
-      'baseline-requests': { type: 'string', default: '50' },
-      baseline: { type: 'string' },
-    },
-  });
+  const { values } = parseArgs({ options: OPTIONS });
   const rows = Number(values.rows);
   const userCount = Number(values.users);
   const log = (message: string) => console.error(`[usage-report] ${message}`);
@@ -167,12 +168,16 @@ const SEED_SQL = `
 /** The ledger's own upsert of each batch's sums, over the seeded ids in batches of 500. */
 async function rollUpLikeTheLedger(url: string, pg: Client): Promise<number> {
   // Only its driver type is read (the SQL of a UTC day); never connected.
-  const sql = rollUpRowsSql(new DataSource({ type: 'postgres', url }), 'id > $1 AND id <= $2');
+  const statements = rollUpSql(
+    new DataSource({ type: 'postgres', url }),
+    'usage_records',
+    'id > $1 AND id <= $2',
+  );
   const [{ last }] = (await pg.query<{ last: string }>('SELECT MAX(id) AS last FROM usage_records'))
     .rows;
   const started = process.hrtime.bigint();
   for (let id = 0; id < Number(last); id += LEDGER_BATCH) {
-    await pg.query(sql, [id, id + LEDGER_BATCH]);
+    for (const sql of statements) await pg.query(sql, [id, id + LEDGER_BATCH]);
   }
   return msSince(started);
 }

@@ -123,6 +123,19 @@ describeE2e('usage roll-ups and retention', () => {
       }
     }
     expect(reported[0].totals.cost_unknown_requests).toBe(20);
+    // Across every user (the spans path of the admin report and user list) too.
+    for (const totals of await byUser()) {
+      const expected = raw.get(totals.userId)!;
+      expect(totals).toEqual(
+        expect.objectContaining({
+          requests: expected.requests,
+          promptTokens: expected.prompt_tokens,
+          completionTokens: expected.completion_tokens,
+          costMicros: Math.round(expected.cost_usd * 1e6),
+          costUnknownRequests: expected.cost_unknown_requests,
+        }),
+      );
+    }
   });
 
   it('keeps totals identical per day, per model and per user before and after retention', async () => {

@@ -1,13 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
-import {
-  baseTestEnv,
-  describeE2e,
-  registerAndLogin,
-  startAppOnPreviousSchema,
-  type TestApp,
-} from '@app/testing';
+import { describeE2e, registerAndLogin, startAppOnPreviousSchema, TestApp } from '@app/testing';
 import { MIGRATIONS } from '../src/database/migrations';
 import { UsageRollupsCurrent1766500000000 } from '../src/database/migrations/1766500000000-usage-rollups-current';
 
@@ -28,33 +22,29 @@ describeE2e('usage roll-ups migration', () => {
     new Date(Date.now() - daysAgo * DAY_MS).toISOString().slice(0, 10);
 
   beforeAll(async () => {
-    t = await startAppOnPreviousSchema(
-      BEFORE,
-      async (db, p) => {
-        // Kept raw rows: two today (one unpriced, one failed), one 3 days ago.
-        const rows: [string, string, number, number | null, string][] = [
-          [day(0), MODEL, 100, 250, 'success'],
-          [day(0), 'openai-compatible/unpriced', 40, null, 'server'],
-          [day(3), MODEL, 10, 30, 'success'],
-        ];
-        for (const [when, model, tokens, cost, status] of rows) {
-          await db.query(
-            'INSERT INTO usage_records (user_id, provider, model, prompt_tokens, completion_tokens, ' +
-              'cached_tokens, cost_micros, latency_ms, status, fallback_step, retry, created_at) ' +
-              `VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, 5, 0, ${p(5)}, 100, ${p(6)}, 0, 0, ${p(7)})`,
-            [userId, model.split('/')[0], model, tokens, cost, status, `${when} 12:00:00`],
-          );
-        }
-        // Already rolled up at retention (its raw rows are gone): 3 days ago, same model.
+    t = await startAppOnPreviousSchema(BEFORE, async (db, p) => {
+      // Kept raw rows: two today (one unpriced, one failed), one 3 days ago.
+      const rows: [string, string, number, number | null, string][] = [
+        [day(0), MODEL, 100, 250, 'success'],
+        [day(0), 'openai-compatible/unpriced', 40, null, 'server'],
+        [day(3), MODEL, 10, 30, 'success'],
+      ];
+      for (const [when, model, tokens, cost, status] of rows) {
         await db.query(
-          'INSERT INTO usage_daily (day, user_id, model, provider, requests, failed_requests, ' +
-            'prompt_tokens, completion_tokens, cached_tokens, cost_micros, cost_unknown_requests) ' +
-            `VALUES (${p(1)}, ${p(2)}, ${p(3)}, 'groq', 2, 0, 20, 10, 0, 1000, 0)`,
-          [day(3), userId, MODEL],
+          'INSERT INTO usage_records (user_id, provider, model, prompt_tokens, completion_tokens, ' +
+            'cached_tokens, cost_micros, latency_ms, status, fallback_step, retry, created_at) ' +
+            `VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, 5, 0, ${p(5)}, 100, ${p(6)}, 0, 0, ${p(7)})`,
+          [userId, model.split('/')[0], model, tokens, cost, status, `${when} 12:00:00`],
         );
-      },
-      { ...baseTestEnv(), RATE_LIMIT__AUTH_PER_MINUTE: '1000' },
-    );
+      }
+      // Already rolled up at retention (its raw rows are gone): 3 days ago, same model.
+      await db.query(
+        'INSERT INTO usage_daily (day, user_id, model, provider, requests, failed_requests, ' +
+          'prompt_tokens, completion_tokens, cached_tokens, cost_micros, cost_unknown_requests) ' +
+          `VALUES (${p(1)}, ${p(2)}, ${p(3)}, 'groq', 2, 0, 20, 10, 0, 1000, 0)`,
+        [day(3), userId, MODEL],
+      );
+    });
     const other = await registerAndLogin(t.url);
     // The seeded rows belong to an account made before: reassign them to a user with a token.
     const db = t.app.get(DataSource);

@@ -10,7 +10,7 @@ import { DataSource } from 'typeorm';
 import { AppConfig } from '@app/config';
 import { MetricsService } from '../metrics/metrics.service';
 import { UsageRecord } from './entities/usage-record.entity';
-import { rollUpRowsSql } from './usage-sql';
+import { rollUpSql } from './usage-sql';
 
 /** One provider attempt as the ledger stores it. */
 export interface UsageEntry {
@@ -43,8 +43,9 @@ const MAX_BUFFERED_ROWS = 100_000;
 /**
  * Writes usage rows off the request's hot path: `record()` only buffers; the buffer is written
  * every USAGE__FLUSH_MS, or at once when it holds USAGE__FLUSH_ROWS rows, as multi-row INSERTs,
- * one write at a time. Each INSERT adds its rows' sums to the daily roll-ups (usage_daily, what
- * reports read) in the same transaction, so the roll-ups are always exactly the rows written. A
+ * one write at a time. Each INSERT adds its rows' sums to the roll-ups (usage_daily and
+ * usage_spans, what reports read) in the same transaction, so the roll-ups are always exactly
+ * the rows written. A
  * failed write keeps its rows for the next one. At shutdown the buffer is written before the
  * database closes, and rows recorded while streams drain are written at once.
  */
@@ -140,14 +141,18 @@ export class UsageLedger implements BeforeApplicationShutdown, OnApplicationShut
         // Other instances insert meanwhile: the batch is exactly the ids this INSERT returns.
         const { raw } = await insert.returning('id').execute();
         const ids = (raw as { id: string }[]).map((row) => row.id);
-        await manager.query(rollUpRowsSql(this.dataSource, 'id = ANY($1::bigint[])'), [ids]);
+        for (const sql of rollUpSql(this.dataSource, 'usage_records', 'id = ANY($1::bigint[])')) {
+          await manager.query(sql, [ids]);
+        }
       } else {
         // One writer (this ledger, one write at a time): the batch is every id past the last.
         const [{ last }] = await manager.query<{ last: number | null }[]>(
           'SELECT MAX(id) AS last FROM usage_records',
         );
         await insert.execute();
-        await manager.query(rollUpRowsSql(this.dataSource, 'id > ?'), [last ?? 0]);
+        for (const sql of rollUpSql(this.dataSource, 'usage_records', 'id > ?')) {
+          await manager.query(sql, [last ?? 0]);
+        }
       }
     });
   }

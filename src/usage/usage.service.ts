@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, type ObjectLiteral, type SelectQueryBuilder } from 'typeorm';
 import { InvalidInputError } from '@app/common';
 import {
   type AdminUsageGrouping,
@@ -11,7 +11,7 @@ import {
   type UsageReportDto,
 } from './dto/usage.dto';
 import { microsToUsd } from './price-catalog';
-import { DAILY_FIGURES } from './usage-sql';
+import { DAILY_FIGURES, dayNumber, dayOfNumber, spansOf } from './usage-sql';
 
 const DAY_MS = 86_400_000;
 
@@ -37,10 +37,11 @@ export interface UserUsageTotals extends Figures {
 }
 
 /**
- * Usage reports over the ledger, read from the daily roll-ups (usage_daily: per UTC day × user ×
- * model), which the ledger keeps current in the transaction of every batch it writes. A report
- * reads at most days × users × models rows whatever the number of calls, and retention (which
- * deletes only raw rows) changes nothing in it.
+ * Usage reports over the ledger, read from the roll-ups (usage_daily: per UTC day × user × model;
+ * usage_spans: the same per 2^level aligned days), which the ledger keeps current in the
+ * transaction of every batch it writes. A report reads a number of rows bounded by days, users
+ * and models whatever the number of calls, and retention (which deletes only raw rows) changes
+ * nothing in it.
  */
 @Injectable()
 export class UsageService {
@@ -97,7 +98,7 @@ export class UsageService {
   /** Removes every usage row of a user (raw and rolled up), e.g. when the account is deleted. */
   async deleteForUser(userId: string): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
-      for (const table of ['usage_records', 'usage_daily']) {
+      for (const table of ['usage_records', 'usage_daily', 'usage_spans']) {
         await manager
           .createQueryBuilder()
           .delete()
@@ -108,27 +109,54 @@ export class UsageService {
     });
   }
 
+  /**
+   * The figures per `groupBy` key. One user (or a few): their usage_daily rows of the range.
+   * Every user: usage_spans for the longest aligned spans inside the range and usage_daily only
+   * for the days left at its ends (see spansOf), except per day, which needs the daily rows.
+   */
   private async figures(
     who: { userId?: string; userIds?: string[] },
     range: DayRange,
     groupBy: AdminUsageGrouping,
   ): Promise<Map<string, Figures>> {
-    const key = { day: 'd.day', model: 'd.model', provider: 'd.provider', user: 'd.user_id' }[
-      groupBy
-    ];
-    const query = this.dataSource.createQueryBuilder().select(key, 'key');
-    for (const name of DAILY_FIGURES) query.addSelect(`SUM(d.${name})`, name);
-    query
-      .from('usage_daily', 'd')
-      .where('d.day >= :from AND d.day <= :to', { from: range.from, to: range.to })
-      .groupBy(key);
-    if (who.userId !== undefined) {
-      query.andWhere('d.user_id = :userId', { userId: who.userId });
-    } else if (who.userIds) {
-      query.andWhere('d.user_id IN (:...userIds)', { userIds: who.userIds });
+    const column = { day: 'day', model: 'model', provider: 'provider', user: 'user_id' }[groupBy];
+    const sums = (table: 'usage_daily' | 'usage_spans') => {
+      const query = this.dataSource.createQueryBuilder().select(`t.${column}`, 'key');
+      for (const name of DAILY_FIGURES) query.addSelect(`SUM(t.${name})`, name);
+      return query.from(table, 't').groupBy(`t.${column}`);
+    };
+    const queries: SelectQueryBuilder<ObjectLiteral>[] = [];
+    if (who.userId !== undefined || who.userIds || groupBy === 'day') {
+      const daily = sums('usage_daily').where('t.day >= :from AND t.day <= :to', {
+        from: range.from,
+        to: range.to,
+      });
+      if (who.userId !== undefined) daily.andWhere('t.user_id = :userId', who);
+      else if (who.userIds) daily.andWhere('t.user_id IN (:...userIds)', who);
+      queries.push(daily);
+    } else {
+      const { days, spans } = spansOf(dayNumber(range.from), dayNumber(range.to));
+      if (days.length > 0) {
+        queries.push(
+          sums('usage_daily').where('t.day IN (:...days)', { days: days.map(dayOfNumber) }),
+        );
+      }
+      if (spans.length > 0) {
+        const params: Record<string, number> = {};
+        const matches = spans.map(({ level, start }, i) => {
+          Object.assign(params, { [`level${i}`]: level, [`start${i}`]: start });
+          return `(t.level = :level${i} AND t.start_day = :start${i})`;
+        });
+        queries.push(sums('usage_spans').where(matches.join(' OR '), params));
+      }
     }
-    const rows = await query.getRawMany<RawFigures>();
-    return new Map(rows.map((row) => [row.key, fromRaw(row)]));
+    const groups = new Map<string, Figures>();
+    for (const rows of await Promise.all(queries.map((q) => q.getRawMany<RawFigures>()))) {
+      for (const row of rows) {
+        groups.set(row.key, add(groups.get(row.key) ?? emptyFigures(), fromRaw(row)));
+      }
+    }
+    return groups;
   }
 }
 
