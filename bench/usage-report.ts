@@ -52,6 +52,8 @@ const OPTIONS = {
   requests: { type: 'string', default: '200' },
   'baseline-requests': { type: 'string', default: '50' },
   baseline: { type: 'string' },
+  /** Keep the database (its URL is printed) for EXPLAIN and the like. */
+  keep: { type: 'boolean', default: false },
 } as const;
 
 async function main(): Promise<void> {
@@ -142,7 +144,8 @@ async function main(): Promise<void> {
     await app?.stop();
     await pg.end().catch(() => undefined);
     await stopAll();
-    await db.drop();
+    if (values.keep) log(`database kept: ${db.url}`);
+    else await db.drop();
   }
 }
 
