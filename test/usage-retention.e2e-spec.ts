@@ -173,4 +173,19 @@ describeE2e('usage roll-ups and retention', () => {
     expect(await reports()).toEqual(before);
     expect(before[0].totals.requests).toBe(120);
   });
+
+  it("deleting a user's usage takes it out of every report across users", async () => {
+    const usage = t.app.get(UsageService);
+    const [kept, deleted] = users;
+    await usage.deleteForUser(deleted.id);
+    const own = await reports(); // [day, model] of each user; the deleted one's are empty now
+    expect(own[2].totals.requests).toBe(0);
+    for (const [i, groupBy] of (['day', 'model'] as const).entries()) {
+      const across = await usage.reportAll({ from, to, group_by: groupBy });
+      expect(across.totals).toEqual(own[i].totals);
+      expect(across.items).toEqual(own[i].items);
+    }
+    const byUser = await usage.reportAll({ from, to, group_by: 'user' });
+    expect(byUser.items.map((item) => item.user)).toEqual([kept.id]);
+  });
 });

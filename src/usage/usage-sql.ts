@@ -46,48 +46,61 @@ export function rawSumsSql(): string {
 }
 
 /**
- * Levels of usage_spans: a span of level k sums 2^k UTC days (2 … 256) starting at a day number
- * (days since 1970-01-01) that 2^k divides. Any range of up to 366 days is a few days and at most
- * two spans per level (see `spansOf`), so a report across every user reads a few thousand rows
- * instead of one per day, user and model.
+ * Levels of usage_spans: a span of level k sums 2^k UTC days (1 … 256) starting at a day number
+ * (days since 1970-01-01) that 2^k divides. Any range of up to 366 days is at most two spans per
+ * level (see `spansOf`), so a report across every user reads a few spans instead of one row per
+ * day, user and model.
  */
-export const SPAN_LEVELS = [1, 2, 3, 4, 5, 6, 7, 8] as const;
+export const SPAN_LEVELS = [0, 1, 2, 3, 4, 5, 6, 7, 8] as const;
+/** The `model` of a span row per user, and the `user_id` of a span row per model (all users). */
+export const ANY = '';
 
 /** Where a roll-up statement reads from: the raw rows, or the daily roll-ups (the migration). */
 export type RollUpSource = 'usage_records' | 'usage_daily';
 
 /**
- * The statements that add the rows of `source` matching `where` (the driver's placeholders) to
- * usage_daily (from raw rows only) and to usage_spans, creating the missing rows. Keys are
- * written in order so that two instances adding to the same totals lock them in the same order
- * (no deadlock on Postgres).
+ * The statements that add (`sign` 1) or take out (-1) the rows of `source` matching `where` (the
+ * driver's placeholders): to usage_daily (from raw rows only), and to usage_spans per user (model
+ * ANY) and per model (user ANY), creating the missing rows. Keys are written in order so that two
+ * instances adding to the same totals lock them in the same order (no deadlock on Postgres).
  */
-export function rollUpSql(dataSource: DataSource, source: RollUpSource, where: string): string[] {
+export function rollUpSql(
+  dataSource: DataSource,
+  source: RollUpSource,
+  where: string,
+  sign: 1 | -1 = 1,
+): string[] {
   const raw = source === 'usage_records';
   const day = raw ? createdDaySql(dataSource, 'created_at') : 'day';
-  const figures = DAILY_FIGURES.map((f) => (raw ? RAW_SUMS[f] : `SUM(${f})`)).join(', ');
-  const upsert = (table: string, keys: [string, string][], from: string) => {
+  const figures = DAILY_FIGURES.map((f) => {
+    const sum = raw ? RAW_SUMS[f] : `SUM(${f})`;
+    return sign === 1 ? sum : `-(${sum})`;
+  }).join(', ');
+  /** `keys`: column and expression; a constant expression is left out of GROUP BY. */
+  const upsert = (table: string, keys: [string, string, 'constant'?][], from: string) => {
     const columns = keys.map(([column]) => column);
-    const groups = keys.map(([, expression]) => expression).join(', ');
+    const groups = keys.filter(([, , constant]) => !constant).map(([, expression]) => expression);
     return `INSERT INTO ${table} (${columns.join(', ')}, provider, ${DAILY_FIGURES.join(', ')})
-      SELECT ${groups}, MIN(provider), ${figures}
+      SELECT ${keys.map(([, expression]) => expression).join(', ')}, MIN(provider), ${figures}
       FROM ${from} WHERE ${where}
-      GROUP BY ${groups} ORDER BY ${columns.map((_, i) => i + 1).join(', ')}
+      GROUP BY ${groups.join(', ')} ORDER BY ${columns.map((_, i) => i + 1).join(', ')}
       ON CONFLICT (${columns.join(', ')}) DO UPDATE SET
       ${DAILY_FIGURES.map((f) => `${f} = ${table}.${f} + excluded.${f}`).join(', ')}`;
   };
   const levels = SPAN_LEVELS.map((level) => `SELECT ${level} AS level`).join(' UNION ALL ');
-  const spans = upsert(
-    'usage_spans',
-    [
-      ['level', 'levels.level'],
-      ['start_day', `(${dayNumberSql(dataSource, day)} >> levels.level) << levels.level`],
-      ['user_id', 'user_id'],
-      ['model', 'model'],
-    ],
-    `${source} CROSS JOIN (${levels}) AS levels`,
-  );
-  if (!raw) return [spans];
+  const span = (user: string, model: string, constant: 'user' | 'model') =>
+    upsert(
+      'usage_spans',
+      [
+        ['level', 'levels.level'],
+        ['start_day', `(${dayNumberSql(dataSource, day)} >> levels.level) << levels.level`],
+        ['user_id', user, constant === 'user' ? 'constant' : undefined],
+        ['model', model, constant === 'model' ? 'constant' : undefined],
+      ],
+      `${source} CROSS JOIN (${levels}) AS levels`,
+    );
+  const spans = [span('user_id', `'${ANY}'`, 'model'), span(`'${ANY}'`, 'model', 'user')];
+  if (!raw) return spans;
   const daily = upsert(
     'usage_daily',
     [
@@ -97,7 +110,7 @@ export function rollUpSql(dataSource: DataSource, source: RollUpSource, where: s
     ],
     source,
   );
-  return [daily, spans];
+  return [daily, ...spans];
 }
 
 /** SQL of the day number (days since 1970-01-01) of a `YYYY-MM-DD` expression. */
@@ -118,15 +131,10 @@ export function dayOfNumber(dayNumber: number): string {
 }
 
 /**
- * Covers the days `first` … `last` (day numbers, included) with as few pieces as possible:
- * single days (read from usage_daily) and spans (level, start day) of usage_spans, taking at
- * each step the longest span that starts there and fits.
+ * Covers the days `first` … `last` (day numbers, included) with as few spans (level, start day)
+ * of usage_spans as possible, taking at each step the longest span that starts there and fits.
  */
-export function spansOf(
-  first: number,
-  last: number,
-): { days: number[]; spans: { level: number; start: number }[] } {
-  const days: number[] = [];
+export function spansOf(first: number, last: number): { level: number; start: number }[] {
   const spans: { level: number; start: number }[] = [];
   for (let start = first; start <= last;) {
     let level = 0;
@@ -135,9 +143,8 @@ export function spansOf(
       if (start % size !== 0 || start + size - 1 > last) break;
       level = next;
     }
-    if (level === 0) days.push(start);
-    else spans.push({ level, start });
+    spans.push({ level, start });
     start += 2 ** level;
   }
-  return { days, spans };
+  return spans;
 }

@@ -11,7 +11,7 @@ import {
   type UsageReportDto,
 } from './dto/usage.dto';
 import { microsToUsd } from './price-catalog';
-import { DAILY_FIGURES, dayNumber, dayOfNumber, spansOf } from './usage-sql';
+import { ANY, DAILY_FIGURES, dayNumber, dayOfNumber, rollUpSql, spansOf } from './usage-sql';
 
 const DAY_MS = 86_400_000;
 
@@ -95,9 +95,19 @@ export class UsageService {
     return [...groups.entries()].map(([userId, figures]) => ({ userId, ...figures }));
   }
 
-  /** Removes every usage row of a user (raw and rolled up), e.g. when the account is deleted. */
+  /**
+   * Removes every usage row of a user (raw and rolled up), e.g. when the account is deleted, and
+   * takes the user's figures out of the per-model spans across users.
+   */
   async deleteForUser(userId: string): Promise<void> {
+    const placeholder = this.dataSource.options.type === 'postgres' ? '$1' : '?';
+    const [, perModel] = rollUpSql(this.dataSource, 'usage_daily', `user_id = ${placeholder}`, -1);
     await this.dataSource.transaction(async (manager) => {
+      await manager.query(perModel, [userId]);
+      await manager.query(
+        `DELETE FROM usage_spans WHERE user_id = ${placeholder} AND requests = 0`,
+        [ANY],
+      );
       for (const table of ['usage_records', 'usage_daily', 'usage_spans']) {
         await manager
           .createQueryBuilder()
@@ -111,8 +121,8 @@ export class UsageService {
 
   /**
    * The figures per `groupBy` key. One user (or a few): their usage_daily rows of the range.
-   * Every user: usage_spans for the longest aligned spans inside the range and usage_daily only
-   * for the days left at its ends (see spansOf), except per day, which needs the daily rows.
+   * Every user: the spans of usage_spans covering the range (see spansOf), per user or per
+   * model; per day, the one-day spans per model.
    */
   private async figures(
     who: { userId?: string; userIds?: string[] },
@@ -120,43 +130,42 @@ export class UsageService {
     groupBy: AdminUsageGrouping,
   ): Promise<Map<string, Figures>> {
     const column = { day: 'day', model: 'model', provider: 'provider', user: 'user_id' }[groupBy];
-    const sums = (table: 'usage_daily' | 'usage_spans') => {
-      const query = this.dataSource.createQueryBuilder().select(`t.${column}`, 'key');
+    const sums = (table: 'usage_daily' | 'usage_spans', key: string) => {
+      const query = this.dataSource.createQueryBuilder().select(`t.${key}`, 'key');
       for (const name of DAILY_FIGURES) query.addSelect(`SUM(t.${name})`, name);
-      return query.from(table, 't').groupBy(`t.${column}`);
+      return query.from(table, 't').groupBy(`t.${key}`);
     };
-    const queries: SelectQueryBuilder<ObjectLiteral>[] = [];
-    if (who.userId !== undefined || who.userIds || groupBy === 'day') {
-      const daily = sums('usage_daily').where('t.day >= :from AND t.day <= :to', {
+    let query: SelectQueryBuilder<ObjectLiteral>;
+    if (who.userId !== undefined || who.userIds) {
+      query = sums('usage_daily', column).where('t.day >= :from AND t.day <= :to', {
         from: range.from,
         to: range.to,
       });
-      if (who.userId !== undefined) daily.andWhere('t.user_id = :userId', who);
-      else if (who.userIds) daily.andWhere('t.user_id IN (:...userIds)', who);
-      queries.push(daily);
+      if (who.userId !== undefined) query.andWhere('t.user_id = :userId', who);
+      else query.andWhere('t.user_id IN (:...userIds)', who);
+    } else if (groupBy === 'day') {
+      query = sums('usage_spans', 'start_day')
+        .where('t.level = 0 AND t.start_day >= :first AND t.start_day <= :last', {
+          first: dayNumber(range.from),
+          last: dayNumber(range.to),
+        })
+        .andWhere('t.user_id = :any', { any: ANY });
     } else {
-      const { days, spans } = spansOf(dayNumber(range.from), dayNumber(range.to));
-      if (days.length > 0) {
-        queries.push(
-          sums('usage_daily').where('t.day IN (:...days)', { days: days.map(dayOfNumber) }),
-        );
-      }
-      if (spans.length > 0) {
-        const params: Record<string, number> = {};
-        const matches = spans.map(({ level, start }, i) => {
+      const params: Record<string, number> = {};
+      const matches = spansOf(dayNumber(range.from), dayNumber(range.to)).map(
+        ({ level, start }, i) => {
           Object.assign(params, { [`level${i}`]: level, [`start${i}`]: start });
           return `(t.level = :level${i} AND t.start_day = :start${i})`;
-        });
-        queries.push(sums('usage_spans').where(matches.join(' OR '), params));
-      }
+        },
+      );
+      query = sums('usage_spans', column)
+        .where(`(${matches.join(' OR ')})`, params)
+        .andWhere(groupBy === 'user' ? 't.model = :any' : 't.user_id = :any', { any: ANY });
     }
-    const groups = new Map<string, Figures>();
-    for (const rows of await Promise.all(queries.map((q) => q.getRawMany<RawFigures>()))) {
-      for (const row of rows) {
-        groups.set(row.key, add(groups.get(row.key) ?? emptyFigures(), fromRaw(row)));
-      }
-    }
-    return groups;
+    const rows = await query.getRawMany<RawFigures>();
+    const key = (row: RawFigures) =>
+      groupBy === 'day' && !who.userId && !who.userIds ? dayOfNumber(Number(row.key)) : row.key;
+    return new Map(rows.map((row) => [key(row), fromRaw(row)]));
   }
 }
 
