@@ -38,8 +38,8 @@ export interface UserUsageTotals extends Figures {
 
 /**
  * Usage reports over the ledger, read from the roll-ups (usage_daily: per UTC day × user × model;
- * usage_spans: the same per 2^level aligned days), which the ledger keeps current in the
- * transaction of every batch it writes. A report reads a number of rows bounded by days, users
+ * usage_spans: per aligned span of 2^level days × user, and × model), which the ledger keeps
+ * current in the transaction of every batch it writes. A report reads a number of rows bounded by days, users
  * and models whatever the number of calls, and retention (which deletes only raw rows) changes
  * nothing in it.
  */

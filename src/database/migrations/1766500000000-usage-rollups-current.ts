@@ -5,9 +5,10 @@ import { createdDaySql, DAILY_FIGURES, rawSumsSql, rollUpSql } from '../../usage
  * The roll-ups become current on write: until now usage_daily held only rows past retention and
  * reports added the raw rows still kept. From now on the ledger adds every batch to usage_daily
  * and to usage_spans (the same figures over aligned spans of 2^level days, per user and per
- * model, for reports across every user) as it writes it, and reports read only those. Here the raw rows still kept are added to usage_daily,
- * and usage_spans is built from the complete usage_daily, once. Run it with the instances of the
- * previous release stopped (rows they write after it would be missing from the roll-ups).
+ * model, for reports across every user) as it writes it, and reports read only those. Here the
+ * raw rows still kept are added to usage_daily, and usage_spans is built from the complete
+ * usage_daily, once. Run it with the instances of the previous release stopped (rows they write
+ * after it would be missing from the roll-ups).
  */
 export class UsageRollupsCurrent1766500000000 implements MigrationInterface {
   name = 'UsageRollupsCurrent1766500000000';
