@@ -177,7 +177,7 @@ export interface ChatConfig {
 export interface UsageConfig {
   /** Prices per model: config/model-prices.json, replaced or extended by the file `MODEL_PRICES_FILE`. */
   prices: ModelPriceTable;
-  /** Days raw usage rows are kept before they are rolled up per user, model and day (`USAGE__RETENTION_DAYS`). */
+  /** Days raw usage rows are kept; reports read the daily roll-ups, which are kept for good (`USAGE__RETENTION_DAYS`). */
   retentionDays: number;
   /** Longest interval between two batched writes of the usage ledger (`USAGE__FLUSH_MS`). */
   flushMs: number;

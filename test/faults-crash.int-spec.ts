@@ -1,3 +1,7 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Redis from 'ioredis';
 import {
   AppProcess,
   appProcessesOnTestPostgres,
@@ -6,13 +10,15 @@ import {
   serviceUrl,
   startAppProcess,
 } from '@app/testing';
+import { countTokens } from '../src/providers/token-counter';
 import { api, longMessage, newUser, settledMessages, sleep } from './multi-instance.helpers';
 
 /**
  * `kill -9` of the instance in the middle of a reply, on the built app as a child process: the
  * reply's text is checkpointed while it streams, and the sweeper of a live instance (here: the
  * restarted one, at start-up) stores it as `error` "interrupted" with the checkpointed text; the
- * session takes a new message (no stuck lock).
+ * session takes a new message (no stuck lock), and the spend the reply reserved is settled to
+ * what it produced.
  */
 describeWithServices(['postgres'], 'kill -9 during a reply (app process)', () => {
   const baseEnv = appProcessesOnTestPostgres({
@@ -21,12 +27,12 @@ describeWithServices(['postgres'], 'kill -9 during a reply (app process)', () =>
   });
 
   /** Starts a long reply on `app`, lets it stream a while, SIGKILLs the process. */
-  async function killMidReply(app: AppProcess) {
+  async function killMidReply(app: AppProcess, body: Record<string, unknown> = {}) {
     const user = await newUser(app.url);
     const stream = await postSse(
       app.url,
       '/api/chat/stream',
-      { message: longMessage() },
+      { message: longMessage(), ...body },
       { token: user.token },
     );
     const start = await stream.waitFor('start');
@@ -81,6 +87,51 @@ describeWithServices(['postgres'], 'kill -9 during a reply (app process)', () =>
       expect(messages[1].status).toBe('error');
       expect(seen.startsWith(messages[1].content)).toBe(true);
       await expectSessionTakesNewMessage(b, user, sessionId, 'still there?');
+    }, 120_000);
+
+    it("settles the killed instance's budget reservation to the cost of the text it produced", async () => {
+      // Reply tokens at 1 µ$ each, prompts free: a reply of max_tokens 2000 reserves 2000 µ$,
+      // and the daily budget of 3000 µ$ leaves no room for a second one while it is reserved.
+      const pricesFile = join(mkdtempSync(join(tmpdir(), 'crash-budget-')), 'prices.json');
+      writeFileSync(
+        pricesFile,
+        JSON.stringify({ models: { 'local/echo': { input: 0, output: 1 } } }),
+      );
+      const env = {
+        ...baseEnv(),
+        REDIS_URL: serviceUrl('redis')!,
+        MODEL_PRICES_FILE: pricesFile,
+        BUDGET__USD_PER_DAY: '0.003',
+        CHAT__GENERATE_TITLES: 'false',
+      };
+      const [a, b] = await Promise.all([startAppProcess(env), startAppProcess(env)]);
+      const redis = new Redis(serviceUrl('redis')!);
+      try {
+        const { user, sessionId } = await killMidReply(a, { max_tokens: 2000 });
+        const counter = `chatbot:budget:day:${user.id}:${new Date().toISOString().slice(0, 10)}`;
+        expect(Number(await redis.get(counter))).toBe(2000);
+        const second = await api(b.url, 'POST', '/api/chat', {
+          token: user.token,
+          body: { message: 'while the reservation is held', max_tokens: 2000 },
+        });
+        expect(second.status).toBe(429);
+
+        // Once the survivor's sweeper finished the reply, only what it produced is spent.
+        const messages = await settledMessages(b.url, user.token, sessionId, 50_000);
+        expect(messages[1].status).toBe('error');
+        const produced = countTokens(messages[1].content);
+        expect(produced).toBeGreaterThan(0);
+        expect(produced).toBeLessThan(2000);
+        expect(Number(await redis.get(counter))).toBe(produced);
+        const third = await api(b.url, 'POST', '/api/chat', {
+          token: user.token,
+          body: { message: 'after the sweep', max_tokens: 2000, session_id: sessionId },
+        });
+        expect(third.status).toBe(200);
+        await b.stop('SIGTERM', 20_000);
+      } finally {
+        redis.disconnect();
+      }
     }, 120_000);
   }
 });

@@ -10,6 +10,7 @@ import { DataSource } from 'typeorm';
 import { AppConfig } from '@app/config';
 import { MetricsService } from '../metrics/metrics.service';
 import { UsageRecord } from './entities/usage-record.entity';
+import { rollUpSql } from './usage-sql';
 
 /** One provider attempt as the ledger stores it. */
 export interface UsageEntry {
@@ -42,8 +43,11 @@ const MAX_BUFFERED_ROWS = 100_000;
 /**
  * Writes usage rows off the request's hot path: `record()` only buffers; the buffer is written
  * every USAGE__FLUSH_MS, or at once when it holds USAGE__FLUSH_ROWS rows, as multi-row INSERTs,
- * one write at a time. A failed write keeps its rows for the next one. At shutdown the buffer is
- * written before the database closes, and rows recorded while streams drain are written at once.
+ * one write at a time. Each INSERT adds its rows' sums to the roll-ups (usage_daily and
+ * usage_spans, what reports read) in the same transaction, so the roll-ups are always exactly
+ * the rows written. A
+ * failed write keeps its rows for the next one. At shutdown the buffer is written before the
+ * database closes, and rows recorded while streams drain are written at once.
  */
 @Injectable()
 export class UsageLedger implements BeforeApplicationShutdown, OnApplicationShutdown {
@@ -111,13 +115,7 @@ export class UsageLedger implements BeforeApplicationShutdown, OnApplicationShut
     let written = 0;
     try {
       for (; written < rows.length; written += ROWS_PER_INSERT) {
-        await this.dataSource
-          .createQueryBuilder()
-          .insert()
-          .into(UsageRecord)
-          .values(rows.slice(written, written + ROWS_PER_INSERT).map(toRow))
-          .updateEntity(false)
-          .execute();
+        await this.insertAndRollUp(rows.slice(written, written + ROWS_PER_INSERT));
       }
     } catch (error) {
       // Keep the unwritten rows, in order, ahead of the ones recorded meanwhile.
@@ -127,6 +125,36 @@ export class UsageLedger implements BeforeApplicationShutdown, OnApplicationShut
         'Could not write usage rows; they stay buffered for the next write',
       );
     }
+  }
+
+  /** One INSERT of raw rows and the upsert of their daily sums, in one transaction. */
+  private async insertAndRollUp(rows: UsageEntry[]): Promise<void> {
+    const postgres = this.dataSource.options.type === 'postgres';
+    await this.dataSource.transaction(async (manager) => {
+      const insert = manager
+        .createQueryBuilder()
+        .insert()
+        .into(UsageRecord)
+        .values(rows.map(toRow))
+        .updateEntity(false);
+      if (postgres) {
+        // Other instances insert meanwhile: the batch is exactly the ids this INSERT returns.
+        const { raw } = await insert.returning('id').execute();
+        const ids = (raw as { id: string }[]).map((row) => row.id);
+        for (const sql of rollUpSql(this.dataSource, 'usage_records', 'id = ANY($1::bigint[])')) {
+          await manager.query(sql, [ids]);
+        }
+      } else {
+        // One writer (this ledger, one write at a time): the batch is every id past the last.
+        const [{ last }] = await manager.query<{ last: number | null }[]>(
+          'SELECT MAX(id) AS last FROM usage_records',
+        );
+        await insert.execute();
+        for (const sql of rollUpSql(this.dataSource, 'usage_records', 'id > ?')) {
+          await manager.query(sql, [last ?? 0]);
+        }
+      }
+    });
   }
 }
 

@@ -11,21 +11,14 @@ import {
   type UsageReportDto,
 } from './dto/usage.dto';
 import { microsToUsd } from './price-catalog';
-import { createdAtParam, createdDaySql } from './usage-sql';
+import { ANY, DAILY_FIGURES, dayNumber, dayOfNumber, rollUpSql, spansOf } from './usage-sql';
 
 const DAY_MS = 86_400_000;
 
 /** Sums as the database returns them (bigint sums come back as strings on Postgres). */
-type RawFigures = Record<
-  | 'requests'
-  | 'failed_requests'
-  | 'prompt_tokens'
-  | 'completion_tokens'
-  | 'cached_tokens'
-  | 'cost_micros'
-  | 'cost_unknown_requests',
-  string | number | null
-> & { key: string };
+type RawFigures = Record<(typeof DAILY_FIGURES)[number], string | number | null> & {
+  key: string;
+};
 
 /** Figures in integers (micro-dollars) while rows are added up. */
 interface Figures {
@@ -44,9 +37,11 @@ export interface UserUsageTotals extends Figures {
 }
 
 /**
- * Usage reports over the ledger. Rows younger than USAGE__RETENTION_DAYS are read raw; older
- * ones from the daily roll-up. Every row lives in exactly one of the two (retention moves rows
- * in one statement), so a range spanning both adds up exactly.
+ * Usage reports over the ledger, read from the roll-ups (usage_daily: per UTC day × user × model;
+ * usage_spans: per aligned span of 2^level days × user, and × model), which the ledger keeps
+ * current in the transaction of every batch it writes. A report reads a number of rows bounded by days, users
+ * and models whatever the number of calls, and retention (which deletes only raw rows) changes
+ * nothing in it.
  */
 @Injectable()
 export class UsageService {
@@ -100,10 +95,20 @@ export class UsageService {
     return [...groups.entries()].map(([userId, figures]) => ({ userId, ...figures }));
   }
 
-  /** Removes every usage row of a user (raw and rolled up), e.g. when the account is deleted. */
+  /**
+   * Removes every usage row of a user (raw and rolled up), e.g. when the account is deleted, and
+   * takes the user's figures out of the per-model spans across users.
+   */
   async deleteForUser(userId: string): Promise<void> {
+    const placeholder = this.dataSource.options.type === 'postgres' ? '$1' : '?';
+    const [, perModel] = rollUpSql(this.dataSource, 'usage_daily', `user_id = ${placeholder}`, -1);
     await this.dataSource.transaction(async (manager) => {
-      for (const table of ['usage_records', 'usage_daily']) {
+      await manager.query(perModel, [userId]);
+      await manager.query(
+        `DELETE FROM usage_spans WHERE user_id = ${placeholder} AND requests = 0`,
+        [ANY],
+      );
+      for (const table of ['usage_records', 'usage_daily', 'usage_spans']) {
         await manager
           .createQueryBuilder()
           .delete()
@@ -114,76 +119,54 @@ export class UsageService {
     });
   }
 
+  /**
+   * The figures per `groupBy` key. One user (or a few): their usage_daily rows of the range.
+   * Every user: the spans of usage_spans covering the range (see spansOf), per user or per
+   * model; per day, the one-day spans per model.
+   */
   private async figures(
     who: { userId?: string; userIds?: string[] },
     range: DayRange,
     groupBy: AdminUsageGrouping,
   ): Promise<Map<string, Figures>> {
-    const rawKey = {
-      day: createdDaySql(this.dataSource, 'r.created_at'),
-      model: 'r.model',
-      provider: 'r.provider',
-      user: 'r.user_id',
-    }[groupBy];
-    const bound = (date: Date) => createdAtParam(this.dataSource, date);
-
-    const raw = selectSums(this.dataSource.createQueryBuilder(), rawKey, RAW_SUMS)
-      .from('usage_records', 'r')
-      .where('r.created_at >= :start AND r.created_at < :end', {
-        start: bound(range.start),
-        end: bound(range.end),
-      })
-      .groupBy(rawKey);
-    const dailyKey = {
-      day: 'd.day',
-      model: 'd.model',
-      provider: 'd.provider',
-      user: 'd.user_id',
-    }[groupBy];
-    const daily = selectSums(this.dataSource.createQueryBuilder(), dailyKey, DAILY_SUMS)
-      .from('usage_daily', 'd')
-      .where('d.day >= :from AND d.day <= :to', { from: range.from, to: range.to })
-      .groupBy(dailyKey);
-    if (who.userId !== undefined) {
-      raw.andWhere('r.user_id = :userId', { userId: who.userId });
-      daily.andWhere('d.user_id = :userId', { userId: who.userId });
-    } else if (who.userIds) {
-      raw.andWhere('r.user_id IN (:...userIds)', { userIds: who.userIds });
-      daily.andWhere('d.user_id IN (:...userIds)', { userIds: who.userIds });
+    const column = { day: 'day', model: 'model', provider: 'provider', user: 'user_id' }[groupBy];
+    const sums = (table: 'usage_daily' | 'usage_spans', key: string) => {
+      const query = this.dataSource.createQueryBuilder().select(`t.${key}`, 'key');
+      for (const name of DAILY_FIGURES) query.addSelect(`SUM(t.${name})`, name);
+      return query.from(table, 't').groupBy(`t.${key}`);
+    };
+    let query: SelectQueryBuilder<ObjectLiteral>;
+    if (who.userId !== undefined || who.userIds) {
+      query = sums('usage_daily', column).where('t.day >= :from AND t.day <= :to', {
+        from: range.from,
+        to: range.to,
+      });
+      if (who.userId !== undefined) query.andWhere('t.user_id = :userId', who);
+      else query.andWhere('t.user_id IN (:...userIds)', who);
+    } else if (groupBy === 'day') {
+      query = sums('usage_spans', 'start_day')
+        .where('t.level = 0 AND t.start_day >= :first AND t.start_day <= :last', {
+          first: dayNumber(range.from),
+          last: dayNumber(range.to),
+        })
+        .andWhere('t.user_id = :any', { any: ANY });
+    } else {
+      const params: Record<string, number> = {};
+      const matches = spansOf(dayNumber(range.from), dayNumber(range.to)).map(
+        ({ level, start }, i) => {
+          Object.assign(params, { [`level${i}`]: level, [`start${i}`]: start });
+          return `(t.level = :level${i} AND t.start_day = :start${i})`;
+        },
+      );
+      query = sums('usage_spans', column)
+        .where(`(${matches.join(' OR ')})`, params)
+        .andWhere(groupBy === 'user' ? 't.model = :any' : 't.user_id = :any', { any: ANY });
     }
-    const [rawRows, dailyRows] = await Promise.all([
-      raw.getRawMany<RawFigures>(),
-      daily.getRawMany<RawFigures>(),
-    ]);
-    const groups = new Map<string, Figures>();
-    for (const row of [...rawRows, ...dailyRows]) {
-      groups.set(row.key, add(groups.get(row.key) ?? emptyFigures(), fromRaw(row)));
-    }
-    return groups;
+    const rows = await query.getRawMany<RawFigures>();
+    const key = (row: RawFigures) =>
+      groupBy === 'day' && !who.userId && !who.userIds ? dayOfNumber(Number(row.key)) : row.key;
+    return new Map(rows.map((row) => [key(row), fromRaw(row)]));
   }
-}
-
-/** The figures of a report as SQL sums over raw rows (alias `r`)… */
-const RAW_SUMS: readonly (readonly [string, string])[] = [
-  ['requests', 'COUNT(*)'],
-  ['failed_requests', "SUM(CASE WHEN r.status = 'success' THEN 0 ELSE 1 END)"],
-  ['prompt_tokens', 'SUM(r.prompt_tokens)'],
-  ['completion_tokens', 'SUM(r.completion_tokens)'],
-  ['cached_tokens', 'SUM(r.cached_tokens)'],
-  ['cost_micros', 'SUM(r.cost_micros)'],
-  ['cost_unknown_requests', 'SUM(CASE WHEN r.cost_micros IS NULL THEN 1 ELSE 0 END)'],
-];
-/** …and over daily roll-ups (alias `d`), whose columns carry the same names. */
-const DAILY_SUMS = RAW_SUMS.map(([name]) => [name, `SUM(d.${name})`] as const);
-
-function selectSums(
-  query: SelectQueryBuilder<ObjectLiteral>,
-  key: string,
-  sums: readonly (readonly [string, string])[],
-): SelectQueryBuilder<ObjectLiteral> {
-  query.select(key, 'key');
-  for (const [name, sql] of sums) query.addSelect(sql, name);
-  return query;
 }
 
 interface DayRange {

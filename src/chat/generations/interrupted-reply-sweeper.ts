@@ -4,10 +4,12 @@ import {
   Logger,
   OnApplicationBootstrap,
   OnApplicationShutdown,
+  Optional,
 } from '@nestjs/common';
 import { HistoryService } from '../../history/history.service';
 import { QuotaService } from '../../providers/quota.service';
 import { countTokens } from '../../providers/token-counter';
+import { BudgetService } from '../../usage/budget/budget.service';
 import { eventPayload } from '../chat-events';
 import { ReplyFailedError } from '../chat-turn';
 import { GenerationRegistry } from '../generation-registry';
@@ -28,7 +30,8 @@ const SWEEP_BATCH = 100;
  * pending reply is stored until after its outcome is stored (Redis: expires 30 s after the last
  * renewal; in process: gone with the process). A pending reply whose lock nobody holds is stored as
  * `error` "interrupted" with its last checkpointed text (at most CHAT__CHECKPOINT_MS behind), its
- * tokens are charged, and its event log ends with that error so resumes end too. Runs at start-up
+ * tokens are charged, its spend reservation is settled to the cost of that text (held in the
+ * budget store under the reply's id), and its event log ends with that error so resumes end too. Runs at start-up
  * and every SWEEP_INTERVAL_MS on every instance; finishPendingReply makes sure only one of them
  * stores (and charges) it.
  */
@@ -44,6 +47,7 @@ export class InterruptedReplySweeper implements OnApplicationBootstrap, OnApplic
     @Inject(IN_FLIGHT_LOCK) private readonly locks: InFlightLock,
     private readonly registry: GenerationRegistry,
     private readonly events: GenerationEventLog,
+    @Optional() private readonly budgets?: BudgetService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -81,6 +85,7 @@ export class InterruptedReplySweeper implements OnApplicationBootstrap, OnApplic
           .recordUsage(reply.userId, completionTokens)
           .catch((error: unknown) => this.logger.warn({ err: error }, 'Could not charge tokens'));
       }
+      await this.budgets?.settleInterrupted(reply.messageId, completionTokens);
       const error = new ReplyFailedError('upstream_unavailable', INTERRUPTED_DETAIL);
       await this.events
         .interrupt(reply.messageId, {

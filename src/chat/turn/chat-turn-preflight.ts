@@ -208,6 +208,7 @@ export class ChatTurnPreflight {
               base?.parentId,
               attachments,
             );
+      await this.budgets?.hold(budget, reply.id);
       await this.files.recordUse(
         session.id,
         attachments.map((file) => file.id),

@@ -11,6 +11,7 @@ import { AuditLog1766100100000 } from './1766100100000-audit-log';
 import { Files1766200000000 } from './1766200000000-files';
 import { ApiKeyTokenQuota1766300000000 } from './1766300000000-api-key-token-quota';
 import { MessageToolCalls1766400000000 } from './1766400000000-message-tool-calls';
+import { UsageRollupsCurrent1766500000000 } from './1766500000000-usage-rollups-current';
 
 /** Every migration in order. Add new ones at the end (they run on SQLite and Postgres alike). */
 export const MIGRATIONS = [
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   Files1766200000000,
   ApiKeyTokenQuota1766300000000,
   MessageToolCalls1766400000000,
+  UsageRollupsCurrent1766500000000,
 ];

@@ -17,6 +17,19 @@ export interface BudgetCounter {
 export type ReserveOutcome =
   { reserved: true } | { reserved: false; refusedBy: number; usedMicros: number };
 
+/**
+ * A reservation kept in the store under its reply's id, so that whichever instance finishes the
+ * reply (its own, or another's sweeper when the owner died) can settle it, once.
+ */
+export interface HeldReservation {
+  userId: string;
+  counters: BudgetCounter[];
+  reservedMicros: number;
+  /** `provider/model` the reservation was priced for. */
+  model: string;
+  promptTokens: number;
+}
+
 export interface BudgetStore {
   /**
    * Adds `amountMicros` to every counter if each stays within its limit (and none is used up
@@ -25,11 +38,16 @@ export interface BudgetStore {
   reserve(counters: BudgetCounter[], amountMicros: number): Promise<ReserveOutcome>;
   /** Adds `deltaMicros` (negative to give back) to every counter, whatever the limits. */
   adjust(counters: BudgetCounter[], deltaMicros: number): Promise<void>;
+  /** Keeps `held` under `id` for `ttlMs` (a reservation that outlives its process, on Redis). */
+  hold(id: string, held: HeldReservation, ttlMs: number): Promise<void>;
+  /** Removes and returns what is held under `id`, atomically: one caller gets it, the rest none. */
+  take(id: string): Promise<HeldReservation | undefined>;
 }
 
 /** Counters in this process's memory: check and add happen in one synchronous step. */
 export class MemoryBudgetStore implements BudgetStore {
   private readonly counters = new Map<string, { value: number; expiresAt: number }>();
+  private readonly held = new Map<string, { held: HeldReservation; expiresAt: number }>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -49,6 +67,16 @@ export class MemoryBudgetStore implements BudgetStore {
     this.add(counters, deltaMicros);
   }
 
+  async hold(id: string, held: HeldReservation, ttlMs: number): Promise<void> {
+    this.held.set(id, { held, expiresAt: this.now() + ttlMs });
+  }
+
+  async take(id: string): Promise<HeldReservation | undefined> {
+    const entry = this.held.get(id);
+    this.held.delete(id);
+    return entry && entry.expiresAt > this.now() ? entry.held : undefined;
+  }
+
   private add(counters: BudgetCounter[], delta: number): void {
     for (const counter of counters) {
       const entry = this.counters.get(counter.key);
@@ -61,8 +89,10 @@ export class MemoryBudgetStore implements BudgetStore {
 
   private sweep(): void {
     const now = this.now();
-    for (const [key, entry] of this.counters) {
-      if (entry.expiresAt <= now) this.counters.delete(key);
+    for (const map of [this.counters, this.held]) {
+      for (const [key, entry] of map) {
+        if (entry.expiresAt <= now) map.delete(key);
+      }
     }
   }
 }

@@ -104,10 +104,38 @@ describe(BudgetService.name, () => {
     await expect(sut.reserve('u1', 'groq/unpriced', 1, 1, NOON)).rejects.toThrow(/reached/);
   });
 
+  it('settles a held reservation of an interrupted reply to what was produced, once', async () => {
+    const sut = make({ BUDGET__USD_PER_DAY: '0.0002' }); // 200 µ$
+    const owner = await sut.reserve('u1', MODEL, 1000, 1000, NOON); // 130 reserved
+    await sut.hold(owner, 'reply-1');
+    // The owner died; its reply had 250 tokens: 1000 × 0.05 + 250 × 0.08 = 70 µ$.
+    expect(await sut.settleInterrupted('reply-1', 250)).toBe(70);
+    expect(await sut.settleInterrupted('reply-1', 250)).toBeUndefined();
+    expect(await sut.reserve('u1', MODEL, 1000, 1000, NOON)).toBeDefined(); // 70 + 130 ≤ 200
+    // The owner's own settlement coming late changes nothing (it would give 130 back).
+    await sut.release(owner);
+    await expect(sut.reserve('u1', 'groq/unpriced', 1, 1, NOON)).rejects.toThrow(/reached/);
+  });
+
+  it('a reservation the owner settled is not settled again by the sweeper', async () => {
+    const sut = make({ BUDGET__USD_PER_DAY: '0.0002' });
+    const owner = await sut.reserve('u1', MODEL, 1000, 1000, NOON);
+    await sut.hold(owner, 'reply-2');
+    await sut.settle(owner, 200);
+    expect(await sut.settleInterrupted('reply-2', 0)).toBeUndefined();
+    await expect(sut.reserve('u1', 'groq/unpriced', 1, 1, NOON)).rejects.toThrow(/reached/);
+    // A memory store that died with its process holds nothing: nothing is given back.
+    expect(await make({ BUDGET__USD_PER_DAY: '1' }).settleInterrupted('reply-2', 5)).toBe(
+      undefined,
+    );
+  });
+
   describe('with the store down', () => {
     const down: BudgetStore = {
       reserve: () => Promise.reject(new Error('Connection is closed.')),
       adjust: () => Promise.reject(new Error('Connection is closed.')),
+      hold: () => Promise.reject(new Error('Connection is closed.')),
+      take: () => Promise.reject(new Error('Connection is closed.')),
     };
 
     it('closed (default): refuses with 503 and counts it', async () => {
@@ -123,7 +151,10 @@ describe(BudgetService.name, () => {
     it('open: lets the request through, counts it, and settling does not throw', async () => {
       const sut = make({ BUDGET__USD_PER_DAY: '1', BUDGET__REDIS_DOWN: 'open' }, down);
       expect(await sut.reserve('u1', MODEL, 1, 1, NOON)).toBeUndefined();
-      await sut.settle({ userId: 'u1', counters: [], reservedMicros: 1 }, 5);
+      const reservation = { userId: 'u1', counters: [], reservedMicros: 1, model: MODEL };
+      await sut.hold({ ...reservation, promptTokens: 1 }, 'reply');
+      await sut.settle({ ...reservation, promptTokens: 1, heldAs: 'reply' }, 5);
+      expect(await sut.settleInterrupted('reply', 1)).toBeUndefined();
       expect(await metrics.metrics()).toContain(
         'chatbot_budget_store_unavailable_total{mode="open"} 1',
       );

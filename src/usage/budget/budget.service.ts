@@ -14,6 +14,10 @@ export interface BudgetReservation {
   userId: string;
   counters: BudgetCounter[];
   reservedMicros: number;
+  model: string;
+  promptTokens: number;
+  /** The reply id it is held under in the store (see `hold`), once held. */
+  heldAs?: string;
 }
 
 /** A period's limit in micro-dollars and how its counter is keyed and reset. */
@@ -75,7 +79,25 @@ export class BudgetService {
       if (error instanceof DomainError) throw error;
       return this.storeDown(userId, error);
     }
-    return { userId, counters, reservedMicros: amount };
+    return { userId, counters, reservedMicros: amount, model: modelId, promptTokens };
+  }
+
+  /**
+   * Keeps the reservation in the store under the id of the reply it pays for, so that if this
+   * instance dies mid-reply the sweeper that finishes the reply settles it (`settleInterrupted`)
+   * instead of it staying reserved until the period ends. Never throws: unheld, the reservation
+   * is still settled by this instance.
+   */
+  async hold(reservation: BudgetReservation | undefined, replyId: string): Promise<void> {
+    if (!reservation) return;
+    const { userId, counters, reservedMicros, model, promptTokens } = reservation;
+    const held = { userId, counters, reservedMicros, model, promptTokens };
+    try {
+      await this.store.hold(replyId, held, Math.max(...held.counters.map((c) => c.ttlMs)));
+      reservation.heldAs = replyId;
+    } catch (error) {
+      this.logger.warn({ err: error, replyId }, 'Budget store unavailable; reservation not held');
+    }
   }
 
   /**
@@ -88,14 +110,44 @@ export class BudgetService {
   ): Promise<void> {
     if (!reservation) return;
     const delta = (actualMicros ?? 0) - reservation.reservedMicros;
-    await this.store
-      .adjust(reservation.counters, delta)
-      .catch((error: unknown) =>
-        this.logger.error(
-          { err: error, userId: reservation.userId, delta },
-          'Budget store unavailable; a reservation was not settled',
-        ),
+    try {
+      // A held reservation is settled by whoever takes it first: this instance, or the sweeper
+      // of another one that took this reply for interrupted.
+      if (reservation.heldAs !== undefined && !(await this.store.take(reservation.heldAs))) return;
+      await this.store.adjust(reservation.counters, delta);
+    } catch (error) {
+      this.logger.error(
+        { err: error, userId: reservation.userId, delta },
+        'Budget store unavailable; a reservation was not settled',
       );
+    }
+  }
+
+  /**
+   * Settles the reservation held for a reply whose instance died (see `hold`) to the cost of
+   * what was produced: its prompt and `completionTokens` at the model's price (unknown price:
+   * given back). Returns that cost, or undefined when nothing was held (settled already, no
+   * budget, or a memory store that died with its process). Never throws.
+   */
+  async settleInterrupted(replyId: string, completionTokens: number): Promise<number | undefined> {
+    try {
+      const held = await this.store.take(replyId);
+      if (!held) return undefined;
+      const cost =
+        this.prices.costMicros(held.model, {
+          promptTokens: held.promptTokens,
+          completionTokens,
+          totalTokens: held.promptTokens + completionTokens,
+        }) ?? 0;
+      await this.store.adjust(held.counters, cost - held.reservedMicros);
+      return cost;
+    } catch (error) {
+      this.logger.error(
+        { err: error, replyId },
+        'Budget store unavailable; an interrupted reply was not settled',
+      );
+      return undefined;
+    }
   }
 
   /**

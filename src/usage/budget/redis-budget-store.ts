@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import type { BudgetCounter, BudgetStore, ReserveOutcome } from './budget-store';
+import type { BudgetCounter, BudgetStore, HeldReservation, ReserveOutcome } from './budget-store';
 
 /**
  * Check every counter, then add to all of them, in one script: Redis runs it atomically, so
@@ -30,7 +30,17 @@ end
 return 1
 `;
 
-/** Budget counters in Redis under `chatbot:budget:`, shared by every instance. */
+/** GET and DEL in one step (GETDEL needs Redis 6.2). */
+const TAKE = `
+local value = redis.call('GET', KEYS[1])
+if value then redis.call('DEL', KEYS[1]) end
+return value
+`;
+
+/**
+ * Budget counters in Redis under `chatbot:budget:`, shared by every instance; reservations held
+ * for a reply under `chatbot:budget:held:<message id>` (JSON).
+ */
 export class RedisBudgetStore implements BudgetStore {
   constructor(
     private readonly redis: Redis,
@@ -59,5 +69,14 @@ export class RedisBudgetStore implements BudgetStore {
       Math.round(deltaMicros),
       ...counters.map((c) => Math.ceil(c.ttlMs)),
     );
+  }
+
+  async hold(id: string, held: HeldReservation, ttlMs: number): Promise<void> {
+    await this.redis.set(`${this.prefix}held:${id}`, JSON.stringify(held), 'PX', Math.ceil(ttlMs));
+  }
+
+  async take(id: string): Promise<HeldReservation | undefined> {
+    const value = (await this.redis.eval(TAKE, 1, `${this.prefix}held:${id}`)) as string | null;
+    return value ? (JSON.parse(value) as HeldReservation) : undefined;
   }
 }
