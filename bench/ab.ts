@@ -1,11 +1,14 @@
 /**
- * Before/after comparison of two builds of the app on the chat path: runs the chat benchmark
- * (SQLite by default) alternately on build A and build B, `--rounds` times each, so that drifting
- * load on a shared machine hits both alike, and prints every round and the medians.
+ * Before/after comparison of two builds of the app: runs the chat benchmark (SQLite by default)
+ * or, with `--scenario openai`, the /v1 benchmark (API key vs JWT, /v1 and /api/chat saturation,
+ * the latency /v1 adds at 30% of its capacity) alternately on build A and build B, `--rounds`
+ * times each, so that drifting load on a shared machine hits both alike, and prints every round
+ * and the medians.
  *
  *   git stash -- src/x.ts && npm run build && cp -r dist /tmp/…   # however you keep two builds
  *   npx ts-node --transpile-only -r tsconfig-paths/register bench/ab.ts \
  *     --a before/dist/src/main.js --b dist/src/main.js [--rounds 3] [--db sqlite|postgres] [--seconds 8]
+ *     [--scenario chat|openai] [--rate 30 (openai: the fixed rate of the added-latency point)]
  *
  * The builds must sit inside this repository (they resolve node_modules from here), e.g. under
  * bench/dist/ (git-ignored).
@@ -15,18 +18,21 @@ import { parseArgs } from 'node:util';
 import { isSkipped } from './lib/databases';
 import { stopAll } from './lib/processes';
 import { type BenchContext, PROFILES } from './lib/profile';
-import { round } from './lib/stats';
+import { median, round } from './lib/stats';
 import { type ChatDbResult, runChat } from './scenarios/chat';
+import { type OpenAiResult, runOpenAi } from './scenarios/openai';
 
-interface Figures {
-  healthRps: number;
-  authedReadRps: number;
-  authedReadCpuMs: number;
-  chatRps: number;
-  chatCpuMs: number;
-  addedP50At200: number;
-  addedP99At200: number;
-}
+type Figures = Record<string, number>;
+
+/** Each scenario: how one round runs and which of its figures are compared. */
+const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<Figures>> = {
+  chat: async (ctx) => {
+    const [result] = await runChat(ctx);
+    if (isSkipped(result)) throw new Error(result.skipped);
+    return chatFigures(result);
+  },
+  openai: async (ctx) => openAiFigures(await runOpenAi(ctx)),
+};
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -36,16 +42,22 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '3' },
       db: { type: 'string', default: 'sqlite' },
       seconds: { type: 'string', default: '8' },
+      scenario: { type: 'string', default: 'chat' },
+      rate: { type: 'string', default: '30' },
     },
   });
   if (!values.a || !values.b) throw new Error('usage: ab.ts --a <main.js> --b <main.js>');
+  const scenario = SCENARIOS[values.scenario];
+  if (!scenario) throw new Error(`unknown scenario "${values.scenario}" (chat, openai)`);
   const database = values.db as 'sqlite' | 'postgres';
   const seconds = Number(values.seconds);
   const profile = {
     ...PROFILES.quick,
     seconds,
     rateSeconds: seconds,
-    chatRates: [200],
+    // The openai scenario measures its added latency at 30% of the build's capacity, then at
+    // these: one rate both builds share.
+    chatRates: [values.scenario === 'openai' ? Number(values.rate) : 200],
     chatDatabases: [database],
   };
   const log = (message: string) => console.error(`[ab] ${message}`);
@@ -61,23 +73,21 @@ async function main(): Promise<void> {
         appNodeArgs: [],
         log: () => undefined,
       };
-      const [result] = await runChat(ctx);
-      if (isSkipped(result)) throw new Error(result.skipped);
-      const figures = extract(result);
+      const figures = await scenario(ctx);
       rows[name].push(figures);
       console.log(`round ${round} ${name}: ${JSON.stringify(figures)}`);
       await stopAll();
     }
   }
   console.log('\nmedians (A → B):');
-  for (const key of Object.keys(rows.A[0]) as (keyof Figures)[]) {
-    const a = median(rows.A.map((r) => r[key]));
-    const b = median(rows.B.map((r) => r[key]));
+  for (const key of Object.keys(rows.A[0])) {
+    const a = round(median(rows.A.map((r) => r[key])));
+    const b = round(median(rows.B.map((r) => r[key])));
     console.log(`  ${key.padEnd(16)} ${a} → ${b}  (×${round(b / a, 2)})`);
   }
 }
 
-function extract(result: ChatDbResult): Figures {
+function chatFigures(result: ChatDbResult): Figures {
   const at200 = result.rates.find((r) => r.rate === 200)!;
   return {
     healthRps: result.healthCeiling.rps,
@@ -90,10 +100,25 @@ function extract(result: ChatDbResult): Figures {
   };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  const mid = Math.floor(sorted.length / 2);
-  return round(sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2);
+function openAiFigures(result: OpenAiResult): Figures {
+  const inside = result.rates[0];
+  const fixed = result.rates[result.rates.length - 1];
+  return {
+    keyCpuVsJwt: result.keyCpuVsJwt,
+    v1Rps: result.v1Saturation.rps,
+    v1CpuMs: result.v1Saturation.cpuMsPerRequest ?? NaN,
+    chatRps: result.chatSaturation.rps,
+    chatCpuMs: result.chatSaturation.cpuMsPerRequest ?? NaN,
+    rateAt30: inside.rate,
+    directP50At30: inside.direct.latency.p50,
+    v1P50At30: inside.v1.latency.p50,
+    addedP50At30: inside.addedP50,
+    addedP99At30: inside.addedP99,
+    fixedRate: fixed.rate,
+    directP50AtFixed: fixed.direct.latency.p50,
+    addedP50AtFixed: fixed.addedP50,
+    addedP99AtFixed: fixed.addedP99,
+  };
 }
 
 main()
