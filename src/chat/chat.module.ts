@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { FilesModule } from '../files/files.module';
 import { AccessTokenModule } from '../auth/access-token.module';
 import { PresetsModule } from '../presets/presets.module';
@@ -13,6 +14,8 @@ import { GenerationRegistry } from './generation-registry';
 import { GenerationEventLog } from './generations/generation-event-log';
 import { InterruptedReplySweeper } from './generations/interrupted-reply-sweeper';
 import { MemoryGenerationEventLog } from './generations/memory-generation-event-log';
+import { PendingReplyKey } from './generations/pending-reply-key.entity';
+import { PendingReplyKeys } from './generations/pending-reply-keys';
 import { RedisGenerationEventLog } from './generations/redis-generation-event-log';
 import { TieredGenerationEventLog } from './generations/tiered-generation-event-log';
 import { AppConfig } from '@app/config';
@@ -38,7 +41,14 @@ import { SessionTitleService } from './turn/session-title.service';
  * HistoryModule; MetricsService from the global MetricsModule.
  */
 @Module({
-  imports: [AccessTokenModule, ProvidersModule, PresetsModule, UsageModule, FilesModule],
+  imports: [
+    AccessTokenModule,
+    ProvidersModule,
+    PresetsModule,
+    UsageModule,
+    FilesModule,
+    TypeOrmModule.forFeature([PendingReplyKey]),
+  ],
   controllers: [ChatController],
   providers: [
     ChatService,
@@ -48,6 +58,7 @@ import { SessionTitleService } from './turn/session-title.service';
     SessionTitleService,
     GenerationRegistry,
     InterruptedReplySweeper,
+    PendingReplyKeys,
     SocketAuthenticator,
     ChatGateway,
     ChatWsServer,

@@ -10,6 +10,7 @@ import { UserRoles1766100000000 } from './1766100000000-user-roles';
 import { AuditLog1766100100000 } from './1766100100000-audit-log';
 import { Files1766200000000 } from './1766200000000-files';
 import { ApiKeyTokenQuota1766300000000 } from './1766300000000-api-key-token-quota';
+import { PendingReplyKeys1766600000000 } from './1766600000000-pending-reply-keys';
 
 /** Every migration in order. Add new ones at the end (they run on SQLite and Postgres alike). */
 export const MIGRATIONS = [
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   AuditLog1766100100000,
   Files1766200000000,
   ApiKeyTokenQuota1766300000000,
+  PendingReplyKeys1766600000000,
 ];
