@@ -6,7 +6,14 @@ import {
   serviceUrl,
   startAppProcess,
 } from '@app/testing';
-import { api, longMessage, newUser, settledMessages, sleep } from './multi-instance.helpers';
+import {
+  api,
+  type ApiUser,
+  longMessage,
+  newUser,
+  settledMessages,
+  sleep,
+} from './multi-instance.helpers';
 
 /**
  * `kill -9` of the instance in the middle of a reply, on the built app as a child process: the
@@ -20,14 +27,21 @@ describeWithServices(['postgres'], 'kill -9 during a reply (app process)', () =>
     CHAT__CHECKPOINT_MS: '100',
   });
 
-  /** Starts a long reply on `app`, lets it stream a while, SIGKILLs the process. */
-  async function killMidReply(app: AppProcess) {
-    const user = await newUser(app.url);
+  /**
+   * Starts a long reply on `app` (with `bearer`'s credential: an API key, else the user's access
+   * token), lets it stream a while, SIGKILLs the process.
+   */
+  async function killMidReply(
+    app: AppProcess,
+    user?: ApiUser,
+    bearer?: (user: ApiUser) => Promise<string>,
+  ) {
+    user ??= await newUser(app.url);
     const stream = await postSse(
       app.url,
       '/api/chat/stream',
       { message: longMessage() },
-      { token: user.token },
+      { token: bearer ? await bearer(user) : user.token },
     );
     const start = await stream.waitFor('start');
     await sleep(600);
@@ -68,6 +82,34 @@ describeWithServices(['postgres'], 'kill -9 during a reply (app process)', () =>
     expect(seen.startsWith(reply.content)).toBe(true);
 
     await expectSessionTakesNewMessage(restarted, user, sessionId, 'are you back?');
+  }, 120_000);
+
+  it("charges the reply's tokens to the API key the killed turn was made with, as to its user", async () => {
+    const first = await startAppProcess(baseEnv());
+    let key = '';
+    const withKey = async (user: ApiUser) => {
+      const created = await api(first.url, 'POST', '/api/keys', {
+        token: user.token,
+        body: { name: 'crash', scopes: ['chat'], tokens_per_day: 10 },
+      });
+      expect(created.status).toBe(201);
+      key = created.body.key as string;
+      return key;
+    };
+    const { user, sessionId } = await killMidReply(first, undefined, withKey);
+
+    const restarted = await startAppProcess(baseEnv());
+    const messages = await settledMessages(restarted.url, user.token, sessionId);
+    expect(messages[1].status).toBe('error');
+    expect(messages[1].content.length).toBeGreaterThan(0);
+    // The checkpointed text (≥ 10 tokens after 600 ms of words) spent the key's 10 tokens a day.
+    const refused = await api(restarted.url, 'POST', '/api/chat', {
+      token: key,
+      body: { message: 'one more' },
+    });
+    expect(refused.status).toBe(429);
+    expect(refused.body.detail).toMatch(/^This API key's daily token quota of 10 tokens used up/);
+    await expectSessionTakesNewMessage(restarted, user, sessionId, 'the user still can');
   }, 120_000);
 
   if (serviceUrl('redis')) {
