@@ -39,6 +39,19 @@ export interface OpenAiResult {
   rates: OpenAiRatePoint[];
 }
 
+/** The openai SDK's streamed completion with usage (what /v1 clients send); 200 when text came. */
+export const sdkCompletion = (sdk: OpenAI, model: string) => async (): Promise<number> => {
+  const stream = await sdk.chat.completions.create({
+    model,
+    messages: [{ role: 'user', content: CHAT_MESSAGE }],
+    stream: true,
+    stream_options: { include_usage: true },
+  });
+  let text = '';
+  for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+  return text ? 200 : 500;
+};
+
 /** Interleaved rounds per profile: one proves the script runs, more make the median robust. */
 const AUTH_ROUNDS: Record<BenchContext['profile']['name'], number> = {
   smoke: 1,
@@ -160,22 +173,11 @@ export async function runOpenAi(ctx: BenchContext): Promise<OpenAiResult> {
     );
 
     // The same SDK call, streamed with usage, to the simulator and to /v1.
-    const call = (sdk: OpenAI, model: string) => async () => {
-      const stream = await sdk.chat.completions.create({
-        model,
-        messages: [{ role: 'user', content: CHAT_MESSAGE }],
-        stream: true,
-        stream_options: { include_usage: true },
-      });
-      let text = '';
-      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
-      return text ? 200 : 500;
-    };
-    const direct = call(
+    const direct = sdkCompletion(
       new OpenAI({ apiKey: 'sim-key', baseURL: `${sim.url}/v1`, maxRetries: 0 }),
       'sim-model',
     );
-    const v1 = call(
+    const v1 = sdkCompletion(
       new OpenAI({ apiKey: key, baseURL: `${app.url}/v1`, maxRetries: 0 }),
       SIM_MODEL,
     );
