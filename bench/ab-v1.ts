@@ -16,13 +16,11 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import OpenAI from 'openai';
-import { CHAT_MESSAGE, createUsers } from './lib/app-client';
+import { createApiKey, createUsers, sdkCalls, v1StreamTarget } from './lib/app-client';
 import { closedLoop, HttpClient, openLoop, saturate } from './lib/http-load';
 import { createBenchDatabase, SIM_MODEL, startApp, startSimulator, stopAll } from './lib/processes';
 import { median, round } from './lib/stats';
 import { CHAT_REPLY_TOKENS } from './scenarios/chat';
-import { sdkCompletion } from './scenarios/openai';
 
 type Figures = Record<string, number>;
 
@@ -47,32 +45,10 @@ async function startContender(
   });
   const client = new HttpClient(app.url);
   const [token] = await createUsers(client, 1, `ab-${name}-`);
-  const created = await client.request('POST', '/api/keys', {
-    headers: { authorization: `Bearer ${token}` },
-    body: JSON.stringify({ name: 'ab', scopes: ['chat'] }),
-  });
+  const key = await createApiKey(client, token, ['chat']);
   client.close();
-  const key = (JSON.parse(created.body) as { key: string }).key;
-  const target = {
-    url: app.url,
-    method: 'POST' as const,
-    path: '/v1/chat/completions',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: JSON.stringify({
-      model: SIM_MODEL,
-      messages: [{ role: 'user', content: CHAT_MESSAGE }],
-      stream: true,
-      stream_options: { include_usage: true },
-    }),
-  };
-  const direct = sdkCompletion(
-    new OpenAI({ apiKey: 'sim-key', baseURL: `${sim.url}/v1`, maxRetries: 0 }),
-    'sim-model',
-  );
-  const v1 = sdkCompletion(
-    new OpenAI({ apiKey: key, baseURL: `${app.url}/v1`, maxRetries: 0 }),
-    SIM_MODEL,
-  );
+  const target = v1StreamTarget(app.url, key, SIM_MODEL);
+  const { direct, v1 } = sdkCalls(sim.url, app.url, key, SIM_MODEL);
   await closedLoop(direct, { concurrency: 4, seconds: 1 });
   await closedLoop(v1, { concurrency: 4, seconds: 1 });
   const load = { rate: options.rate, seconds: options.seconds, warmupSeconds: 0.5 };

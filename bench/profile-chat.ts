@@ -14,19 +14,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  chatBody,
-  CHAT_MESSAGE,
+  chatPoolTarget,
   ChatSessionPool,
-  type ChatSlot,
+  createApiKey,
   createUsers,
-  sessionIdOf,
+  v1StreamTarget,
 } from './lib/app-client';
-import {
-  type AutocannonRequest,
-  type AutocannonTarget,
-  HttpClient,
-  saturate,
-} from './lib/http-load';
+import { type AutocannonTarget, HttpClient, saturate } from './lib/http-load';
 import {
   createBenchDatabase,
   ROOT,
@@ -99,49 +93,13 @@ async function main(): Promise<void> {
 
 /** POST /api/chat on 16 users' sessions of 5 turns each. */
 async function chatTarget(client: HttpClient, url: string): Promise<AutocannonTarget> {
-  const pool = new ChatSessionPool(await createUsers(client, 16, 'profile-'), 5);
-  return {
-    url,
-    method: 'POST',
-    path: '/api/chat',
-    headers: { 'content-type': 'application/json' },
-    body: chatBody(null),
-    setup: (request: AutocannonRequest, context) => {
-      const slot = pool.take();
-      context.slot = slot;
-      return {
-        ...request,
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${slot.token}` },
-        body: chatBody(slot.sessionId),
-      };
-    },
-    onResponse: (status, body, context) => {
-      const slot = context.slot as ChatSlot | undefined;
-      if (slot) pool.give(slot, status === 200 ? sessionIdOf(body) : null);
-    },
-  };
+  return chatPoolTarget(url, new ChatSessionPool(await createUsers(client, 16, 'profile-'), 5));
 }
 
 /** A stateless streamed POST /v1/chat/completions with usage (the SDK's call) with an API key. */
 async function v1Target(client: HttpClient, url: string): Promise<AutocannonTarget> {
   const [token] = await createUsers(client, 1, 'profile-v1-');
-  const created = await client.request('POST', '/api/keys', {
-    headers: { authorization: `Bearer ${token}` },
-    body: JSON.stringify({ name: 'profile', scopes: ['chat'] }),
-  });
-  const { key } = JSON.parse(created.body) as { key: string };
-  return {
-    url,
-    method: 'POST',
-    path: '/v1/chat/completions',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: JSON.stringify({
-      model: SIM_MODEL,
-      messages: [{ role: 'user', content: CHAT_MESSAGE }],
-      stream: true,
-      stream_options: { include_usage: true },
-    }),
-  };
+  return v1StreamTarget(url, await createApiKey(client, token, ['chat']), SIM_MODEL);
 }
 
 main()

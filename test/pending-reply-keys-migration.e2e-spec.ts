@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
-import { describeE2e, startAppOnPreviousSchema, type TestApp } from '@app/testing';
-import { ApiKeyHasher } from '../src/api-keys/api-key-hasher';
+import {
+  describeE2e,
+  registerAndLogin,
+  startAppOnPreviousSchema,
+  type TestApp,
+} from '@app/testing';
 import { PendingReplyKeys } from '../src/chat/generations/pending-reply-keys';
 import { MIGRATIONS } from '../src/database/migrations';
 import { PendingReplyKeys1766600000000 } from '../src/database/migrations/1766600000000-pending-reply-keys';
@@ -10,52 +14,47 @@ import { PendingReplyKeys1766600000000 } from '../src/database/migrations/176660
 /** Every migration before pending_reply_keys: the schema it was written against. */
 const BEFORE = MIGRATIONS.slice(0, MIGRATIONS.indexOf(PendingReplyKeys1766600000000));
 
-/** The pending_reply_keys table on a database that the previous schema built, with a live key. */
+/** The pending_reply_keys table, added at start-up to a database the previous schema built. */
 describeE2e('pending_reply_keys migration', () => {
   let t: TestApp;
-  const userId = randomUUID();
-  const keyId = randomUUID();
-  let oldKey: string;
+  let token: string;
+  let key: { id: string; key: string };
 
   beforeAll(async () => {
-    t = await startAppOnPreviousSchema(BEFORE, async (db, p, config) => {
-      await db.query(
-        `INSERT INTO users (id, email, password_hash) VALUES (${p(1)}, ${p(2)}, 'x')`,
-        [userId, `${userId}@example.com`],
-      );
-      const generated = new ApiKeyHasher(config).generate();
-      oldKey = generated.key;
-      await db.query(
-        'INSERT INTO api_keys (id, user_id, name, prefix, key_hash, scopes) ' +
-          `VALUES (${p(1)}, ${p(2)}, 'before', ${p(3)}, ${p(4)}, 'chat')`,
-        [keyId, userId, generated.prefix, generated.hash],
-      );
-    });
+    t = await startAppOnPreviousSchema(BEFORE, async () => undefined);
+    token = (await registerAndLogin(t.url)).token;
+    key = (
+      await request(t.url)
+        .post('/api/keys')
+        .set('Authorization', `Bearer ${token}`)
+        .send({ name: 'after the upgrade', scopes: ['chat'] })
+        .expect(201)
+    ).body as { id: string; key: string };
   });
   afterAll(() => t?.close());
 
-  it('creates the table at start-up; a turn made with a key made before charges it and leaves no row', async () => {
+  const rows = () => t.app.get(DataSource).query('SELECT message_id FROM pending_reply_keys');
+
+  it('creates the table; a turn made with a key charges it at its end and leaves no row', async () => {
     await request(t.url)
       .post('/api/chat')
-      .set('Authorization', `Bearer ${oldKey}`)
+      .set('Authorization', `Bearer ${key.key}`)
       .send({ message: 'after the upgrade' })
       .expect(200);
-    const db = t.app.get(DataSource);
-    expect(await db.query('SELECT message_id FROM pending_reply_keys')).toEqual([]);
+    expect(await rows()).toEqual([]);
   });
 
-  it('deletes the rows of a revoked key, and reverts cleanly', async () => {
-    const db = t.app.get(DataSource);
+  it('drops the rows of a revoked key, and reverts cleanly', async () => {
     const messageId = randomUUID();
-    await t.app.get(PendingReplyKeys).remember(messageId, keyId);
-    expect(await db.query('SELECT message_id FROM pending_reply_keys')).toEqual([
-      { message_id: messageId },
-    ]);
-    await request(t.url).get('/api/keys').set('Authorization', `Bearer ${oldKey}`).expect(403); // keys cannot manage keys; the owner revokes below, as the database would
-    await db.query(`DELETE FROM api_keys WHERE id = ${paramOf(db)}`, [keyId]);
-    expect(await db.query('SELECT message_id FROM pending_reply_keys')).toEqual([]);
+    await t.app.get(PendingReplyKeys).remember(messageId, key.id);
+    expect(await rows()).toEqual([{ message_id: messageId }]);
+    await request(t.url)
+      .delete(`/api/keys/${key.id}`)
+      .set('Authorization', `Bearer ${token}`)
+      .expect(204);
+    expect(await rows()).toEqual([]);
 
-    const runner = db.createQueryRunner();
+    const runner = t.app.get(DataSource).createQueryRunner();
     try {
       await new PendingReplyKeys1766600000000().down(runner);
       expect(await runner.hasTable('pending_reply_keys')).toBe(false);
@@ -66,7 +65,3 @@ describeE2e('pending_reply_keys migration', () => {
     }
   });
 });
-
-function paramOf(db: DataSource): string {
-  return db.options.type === 'postgres' ? '$1' : '?';
-}

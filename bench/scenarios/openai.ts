@@ -1,5 +1,4 @@
-import OpenAI from 'openai';
-import { chatBody, CHAT_MESSAGE, createUsers } from '../lib/app-client';
+import { chatBody, CHAT_MESSAGE, createApiKey, createUsers, sdkCalls } from '../lib/app-client';
 import { closedLoop, HttpClient, openLoop, saturate, type LoadResult } from '../lib/http-load';
 import { createBenchDatabase, SIM_MODEL, startApp, startSimulator } from '../lib/processes';
 import type { BenchContext } from '../lib/profile';
@@ -38,19 +37,6 @@ export interface OpenAiResult {
   v1VsChat: number;
   rates: OpenAiRatePoint[];
 }
-
-/** The openai SDK's streamed completion with usage (what /v1 clients send); 200 when text came. */
-export const sdkCompletion = (sdk: OpenAI, model: string) => async (): Promise<number> => {
-  const stream = await sdk.chat.completions.create({
-    model,
-    messages: [{ role: 'user', content: CHAT_MESSAGE }],
-    stream: true,
-    stream_options: { include_usage: true },
-  });
-  let text = '';
-  for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
-  return text ? 200 : 500;
-};
 
 /** Interleaved rounds per profile: one proves the script runs, more make the median robust. */
 const AUTH_ROUNDS: Record<BenchContext['profile']['name'], number> = {
@@ -128,11 +114,7 @@ export async function runOpenAi(ctx: BenchContext): Promise<OpenAiResult> {
   const client = new HttpClient(app.url);
   try {
     const [token] = await createUsers(client, 1, 'openai-');
-    const created = await client.request('POST', '/api/keys', {
-      headers: { authorization: `Bearer ${token}` },
-      body: JSON.stringify({ name: 'bench', scopes: ['chat', 'models'] }),
-    });
-    const key = (JSON.parse(created.body) as { key: string }).key;
+    const key = await createApiKey(client, token, ['chat', 'models']);
     const sat = {
       connections: profile.connections,
       seconds: profile.seconds,
@@ -173,14 +155,7 @@ export async function runOpenAi(ctx: BenchContext): Promise<OpenAiResult> {
     );
 
     // The same SDK call, streamed with usage, to the simulator and to /v1.
-    const direct = sdkCompletion(
-      new OpenAI({ apiKey: 'sim-key', baseURL: `${sim.url}/v1`, maxRetries: 0 }),
-      'sim-model',
-    );
-    const v1 = sdkCompletion(
-      new OpenAI({ apiKey: key, baseURL: `${app.url}/v1`, maxRetries: 0 }),
-      SIM_MODEL,
-    );
+    const { direct, v1 } = sdkCalls(sim.url, app.url, key, SIM_MODEL);
     // Warm both clients' connection pools before measuring.
     await closedLoop(direct, { concurrency: 4, seconds: profile.warmupSeconds || 0.5 });
     await closedLoop(v1, { concurrency: 4, seconds: profile.warmupSeconds || 0.5 });

@@ -17,19 +17,22 @@ const reply = (sessionId: string) => ({
 describe(InterruptedReplySweeper.name, () => {
   let deps: ChatTurnDeps;
   let sut: InterruptedReplySweeper;
+  const newSweeper = (replyKeys?: Pick<PendingReplyKeys, 'take'>) =>
+    new InterruptedReplySweeper(
+      deps.history,
+      deps.quota,
+      deps.locks,
+      deps.registry,
+      deps.events,
+      replyKeys as PendingReplyKeys | undefined,
+    );
 
   beforeEach(() => {
     deps = newChatTurnDeps();
     deps.history.pendingReplies = jest.fn();
     deps.history.finishPendingReply = jest.fn().mockResolvedValue(true);
     deps.registry.isRunningHere = jest.fn().mockReturnValue(false);
-    sut = new InterruptedReplySweeper(
-      deps.history,
-      deps.quota,
-      deps.locks,
-      deps.registry,
-      deps.events,
-    );
+    sut = newSweeper();
     jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
   });
   afterEach(async () => {
@@ -73,14 +76,7 @@ describe(InterruptedReplySweeper.name, () => {
 
   it('charges the API key the turn was made with too, once the reply is stored as interrupted', async () => {
     const replyKeys = { take: jest.fn().mockResolvedValue('key-1') };
-    sut = new InterruptedReplySweeper(
-      deps.history,
-      deps.quota,
-      deps.locks,
-      deps.registry,
-      deps.events,
-      replyKeys as unknown as PendingReplyKeys,
-    );
+    sut = newSweeper(replyKeys);
     deps.history.pendingReplies.mockResolvedValue([reply('s1')]);
 
     expect(await sut.sweep()).toBe(1);
