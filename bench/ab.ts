@@ -3,12 +3,16 @@
  * or, with `--scenario openai`, the /v1 benchmark (API key vs JWT, /v1 and /api/chat saturation,
  * the latency /v1 adds at 30% of its capacity) alternately on build A and build B, `--rounds`
  * times each, so that drifting load on a shared machine hits both alike, and prints every round
- * and the medians.
+ * and the medians. `--scenario v1` keeps both builds running and alternates short rounds on the
+ * /v1 path only (CPU per stateless streamed completion at saturation with `--connections`, added
+ * latency of the same SDK call at `--rate`), the order swapped every round, and adds the median of
+ * the paired rounds' B ÷ A CPU.
  *
  *   git stash -- src/x.ts && npm run build && cp -r dist /tmp/…   # however you keep two builds
  *   npx ts-node --transpile-only -r tsconfig-paths/register bench/ab.ts \
  *     --a before/dist/src/main.js --b dist/src/main.js [--rounds 3] [--db sqlite|postgres] [--seconds 8]
- *     [--scenario chat|openai] [--rate 30 (openai: the fixed rate of the added-latency point)]
+ *     [--scenario chat|openai|v1] [--rate 30 (openai, v1: the fixed rate of the added-latency point)]
+ *     [--connections 8 (v1)]
  *
  * The builds must sit inside this repository (they resolve node_modules from here), e.g. under
  * bench/dist/ (git-ignored).
@@ -21,6 +25,7 @@ import { type BenchContext, PROFILES } from './lib/profile';
 import { median, round } from './lib/stats';
 import { type ChatDbResult, runChat } from './scenarios/chat';
 import { type OpenAiResult, runOpenAi } from './scenarios/openai';
+import { startV1Contender } from './scenarios/v1-contender';
 
 type Figures = Record<string, number>;
 
@@ -44,11 +49,22 @@ async function main(): Promise<void> {
       seconds: { type: 'string', default: '8' },
       scenario: { type: 'string', default: 'chat' },
       rate: { type: 'string', default: '30' },
+      connections: { type: 'string', default: '8' },
     },
   });
   if (!values.a || !values.b) throw new Error('usage: ab.ts --a <main.js> --b <main.js>');
+  const builds = { A: resolve(values.a), B: resolve(values.b) };
+  if (values.scenario === 'v1') {
+    await abV1(builds, {
+      rounds: Number(values.rounds),
+      seconds: Number(values.seconds),
+      rate: Number(values.rate),
+      connections: Number(values.connections),
+    });
+    return;
+  }
   const scenario = SCENARIOS[values.scenario];
-  if (!scenario) throw new Error(`unknown scenario "${values.scenario}" (chat, openai)`);
+  if (!scenario) throw new Error(`unknown scenario "${values.scenario}" (chat, openai, v1)`);
   const database = values.db as 'sqlite' | 'postgres';
   const seconds = Number(values.seconds);
   const profile = {
@@ -61,7 +77,6 @@ async function main(): Promise<void> {
     chatDatabases: [database],
   };
   const log = (message: string) => console.error(`[ab] ${message}`);
-  const builds = { A: resolve(values.a), B: resolve(values.b) };
   const rows: Record<'A' | 'B', Figures[]> = { A: [], B: [] };
   for (let round = 1; round <= Number(values.rounds); round++) {
     for (const name of ['A', 'B'] as const) {
@@ -79,6 +94,32 @@ async function main(): Promise<void> {
       await stopAll();
     }
   }
+  printMedians(rows);
+}
+
+/** Both builds running at once; rounds alternate, the order swapped every round. */
+async function abV1(
+  builds: Record<'A' | 'B', string>,
+  options: { rounds: number; seconds: number; rate: number; connections: number },
+): Promise<void> {
+  const contenders = {
+    A: await startV1Contender('A', builds.A, options),
+    B: await startV1Contender('B', builds.B, options),
+  };
+  const rows: Record<'A' | 'B', Figures[]> = { A: [], B: [] };
+  for (let i = 0; i < options.rounds; i++) {
+    for (const name of i % 2 === 0 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
+      const figures = await contenders[name].round();
+      rows[name].push(figures);
+      console.log(`round ${i + 1} ${name}: ${JSON.stringify(figures)}`);
+    }
+  }
+  printMedians(rows);
+  const paired = rows.B.map((r, i) => r.v1CpuMs / rows.A[i].v1CpuMs);
+  console.log(`  v1 CPU B÷A, median of paired rounds: ×${round(median(paired), 3)}`);
+}
+
+function printMedians(rows: Record<'A' | 'B', Figures[]>): void {
   console.log('\nmedians (A → B):');
   for (const key of Object.keys(rows.A[0])) {
     const a = round(median(rows.A.map((r) => r[key])));
