@@ -1,11 +1,18 @@
 /**
- * Before/after comparison of two builds of the app on the chat path: runs the chat benchmark
- * (SQLite by default) alternately on build A and build B, `--rounds` times each, so that drifting
- * load on a shared machine hits both alike, and prints every round and the medians.
+ * Before/after comparison of two builds of the app: runs the chat benchmark (SQLite by default)
+ * or, with `--scenario openai`, the /v1 benchmark (API key vs JWT, /v1 and /api/chat saturation,
+ * the latency /v1 adds at 30% of its capacity) alternately on build A and build B, `--rounds`
+ * times each, so that drifting load on a shared machine hits both alike, and prints every round
+ * and the medians. `--scenario v1` keeps both builds running and alternates short rounds on the
+ * /v1 path only (CPU per stateless streamed completion at saturation with `--connections`, added
+ * latency of the same SDK call at `--rate`), the order swapped every round, and adds the median of
+ * the paired rounds' B ÷ A CPU.
  *
  *   git stash -- src/x.ts && npm run build && cp -r dist /tmp/…   # however you keep two builds
  *   npx ts-node --transpile-only -r tsconfig-paths/register bench/ab.ts \
  *     --a before/dist/src/main.js --b dist/src/main.js [--rounds 3] [--db sqlite|postgres] [--seconds 8]
+ *     [--scenario chat|openai|v1] [--rate 30 (openai, v1: the fixed rate of the added-latency point)]
+ *     [--connections 8 (v1)]
  *
  * The builds must sit inside this repository (they resolve node_modules from here), e.g. under
  * bench/dist/ (git-ignored).
@@ -15,18 +22,22 @@ import { parseArgs } from 'node:util';
 import { isSkipped } from './lib/databases';
 import { stopAll } from './lib/processes';
 import { type BenchContext, PROFILES } from './lib/profile';
-import { round } from './lib/stats';
+import { median, round } from './lib/stats';
 import { type ChatDbResult, runChat } from './scenarios/chat';
+import { type OpenAiResult, runOpenAi } from './scenarios/openai';
+import { startV1Contender } from './scenarios/v1-contender';
 
-interface Figures {
-  healthRps: number;
-  authedReadRps: number;
-  authedReadCpuMs: number;
-  chatRps: number;
-  chatCpuMs: number;
-  addedP50At200: number;
-  addedP99At200: number;
-}
+type Figures = Record<string, number>;
+
+/** Each scenario: how one round runs and which of its figures are compared. */
+const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<Figures>> = {
+  chat: async (ctx) => {
+    const [result] = await runChat(ctx);
+    if (isSkipped(result)) throw new Error(result.skipped);
+    return chatFigures(result);
+  },
+  openai: async (ctx) => openAiFigures(await runOpenAi(ctx)),
+};
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -36,20 +47,36 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '3' },
       db: { type: 'string', default: 'sqlite' },
       seconds: { type: 'string', default: '8' },
+      scenario: { type: 'string', default: 'chat' },
+      rate: { type: 'string', default: '30' },
+      connections: { type: 'string', default: '8' },
     },
   });
   if (!values.a || !values.b) throw new Error('usage: ab.ts --a <main.js> --b <main.js>');
+  const builds = { A: resolve(values.a), B: resolve(values.b) };
+  if (values.scenario === 'v1') {
+    await abV1(builds, {
+      rounds: Number(values.rounds),
+      seconds: Number(values.seconds),
+      rate: Number(values.rate),
+      connections: Number(values.connections),
+    });
+    return;
+  }
+  const scenario = SCENARIOS[values.scenario];
+  if (!scenario) throw new Error(`unknown scenario "${values.scenario}" (chat, openai, v1)`);
   const database = values.db as 'sqlite' | 'postgres';
   const seconds = Number(values.seconds);
   const profile = {
     ...PROFILES.quick,
     seconds,
     rateSeconds: seconds,
-    chatRates: [200],
+    // The openai scenario measures its added latency at 30% of the build's capacity, then at
+    // these: one rate both builds share.
+    chatRates: [values.scenario === 'openai' ? Number(values.rate) : 200],
     chatDatabases: [database],
   };
   const log = (message: string) => console.error(`[ab] ${message}`);
-  const builds = { A: resolve(values.a), B: resolve(values.b) };
   const rows: Record<'A' | 'B', Figures[]> = { A: [], B: [] };
   for (let round = 1; round <= Number(values.rounds); round++) {
     for (const name of ['A', 'B'] as const) {
@@ -61,23 +88,47 @@ async function main(): Promise<void> {
         appNodeArgs: [],
         log: () => undefined,
       };
-      const [result] = await runChat(ctx);
-      if (isSkipped(result)) throw new Error(result.skipped);
-      const figures = extract(result);
+      const figures = await scenario(ctx);
       rows[name].push(figures);
       console.log(`round ${round} ${name}: ${JSON.stringify(figures)}`);
       await stopAll();
     }
   }
+  printMedians(rows);
+}
+
+/** Both builds running at once; rounds alternate, the order swapped every round. */
+async function abV1(
+  builds: Record<'A' | 'B', string>,
+  options: { rounds: number; seconds: number; rate: number; connections: number },
+): Promise<void> {
+  const contenders = {
+    A: await startV1Contender('A', builds.A, options),
+    B: await startV1Contender('B', builds.B, options),
+  };
+  const rows: Record<'A' | 'B', Figures[]> = { A: [], B: [] };
+  for (let i = 0; i < options.rounds; i++) {
+    for (const name of i % 2 === 0 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
+      const figures = await contenders[name].round();
+      rows[name].push(figures);
+      console.log(`round ${i + 1} ${name}: ${JSON.stringify(figures)}`);
+    }
+  }
+  printMedians(rows);
+  const paired = rows.B.map((r, i) => r.v1CpuMs / rows.A[i].v1CpuMs);
+  console.log(`  v1 CPU B÷A, median of paired rounds: ×${round(median(paired), 3)}`);
+}
+
+function printMedians(rows: Record<'A' | 'B', Figures[]>): void {
   console.log('\nmedians (A → B):');
-  for (const key of Object.keys(rows.A[0]) as (keyof Figures)[]) {
-    const a = median(rows.A.map((r) => r[key]));
-    const b = median(rows.B.map((r) => r[key]));
+  for (const key of Object.keys(rows.A[0])) {
+    const a = round(median(rows.A.map((r) => r[key])));
+    const b = round(median(rows.B.map((r) => r[key])));
     console.log(`  ${key.padEnd(16)} ${a} → ${b}  (×${round(b / a, 2)})`);
   }
 }
 
-function extract(result: ChatDbResult): Figures {
+function chatFigures(result: ChatDbResult): Figures {
   const at200 = result.rates.find((r) => r.rate === 200)!;
   return {
     healthRps: result.healthCeiling.rps,
@@ -90,10 +141,25 @@ function extract(result: ChatDbResult): Figures {
   };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  const mid = Math.floor(sorted.length / 2);
-  return round(sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2);
+function openAiFigures(result: OpenAiResult): Figures {
+  const inside = result.rates[0];
+  const fixed = result.rates[result.rates.length - 1];
+  return {
+    keyCpuVsJwt: result.keyCpuVsJwt,
+    v1Rps: result.v1Saturation.rps,
+    v1CpuMs: result.v1Saturation.cpuMsPerRequest ?? NaN,
+    chatRps: result.chatSaturation.rps,
+    chatCpuMs: result.chatSaturation.cpuMsPerRequest ?? NaN,
+    rateAt30: inside.rate,
+    directP50At30: inside.direct.latency.p50,
+    v1P50At30: inside.v1.latency.p50,
+    addedP50At30: inside.addedP50,
+    addedP99At30: inside.addedP99,
+    fixedRate: fixed.rate,
+    directP50AtFixed: fixed.direct.latency.p50,
+    addedP50AtFixed: fixed.addedP50,
+    addedP99AtFixed: fixed.addedP99,
+  };
 }
 
 main()

@@ -1,10 +1,12 @@
 /**
- * A CPU profile of the app under POST /api/chat alone: starts the simulator and the built app
- * with `node --cpu-prof`, saturates the chat endpoint for `--seconds`, stops the app (which
- * writes the profile) and prints where the time went (bench/profile-summary.ts).
+ * A CPU profile of the app under one chat endpoint alone: starts the simulator and the built app
+ * with `node --cpu-prof`, saturates POST /api/chat (or, with `--endpoint v1`, a stateless
+ * streamed POST /v1/chat/completions with usage, as the openai SDK sends it, with an API key) for
+ * `--seconds`, stops the app (which writes the profile) and prints where the time went
+ * (bench/profile-summary.ts).
  *
  *   npx ts-node --transpile-only -r tsconfig-paths/register bench/profile-chat.ts \
- *     [--app dist/src/main.js] [--db sqlite|postgres] [--seconds 10] [--connections 32]
+ *     [--app dist/src/main.js] [--db sqlite|postgres] [--seconds 10] [--connections 32] [--endpoint chat|v1]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
@@ -12,14 +14,21 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  chatBody,
+  chatPoolTarget,
   ChatSessionPool,
-  type ChatSlot,
+  createApiKey,
   createUsers,
-  sessionIdOf,
+  v1StreamTarget,
 } from './lib/app-client';
-import { type AutocannonRequest, HttpClient, saturate } from './lib/http-load';
-import { createBenchDatabase, ROOT, startApp, startSimulator, stopAll } from './lib/processes';
+import { type AutocannonTarget, HttpClient, saturate } from './lib/http-load';
+import {
+  createBenchDatabase,
+  ROOT,
+  SIM_MODEL,
+  startApp,
+  startSimulator,
+  stopAll,
+} from './lib/processes';
 import { CHAT_REPLY_TOKENS } from './scenarios/chat';
 
 async function main(): Promise<void> {
@@ -29,6 +38,7 @@ async function main(): Promise<void> {
       db: { type: 'string', default: 'sqlite' },
       seconds: { type: 'string', default: '10' },
       connections: { type: 'string', default: '32' },
+      endpoint: { type: 'string', default: 'chat' },
     },
   });
   const dir = mkdtempSync(join(tmpdir(), 'chatbot-chat-profile-'));
@@ -43,37 +53,19 @@ async function main(): Promise<void> {
   });
   const client = new HttpClient(app.url);
   try {
-    const pool = new ChatSessionPool(await createUsers(client, 16, 'profile-'), 5);
-    const result = await saturate(
-      {
-        url: app.url,
-        method: 'POST',
-        path: '/api/chat',
-        headers: { 'content-type': 'application/json' },
-        body: chatBody(null),
-        setup: (request: AutocannonRequest, context) => {
-          const slot = pool.take();
-          context.slot = slot;
-          return {
-            ...request,
-            headers: { 'content-type': 'application/json', authorization: `Bearer ${slot.token}` },
-            body: chatBody(slot.sessionId),
-          };
-        },
-        onResponse: (status, body, context) => {
-          const slot = context.slot as ChatSlot | undefined;
-          if (slot) pool.give(slot, status === 200 ? sessionIdOf(body) : null);
-        },
-      },
-      {
-        connections: Number(values.connections),
-        seconds: Number(values.seconds),
-        warmupSeconds: 2,
-        cpu: app.proc,
-      },
-    );
+    const load = {
+      connections: Number(values.connections),
+      seconds: Number(values.seconds),
+      warmupSeconds: 2,
+      cpu: app.proc,
+    };
+    const endpoint = values.endpoint === 'v1' ? '/v1/chat/completions' : '/api/chat';
+    const result =
+      values.endpoint === 'v1'
+        ? await saturate(await v1Target(client, app.url), load)
+        : await saturate(await chatTarget(client, app.url), load);
     console.log(
-      `POST /api/chat: ${result.rps} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, ` +
+      `POST ${endpoint}: ${result.rps} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, ` +
         `${result.failed} failed, app CPU ${result.cpuMsPerRequest} ms per request (profiling slows it down)`,
     );
   } finally {
@@ -97,6 +89,17 @@ async function main(): Promise<void> {
     ],
     { stdio: 'inherit', env: { ...process.env, TS_NODE_PROJECT: join(ROOT, 'tsconfig.json') } },
   );
+}
+
+/** POST /api/chat on 16 users' sessions of 5 turns each. */
+async function chatTarget(client: HttpClient, url: string): Promise<AutocannonTarget> {
+  return chatPoolTarget(url, new ChatSessionPool(await createUsers(client, 16, 'profile-'), 5));
+}
+
+/** A stateless streamed POST /v1/chat/completions with usage (the SDK's call) with an API key. */
+async function v1Target(client: HttpClient, url: string): Promise<AutocannonTarget> {
+  const [token] = await createUsers(client, 1, 'profile-v1-');
+  return v1StreamTarget(url, await createApiKey(client, token, ['chat']), SIM_MODEL);
 }
 
 main()

@@ -1,6 +1,6 @@
 /**
  * `npx ts-node --transpile-only -r tsconfig-paths/register bench/resume.ts [--clients 100]
- * [--spread-ms 0]`: the time from a client's reconnect (GET /api/chat/stream/{message_id} with
+ * [--spread-ms 0] [--app dist/src/main.js]`: the time from a client's reconnect (GET /api/chat/stream/{message_id} with
  * Last-Event-ID) to the first event it had missed, for N replies resumed while they still
  * stream — all at once (a burst: the figure includes queueing behind the other N−1), or with
  * `--spread-ms` the reconnects spread evenly over that long, so up to N resumed streams are open
@@ -14,7 +14,7 @@
  * Prints a Markdown table (p50 / p99 / max in ms, and how many resumes got every event in order).
  */
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { getSse, postSse } from '../libs/testing/src/clients/sse-client';
 import { createUsers } from './lib/app-client';
@@ -139,11 +139,12 @@ async function main(): Promise<void> {
     options: {
       clients: { type: 'string', default: '100' },
       'spread-ms': { type: 'string', default: '0' },
+      app: { type: 'string' },
     },
   });
   const clients = Number(values.clients);
   spreadMs = Number(values['spread-ms']);
-  const entry = join(ROOT, 'dist', 'src', 'main.js');
+  const entry = values.app ? resolve(values.app) : join(ROOT, 'dist', 'src', 'main.js');
   // 400 words 20 ms apart: every reply still streams while it is resumed.
   const sim = await startSimulator({ chunkDelayMs: 20, tokens: 400 });
   const rows: ResumeRow[] = [];

@@ -1,5 +1,9 @@
 import request from 'supertest';
+import { DataSource } from 'typeorm';
 import { connectChatSocket, describeE2e, registerAndLogin, startTestApp } from '@app/testing';
+import { InterruptedReplySweeper } from '../src/chat/generations/interrupted-reply-sweeper';
+import { PendingReplyKeys } from '../src/chat/generations/pending-reply-keys';
+import { HistoryService } from '../src/history/history.service';
 
 const as = (token: string) => ({ Authorization: `Bearer ${token}` });
 const KEY_QUOTA_DETAIL = (limit: number) =>
@@ -108,6 +112,48 @@ describeE2e('personal API keys: daily token quota per key', () => {
       ]),
     );
     expect(quotas).toEqual({ small: 10, big: 1_000_000, v1: 10, socket: 10, default: null });
+  });
+
+  it('charges the key for the tokens of a reply the sweeper finishes after its instance died', async () => {
+    const key = await createKey({ name: 'crashed', tokens_per_day: 10 });
+    const rows = () =>
+      t.app
+        .get(DataSource)
+        .query<{ message_id: string; api_key_id: string }[]>(
+          'SELECT message_id, api_key_id FROM pending_reply_keys',
+        );
+    // A turn that ends on its own charges the key itself and leaves no row behind.
+    const spare = await createKey({ name: 'spare', tokens_per_day: 1_000_000 });
+    await chat(spare.key).expect(200);
+    expect(await rows()).toEqual([]);
+
+    // What an instance killed mid-reply leaves: a pending reply with checkpointed text, the key
+    // it was requested with, and no live generation or session lock.
+    const history = t.app.get(HistoryService);
+    const session = await history.createSession(user.id, 'killed mid-reply');
+    const reply = await history.startExchange(session.id, 'Tell me a long story', 'local/echo');
+    await history.checkpointReply(
+      session.id,
+      reply.id,
+      'Once upon a time there were many words in a long story',
+    );
+    await t.app.get(PendingReplyKeys).remember(reply.id, key.id);
+    expect(await rows()).toEqual([{ message_id: reply.id, api_key_id: key.id }]);
+
+    await t.app.get(InterruptedReplySweeper).sweep();
+
+    const messages = await request(t.url)
+      .get(`/api/history/${session.id}`)
+      .set(as(user.token))
+      .expect(200);
+    expect(messages.body.messages[1]).toMatchObject({
+      status: 'error',
+      content: 'Once upon a time there were many words in a long story',
+    });
+    expect(await rows()).toEqual([]);
+    // The reply's 12 or so tokens went to the key's quota of 10: the key is spent.
+    expect((await chat(key.key).expect(429)).body).toEqual({ detail: KEY_QUOTA_DETAIL(10) });
+    await chat(user.token).expect(200);
   });
 
   it("refuses every key once the user's own daily quota is used up (both apply)", async () => {

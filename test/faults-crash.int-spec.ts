@@ -11,7 +11,14 @@ import {
   startAppProcess,
 } from '@app/testing';
 import { countTokens } from '../src/providers/token-counter';
-import { api, longMessage, newUser, settledMessages, sleep } from './multi-instance.helpers';
+import {
+  api,
+  type ApiUser,
+  longMessage,
+  newUser,
+  settledMessages,
+  sleep,
+} from './multi-instance.helpers';
 
 /**
  * `kill -9` of the instance in the middle of a reply, on the built app as a child process: the
@@ -26,14 +33,28 @@ describeWithServices(['postgres'], 'kill -9 during a reply (app process)', () =>
     CHAT__CHECKPOINT_MS: '100',
   });
 
-  /** Starts a long reply on `app`, lets it stream a while, SIGKILLs the process. */
-  async function killMidReply(app: AppProcess, body: Record<string, unknown> = {}) {
-    const user = await newUser(app.url);
+  /**
+   * Starts a long reply on `app` (with `bearer`'s credential: an API key, else the user's access
+   * token; `body` adds to the request), lets it stream a while, SIGKILLs the process.
+   */
+  async function killMidReply(
+    app: AppProcess,
+    {
+      user,
+      bearer,
+      body = {},
+    }: {
+      user?: ApiUser;
+      bearer?: (user: ApiUser) => Promise<string>;
+      body?: Record<string, unknown>;
+    } = {},
+  ) {
+    user ??= await newUser(app.url);
     const stream = await postSse(
       app.url,
       '/api/chat/stream',
       { message: longMessage(), ...body },
-      { token: user.token },
+      { token: bearer ? await bearer(user) : user.token },
     );
     const start = await stream.waitFor('start');
     await sleep(600);
@@ -76,6 +97,34 @@ describeWithServices(['postgres'], 'kill -9 during a reply (app process)', () =>
     await expectSessionTakesNewMessage(restarted, user, sessionId, 'are you back?');
   }, 120_000);
 
+  it("charges the reply's tokens to the API key the killed turn was made with, as to its user", async () => {
+    const first = await startAppProcess(baseEnv());
+    let key = '';
+    const withKey = async (user: ApiUser) => {
+      const created = await api(first.url, 'POST', '/api/keys', {
+        token: user.token,
+        body: { name: 'crash', scopes: ['chat'], tokens_per_day: 10 },
+      });
+      expect(created.status).toBe(201);
+      key = created.body.key as string;
+      return key;
+    };
+    const { user, sessionId } = await killMidReply(first, { bearer: withKey });
+
+    const restarted = await startAppProcess(baseEnv());
+    const messages = await settledMessages(restarted.url, user.token, sessionId);
+    expect(messages[1].status).toBe('error');
+    expect(messages[1].content.length).toBeGreaterThan(0);
+    // The checkpointed text (≥ 10 tokens after 600 ms of words) spent the key's 10 tokens a day.
+    const refused = await api(restarted.url, 'POST', '/api/chat', {
+      token: key,
+      body: { message: 'one more' },
+    });
+    expect(refused.status).toBe(429);
+    expect(refused.body.detail).toMatch(/^This API key's daily token quota of 10 tokens used up/);
+    await expectSessionTakesNewMessage(restarted, user, sessionId, 'the user still can');
+  }, 120_000);
+
   if (serviceUrl('redis')) {
     it('with two instances, the survivor finishes the reply of the killed one once its lease ran out', async () => {
       const env = { ...baseEnv(), REDIS_URL: serviceUrl('redis')! };
@@ -107,7 +156,7 @@ describeWithServices(['postgres'], 'kill -9 during a reply (app process)', () =>
       const [a, b] = await Promise.all([startAppProcess(env), startAppProcess(env)]);
       const redis = new Redis(serviceUrl('redis')!);
       try {
-        const { user, sessionId } = await killMidReply(a, { max_tokens: 2000 });
+        const { user, sessionId } = await killMidReply(a, { body: { max_tokens: 2000 } });
         const counter = `chatbot:budget:day:${user.id}:${new Date().toISOString().slice(0, 10)}`;
         expect(Number(await redis.get(counter))).toBe(2000);
         const second = await api(b.url, 'POST', '/api/chat', {

@@ -1,4 +1,5 @@
-import { HttpClient } from './http-load';
+import OpenAI from 'openai';
+import { type AutocannonRequest, type AutocannonTarget, HttpClient } from './http-load';
 
 /** The shared password of every benchmark account. */
 export const BENCH_PASSWORD = 'bench-password-123';
@@ -137,4 +138,96 @@ export function sessionIdOf(body: string): string | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * POST /api/chat on the pool's sessions: each request takes a free slot (its user's token and
+ * session) and gives it back with the session of its answer.
+ */
+export function chatPoolTarget(url: string, pool: ChatSessionPool): AutocannonTarget {
+  return {
+    url,
+    method: 'POST',
+    path: '/api/chat',
+    headers: { 'content-type': 'application/json' },
+    body: chatBody(null),
+    setup: (request: AutocannonRequest, context) => {
+      const slot = pool.take();
+      context.slot = slot;
+      return {
+        ...request,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${slot.token}` },
+        body: chatBody(slot.sessionId),
+      };
+    },
+    onResponse: (status, body, context) => {
+      const slot = context.slot as ChatSlot | undefined;
+      if (slot) pool.give(slot, status === 200 ? sessionIdOf(body) : null);
+    },
+  };
+}
+
+/** Creates a personal API key of the token's user through POST /api/keys; returns the key. */
+export async function createApiKey(
+  client: HttpClient,
+  token: string,
+  scopes: string[],
+): Promise<string> {
+  const created = await client.request('POST', '/api/keys', {
+    headers: { authorization: `Bearer ${token}` },
+    body: JSON.stringify({ name: 'bench', scopes }),
+  });
+  if (created.status !== 201) throw new Error(`POST /api/keys: ${created.status} ${created.body}`);
+  return (JSON.parse(created.body) as { key: string }).key;
+}
+
+/** The body of the openai SDK's streamed completion with usage, as /v1 clients send it. */
+export function v1StreamBody(model: string): string {
+  return JSON.stringify({
+    model,
+    messages: [{ role: 'user', content: CHAT_MESSAGE }],
+    stream: true,
+    stream_options: { include_usage: true },
+  });
+}
+
+/** A stateless streamed POST /v1/chat/completions with usage, with a personal API key. */
+export function v1StreamTarget(url: string, key: string, model: string): AutocannonTarget {
+  return {
+    url,
+    method: 'POST',
+    path: '/v1/chat/completions',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: v1StreamBody(model),
+  };
+}
+
+/** The openai SDK's streamed completion with usage (what /v1 clients send); 200 when text came. */
+export const sdkCompletion = (sdk: OpenAI, model: string) => async (): Promise<number> => {
+  const stream = await sdk.chat.completions.create({
+    model,
+    messages: [{ role: 'user', content: CHAT_MESSAGE }],
+    stream: true,
+    stream_options: { include_usage: true },
+  });
+  let text = '';
+  for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+  return text ? 200 : 500;
+};
+
+/**
+ * The same SDK call to the simulator (`direct`, its own model name) and to the app's /v1 (`v1`,
+ * with a personal API key and the app's name of the simulator's model).
+ */
+export function sdkCalls(simUrl: string, appUrl: string, key: string, appModel: string) {
+  return {
+    direct: sdkCompletion(
+      new OpenAI({ apiKey: 'sim-key', baseURL: `${simUrl}/v1`, maxRetries: 0 }),
+      'sim-model',
+    ),
+    v1: sdkCompletion(
+      new OpenAI({ apiKey: key, baseURL: `${appUrl}/v1`, maxRetries: 0 }),
+      appModel,
+    ),
+  };
 }

@@ -1,20 +1,13 @@
 import OpenAI from 'openai';
 import {
   chatBody,
-  CHAT_MESSAGE,
+  chatPoolTarget,
   ChatSessionPool,
-  type ChatSlot,
   createUsers,
+  sdkCompletion,
   sessionIdOf,
 } from '../lib/app-client';
-import {
-  closedLoop,
-  HttpClient,
-  openLoop,
-  saturate,
-  type AutocannonRequest,
-  type LoadResult,
-} from '../lib/http-load';
+import { closedLoop, HttpClient, openLoop, saturate, type LoadResult } from '../lib/http-load';
 import { createBenchDatabase, startApp, startSimulator } from '../lib/processes';
 import { forEachDatabase, type SkippedDatabase } from '../lib/databases';
 import type { BenchContext } from '../lib/profile';
@@ -100,17 +93,7 @@ async function runOnDatabase(
     );
 
     // The call the app makes upstream: the same SDK, streamed, usage requested.
-    const direct = async () => {
-      const stream = await sdk.chat.completions.create({
-        model: 'sim-model',
-        messages: [{ role: 'user', content: CHAT_MESSAGE }],
-        stream: true,
-        stream_options: { include_usage: true },
-      });
-      let text = '';
-      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
-      return text ? 200 : 500;
-    };
+    const direct = sdkCompletion(sdk, 'sim-model');
 
     ctx.log(`chat [${database}]: direct SDK → simulator at saturation`);
     const directSaturation = await closedLoop(direct, {
@@ -122,29 +105,7 @@ async function runOnDatabase(
 
     ctx.log(`chat [${database}]: POST /api/chat at saturation`);
     const pool = new ChatSessionPool(tokens, profile.turnsPerSession);
-    const chatSaturation = await saturate(
-      {
-        url: app.url,
-        method: 'POST',
-        path: '/api/chat',
-        headers: { 'content-type': 'application/json' },
-        body: chatBody(null),
-        setup: (request: AutocannonRequest, context) => {
-          const slot = pool.take();
-          context.slot = slot;
-          return {
-            ...request,
-            headers: { 'content-type': 'application/json', authorization: `Bearer ${slot.token}` },
-            body: chatBody(slot.sessionId),
-          };
-        },
-        onResponse: (status, body, context) => {
-          const slot = context.slot as ChatSlot | undefined;
-          if (slot) pool.give(slot, status === 200 ? sessionIdOf(body) : null);
-        },
-      },
-      { ...sat, cpu: app.proc },
-    );
+    const chatSaturation = await saturate(chatPoolTarget(app.url, pool), { ...sat, cpu: app.proc });
 
     const rates: ChatRatePoint[] = [];
     for (const rate of profile.chatRates) {

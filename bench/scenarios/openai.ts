@@ -1,9 +1,8 @@
-import OpenAI from 'openai';
-import { chatBody, CHAT_MESSAGE, createUsers } from '../lib/app-client';
+import { chatBody, CHAT_MESSAGE, createApiKey, createUsers, sdkCalls } from '../lib/app-client';
 import { closedLoop, HttpClient, openLoop, saturate, type LoadResult } from '../lib/http-load';
 import { createBenchDatabase, SIM_MODEL, startApp, startSimulator } from '../lib/processes';
 import type { BenchContext } from '../lib/profile';
-import { ratio, round } from '../lib/stats';
+import { median, ratio, round } from '../lib/stats';
 import { CHAT_REPLY_TOKENS } from './chat';
 
 export interface OpenAiRatePoint {
@@ -19,10 +18,17 @@ export interface OpenAiRatePoint {
 }
 
 export interface OpenAiResult {
-  /** GET /api/models with an access token (JWT) and with a personal API key, at saturation. */
+  /**
+   * GET /api/models with an access token (JWT) and with a personal API key, at saturation: the
+   * round whose CPU per request is the median of `authRounds` interleaved rounds.
+   */
   modelsWithJwt: LoadResult;
   modelsWithKey: LoadResult;
-  /** API-key CPU per request ÷ JWT CPU per request (≤ 1: a key costs no more). */
+  /** Rounds of JWT then key (every other round key then JWT), so drifting load hits both alike. */
+  authRounds: number;
+  /** Each round's API-key CPU per request ÷ the same round's JWT CPU per request. */
+  keyCpuVsJwtByRound: number[];
+  /** The median of keyCpuVsJwtByRound (≤ 1: a key costs no more). */
   keyCpuVsJwt: number;
   /** POST /api/chat (new session each time) and POST /v1/chat/completions (stateless), saturated. */
   chatSaturation: LoadResult;
@@ -30,6 +36,63 @@ export interface OpenAiResult {
   /** /v1 req/s ÷ /api/chat req/s. */
   v1VsChat: number;
   rates: OpenAiRatePoint[];
+}
+
+/** Interleaved rounds per profile: one proves the script runs, more make the median robust. */
+const AUTH_ROUNDS: Record<BenchContext['profile']['name'], number> = {
+  smoke: 1,
+  quick: 5,
+  full: 7,
+};
+
+/**
+ * API-key vs JWT authentication CPU: `AUTH_ROUNDS` rounds of both saturations back to back, the
+ * order swapped every round, each round's key ÷ JWT ratio, and their median. Two saturation runs
+ * of one route differ by 5–30% on this shared machine; paired, interleaved rounds cancel the drift.
+ */
+async function compareAuth(
+  ctx: BenchContext,
+  sat: Parameters<typeof saturate>[1],
+  jwt: Parameters<typeof saturate>[0],
+  key: Parameters<typeof saturate>[0],
+): Promise<
+  Pick<
+    OpenAiResult,
+    'modelsWithJwt' | 'modelsWithKey' | 'authRounds' | 'keyCpuVsJwtByRound' | 'keyCpuVsJwt'
+  >
+> {
+  const rounds = AUTH_ROUNDS[ctx.profile.name];
+  const seconds = Math.max(1, sat.seconds / 2);
+  await saturate(jwt, { ...sat, seconds: sat.warmupSeconds || 0.5, warmupSeconds: 0 });
+  await saturate(key, { ...sat, seconds: sat.warmupSeconds || 0.5, warmupSeconds: 0 });
+  const withJwt: LoadResult[] = [];
+  const withKey: LoadResult[] = [];
+  for (let i = 0; i < rounds; i++) {
+    ctx.log(`openai: GET /api/models with a JWT and with an API key, round ${i + 1}/${rounds}`);
+    const run = (target: typeof jwt) => saturate(target, { ...sat, seconds, warmupSeconds: 0 });
+    if (i % 2 === 0) {
+      withJwt.push(await run(jwt));
+      withKey.push(await run(key));
+    } else {
+      withKey.push(await run(key));
+      withJwt.push(await run(jwt));
+    }
+  }
+  const cpu = (result: LoadResult) => result.cpuMsPerRequest ?? NaN;
+  const byRound = withKey.map((result, i) => ratio(cpu(result), cpu(withJwt[i])));
+  return {
+    modelsWithJwt: medianBy(withJwt, cpu),
+    modelsWithKey: medianBy(withKey, cpu),
+    authRounds: rounds,
+    keyCpuVsJwtByRound: byRound,
+    keyCpuVsJwt: round(median(byRound)),
+  };
+}
+
+/** The element whose `key` is the (lower) median. */
+function medianBy<T>(items: T[], key: (item: T) => number): T {
+  const sorted = [...items].sort((a, b) => key(a) - key(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
 /**
@@ -51,11 +114,7 @@ export async function runOpenAi(ctx: BenchContext): Promise<OpenAiResult> {
   const client = new HttpClient(app.url);
   try {
     const [token] = await createUsers(client, 1, 'openai-');
-    const created = await client.request('POST', '/api/keys', {
-      headers: { authorization: `Bearer ${token}` },
-      body: JSON.stringify({ name: 'bench', scopes: ['chat', 'models'] }),
-    });
-    const key = (JSON.parse(created.body) as { key: string }).key;
+    const key = await createApiKey(client, token, ['chat', 'models']);
     const sat = {
       connections: profile.connections,
       seconds: profile.seconds,
@@ -67,9 +126,7 @@ export async function runOpenAi(ctx: BenchContext): Promise<OpenAiResult> {
       path: '/api/models',
       headers: { authorization: `Bearer ${bearer}` },
     });
-    ctx.log('openai: GET /api/models with a JWT, then with an API key');
-    const modelsWithJwt = await saturate(models(token), sat);
-    const modelsWithKey = await saturate(models(key), sat);
+    const auth = await compareAuth(ctx, sat, models(token), models(key));
 
     const completionBody = JSON.stringify({
       model: SIM_MODEL,
@@ -98,25 +155,7 @@ export async function runOpenAi(ctx: BenchContext): Promise<OpenAiResult> {
     );
 
     // The same SDK call, streamed with usage, to the simulator and to /v1.
-    const call = (sdk: OpenAI, model: string) => async () => {
-      const stream = await sdk.chat.completions.create({
-        model,
-        messages: [{ role: 'user', content: CHAT_MESSAGE }],
-        stream: true,
-        stream_options: { include_usage: true },
-      });
-      let text = '';
-      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
-      return text ? 200 : 500;
-    };
-    const direct = call(
-      new OpenAI({ apiKey: 'sim-key', baseURL: `${sim.url}/v1`, maxRetries: 0 }),
-      'sim-model',
-    );
-    const v1 = call(
-      new OpenAI({ apiKey: key, baseURL: `${app.url}/v1`, maxRetries: 0 }),
-      SIM_MODEL,
-    );
+    const { direct, v1 } = sdkCalls(sim.url, app.url, key, SIM_MODEL);
     // Warm both clients' connection pools before measuring.
     await closedLoop(direct, { concurrency: 4, seconds: profile.warmupSeconds || 0.5 });
     await closedLoop(v1, { concurrency: 4, seconds: profile.warmupSeconds || 0.5 });
@@ -145,12 +184,7 @@ export async function runOpenAi(ctx: BenchContext): Promise<OpenAiResult> {
       });
     }
     return {
-      modelsWithJwt,
-      modelsWithKey,
-      keyCpuVsJwt: ratio(
-        modelsWithKey.cpuMsPerRequest ?? NaN,
-        modelsWithJwt.cpuMsPerRequest ?? NaN,
-      ),
+      ...auth,
       chatSaturation,
       v1Saturation,
       v1VsChat: ratio(v1Saturation.rps, chatSaturation.rps),

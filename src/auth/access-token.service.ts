@@ -40,6 +40,14 @@ export interface IssuedAccessToken {
 export class AccessTokenService {
   /** The user lookup every authenticated request runs, in the driver's placeholder style. */
   private readonly userByIdSql: string;
+  /**
+   * Claims already verified for a request (the rate limiter reads the token before the auth
+   * guard does): one signature check per request instead of two. Gone with the request.
+   */
+  private readonly verifiedByRequest = new WeakMap<
+    object,
+    { token: string; claims: AccessTokenClaims }
+  >();
 
   constructor(
     private readonly jwt: JwtService,
@@ -75,17 +83,31 @@ export class AccessTokenService {
     return claims as AccessTokenClaims;
   }
 
-  /** The user behind a token; see `authenticate`. */
-  async verify(token: string): Promise<AuthUser> {
-    return (await this.authenticate(token)).user;
+  /**
+   * `verifyClaims` once per HTTP request: the claims of `token` verified earlier for the same
+   * `request` are reused.
+   */
+  async verifyClaimsOf(request: object, token: string): Promise<AccessTokenClaims> {
+    const known = this.verifiedByRequest.get(request);
+    if (known?.token === token) return known.claims;
+    const claims = await this.verifyClaims(token);
+    this.verifiedByRequest.set(request, { token, claims });
+    return claims;
+  }
+
+  /** The user behind a token; see `authenticate`. `request`: see `verifyClaimsOf`. */
+  async verify(token: string, request?: object): Promise<AuthUser> {
+    return (await this.authenticate(token, request)).user;
   }
 
   /**
    * The user behind a token and its claims, from one verification. UnauthorizedError for a bad
    * token or a deleted account, ForbiddenError for a deactivated one.
    */
-  async authenticate(token: string): Promise<VerifiedAccessToken> {
-    const claims = await this.verifyClaims(token);
+  async authenticate(token: string, request?: object): Promise<VerifiedAccessToken> {
+    const claims = request
+      ? await this.verifyClaimsOf(request, token)
+      : await this.verifyClaims(token);
     // Every authenticated request runs this: a plain indexed SELECT of the three columns it
     // needs, without building and hydrating a TypeORM query (~0.15 ms of CPU each, bench/RESULTS.md).
     const rows = await this.users.query<

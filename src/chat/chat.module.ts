@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { FilesModule } from '../files/files.module';
 import { AccessTokenModule } from '../auth/access-token.module';
 import { PresetsModule } from '../presets/presets.module';
@@ -14,6 +15,8 @@ import { GenerationRegistry } from './generation-registry';
 import { GenerationEventLog } from './generations/generation-event-log';
 import { InterruptedReplySweeper } from './generations/interrupted-reply-sweeper';
 import { MemoryGenerationEventLog } from './generations/memory-generation-event-log';
+import { PendingReplyKey } from './generations/pending-reply-key.entity';
+import { PendingReplyKeys } from './generations/pending-reply-keys';
 import { RedisGenerationEventLog } from './generations/redis-generation-event-log';
 import { TieredGenerationEventLog } from './generations/tiered-generation-event-log';
 import { AppConfig } from '@app/config';
@@ -46,6 +49,7 @@ import { SessionTitleService } from './turn/session-title.service';
     UsageModule,
     FilesModule,
     ToolsModule,
+    TypeOrmModule.forFeature([PendingReplyKey]),
   ],
   controllers: [ChatController],
   providers: [
@@ -56,6 +60,7 @@ import { SessionTitleService } from './turn/session-title.service';
     SessionTitleService,
     GenerationRegistry,
     InterruptedReplySweeper,
+    PendingReplyKeys,
     SocketAuthenticator,
     ChatGateway,
     ChatWsServer,

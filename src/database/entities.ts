@@ -11,6 +11,7 @@ import { UsageRecord } from '../usage/entities/usage-record.entity';
 import { StoredFile } from '../files/entities/stored-file.entity';
 import { FileUse } from '../files/entities/file-use.entity';
 import { AuditLogEntry } from '../audit/entities/audit-log-entry.entity';
+import { PendingReplyKey } from '../chat/generations/pending-reply-key.entity';
 
 /** Every TypeORM entity; the app, the CLI data source and tests load this one list. */
 export const ENTITIES = [
@@ -27,4 +28,5 @@ export const ENTITIES = [
   StoredFile,
   FileUse,
   AuditLogEntry,
+  PendingReplyKey,
 ];

@@ -76,7 +76,7 @@ export class AppThrottlerGuard extends ThrottlerGuard {
       if (owner) return `user:${owner.userId}`;
     } else if (token) {
       try {
-        const { sub } = await this.accessTokens.verifyClaims(token);
+        const { sub } = await this.accessTokens.verifyClaimsOf(request, token);
         return `user:${sub}`;
       } catch {
         // An invalid token is counted against the IP, like an anonymous request.

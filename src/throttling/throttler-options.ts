@@ -5,13 +5,15 @@ import type { AppConfig } from '@app/config';
 import type { RedisConnections } from '../redis/redis-connections';
 import { hasAuthRateLimit } from './auth-rate-limit.decorator';
 import { clientIp } from './client-ip';
+import { MemoryThrottlerStorage } from './memory-throttler-storage';
 
 const MINUTE_MS = 60_000;
 
 /**
  * Two throttlers: `default` (every route, per user when a valid bearer is present, else per IP)
  * and `auth` (only routes marked @AuthRateLimit, per IP). Counters live in Redis when REDIS_URL
- * is set (`redis`), so that every instance shares them; otherwise in process memory.
+ * is set (`redis`), so that every instance shares them; otherwise in process memory (the same
+ * fixed windows, MemoryThrottlerStorage).
  */
 export function buildThrottlerOptions(
   config: AppConfig,
@@ -30,6 +32,8 @@ export function buildThrottlerOptions(
     ],
     // On the shared command connection: while Redis is unreachable its commands fail at once,
     // so the guard (and the login lock) fail open immediately instead of holding each request.
-    storage: redis ? new ThrottlerStorageRedisService(redis.commands) : undefined,
+    storage: redis
+      ? new ThrottlerStorageRedisService(redis.commands)
+      : new MemoryThrottlerStorage(),
   };
 }

@@ -30,7 +30,7 @@ export class JwtAuthGuard implements CanActivate {
       if (!token) throw new UnauthorizedError('Not authenticated');
       request.user = isApiKeyToken(token)
         ? await this.authenticateKey(context, token)
-        : await this.tokens.verify(token);
+        : await this.tokens.verify(token, request);
       return true;
     } catch (error) {
       if (error instanceof UnauthorizedError) {

@@ -3,6 +3,7 @@ import { ChatTurnDeps, newChatTurnDeps } from '../../../test/factories/chat-turn
 import { sessionLockKey } from '../turn/chat-turn-preflight';
 import type { GenerationEvent } from './generation-event-log';
 import { InterruptedReplySweeper } from './interrupted-reply-sweeper';
+import type { PendingReplyKeys } from './pending-reply-keys';
 
 const reply = (sessionId: string) => ({
   messageId: `m-${sessionId}`,
@@ -16,19 +17,23 @@ const reply = (sessionId: string) => ({
 describe(InterruptedReplySweeper.name, () => {
   let deps: ChatTurnDeps;
   let sut: InterruptedReplySweeper;
+  const newSweeper = (replyKeys?: Pick<PendingReplyKeys, 'take'>) =>
+    new InterruptedReplySweeper(
+      deps.history,
+      deps.quota,
+      deps.locks,
+      deps.registry,
+      deps.events,
+      undefined,
+      replyKeys as PendingReplyKeys | undefined,
+    );
 
   beforeEach(() => {
     deps = newChatTurnDeps();
     deps.history.pendingReplies = jest.fn();
     deps.history.finishPendingReply = jest.fn().mockResolvedValue(true);
     deps.registry.isRunningHere = jest.fn().mockReturnValue(false);
-    sut = new InterruptedReplySweeper(
-      deps.history,
-      deps.quota,
-      deps.locks,
-      deps.registry,
-      deps.events,
-    );
+    sut = newSweeper();
     jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
   });
   afterEach(async () => {
@@ -48,7 +53,8 @@ describe(InterruptedReplySweeper.name, () => {
       error: 'interrupted',
       completionTokens: expect.any(Number),
     });
-    expect(deps.quota.recordUsage).toHaveBeenCalledWith('alice', expect.any(Number));
+    // No PendingReplyKeys here: the turn was made without an API key.
+    expect(deps.quota.recordUsage).toHaveBeenCalledWith('alice', expect.any(Number), undefined);
     const events: GenerationEvent[] = [];
     for await (const event of deps.events.read('m-s1', 0)) events.push(event);
     expect(events.at(-1)).toEqual({
@@ -67,5 +73,16 @@ describe(InterruptedReplySweeper.name, () => {
 
     expect(deps.history.finishPendingReply).toHaveBeenCalledTimes(1);
     expect(deps.quota.recordUsage).not.toHaveBeenCalled();
+  });
+
+  it('charges the API key the turn was made with too, once the reply is stored as interrupted', async () => {
+    const replyKeys = { take: jest.fn().mockResolvedValue('key-1') };
+    sut = newSweeper(replyKeys);
+    deps.history.pendingReplies.mockResolvedValue([reply('s1')]);
+
+    expect(await sut.sweep()).toBe(1);
+
+    expect(replyKeys.take).toHaveBeenCalledWith('m-s1');
+    expect(deps.quota.recordUsage).toHaveBeenCalledWith('alice', expect.any(Number), 'key-1');
   });
 });

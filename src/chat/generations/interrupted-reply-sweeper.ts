@@ -16,6 +16,7 @@ import { GenerationRegistry } from '../generation-registry';
 import { IN_FLIGHT_LOCK, InFlightLock } from '../locks/in-flight-lock';
 import { sessionLockKey } from '../turn/chat-turn-preflight';
 import { GenerationEventLog } from './generation-event-log';
+import { PendingReplyKeys } from './pending-reply-keys';
 
 /** The stored `error` of a reply whose instance died while generating it. */
 export const INTERRUPTED_DETAIL = 'interrupted';
@@ -30,8 +31,9 @@ const SWEEP_BATCH = 100;
  * pending reply is stored until after its outcome is stored (Redis: expires 30 s after the last
  * renewal; in process: gone with the process). A pending reply whose lock nobody holds is stored as
  * `error` "interrupted" with its last checkpointed text (at most CHAT__CHECKPOINT_MS behind), its
- * tokens are charged, its spend reservation is settled to the cost of that text (held in the
- * budget store under the reply's id), and its event log ends with that error so resumes end too. Runs at start-up
+ * tokens are charged (to the user, and to the API key the turn was made with: PendingReplyKeys),
+ * its spend reservation is settled to the cost of that text (held in the budget store under the
+ * reply's id), and its event log ends with that error so resumes end too. Runs at start-up
  * and every SWEEP_INTERVAL_MS on every instance; finishPendingReply makes sure only one of them
  * stores (and charges) it.
  */
@@ -48,6 +50,7 @@ export class InterruptedReplySweeper implements OnApplicationBootstrap, OnApplic
     private readonly registry: GenerationRegistry,
     private readonly events: GenerationEventLog,
     @Optional() private readonly budgets?: BudgetService,
+    @Optional() private readonly replyKeys?: PendingReplyKeys,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -80,9 +83,14 @@ export class InterruptedReplySweeper implements OnApplicationBootstrap, OnApplic
         { sessionId: reply.sessionId, messageId: reply.messageId },
         'Finished a reply interrupted by the loss of its instance',
       );
+      const apiKeyId = await this.replyKeys
+        ?.take(reply.messageId)
+        .catch((error: unknown) =>
+          this.logger.warn({ err: error }, 'Could not read the API key of an interrupted reply'),
+        );
       if (completionTokens > 0) {
         await this.quota
-          .recordUsage(reply.userId, completionTokens)
+          .recordUsage(reply.userId, completionTokens, apiKeyId ?? undefined)
           .catch((error: unknown) => this.logger.warn({ err: error }, 'Could not charge tokens'));
       }
       await this.budgets?.settleInterrupted(reply.messageId, completionTokens);

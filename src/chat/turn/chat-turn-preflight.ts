@@ -22,6 +22,7 @@ import { ChatInput, ChatTurnOptions, fingerprintInput } from '../chat-input';
 import { checkModelTakes, promptMessage } from '../attachment-prompt';
 import { buildContext } from '../context-builder';
 import { GenerationRegistry } from '../generation-registry';
+import { PendingReplyKeys } from '../generations/pending-reply-keys';
 import {
   IDEMPOTENCY_STORE,
   IdempotencyStore,
@@ -96,6 +97,7 @@ export class ChatTurnPreflight {
     private readonly files: FilesService,
     @Optional() private readonly budgets?: BudgetService,
     @Optional() private readonly serverTools?: ServerToolRegistry,
+    @Optional() private readonly replyKeys?: PendingReplyKeys,
   ) {}
 
   async prepare(
@@ -213,6 +215,8 @@ export class ChatTurnPreflight {
         session.id,
         attachments.map((file) => file.id),
       );
+      // Durable, so a sweeper can charge the key for this reply if this instance dies.
+      if (options.apiKey) await this.replyKeys?.remember(reply.id, options.apiKey.id);
       return {
         turn: {
           userId,

@@ -32,6 +32,7 @@ import { toolRoundMessages } from '../context-builder';
 import { GenerationRegistry } from '../generation-registry';
 import { GenerationEventLog } from '../generations/generation-event-log';
 import { GenerationRecorder } from '../generations/generation-recorder';
+import { PendingReplyKeys } from '../generations/pending-reply-keys';
 import { IDEMPOTENCY_STORE, IdempotencyStore } from '../idempotency/idempotency-store';
 import type { PreparedTurn } from './chat-turn-preflight';
 import { ReplyWriteRetrier } from './reply-write-retrier';
@@ -87,6 +88,7 @@ export class ChatTurnRunner {
     @Optional() private readonly budgets?: BudgetService,
     @Optional() private readonly prices?: PriceCatalog,
     @Optional() private readonly serverTools?: ServerToolRegistry,
+    @Optional() private readonly replyKeys?: PendingReplyKeys,
   ) {}
 
   /** Runs the turn to its end; never rejects (a failed reply is the outcome's `failure`). */
@@ -120,7 +122,7 @@ export class ChatTurnRunner {
       ...(streamed.failure ? { failure: streamed.failure } : {}),
     };
     const stored = await this.storeReply(turn, outcome, status, streamed.toolCalls);
-    if (status === 'complete' || streamed.text) await this.recordUsage(turn, usage.tokens);
+    await this.recordUsage(turn, status === 'complete' || streamed.text ? usage.tokens : undefined);
     await this.budgets?.settle(turn.budget, this.costOf(streamed.rounds));
     await this.rememberOutcome(turn, outcome, recorder.nextSeq);
     this.registry.unregister(turn.sessionId, turn.controller);
@@ -334,13 +336,23 @@ export class ChatTurnRunner {
     return total;
   }
 
-  private async recordUsage(turn: PreparedTurn, tokens: number): Promise<void> {
+  private async recordUsage(turn: PreparedTurn, tokens: number | undefined): Promise<void> {
     const { userId, apiKeyId } = turn;
-    await this.quota
-      .recordUsage(userId, tokens, apiKeyId)
-      .catch((error: unknown) =>
-        this.logger.warn({ err: error, userId }, 'Could not record token usage'),
-      );
+    if (tokens !== undefined) {
+      await this.quota
+        .recordUsage(userId, tokens, apiKeyId)
+        .catch((error: unknown) =>
+          this.logger.warn({ err: error, userId }, 'Could not record token usage'),
+        );
+    }
+    // Charged (or nothing to charge): the sweeper must not charge the key again after a crash.
+    if (apiKeyId) {
+      await this.replyKeys
+        ?.forget(turn.messageId)
+        .catch((error: unknown) =>
+          this.logger.warn({ err: error, userId }, 'Could not forget the API key of a reply'),
+        );
+    }
   }
 
   private async rememberOutcome(

@@ -12,6 +12,7 @@ import { Files1766200000000 } from './1766200000000-files';
 import { ApiKeyTokenQuota1766300000000 } from './1766300000000-api-key-token-quota';
 import { MessageToolCalls1766400000000 } from './1766400000000-message-tool-calls';
 import { UsageRollupsCurrent1766500000000 } from './1766500000000-usage-rollups-current';
+import { PendingReplyKeys1766600000000 } from './1766600000000-pending-reply-keys';
 
 /** Every migration in order. Add new ones at the end (they run on SQLite and Postgres alike). */
 export const MIGRATIONS = [
@@ -29,4 +30,5 @@ export const MIGRATIONS = [
   ApiKeyTokenQuota1766300000000,
   MessageToolCalls1766400000000,
   UsageRollupsCurrent1766500000000,
+  PendingReplyKeys1766600000000,
 ];

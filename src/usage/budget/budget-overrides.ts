@@ -26,14 +26,30 @@ export interface BudgetOverrideLookup {
 /** Per-user budget overrides in the `budget_overrides` table (deleted with the user). */
 @Injectable()
 export class BudgetOverridesService implements BudgetOverrideLookup {
+  /** The lookup every chat request runs, in the driver's placeholder style. */
+  private readonly overrideByUserSql: string;
+
   constructor(
     @InjectRepository(BudgetOverride) private readonly overrides: Repository<BudgetOverride>,
-  ) {}
+  ) {
+    const placeholder = overrides.manager.connection.options.type === 'postgres' ? '$1' : '?';
+    this.overrideByUserSql =
+      'SELECT usd_micros_per_day, usd_micros_per_month FROM budget_overrides ' +
+      `WHERE user_id = ${placeholder}`;
+  }
 
   async find(userId: string): Promise<UserBudgetLimits | null> {
-    const row = await this.overrides.findOneBy({ userId });
+    // A plain primary-key SELECT, without building and hydrating a TypeORM query: it runs before
+    // every chat and /v1 request (≈ 0.3 ms of CPU saved each, bench/RESULTS.md).
+    const rows = await this.overrides.query<
+      { usd_micros_per_day: number | string | null; usd_micros_per_month: number | string | null }[]
+    >(this.overrideByUserSql, [userId]);
+    const row = rows[0];
     if (!row) return null;
-    return { usdPerDay: toUsd(row.microsPerDay), usdPerMonth: toUsd(row.microsPerMonth) };
+    return {
+      usdPerDay: toUsd(row.usd_micros_per_day),
+      usdPerMonth: toUsd(row.usd_micros_per_month),
+    };
   }
 
   /**
