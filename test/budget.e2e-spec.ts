@@ -1,10 +1,13 @@
 import request from 'supertest';
 import {
+  type AppWithSimulator,
   connectChatSocket,
   describeE2e,
   nextSocketEvent,
   ProviderSimulator,
   registerAndLogin,
+  settledMessages,
+  startAppWithSimulator,
   startTestApp,
 } from '@app/testing';
 import type { LoggedInUser, TestApp } from '@app/testing';
@@ -174,5 +177,68 @@ describeE2e('spend budgets', () => {
     await overrides.clear(user.id);
     expect(await overrides.find(user.id)).toBeNull();
     await chat(user).expect(200);
+  });
+});
+
+/** Every model call of a turn is reserved before it is made, server-side tool rounds included. */
+describeE2e('spend budgets with server-side tool rounds', () => {
+  let t: AppWithSimulator;
+  const ASK = 'What is 6*7? [[tool:calculator {"expression": "6*7"}]]';
+
+  beforeAll(async () => {
+    t = await startAppWithSimulator({
+      MODEL_PRICES_FILE: writePricesFile({
+        'groq/llama-3.1-8b-instant': { input: IN, output: OUT },
+      }),
+      BUDGET__USD_PER_DAY: '100',
+      TOOLS__SERVER_TOOLS: 'calculator',
+      CHAT__GENERATE_TITLES: 'false',
+      RATE_LIMIT__AUTH_PER_MINUTE: '10000',
+      SHUTDOWN_GRACE_MS: '0',
+    });
+  });
+  afterAll(() => t.close());
+
+  it('a budget that pays for the first call but not the second ends the turn before the second', async () => {
+    const user = await registerAndLogin(t.url);
+    // The first call's reservation fits; the second call's (a longer prompt, the same
+    // MAX_TOKENS) does not while the first is still reserved.
+    const first = await request(t.url)
+      .post('/api/chat')
+      .set('Authorization', `Bearer ${user.token}`)
+      .send({ message: 'What is 1+1?', max_tokens: MAX_TOKENS })
+      .expect(200);
+    const oneCall = first.body.usage.prompt_tokens * IN + MAX_TOKENS * OUT;
+    await t.app
+      .get(BudgetOverridesService)
+      .set(user.id, { usdPerDay: (oneCall * 1.5) / 1_000_000, usdPerMonth: null });
+    t.sim.reset();
+
+    const res = await request(t.url)
+      .post('/api/chat')
+      .set('Authorization', `Bearer ${user.token}`)
+      .send({ message: ASK, max_tokens: MAX_TOKENS, session_id: undefined })
+      .expect(429);
+    expect(res.body.detail).toMatch(/^Daily spending limit of \$0\.\d+ would be exceeded/);
+    // The calculator ran, the model was not called again.
+    expect(t.sim.requests).toHaveLength(1);
+    const session = (
+      await request(t.url)
+        .get('/api/history')
+        .set('Authorization', `Bearer ${user.token}`)
+        .expect(200)
+    ).body.items[0];
+    const messages = await settledMessages(t, user.token, session.session_id);
+    expect(messages.at(-1)).toMatchObject({
+      role: 'assistant',
+      status: 'error',
+      tool_calls: [
+        expect.objectContaining({
+          name: 'calculator',
+          executed_by: 'server',
+          result: { content: '42', is_error: false },
+        }),
+      ],
+    });
   });
 });

@@ -18,7 +18,7 @@ import { ProvidersService } from '../../providers/providers.service';
 import { QuotaService } from '../../providers/quota.service';
 import { countMessagesTokens, countTokens } from '../../providers/token-counter';
 import { ServerToolRegistry } from '../../tools/server-tool-registry';
-import { BudgetService } from '../../usage/budget/budget.service';
+import { BudgetService, type BudgetReservation } from '../../usage/budget/budget.service';
 import { PriceCatalog } from '../../usage/price-catalog';
 import {
   usagePayload,
@@ -62,6 +62,8 @@ interface StreamedReply {
   finishReason: FinishReason;
   aborted: boolean;
   failure?: DomainError;
+  /** The spend reserved before each model call after the first (server-side tool rounds). */
+  laterRoundBudgets: BudgetReservation[];
 }
 
 /**
@@ -123,7 +125,9 @@ export class ChatTurnRunner {
     };
     const stored = await this.storeReply(turn, outcome, status, streamed.toolCalls);
     await this.recordUsage(turn, status === 'complete' || streamed.text ? usage.tokens : undefined);
+    // The first reservation carries the cost of every round; the later ones are given back.
     await this.budgets?.settle(turn.budget, this.costOf(streamed.rounds));
+    for (const later of streamed.laterRoundBudgets) await this.budgets?.settle(later, 0);
     await this.rememberOutcome(turn, outcome, recorder.nextSeq);
     this.registry.unregister(turn.sessionId, turn.controller);
     // An unstored reply keeps its session lock until the retrier has stored it.
@@ -171,6 +175,7 @@ export class ChatTurnRunner {
       toolCalls: [],
       finishReason: 'stop',
       aborted: false,
+      laterRoundBudgets: [],
     };
     let messages = turn.messages;
     try {
@@ -180,6 +185,7 @@ export class ChatTurnRunner {
           promptTokens: round === 0 ? turn.promptTokens : countMessagesTokens(messages),
           text: '',
         };
+        if (round > 0) await this.reserveRound(turn, current, reply);
         reply.rounds.push(current);
         const calls: StoredToolCall[] = [];
         const events = this.providers.stream({
@@ -237,6 +243,24 @@ export class ChatTurnRunner {
     // A checkpoint still in flight must not overwrite the final reply.
     await checkpoints.settled();
     return reply;
+  }
+
+  /**
+   * Reserves the most the next model call of a turn can cost, as the preflight did for the first
+   * one: a budget that cannot take it ends the turn (BudgetExceededError) before the call.
+   */
+  private async reserveRound(
+    turn: PreparedTurn,
+    round: ModelRound,
+    reply: StreamedReply,
+  ): Promise<void> {
+    const reservation = await this.budgets?.reserve(
+      turn.userId,
+      round.model,
+      round.promptTokens,
+      turn.input.maxTokens ?? this.config.chat.replyTokenBudget,
+    );
+    if (reservation) reply.laterRoundBudgets.push(reservation);
   }
 
   /**
