@@ -2,6 +2,7 @@ import request from 'supertest';
 import { describeE2e } from '@app/testing';
 import { InitialSchema1764086400000 } from '../src/database/migrations/1764086400000-initial-schema';
 import { ApiKeys1764950400000 } from '../src/database/migrations/1764950400000-api-keys';
+import { PendingReplyKeys1766600000000 } from '../src/database/migrations/1766600000000-pending-reply-keys';
 import {
   revertAndReapply,
   startUpgradedApp,
@@ -40,14 +41,21 @@ describeE2e('api_keys migration', () => {
   });
 
   it('reverts cleanly: api_keys goes, the rest stays', async () => {
-    await revertAndReapply(upgraded.t, new ApiKeys1764950400000(), {
-      afterDown: async (runner) => {
-        expect(await runner.hasTable('api_keys')).toBe(false);
-        expect(await runner.hasTable('users')).toBe(true);
+    await revertAndReapply(
+      upgraded.t,
+      new ApiKeys1764950400000(),
+      {
+        afterDown: async (runner) => {
+          expect(await runner.hasTable('api_keys')).toBe(false);
+          expect(await runner.hasTable('users')).toBe(true);
+        },
+        afterUp: async (runner) => {
+          expect(await runner.hasTable('api_keys')).toBe(true);
+          expect(await runner.hasTable('pending_reply_keys')).toBe(true);
+        },
       },
-      afterUp: async (runner) => {
-        expect(await runner.hasTable('api_keys')).toBe(true);
-      },
-    });
+      // A later table refers to api_keys: it goes down first and comes back after.
+      [new PendingReplyKeys1766600000000()],
+    );
   });
 });

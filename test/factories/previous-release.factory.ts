@@ -100,7 +100,11 @@ export async function startUpgradedApp(
   };
 }
 
-/** Runs `migration` down, then up again, on the app's database, checking after each step. */
+/**
+ * Runs `migration` down, then up again, on the app's database, checking after each step. Later
+ * migrations whose tables depend on it (`dependents`, in migration order) go down before it and
+ * up after it.
+ */
 export async function revertAndReapply(
   t: TestApp,
   migration: MigrationInterface,
@@ -108,12 +112,15 @@ export async function revertAndReapply(
     afterDown(runner: QueryRunner): Promise<void>;
     afterUp(runner: QueryRunner): Promise<void>;
   },
+  dependents: MigrationInterface[] = [],
 ): Promise<void> {
   const runner = t.app.get(DataSource).createQueryRunner();
   try {
+    for (const later of [...dependents].reverse()) await later.down(runner);
     await migration.down(runner);
     await checks.afterDown(runner);
     await migration.up(runner);
+    for (const later of dependents) await later.up(runner);
     await checks.afterUp(runner);
   } finally {
     await runner.release();
