@@ -1,6 +1,7 @@
 import { isEmail } from 'class-validator';
 import { ConfigError, EnvReader } from './env-reader';
 import { loadModelPrices, type ModelPriceTable } from './model-price-catalog';
+import { TOOL_NAME } from '../src/providers/tool-definition';
 
 /** Placeholder values shipped in `.env.example` and docs; the app refuses to start with them. */
 export const KNOWN_PLACEHOLDER_SECRETS = [
@@ -418,7 +419,7 @@ function parseS3Storage(r: EnvReader): S3StorageConfig {
 
 /** Tool names as every provider accepts them, de-duplicated; anything else stops start-up. */
 function parseToolNames(entries: string[]): string[] {
-  const invalid = entries.find((name) => !/^[a-zA-Z0-9_-]{1,64}$/.test(name));
+  const invalid = entries.find((name) => !TOOL_NAME.test(name));
   if (invalid !== undefined) {
     throw new ConfigError(
       `TOOLS__SERVER_TOOLS entry "${invalid}" is not a tool name (letters, digits, _ and -, at most 64)`,

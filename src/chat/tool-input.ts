@@ -1,18 +1,24 @@
 import { InvalidInputError } from '@app/common';
 import type { ToolDefinition } from '../providers/chat-provider.interface';
+import {
+  isJsonObject as isObject,
+  MAX_TOOL_DESCRIPTION_CHARS,
+  noParameters,
+  TOOL_NAME,
+  toolParametersProblem,
+} from '../providers/tool-definition';
+
+export {
+  MAX_TOOL_DESCRIPTION_CHARS,
+  MAX_TOOL_PARAMETERS_BYTES,
+} from '../providers/tool-definition';
 
 /** Most tools one chat request may offer. */
 export const MAX_TOOLS = 32;
-/** Longest tool description, in characters. */
-export const MAX_TOOL_DESCRIPTION_CHARS = 1024;
-/** Largest `parameters` schema of one tool, as JSON bytes. */
-export const MAX_TOOL_PARAMETERS_BYTES = 16 * 1024;
 /** Most results one request may answer (a model round makes at most this many calls here). */
 export const MAX_TOOL_RESULTS = 128;
 /** Longest tool result the client may send, in characters. */
 export const MAX_TOOL_RESULT_CHARS = 100_000;
-/** The names every provider accepts for a function. */
-export const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
 /** A client's answer to one tool call of the reply its session waits on. */
 export interface ToolResultInput {
@@ -22,8 +28,6 @@ export interface ToolResultInput {
 }
 
 type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function fail(field: string, message: string): never {
   throw new InvalidInputError(`${field} ${message}`, [{ field, message }]);
@@ -64,18 +68,12 @@ export function parseTools(raw: unknown): ToolDefinition[] {
         `must be a string of at most ${MAX_TOOL_DESCRIPTION_CHARS} characters`,
       );
     }
-    if (parameters !== undefined) {
-      if (!isObject(parameters) || parameters.type !== 'object') {
-        fail(`${field}.parameters`, 'must be a JSON Schema object with "type": "object"');
-      }
-      if (Buffer.byteLength(JSON.stringify(parameters)) > MAX_TOOL_PARAMETERS_BYTES) {
-        fail(`${field}.parameters`, `must be at most ${MAX_TOOL_PARAMETERS_BYTES} bytes as JSON`);
-      }
-    }
+    const problem = parameters === undefined ? undefined : toolParametersProblem(parameters);
+    if (problem) fail(`${field}.parameters`, problem);
     return {
       name,
       ...(description !== undefined ? { description: description } : {}),
-      parameters: parameters ?? { type: 'object', properties: {} },
+      parameters: (parameters as Json | undefined) ?? noParameters(),
     };
   });
 }

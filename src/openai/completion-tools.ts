@@ -5,23 +5,21 @@ import type {
   ToolChoice,
   ToolDefinition,
 } from '../providers/chat-provider.interface';
+import {
+  isJsonObject as isObject,
+  MAX_TOOL_DESCRIPTION_CHARS,
+  noParameters,
+  TOOL_NAME,
+  toolParametersProblem,
+} from '../providers/tool-definition';
 
 /** OpenAI's limits: 128 functions per request; names every provider accepts. */
 export const MAX_COMPLETION_TOOLS = 128;
-const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
-const MAX_TOOL_DESCRIPTION_CHARS = 1024;
-/** Largest `parameters` schema, as JSON text. */
-const MAX_TOOL_PARAMETERS_BYTES = 16 * 1024;
 const MAX_CALL_ID_CHARS = 256;
-/** A function without `parameters` takes none. */
-const NO_PARAMETERS = { type: 'object', properties: {} };
 
 export function invalidField(field: string, message: string): InvalidInputError {
   return new InvalidInputError(`${field} ${message}`, [{ field, message: `${field} ${message}` }]);
 }
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * `tools`: `[{type: "function", function: {name, description?, parameters?, strict?}}]`, names
@@ -66,14 +64,10 @@ export function parseTools(tools: unknown): ToolDefinition[] | undefined {
 }
 
 function parseParameters(parameters: unknown, field: string): Record<string, unknown> {
-  if (parameters === undefined || parameters === null) return { ...NO_PARAMETERS };
-  if (!isObject(parameters) || parameters.type !== 'object') {
-    throw invalidField(field, 'must be a JSON Schema object with "type": "object"');
-  }
-  if (Buffer.byteLength(JSON.stringify(parameters)) > MAX_TOOL_PARAMETERS_BYTES) {
-    throw invalidField(field, `must be at most ${MAX_TOOL_PARAMETERS_BYTES} bytes as JSON`);
-  }
-  return parameters;
+  if (parameters === undefined || parameters === null) return noParameters();
+  const problem = toolParametersProblem(parameters);
+  if (problem) throw invalidField(field, problem);
+  return parameters as Record<string, unknown>;
 }
 
 /**

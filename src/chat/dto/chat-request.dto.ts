@@ -15,6 +15,8 @@ import type { ChatInput } from '../chat-input';
 import {
   MAX_TOOL_DESCRIPTION_CHARS,
   MAX_TOOL_PARAMETERS_BYTES,
+} from '../../providers/tool-definition';
+import {
   MAX_TOOL_RESULT_CHARS,
   MAX_TOOL_RESULTS,
   MAX_TOOLS,
