@@ -11,7 +11,7 @@ import {
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { baseTestEnv } from './test-app';
+import { baseTestEnv, sharedRedisLimits } from './test-app';
 
 /** The repository root (this file is libs/testing/src/app-process.ts). */
 export const REPO_ROOT = resolve(__dirname, '../../..');
@@ -94,6 +94,7 @@ export async function startAppProcess(
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? cwd,
     ...baseTestEnv(),
+    ...sharedRedisLimits(env),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
     LOG_FORMAT: 'json', // as production writes them
   };

@@ -40,6 +40,17 @@ export function baseTestEnv(): Record<string, string> {
 }
 
 /**
+ * Suites on the shared TEST_REDIS_URL run in parallel and all connect from 127.0.0.1, so the
+ * per-IP limits counted in that Redis would add up every suite's sign-ups. Such suites get
+ * per-IP limits out of the way unless they set their own (the throttling suites do, and send
+ * an address of their own in X-Forwarded-For).
+ */
+export function sharedRedisLimits(env: Record<string, string | undefined>): Record<string, string> {
+  if (!env.REDIS_URL) return {};
+  return { RATE_LIMIT__AUTH_PER_MINUTE: '10000', RATE_LIMIT__DEFAULT_PER_MINUTE: '10000' };
+}
+
+/**
  * Boots the real application on a fresh database and a random loopback port. Only `env` is
  * read (never the developer's `.env` or process environment), so suites cannot leak into
  * each other.
@@ -50,6 +61,7 @@ export async function startTestApp(env: Record<string, string | undefined> = {})
   const filesDir = env.FILES__DIR ? undefined : mkdtempSync(join(tmpdir(), 'chatbot-files-'));
   const config = AppConfig.fromEnv({
     ...baseTestEnv(),
+    ...sharedRedisLimits(env),
     DATABASE_URL: database.url,
     ...(filesDir ? { FILES__DIR: filesDir } : {}),
     ...env,
@@ -121,6 +133,7 @@ export async function startSecondInstance(
   return listenOnLoopback(
     AppConfig.fromEnv({
       ...baseTestEnv(),
+      ...sharedRedisLimits(env),
       ...env,
       SECRET_KEY: first.config.security.secretKey,
       DATABASE_URL: first.database.url,
