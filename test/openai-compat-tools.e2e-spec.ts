@@ -335,6 +335,28 @@ describeE2e('/v1 tool calls with the official openai SDK', () => {
     },
   );
 
+  it('counts a description in characters as /api does: 1024 emoji (2048 UTF-16 units) pass', async () => {
+    const description = '🌦'.repeat(1024);
+    const tools = [{ type: 'function' as const, function: { name: 'get_weather', description } }];
+    const reply = await client.chat.completions.create({
+      model: GROQ,
+      messages: [{ role: 'user', content: 'hi' }],
+      tools,
+    });
+    expect(reply.choices[0].finish_reason).toBe('stop');
+    const wire = t.sim.requests[0].body as { tools: { function: { description: string } }[] };
+    expect(wire.tools[0].function.description).toBe(description);
+    await http()
+      .post('/v1/chat/completions')
+      .set('Authorization', `Bearer ${alice.token}`)
+      .send({
+        model: GROQ,
+        messages: [{ role: 'user', content: 'hi' }],
+        tools: [{ type: 'function', function: { name: 'x', description: description + '🌦' } }],
+      })
+      .expect(400);
+  });
+
   it('stored mode: the calls are stored with the reply, the tool messages continue the session', async () => {
     const messages: ChatCompletionMessageParam[] = [{ role: 'user', content: ASK }];
     const first = await client.chat.completions

@@ -2,9 +2,9 @@ import { InvalidInputError } from '@app/common';
 import type { ToolDefinition } from '../providers/chat-provider.interface';
 import {
   isJsonObject as isObject,
-  MAX_TOOL_DESCRIPTION_CHARS,
   noParameters,
   TOOL_NAME,
+  toolDescriptionProblem,
   toolParametersProblem,
 } from '../providers/tool-definition';
 
@@ -59,20 +59,13 @@ export function parseTools(raw: unknown): ToolDefinition[] {
     }
     if (names.has(name)) fail(`${field}.name`, `repeats the tool name ${name}`);
     names.add(name);
-    if (
-      description !== undefined &&
-      (typeof description !== 'string' || [...description].length > MAX_TOOL_DESCRIPTION_CHARS)
-    ) {
-      fail(
-        `${field}.description`,
-        `must be a string of at most ${MAX_TOOL_DESCRIPTION_CHARS} characters`,
-      );
-    }
+    const descriptionProblem = toolDescriptionProblem(description);
+    if (descriptionProblem) fail(`${field}.description`, descriptionProblem);
     const problem = parameters === undefined ? undefined : toolParametersProblem(parameters);
     if (problem) fail(`${field}.parameters`, problem);
     return {
       name,
-      ...(description !== undefined ? { description: description } : {}),
+      ...(description !== undefined ? { description: description as string } : {}),
       parameters: (parameters as Json | undefined) ?? noParameters(),
     };
   });

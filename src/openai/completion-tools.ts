@@ -7,9 +7,9 @@ import type {
 } from '../providers/chat-provider.interface';
 import {
   isJsonObject as isObject,
-  MAX_TOOL_DESCRIPTION_CHARS,
   noParameters,
   TOOL_NAME,
+  toolDescriptionProblem,
   toolParametersProblem,
 } from '../providers/tool-definition';
 
@@ -42,21 +42,14 @@ export function parseTools(tools: unknown): ToolDefinition[] | undefined {
     }
     if (seen.has(name)) throw invalidField(`${field}.function.name`, `repeats "${name}"`);
     seen.add(name);
-    if (
-      description !== undefined &&
-      (typeof description !== 'string' || description.length > MAX_TOOL_DESCRIPTION_CHARS)
-    ) {
-      throw invalidField(
-        `${field}.function.description`,
-        `must be a string of at most ${MAX_TOOL_DESCRIPTION_CHARS} characters`,
-      );
-    }
+    const descriptionProblem = toolDescriptionProblem(description);
+    if (descriptionProblem) throw invalidField(`${field}.function.description`, descriptionProblem);
     if (strict !== undefined && strict !== null && typeof strict !== 'boolean') {
       throw invalidField(`${field}.function.strict`, 'must be a boolean');
     }
     return {
       name,
-      ...(description ? { description } : {}),
+      ...(description ? { description: description as string } : {}),
       parameters: parseParameters(parameters, `${field}.function.parameters`),
     };
   });

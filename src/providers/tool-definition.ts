@@ -1,8 +1,10 @@
+import { codePointLength } from '@app/common';
+
 /** What every provider accepts of a function definition, for the /api and /v1 request parsers. */
 
 /** The names every provider accepts for a function. */
 export const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
-/** Longest tool description, in characters. */
+/** Longest tool description, in characters (Unicode code points, as every length in the API). */
 export const MAX_TOOL_DESCRIPTION_CHARS = 1024;
 /** Largest `parameters` schema of one tool, as JSON bytes. */
 export const MAX_TOOL_PARAMETERS_BYTES = 16 * 1024;
@@ -22,6 +24,18 @@ export function toolParametersProblem(parameters: unknown): string | undefined {
   }
   if (Buffer.byteLength(JSON.stringify(parameters)) > MAX_TOOL_PARAMETERS_BYTES) {
     return `must be at most ${MAX_TOOL_PARAMETERS_BYTES} bytes as JSON`;
+  }
+  return undefined;
+}
+
+/** Why `description` cannot be a tool's description, or undefined (absent is fine). */
+export function toolDescriptionProblem(description: unknown): string | undefined {
+  if (description === undefined) return undefined;
+  if (
+    typeof description !== 'string' ||
+    codePointLength(description) > MAX_TOOL_DESCRIPTION_CHARS
+  ) {
+    return `must be a string of at most ${MAX_TOOL_DESCRIPTION_CHARS} characters`;
   }
   return undefined;
 }
