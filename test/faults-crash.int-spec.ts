@@ -182,5 +182,54 @@ describeWithServices(['postgres'], 'kill -9 during a reply (app process)', () =>
         redis.disconnect();
       }
     }, 120_000);
+
+    it("settles a stateless /v1 call's reservation to its prompt once the killed instance's lease ran out", async () => {
+      // Prompt and reply tokens at 1 µ$ each; a reply of max_tokens 2000 reserves 2000 µ$ more.
+      const pricesFile = join(mkdtempSync(join(tmpdir(), 'crash-lease-')), 'prices.json');
+      writeFileSync(
+        pricesFile,
+        JSON.stringify({ models: { 'local/echo': { input: 1, output: 1 } } }),
+      );
+      const env = {
+        ...baseEnv(),
+        REDIS_URL: serviceUrl('redis')!,
+        MODEL_PRICES_FILE: pricesFile,
+        BUDGET__USD_PER_DAY: '1',
+      };
+      const [a, b] = await Promise.all([startAppProcess(env), startAppProcess(env)]);
+      const redis = new Redis(serviceUrl('redis')!);
+      try {
+        const user = await newUser(a.url);
+        const stream = await postSse(
+          a.url,
+          '/v1/chat/completions',
+          {
+            model: 'local/echo',
+            messages: [{ role: 'user', content: longMessage() }],
+            stream: true,
+            max_tokens: 2000,
+          },
+          { token: user.token },
+        );
+        expect(stream.status).toBe(200);
+        for (let i = 0; i < 100 && stream.events.length < 5; i++) await sleep(20);
+        expect(stream.events.length).toBeGreaterThanOrEqual(5);
+        const counter = `chatbot:budget:day:${user.id}:${new Date().toISOString().slice(0, 10)}`;
+        const reserved = Number(await redis.get(counter));
+        expect(reserved).toBeGreaterThan(2000);
+        expect((await a.stop('SIGKILL', 10_000)).signal).toBe('SIGKILL');
+
+        // Lease (30 s after its last renewal) plus one sweep interval (10 s) on the survivor.
+        let spent = reserved;
+        for (let i = 0; i < 120 && spent === reserved; i++) {
+          await sleep(500);
+          spent = Number(await redis.get(counter));
+        }
+        expect(spent).toBe(reserved - 2000);
+        await b.stop('SIGTERM', 20_000);
+      } finally {
+        redis.disconnect();
+      }
+    }, 120_000);
   }
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { codePointLength, DomainError, InvalidInputError } from '@app/common';
 import type { ApiKeyQuota } from '../auth/auth-user';
@@ -118,6 +119,7 @@ export class ChatCompletionsService {
       promptTokens,
       input.maxTokens ?? this.config.chat.replyTokenBudget,
     );
+    await this.budgets.holdLeased(budget, `v1:${randomUUID()}`);
     return new StatelessCompletion(
       { providers: this.providers, quota: this.quota, budgets: this.budgets, prices: this.prices },
       this.logger,

@@ -64,8 +64,12 @@ export class InterruptedReplySweeper implements OnApplicationBootstrap, OnApplic
     await this.running?.catch(() => undefined);
   }
 
-  /** One pass; resolves with the number of replies it finished. */
+  /**
+   * One pass; resolves with the number of replies it finished. Budget reservations of stateless
+   * calls whose instance died (no reply to find here) are settled in the same pass.
+   */
   async sweep(): Promise<number> {
+    await this.budgets?.settleExpiredLeases();
     const replies = await this.history.pendingReplies(new Date(), SWEEP_BATCH);
     let finished = 0;
     for (const reply of replies) {

@@ -38,9 +38,20 @@ export interface BudgetStore {
   reserve(counters: BudgetCounter[], amountMicros: number): Promise<ReserveOutcome>;
   /** Adds `deltaMicros` (negative to give back) to every counter, whatever the limits. */
   adjust(counters: BudgetCounter[], deltaMicros: number): Promise<void>;
-  /** Keeps `held` under `id` for `ttlMs` (a reservation that outlives its process, on Redis). */
-  hold(id: string, held: HeldReservation, ttlMs: number): Promise<void>;
-  /** Removes and returns what is held under `id`, atomically: one caller gets it, the rest none. */
+  /**
+   * Keeps `held` under `id` for `ttlMs` (a reservation that outlives its process, on Redis). With
+   * `leaseUntil` (epoch ms) it is also leased: its holder renews the lease while it runs, and once
+   * the lease has run out `expiredLeases` names it (a call with no stored reply to sweep).
+   */
+  hold(id: string, held: HeldReservation, ttlMs: number, leaseUntil?: number): Promise<void>;
+  /** Moves the lease of a held reservation to `until` (epoch ms); nothing when none is held. */
+  renewLease(id: string, until: number): Promise<void>;
+  /** Ids whose lease ran out before `now` (epoch ms), at most `limit`. */
+  expiredLeases(now: number, limit: number): Promise<string[]>;
+  /**
+   * Removes and returns what is held under `id` (and its lease), atomically: one caller gets it,
+   * the rest none.
+   */
   take(id: string): Promise<HeldReservation | undefined>;
 }
 
@@ -48,6 +59,7 @@ export interface BudgetStore {
 export class MemoryBudgetStore implements BudgetStore {
   private readonly counters = new Map<string, { value: number; expiresAt: number }>();
   private readonly held = new Map<string, { held: HeldReservation; expiresAt: number }>();
+  private readonly leases = new Map<string, number>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -67,13 +79,28 @@ export class MemoryBudgetStore implements BudgetStore {
     this.add(counters, deltaMicros);
   }
 
-  async hold(id: string, held: HeldReservation, ttlMs: number): Promise<void> {
+  async hold(id: string, held: HeldReservation, ttlMs: number, leaseUntil?: number): Promise<void> {
     this.held.set(id, { held, expiresAt: this.now() + ttlMs });
+    if (leaseUntil !== undefined) this.leases.set(id, leaseUntil);
+  }
+
+  async renewLease(id: string, until: number): Promise<void> {
+    if (this.leases.has(id)) this.leases.set(id, until);
+  }
+
+  async expiredLeases(now: number, limit: number): Promise<string[]> {
+    const expired: string[] = [];
+    for (const [id, until] of this.leases) {
+      if (expired.length >= limit) break;
+      if (until < now) expired.push(id);
+    }
+    return expired;
   }
 
   async take(id: string): Promise<HeldReservation | undefined> {
     const entry = this.held.get(id);
     this.held.delete(id);
+    this.leases.delete(id);
     return entry && entry.expiresAt > this.now() ? entry.held : undefined;
   }
 

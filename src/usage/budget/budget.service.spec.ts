@@ -4,7 +4,7 @@ import { PriceCatalog } from '../price-catalog';
 import type { BudgetOverrideLookup, UserBudgetLimits } from './budget-overrides';
 import { MemoryBudgetStore, type BudgetStore } from './budget-store';
 import { BudgetExceededError, BudgetUnavailableError } from './budget.errors';
-import { BudgetService } from './budget.service';
+import { BUDGET_LEASE_MS, BudgetService } from './budget.service';
 
 const SECRET = 'k3Jq9vX2mW8pL5tR7yB4nC6dF1gH0sZa';
 // groq/llama-3.1-8b-instant: 0.05 in, 0.08 out per 1M → 1000 prompt + 1000 reply = 130 µ$.
@@ -130,11 +130,38 @@ describe(BudgetService.name, () => {
     );
   });
 
+  it('settles a leased reservation to its prompt once its lease ran out, once', async () => {
+    const sut = make({ BUDGET__USD_PER_DAY: '0.0002' }); // 200 µ$
+    const call = await sut.reserve('u1', MODEL, 1000, 1000, NOON); // 130 reserved
+    await sut.holdLeased(call, 'v1:call-1');
+    // Renewed while the call runs: nothing to settle yet.
+    expect(await sut.settleExpiredLeases(Date.now())).toBe(0);
+    await expect(sut.reserve('u1', MODEL, 1000, 1000, NOON)).rejects.toThrow(/would be exceeded/);
+    // Its instance died: after the lease, the prompt (1000 × 0.05 = 50 µ$) stays spent.
+    expect(await sut.settleExpiredLeases(Date.now() + BUDGET_LEASE_MS + 1)).toBe(1);
+    expect(await sut.settleExpiredLeases(Date.now() + BUDGET_LEASE_MS + 1)).toBe(0);
+    expect(await sut.reserve('u1', MODEL, 1000, 1000, NOON)).toBeDefined(); // 50 + 130 ≤ 200
+    await sut.settle(call, 130); // the owner coming late changes nothing
+    await expect(sut.reserve('u1', MODEL, 1, 100, NOON)).resolves.toBeDefined(); // 180 + 8 ≤ 200
+  });
+
+  it('a leased reservation its owner settled leaves nothing for the sweep', async () => {
+    const sut = make({ BUDGET__USD_PER_DAY: '0.0002' });
+    const call = await sut.reserve('u1', MODEL, 1000, 1000, NOON);
+    await sut.holdLeased(call, 'v1:call-2');
+    expect(call?.leaseRenewal).toBeDefined();
+    await sut.settle(call, 60);
+    expect(await sut.settleExpiredLeases(Date.now() + BUDGET_LEASE_MS + 1)).toBe(0);
+    expect(await sut.reserve('u1', MODEL, 1000, 1000, NOON)).toBeDefined(); // 60 + 130 ≤ 200
+  });
+
   describe('with the store down', () => {
     const down: BudgetStore = {
       reserve: () => Promise.reject(new Error('Connection is closed.')),
       adjust: () => Promise.reject(new Error('Connection is closed.')),
       hold: () => Promise.reject(new Error('Connection is closed.')),
+      renewLease: () => Promise.reject(new Error('Connection is closed.')),
+      expiredLeases: () => Promise.reject(new Error('Connection is closed.')),
       take: () => Promise.reject(new Error('Connection is closed.')),
     };
 

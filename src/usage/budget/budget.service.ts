@@ -8,6 +8,14 @@ import { BUDGET_STORE, type BudgetCounter, type BudgetStore } from './budget-sto
 import { BudgetExceededError, BudgetUnavailableError, type BudgetPeriod } from './budget.errors';
 
 const DAY_MS = 86_400_000;
+/**
+ * Lease of a reservation held for a call with no stored reply (stateless /v1): renewed every
+ * third of it while the call runs, so a reservation whose instance died is settled within this
+ * plus one sweep (`settleExpiredLeases`).
+ */
+export const BUDGET_LEASE_MS = 30_000;
+/** Leased reservations settled per sweep at most; the rest wait for the next one. */
+const LEASE_SWEEP_BATCH = 100;
 
 /** What a call reserved: given back or made exact by `settle`. */
 export interface BudgetReservation {
@@ -18,6 +26,8 @@ export interface BudgetReservation {
   promptTokens: number;
   /** The reply id it is held under in the store (see `hold`), once held. */
   heldAs?: string;
+  /** Renews the lease of a reservation held by `holdLeased` until it is settled. */
+  leaseRenewal?: NodeJS.Timeout;
 }
 
 /** A period's limit in micro-dollars and how its counter is keyed and reset. */
@@ -101,6 +111,54 @@ export class BudgetService {
   }
 
   /**
+   * Holds the reservation of a call that stores no reply (stateless /v1) under `callId`, leased:
+   * this instance renews the lease until `settle`; if it dies, `settleExpiredLeases` on any
+   * instance settles the reservation once the lease has run out, instead of it staying reserved
+   * until the period ends. Never throws.
+   */
+  async holdLeased(reservation: BudgetReservation | undefined, callId: string): Promise<void> {
+    if (!reservation) return;
+    const { userId, counters, reservedMicros, model, promptTokens } = reservation;
+    const held = { userId, counters, reservedMicros, model, promptTokens };
+    try {
+      const ttlMs = Math.max(...counters.map((c) => c.ttlMs));
+      await this.store.hold(callId, held, ttlMs, Date.now() + BUDGET_LEASE_MS);
+      reservation.heldAs = callId;
+      reservation.leaseRenewal = setInterval(() => {
+        this.store.renewLease(callId, Date.now() + BUDGET_LEASE_MS).catch((error: unknown) => {
+          this.logger.warn({ err: error, callId }, 'Could not renew a budget lease');
+        });
+      }, BUDGET_LEASE_MS / 3);
+      reservation.leaseRenewal.unref();
+    } catch (error) {
+      this.logger.warn({ err: error, callId }, 'Budget store unavailable; reservation not held');
+    }
+  }
+
+  /**
+   * Settles the leased reservations (see `holdLeased`) whose instance stopped renewing them, to
+   * the cost of their prompt: the reply was never stored, so no produced text is known. Returns
+   * how many it settled. Never throws.
+   */
+  async settleExpiredLeases(now = Date.now()): Promise<number> {
+    let settled = 0;
+    try {
+      for (const callId of await this.store.expiredLeases(now, LEASE_SWEEP_BATCH)) {
+        const cost = await this.settleInterrupted(callId, 0);
+        if (cost === undefined) continue;
+        settled++;
+        this.logger.warn(
+          { callId, micros: cost },
+          'Settled the budget of a call whose instance died',
+        );
+      }
+    } catch (error) {
+      this.logger.warn({ err: error }, 'Could not look for expired budget leases');
+    }
+    return settled;
+  }
+
+  /**
    * Makes the reservation the real cost (`actualMicros`; null = unknown, the reservation is
    * given back). Never throws: a store outage only logs.
    */
@@ -109,6 +167,7 @@ export class BudgetService {
     actualMicros: number | null,
   ): Promise<void> {
     if (!reservation) return;
+    clearInterval(reservation.leaseRenewal);
     const delta = (actualMicros ?? 0) - reservation.reservedMicros;
     try {
       // A held reservation is settled by whoever takes it first: this instance, or the sweeper

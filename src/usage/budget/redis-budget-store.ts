@@ -30,16 +30,18 @@ end
 return 1
 `;
 
-/** GET and DEL in one step (GETDEL needs Redis 6.2). */
+/** GET and DEL in one step (GETDEL needs Redis 6.2), the lease (KEYS[2], member ARGV[1]) too. */
 const TAKE = `
 local value = redis.call('GET', KEYS[1])
 if value then redis.call('DEL', KEYS[1]) end
+redis.call('ZREM', KEYS[2], ARGV[1])
 return value
 `;
 
 /**
  * Budget counters in Redis under `chatbot:budget:`, shared by every instance; reservations held
- * for a reply under `chatbot:budget:held:<message id>` (JSON).
+ * for a reply under `chatbot:budget:held:<message id>` (JSON), the leased ones' deadlines in the
+ * sorted set `chatbot:budget:leases`.
  */
 export class RedisBudgetStore implements BudgetStore {
   constructor(
@@ -71,12 +73,36 @@ export class RedisBudgetStore implements BudgetStore {
     );
   }
 
-  async hold(id: string, held: HeldReservation, ttlMs: number): Promise<void> {
-    await this.redis.set(`${this.prefix}held:${id}`, JSON.stringify(held), 'PX', Math.ceil(ttlMs));
+  async hold(id: string, held: HeldReservation, ttlMs: number, leaseUntil?: number): Promise<void> {
+    const write = this.redis
+      .multi()
+      .set(`${this.prefix}held:${id}`, JSON.stringify(held), 'PX', Math.ceil(ttlMs));
+    if (leaseUntil !== undefined) write.zadd(this.leasesKey, leaseUntil, id);
+    const results = await write.exec();
+    const failed = results?.find(([error]) => error)?.[0];
+    if (failed) throw failed;
+  }
+
+  async renewLease(id: string, until: number): Promise<void> {
+    await this.redis.zadd(this.leasesKey, 'XX', until, id);
+  }
+
+  async expiredLeases(now: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.leasesKey, '-inf', `(${now}`, 'LIMIT', 0, limit);
   }
 
   async take(id: string): Promise<HeldReservation | undefined> {
-    const value = (await this.redis.eval(TAKE, 1, `${this.prefix}held:${id}`)) as string | null;
+    const value = (await this.redis.eval(
+      TAKE,
+      2,
+      `${this.prefix}held:${id}`,
+      this.leasesKey,
+      id,
+    )) as string | null;
     return value ? (JSON.parse(value) as HeldReservation) : undefined;
+  }
+
+  private get leasesKey(): string {
+    return `${this.prefix}leases`;
   }
 }
