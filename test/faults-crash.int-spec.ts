@@ -172,6 +172,18 @@ describeWithServices(['postgres'], 'kill -9 during a reply (app process)', () =>
         expect(produced).toBeGreaterThan(0);
         expect(produced).toBeLessThan(2000);
         expect(Number(await redis.get(counter))).toBe(produced);
+        // The usage ledger has the attempt the killed instance never wrote, as `interrupted`.
+        let totals: Record<string, number> = {};
+        for (let i = 0; i < 50 && !totals.requests; i++) {
+          await sleep(200);
+          totals = (await api(b.url, 'GET', '/api/usage', { token: user.token })).body.totals;
+        }
+        expect(totals).toMatchObject({
+          requests: 1,
+          failed_requests: 1,
+          completion_tokens: produced,
+          cost_usd: produced / 1e6,
+        });
         const third = await api(b.url, 'POST', '/api/chat', {
           token: user.token,
           body: { message: 'after the sweep', max_tokens: 2000, session_id: sessionId },

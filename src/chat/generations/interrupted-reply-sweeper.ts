@@ -9,12 +9,15 @@ import {
 import { HistoryService } from '../../history/history.service';
 import { QuotaService } from '../../providers/quota.service';
 import { countTokens } from '../../providers/token-counter';
-import { BudgetService } from '../../usage/budget/budget.service';
+import { BudgetService, type InterruptedSettlement } from '../../usage/budget/budget.service';
+import { PriceCatalog } from '../../usage/price-catalog';
+import { UsageLedger } from '../../usage/usage-ledger';
 import { eventPayload } from '../chat-events';
 import { ReplyFailedError } from '../chat-turn';
 import { GenerationRegistry } from '../generation-registry';
 import { IN_FLIGHT_LOCK, InFlightLock } from '../locks/in-flight-lock';
 import { sessionLockKey } from '../turn/chat-turn-preflight';
+import type { PendingReply } from '../../history/history-store.interface';
 import { GenerationEventLog } from './generation-event-log';
 import { PendingReplyKeys } from './pending-reply-keys';
 
@@ -51,6 +54,8 @@ export class InterruptedReplySweeper implements OnApplicationBootstrap, OnApplic
     private readonly events: GenerationEventLog,
     @Optional() private readonly budgets?: BudgetService,
     @Optional() private readonly replyKeys?: PendingReplyKeys,
+    @Optional() private readonly ledger?: UsageLedger,
+    @Optional() private readonly prices?: PriceCatalog,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -97,7 +102,8 @@ export class InterruptedReplySweeper implements OnApplicationBootstrap, OnApplic
           .recordUsage(reply.userId, completionTokens, apiKeyId ?? undefined)
           .catch((error: unknown) => this.logger.warn({ err: error }, 'Could not charge tokens'));
       }
-      await this.budgets?.settleInterrupted(reply.messageId, completionTokens);
+      const settlement = await this.budgets?.settleInterrupted(reply.messageId, completionTokens);
+      this.recordInterruptedAttempt(reply, completionTokens, apiKeyId ?? undefined, settlement);
       const error = new ReplyFailedError('upstream_unavailable', INTERRUPTED_DETAIL);
       await this.events
         .interrupt(reply.messageId, {
@@ -109,6 +115,39 @@ export class InterruptedReplySweeper implements OnApplicationBootstrap, OnApplic
         );
     }
     return finished;
+  }
+
+  /**
+   * The usage-ledger row of the attempt the dead instance never wrote (status `interrupted`): its
+   * checkpointed reply tokens, and its prompt and cost as the budget reservation priced them, else
+   * the reply tokens alone at the model's price (the prompt's size died with the instance).
+   */
+  private recordInterruptedAttempt(
+    reply: PendingReply,
+    completionTokens: number,
+    apiKeyId: string | undefined,
+    settlement: InterruptedSettlement | undefined,
+  ): void {
+    if (!this.ledger || !reply.model) return;
+    const promptTokens = settlement?.promptTokens ?? 0;
+    const usage = { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
+    this.ledger.record({
+      userId: reply.userId,
+      apiKeyId,
+      sessionId: reply.sessionId,
+      messageId: reply.messageId,
+      provider: reply.model.split('/')[0],
+      model: reply.model,
+      promptTokens,
+      completionTokens,
+      cachedTokens: 0,
+      costMicros: settlement?.costMicros ?? this.prices?.costMicros(reply.model, usage) ?? null,
+      latencyMs: Date.now() - reply.createdAt.getTime(),
+      status: INTERRUPTED_DETAIL,
+      fallbackStep: 0,
+      retry: 0,
+      createdAt: new Date(),
+    });
   }
 
   private async sweepSafely(): Promise<void> {

@@ -109,7 +109,10 @@ describe(BudgetService.name, () => {
     const owner = await sut.reserve('u1', MODEL, 1000, 1000, NOON); // 130 reserved
     await sut.hold(owner, 'reply-1');
     // The owner died; its reply had 250 tokens: 1000 × 0.05 + 250 × 0.08 = 70 µ$.
-    expect(await sut.settleInterrupted('reply-1', 250)).toBe(70);
+    expect(await sut.settleInterrupted('reply-1', 250)).toEqual({
+      costMicros: 70,
+      promptTokens: 1000,
+    });
     expect(await sut.settleInterrupted('reply-1', 250)).toBeUndefined();
     expect(await sut.reserve('u1', MODEL, 1000, 1000, NOON)).toBeDefined(); // 70 + 130 ≤ 200
     // The owner's own settlement coming late changes nothing (it would give 130 back).

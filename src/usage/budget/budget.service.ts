@@ -30,6 +30,12 @@ export interface BudgetReservation {
   leaseRenewal?: NodeJS.Timeout;
 }
 
+/** What `settleInterrupted` made a held reservation: the cost charged and the prompt it priced. */
+export interface InterruptedSettlement {
+  costMicros: number;
+  promptTokens: number;
+}
+
 /** A period's limit in micro-dollars and how its counter is keyed and reset. */
 interface PeriodLimit {
   period: BudgetPeriod;
@@ -185,10 +191,13 @@ export class BudgetService {
   /**
    * Settles the reservation held for a reply whose instance died (see `hold`) to the cost of
    * what was produced: its prompt and `completionTokens` at the model's price (unknown price:
-   * given back). Returns that cost, or undefined when nothing was held (settled already, no
+   * given back). Returns that cost and the prompt it priced, or undefined when nothing was held (settled already, no
    * budget, or a memory store that died with its process). Never throws.
    */
-  async settleInterrupted(replyId: string, completionTokens: number): Promise<number | undefined> {
+  async settleInterrupted(
+    replyId: string,
+    completionTokens: number,
+  ): Promise<InterruptedSettlement | undefined> {
     try {
       const held = await this.store.take(replyId);
       if (!held) return undefined;
@@ -199,7 +208,7 @@ export class BudgetService {
           totalTokens: held.promptTokens + completionTokens,
         }) ?? 0;
       await this.store.adjust(held.counters, cost - held.reservedMicros);
-      return cost;
+      return { costMicros: cost, promptTokens: held.promptTokens };
     } catch (error) {
       this.logger.error(
         { err: error, replyId },
