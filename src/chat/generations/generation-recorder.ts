@@ -10,7 +10,9 @@ import type { GenerationEventLog, GenerationOwner } from './generation-event-log
 export class GenerationRecorder {
   private readonly logger = new Logger(GenerationRecorder.name);
   private seq = 0;
-  private pending: Promise<void> = Promise.resolve();
+  /** Appends not yet settled, and who waits for them all (`flushed`). */
+  private outstanding = 0;
+  private flushWaiters: (() => void)[] = [];
   private failed = false;
 
   constructor(
@@ -26,10 +28,13 @@ export class GenerationRecorder {
   record(event: ChatEvent): number {
     const seq = ++this.seq;
     if (!this.failed) {
-      const append = this.log.append(this.id, { seq, type: event.type, data: eventPayload(event) });
-      this.pending = Promise.all([this.pending, append]).then(
-        () => undefined,
-        (error: unknown) => this.fail(error),
+      this.outstanding++;
+      this.log.append(this.id, { seq, type: event.type, data: eventPayload(event) }).then(
+        () => this.settled(),
+        (error: unknown) => {
+          this.fail(error);
+          this.settled();
+        },
       );
     }
     return seq;
@@ -42,7 +47,13 @@ export class GenerationRecorder {
 
   /** Resolves once every recorded event reached the log (or the log failed). */
   flushed(): Promise<void> {
-    return this.pending;
+    if (this.outstanding === 0) return Promise.resolve();
+    return new Promise((resolve) => this.flushWaiters.push(resolve));
+  }
+
+  private settled(): void {
+    if (--this.outstanding > 0) return;
+    for (const resolve of this.flushWaiters.splice(0)) resolve();
   }
 
   private fail(error: unknown): void {

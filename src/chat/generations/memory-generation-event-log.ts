@@ -54,26 +54,34 @@ export class MemoryGenerationEventLog extends GenerationEventLog {
   async *read(id: string, after: number, signal?: AbortSignal): AsyncIterable<GenerationEvent> {
     const entry = this.entries.get(id);
     if (!entry) return;
-    let last = after;
-    while (!signal?.aborted) {
-      // Sequences are 1, 2, 3…: the event after `last` is at index `last`.
-      const next = entry.events.slice(Math.max(0, last));
-      for (const event of next) {
-        yield event;
-        last = event.seq;
+    // One abort listener for the whole read: it wakes the reader's current wait, if any.
+    let waiting: (() => void) | undefined;
+    const onAbort = () => waiting?.();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      let last = after;
+      while (!signal?.aborted) {
+        // Sequences are 1, 2, 3…: the event after `last` is at index `last`.
+        const next = entry.events.slice(Math.max(0, last));
+        for (const event of next) {
+          yield event;
+          last = event.seq;
+        }
+        // More may have come while the consumer held the last one.
+        if (next.length > 0) continue;
+        if (entry.ended || this.entries.get(id) !== entry) return;
+        await new Promise<void>((resolve) => {
+          waiting = () => {
+            entry.waiters.delete(waiting!);
+            waiting = undefined;
+            resolve();
+          };
+          entry.waiters.add(waiting);
+        });
       }
-      // More may have come while the consumer held the last one.
-      if (next.length > 0) continue;
-      if (entry.ended || this.entries.get(id) !== entry) return;
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          entry.waiters.delete(wake);
-          signal?.removeEventListener('abort', wake);
-          resolve();
-        };
-        entry.waiters.add(wake);
-        signal?.addEventListener('abort', wake, { once: true });
-      });
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      if (waiting) entry.waiters.delete(waiting);
     }
   }
 
@@ -89,6 +97,7 @@ export class MemoryGenerationEventLog extends GenerationEventLog {
   }
 
   private wake(entry: Entry): void {
+    if (entry.waiters.size === 0) return;
     for (const wake of [...entry.waiters]) wake();
   }
 }
