@@ -58,21 +58,42 @@ export class ChatService implements BeforeApplicationShutdown {
   ): Promise<ResumedGeneration> {
     // Ids are UUIDs; anything much longer is nobody's (and never becomes a Redis key).
     if (messageId.length > 100) throw new GenerationNotFoundError();
+    const ended = new AbortController();
+    // The first read goes out together with the owner look-up (one round trip to Redis, not
+    // two); what it read is dropped unless the generation is the caller's.
+    const reader = this.events
+      .read(messageId, after, AbortSignal.any([signal, ended.signal]))
+      [Symbol.asyncIterator]();
+    const first = reader.next();
+    first.catch(() => undefined); // surfaces below, or dropped with a refused resume
+    const refuse = (error: Error) => {
+      ended.abort();
+      void reader.return?.(undefined).catch(() => undefined);
+      return error;
+    };
     const owner = await this.events.owner(messageId).catch((error: unknown) => {
       this.logger.warn({ err: error, messageId }, 'Could not read the events of a generation');
-      throw new ResumeUnavailableError();
+      throw refuse(new ResumeUnavailableError());
     });
-    if (!owner || owner.userId !== userId) throw new GenerationNotFoundError();
-    await this.registry.attach(messageId);
-    const ended = new AbortController();
+    if (!owner || owner.userId !== userId) throw refuse(new GenerationNotFoundError());
+    // Counted as a client from now on; the first events need not wait for the count to reach
+    // the owner instance.
+    const attached = this.registry.attach(messageId).then(
+      () => true,
+      (error: unknown) => {
+        this.logger.warn({ err: error, messageId }, 'Could not attach a resume to its generation');
+        return false;
+      },
+    );
     this.resumes.set(ended, messageId);
-    const { registry, events, resumes } = this;
+    const { registry, resumes } = this;
     const resumed = (async function* () {
       try {
-        yield* events.read(messageId, after, AbortSignal.any([signal, ended.signal]));
+        for (let next = await first; !next.done; next = await reader.next()) yield next.value;
       } finally {
         resumes.delete(ended);
-        await registry.detach(messageId);
+        await reader.return?.(undefined);
+        if (await attached) await registry.detach(messageId);
       }
     })();
     return { sessionId: owner.sessionId, events: resumed };
