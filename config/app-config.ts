@@ -1,7 +1,7 @@
 import { isEmail } from 'class-validator';
 import { ConfigError, EnvReader } from './env-reader';
 import { loadModelPrices, type ModelPriceTable } from './model-price-catalog';
-import { TOOL_NAME } from '../src/providers/tool-definition';
+import { TOOL_NAME } from '../src/providers/tool-name';
 
 /** Placeholder values shipped in `.env.example` and docs; the app refuses to start with them. */
 export const KNOWN_PLACEHOLDER_SECRETS = [

@@ -82,6 +82,24 @@ describeWithServices(['postgres'], 'kill -9 during a reply (app process)', () =>
     await app.stop('SIGTERM', 20_000);
   }
 
+  /**
+   * Two instances on the shared Redis with a daily budget of `usdPerDay` and `local/echo` priced
+   * at `price` (USD per 1M tokens, so µ$ per token), and a Redis client to read the counters.
+   */
+  async function twoBudgetedInstances(price: { input: number; output: number }, usdPerDay: string) {
+    const pricesFile = join(mkdtempSync(join(tmpdir(), 'crash-budget-')), 'prices.json');
+    writeFileSync(pricesFile, JSON.stringify({ models: { 'local/echo': price } }));
+    const env = {
+      ...baseEnv(),
+      REDIS_URL: serviceUrl('redis')!,
+      MODEL_PRICES_FILE: pricesFile,
+      BUDGET__USD_PER_DAY: usdPerDay,
+      CHAT__GENERATE_TITLES: 'false',
+    };
+    const [a, b] = await Promise.all([startAppProcess(env), startAppProcess(env)]);
+    return { a, b, redis: new Redis(serviceUrl('redis')!) };
+  }
+
   it('a restarted single instance stores the reply as interrupted with its checkpointed text', async () => {
     const first = await startAppProcess(baseEnv());
     const { user, sessionId, seen } = await killMidReply(first);
@@ -141,20 +159,7 @@ describeWithServices(['postgres'], 'kill -9 during a reply (app process)', () =>
     it("settles the killed instance's budget reservation to the cost of the text it produced", async () => {
       // Reply tokens at 1 µ$ each, prompts free: a reply of max_tokens 2000 reserves 2000 µ$,
       // and the daily budget of 3000 µ$ leaves no room for a second one while it is reserved.
-      const pricesFile = join(mkdtempSync(join(tmpdir(), 'crash-budget-')), 'prices.json');
-      writeFileSync(
-        pricesFile,
-        JSON.stringify({ models: { 'local/echo': { input: 0, output: 1 } } }),
-      );
-      const env = {
-        ...baseEnv(),
-        REDIS_URL: serviceUrl('redis')!,
-        MODEL_PRICES_FILE: pricesFile,
-        BUDGET__USD_PER_DAY: '0.003',
-        CHAT__GENERATE_TITLES: 'false',
-      };
-      const [a, b] = await Promise.all([startAppProcess(env), startAppProcess(env)]);
-      const redis = new Redis(serviceUrl('redis')!);
+      const { a, b, redis } = await twoBudgetedInstances({ input: 0, output: 1 }, '0.003');
       try {
         const { user, sessionId } = await killMidReply(a, { body: { max_tokens: 2000 } });
         const counter = `chatbot:budget:day:${user.id}:${new Date().toISOString().slice(0, 10)}`;
@@ -197,19 +202,7 @@ describeWithServices(['postgres'], 'kill -9 during a reply (app process)', () =>
 
     it("settles a stateless /v1 call's reservation to its prompt once the killed instance's lease ran out", async () => {
       // Prompt and reply tokens at 1 µ$ each; a reply of max_tokens 2000 reserves 2000 µ$ more.
-      const pricesFile = join(mkdtempSync(join(tmpdir(), 'crash-lease-')), 'prices.json');
-      writeFileSync(
-        pricesFile,
-        JSON.stringify({ models: { 'local/echo': { input: 1, output: 1 } } }),
-      );
-      const env = {
-        ...baseEnv(),
-        REDIS_URL: serviceUrl('redis')!,
-        MODEL_PRICES_FILE: pricesFile,
-        BUDGET__USD_PER_DAY: '1',
-      };
-      const [a, b] = await Promise.all([startAppProcess(env), startAppProcess(env)]);
-      const redis = new Redis(serviceUrl('redis')!);
+      const { a, b, redis } = await twoBudgetedInstances({ input: 1, output: 1 }, '1');
       try {
         const user = await newUser(a.url);
         const stream = await postSse(

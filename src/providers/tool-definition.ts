@@ -2,8 +2,8 @@ import { codePointLength } from '@app/common';
 
 /** What every provider accepts of a function definition, for the /api and /v1 request parsers. */
 
-/** The names every provider accepts for a function. */
-export const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+export { TOOL_NAME } from './tool-name';
+
 /** Longest tool description, in characters (Unicode code points, as every length in the API). */
 export const MAX_TOOL_DESCRIPTION_CHARS = 1024;
 /** Largest `parameters` schema of one tool, as JSON bytes. */
