@@ -36,4 +36,24 @@ describe(KeyedMutex.name, () => {
     await expect(failed).rejects.toThrow('boom');
     await expect(next).resolves.toBe('still runs');
   });
+
+  it('runs a task holding several keys after the tasks of each, and before later ones', async () => {
+    const sut = new KeyedMutex();
+    const log: string[] = [];
+    const task = (name: string) => async () => {
+      log.push(`start ${name}`);
+      await tick();
+      log.push(`end ${name}`);
+      return name;
+    };
+    const earlier = [sut.run('a', task('a')), sut.run('b', task('b'))];
+    const both = sut.runAll(['b', 'a', 'b'], task('ab'));
+    const later = [sut.run('a', task('a2')), sut.run('b', task('b2'))];
+
+    expect(await Promise.all([...earlier, both, ...later])).toEqual(['a', 'b', 'ab', 'a2', 'b2']);
+    const at = (entry: string) => log.indexOf(entry);
+    expect(at('start ab')).toBeGreaterThan(Math.max(at('end a'), at('end b')));
+    expect(at('end ab')).toBe(at('start ab') + 1);
+    expect(Math.min(at('start a2'), at('start b2'))).toBeGreaterThan(at('end ab'));
+  });
 });
