@@ -10,6 +10,7 @@ import {
 } from '../src/history/history-store.interface';
 import { MessageNotFoundError, SessionNotFoundError } from '../src/history/history.errors';
 import { PREVIEW_MAX_CHARS } from '../src/history/message-preview';
+import { messageRecord } from './factories/chat-turn.factory';
 
 /** One HistoryStore on a real, empty database, and how to make users it accepts. */
 export interface HistoryStoreHarness {
@@ -77,21 +78,15 @@ export function historyStoreContract(
     const now = new Date();
     const messages: MessageRecord[] = [];
     for (let seq = 1; seq <= count; seq++) {
-      messages.push({
-        id: randomUUID(),
-        sessionId,
-        seq,
-        parentId: messages.at(-1)?.id ?? null,
-        ...fields(seq),
-        model: null,
-        promptTokens: null,
-        completionTokens: null,
-        error: null,
-        feedback: null,
-        attachments: [],
-        toolCalls: [],
-        createdAt: now,
-      });
+      messages.push(
+        messageRecord({
+          sessionId,
+          seq,
+          parentId: messages.at(-1)?.id ?? null,
+          ...fields(seq),
+          createdAt: now,
+        }),
+      );
     }
     await store.importSession(
       {
@@ -627,8 +622,8 @@ export function historyStoreContract(
         const stored = await store.listMessages(sessionId, { page: 1, perPage: 2_000 });
         expect(stored.items.map((m) => m.content)).toEqual(messages.map((m) => `text ${m.seq}`));
         expect((await store.getSession(owner, sessionId))?.lastMessage).toBe('text 1100');
-      // So many pending replies would crowd the other cases' pendingReplies pages.
-      await store.deleteSession(owner, sessionId);
+        // So many pending replies would crowd the other cases' pendingReplies pages.
+        await store.deleteSession(owner, sessionId);
       },
     );
   });

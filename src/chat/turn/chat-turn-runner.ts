@@ -70,9 +70,10 @@ interface StreamedReply {
 /**
  * The second stage of a chat turn: streams the reply of a prepared turn as events — each one
  * numbered and kept in the GenerationEventLog for resumes, the text so far checkpointed to the
- * history store by the ReplyCheckpointWriter (one batch of every reply each CHAT__CHECKPOINT_MS) — then always ends it: stores the reply (`complete`, or `error`/`aborted` with the partial text), charges the
- * tokens, remembers the outcome for the Idempotency-Key, frees the session and, after a first
- * exchange, starts the generated title.
+ * history store by the ReplyCheckpointWriter (every CHAT__CHECKPOINT_MS, in one batch with the
+ * other streaming replies) — then always ends it: stores the reply (`complete`, or
+ * `error`/`aborted` with the partial text), charges the tokens, remembers the outcome for the
+ * Idempotency-Key, frees the session and, after a first exchange, starts the generated title.
  */
 @Injectable()
 export class ChatTurnRunner {

@@ -41,6 +41,16 @@ describe(ReplyCheckpointWriter.name, () => {
     sut = new ReplyCheckpointWriter({ checkpointReplies } as unknown as HistoryService, config);
   });
 
+  /** Opens a reply whose first checkpoint, `content`, is then held in flight by a slow store. */
+  async function heldInFlight(sessionId: string, messageId: string, content: string) {
+    holdWrites = true;
+    const reply = sut.open(sessionId, messageId);
+    reply.offer(content);
+    await sleep(INTERVAL_MS * 1.5);
+    expect(held).toHaveLength(1);
+    return reply;
+  }
+
   afterEach(async () => {
     jest.restoreAllMocks();
     for (const write of held) write.finish();
@@ -72,11 +82,7 @@ describe(ReplyCheckpointWriter.name, () => {
   });
 
   it('keeps one batch in flight: a slow store skips ticks, then gets the newest text', async () => {
-    holdWrites = true;
-    const reply = sut.open('s1', 'm1');
-    reply.offer('one');
-    await sleep(INTERVAL_MS * 1.5);
-    expect(held).toHaveLength(1);
+    const reply = await heldInFlight('s1', 'm1', 'one');
 
     reply.offer('one two');
     reply.offer('one two three');
@@ -94,10 +100,10 @@ describe(ReplyCheckpointWriter.name, () => {
   });
 
   it('drops the unwritten text of a reply that ended, and ignores its later offers', async () => {
-    const ended = sut.open('s1', 'm1');
     const running = sut.open('s2', 'm2');
-    ended.offer('never written');
     running.offer('written');
+    const ended = sut.open('s1', 'm1');
+    ended.offer('never written');
     await ended.close();
     ended.offer('after the end');
 
@@ -107,11 +113,7 @@ describe(ReplyCheckpointWriter.name, () => {
   });
 
   it('makes an ending reply wait for the batch in flight that holds it, not for others', async () => {
-    holdWrites = true;
-    const inBatch = sut.open('s1', 'm1');
-    inBatch.offer('text');
-    await sleep(INTERVAL_MS * 1.5);
-    expect(held).toHaveLength(1);
+    const inBatch = await heldInFlight('s1', 'm1', 'text');
     const outside = sut.open('s2', 'm2');
     outside.offer('later');
 
@@ -128,10 +130,7 @@ describe(ReplyCheckpointWriter.name, () => {
 
   it('logs a failed batch without throwing and goes on with the next one', async () => {
     const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-    holdWrites = true;
-    const reply = sut.open('s1', 'm1');
-    reply.offer('lost');
-    await sleep(INTERVAL_MS * 1.5);
+    const reply = await heldInFlight('s1', 'm1', 'lost');
     const closing = reply.close();
     held[0].fail(new Error('database down'));
     await expect(closing).resolves.toBeUndefined();
