@@ -171,7 +171,7 @@ export interface ChatConfig {
   resumeWindowMs: number;
   /** How long a finished reply's events stay available to resume (`CHAT__RESUME_TTL_SECONDS`). */
   resumeTtlSeconds: number;
-  /** Least interval between two checkpoints of a streaming reply's text to the history store (`CHAT__CHECKPOINT_MS`). */
+  /** Interval of the checkpoint batches: the text so far of every streaming reply of a process is written to the history store in one write this often (`CHAT__CHECKPOINT_MS`). */
   checkpointMs: number;
 }
 

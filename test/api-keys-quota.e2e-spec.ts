@@ -132,11 +132,13 @@ describeE2e('personal API keys: daily token quota per key', () => {
     const history = t.app.get(HistoryService);
     const session = await history.createSession(user.id, 'killed mid-reply');
     const reply = await history.startExchange(session.id, 'Tell me a long story', 'local/echo');
-    await history.checkpointReply(
-      session.id,
-      reply.id,
-      'Once upon a time there were many words in a long story',
-    );
+    await history.checkpointReplies([
+      {
+        sessionId: session.id,
+        messageId: reply.id,
+        content: 'Once upon a time there were many words in a long story',
+      },
+    ]);
     await t.app.get(PendingReplyKeys).remember(reply.id, key.id);
     expect(await rows()).toEqual([{ message_id: reply.id, api_key_id: key.id }]);
 

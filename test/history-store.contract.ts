@@ -10,6 +10,7 @@ import {
 } from '../src/history/history-store.interface';
 import { MessageNotFoundError, SessionNotFoundError } from '../src/history/history.errors';
 import { PREVIEW_MAX_CHARS } from '../src/history/message-preview';
+import { messageRecord } from './factories/chat-turn.factory';
 
 /** One HistoryStore on a real, empty database, and how to make users it accepts. */
 export interface HistoryStoreHarness {
@@ -33,11 +34,20 @@ function pendingReply(extra: Partial<NewMessage> = {}): NewMessage {
   return { role: 'assistant', content: '', status: 'pending', ...extra };
 }
 
+/** What sets an implementation apart, for the cases only some of them need. */
+export interface HistoryStoreTraits {
+  /** The store splits large checkpoint batches into several statements (the SQL stores). */
+  chunksCheckpoints?: boolean;
+}
+
 /**
  * The behaviour every HistoryStore must have. Call inside a `describe` (one per implementation);
  * `open` builds the store on a fresh database and is called once for the whole suite.
  */
-export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): void {
+export function historyStoreContract(
+  open: () => Promise<HistoryStoreHarness>,
+  traits: HistoryStoreTraits = {},
+): void {
   let harness: HistoryStoreHarness;
   let store: HistoryStore;
 
@@ -53,6 +63,46 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
   async function append(sessionId: string, message: NewMessage): Promise<MessageRecord> {
     await sleep(3);
     return store.appendMessage(sessionId, message);
+  }
+
+  /**
+   * Imports a session of `count` messages, each the child of the one before; `fields` gives each
+   * message's role, content and status by seq. The session's preview is the last content.
+   */
+  async function importChain(
+    owner: string,
+    count: number,
+    fields: (seq: number) => Pick<MessageRecord, 'role' | 'content' | 'status'>,
+  ): Promise<{ sessionId: string; messages: MessageRecord[] }> {
+    const sessionId = randomUUID();
+    const now = new Date();
+    const messages: MessageRecord[] = [];
+    for (let seq = 1; seq <= count; seq++) {
+      messages.push(
+        messageRecord({
+          sessionId,
+          seq,
+          parentId: messages.at(-1)?.id ?? null,
+          ...fields(seq),
+          createdAt: now,
+        }),
+      );
+    }
+    await store.importSession(
+      {
+        id: sessionId,
+        userId: owner,
+        title: null,
+        messageCount: messages.length,
+        lastMessage: messages.at(-1)!.content,
+        activeLeafId: messages.at(-1)!.id,
+        settings: NO_SETTINGS,
+        createdAt: now,
+        updatedAt: now,
+      },
+      messages,
+    );
+    return { sessionId, messages };
   }
 
   describe('sessions', () => {
@@ -490,6 +540,92 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
       const [unchanged] = (await store.listMessages(a.id, { page: 1, perPage: 1 })).items;
       expect(unchanged.status).toBe('complete');
     });
+  });
+
+  describe('checkpointReplies', () => {
+    it("saves the text so far of many pending replies at once, each with its session's preview", async () => {
+      const owner = await harness.createUser();
+      const replies: { session: SessionRecord; reply: MessageRecord }[] = [];
+      for (const title of ['one', 'two', 'three']) {
+        const session = await store.createSession(owner, title);
+        await append(session.id, userMessage(`Question ${title}`));
+        replies.push({ session, reply: await append(session.id, pendingReply()) });
+      }
+      const before = await store.getSession(owner, replies[0].session.id);
+      await sleep(3);
+
+      await store.checkpointReplies(
+        replies.map(({ session, reply }) => ({
+          sessionId: session.id,
+          messageId: reply.id,
+          content: `  Answer   so far to ${session.title}`,
+        })),
+      );
+
+      for (const { session, reply } of replies) {
+        const [, stored] = (await store.listMessages(session.id, { page: 1, perPage: 10 })).items;
+        expect(stored).toEqual({ ...reply, content: `  Answer   so far to ${session.title}` });
+        const after = await store.getSession(owner, session.id);
+        expect(after?.lastMessage).toBe(`Answer so far to ${session.title}`);
+        expect(after?.messageCount).toBe(2);
+        expect(after!.updatedAt.getTime()).toBeGreaterThan(before!.updatedAt.getTime());
+      }
+      await store.checkpointReplies([]);
+    });
+
+    it('leaves ended replies, unknown ids and other sessions alone; keeps a newer preview', async () => {
+      const owner = await harness.createUser();
+      const session = await store.createSession(owner);
+      const other = await store.createSession(owner);
+      const ended = await append(session.id, pendingReply());
+      await store.updateMessage(session.id, ended.id, { content: 'Final', status: 'complete' });
+      const older = await append(session.id, pendingReply());
+      await append(session.id, userMessage('newest'));
+      const whitespace = await append(other.id, pendingReply());
+
+      await store.checkpointReplies([
+        { sessionId: session.id, messageId: ended.id, content: 'stale checkpoint' },
+        { sessionId: session.id, messageId: older.id, content: 'older text' },
+        { sessionId: other.id, messageId: older.id, content: 'wrong session' },
+        { sessionId: session.id, messageId: UNKNOWN_ID, content: 'nobody' },
+        { sessionId: other.id, messageId: whitespace.id, content: '   ' },
+      ]);
+
+      const listed = await store.listMessages(session.id, { page: 1, perPage: 10 });
+      expect(listed.items.map((m) => [m.content, m.status])).toEqual([
+        ['Final', 'complete'],
+        ['older text', 'pending'],
+        ['newest', 'complete'],
+      ]);
+      expect((await store.getSession(owner, session.id))?.lastMessage).toBe('newest');
+      const [blank] = (await store.listMessages(other.id, { page: 1, perPage: 1 })).items;
+      expect(blank.content).toBe('   ');
+      expect((await store.getSession(owner, other.id))?.lastMessage).toBeNull();
+    });
+
+    (traits.chunksCheckpoints ? it : it.skip)(
+      'writes a batch larger than one statement whole',
+      async () => {
+        const owner = await harness.createUser();
+        const { sessionId, messages } = await importChain(owner, 1_100, () => ({
+          role: 'assistant',
+          content: '',
+          status: 'pending',
+        }));
+        await store.checkpointReplies(
+          messages.map((reply) => ({
+            sessionId,
+            messageId: reply.id,
+            content: `text ${reply.seq}`,
+          })),
+        );
+        const stored = await store.listMessages(sessionId, { page: 1, perPage: 2_000 });
+        expect(stored.items.map((m) => m.content)).toEqual(messages.map((m) => `text ${m.seq}`));
+        expect((await store.getSession(owner, sessionId))?.lastMessage).toBe('text 1100');
+        // So many pending replies would crowd the other cases' pendingReplies pages.
+        await store.deleteSession(owner, sessionId);
+      },
+    );
   });
 
   describe('interrupted replies', () => {
@@ -972,42 +1108,11 @@ export function historyStoreContract(open: () => Promise<HistoryStoreHarness>): 
 
     it('imports a long conversation (several batches) whole', async () => {
       const owner = await harness.createUser();
-      const sessionId = randomUUID();
-      const now = new Date();
-      const messages: MessageRecord[] = [];
-      for (let seq = 1; seq <= 1_201; seq++) {
-        messages.push({
-          id: randomUUID(),
-          sessionId,
-          seq,
-          parentId: messages.at(-1)?.id ?? null,
-          role: seq % 2 ? 'user' : 'assistant',
-          content: `line ${seq}`,
-          status: 'complete',
-          model: null,
-          promptTokens: null,
-          completionTokens: null,
-          error: null,
-          feedback: null,
-          attachments: [],
-          toolCalls: [],
-          createdAt: now,
-        });
-      }
-      await store.importSession(
-        {
-          id: sessionId,
-          userId: owner,
-          title: null,
-          messageCount: messages.length,
-          lastMessage: 'line 1201',
-          activeLeafId: messages.at(-1)!.id,
-          settings: NO_SETTINGS,
-          createdAt: now,
-          updatedAt: now,
-        },
-        messages,
-      );
+      const { sessionId, messages } = await importChain(owner, 1_201, (seq) => ({
+        role: seq % 2 ? 'user' : 'assistant',
+        content: `line ${seq}`,
+        status: 'complete',
+      }));
       const nodes = await store.listTreeNodes(sessionId);
       expect(nodes).toHaveLength(1_201);
       expect(nodes.at(-1)).toEqual({

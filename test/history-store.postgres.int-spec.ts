@@ -3,5 +3,5 @@ import { historyStoreContract } from './history-store.contract';
 import { openSqlHistoryStore } from './history-store.sql';
 
 describeWithServices(['postgres'], 'HistoryStore contract: PostgresHistoryStore', () => {
-  historyStoreContract(() => openSqlHistoryStore('postgres'));
+  historyStoreContract(() => openSqlHistoryStore('postgres'), { chunksCheckpoints: true });
 });

@@ -2,5 +2,5 @@ import { historyStoreContract } from './history-store.contract';
 import { openSqlHistoryStore } from './history-store.sql';
 
 describe('HistoryStore contract: SqliteHistoryStore', () => {
-  historyStoreContract(() => openSqlHistoryStore('sqlite'));
+  historyStoreContract(() => openSqlHistoryStore('sqlite'), { chunksCheckpoints: true });
 });

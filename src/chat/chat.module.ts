@@ -31,6 +31,7 @@ import { MemoryInFlightLock } from './locks/memory-in-flight-lock';
 import { RedisInFlightLock } from './locks/redis-in-flight-lock';
 import { ChatTurnPreflight } from './turn/chat-turn-preflight';
 import { ChatTurnRunner } from './turn/chat-turn-runner';
+import { ReplyCheckpointWriter } from './turn/reply-checkpoint-writer';
 import { ReplyWriteRetrier } from './turn/reply-write-retrier';
 import { SessionTitleService } from './turn/session-title.service';
 
@@ -57,6 +58,7 @@ import { SessionTitleService } from './turn/session-title.service';
     ChatTurnPreflight,
     ChatTurnRunner,
     ReplyWriteRetrier,
+    ReplyCheckpointWriter,
     SessionTitleService,
     GenerationRegistry,
     InterruptedReplySweeper,

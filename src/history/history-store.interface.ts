@@ -141,6 +141,13 @@ export interface TreeNode {
   seq: number;
 }
 
+/** The text so far of a reply that is still being generated (see HistoryStore.checkpointReplies). */
+export interface ReplyCheckpoint {
+  sessionId: string;
+  messageId: string;
+  content: string;
+}
+
 /** What a user's stored history adds up to (the admin user list). */
 export interface HistoryUsage {
   sessions: number;
@@ -254,6 +261,13 @@ export abstract class HistoryStore {
     messageId: string,
     patch: MessagePatch,
   ): Promise<boolean>;
+  /**
+   * Saves the text so far of many streaming replies in one write: each message that is still
+   * `pending` in its session gets `content`, and its session the new updatedAt and, when the
+   * message is the newest one and its preview is not empty, the preview (as updateMessage does).
+   * Messages that ended meanwhile, or are unknown, are left alone.
+   */
+  abstract checkpointReplies(batch: ReplyCheckpoint[]): Promise<void>;
   /** Replies still `pending` that were started before `startedBefore`, oldest first. */
   abstract pendingReplies(startedBefore: Date, limit: number): Promise<PendingReply[]>;
 }

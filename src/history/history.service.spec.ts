@@ -24,6 +24,7 @@ function newStore(): jest.Mocked<HistoryStore> {
     listMessages: jest.fn(),
     recentMessages: jest.fn(),
     finishPendingReply: jest.fn(),
+    checkpointReplies: jest.fn().mockResolvedValue(undefined),
     pendingReplies: jest.fn().mockResolvedValue([]),
     setActiveLeaf: jest.fn().mockResolvedValue(null),
     listTreeNodes: jest.fn().mockResolvedValue([]),

@@ -9,6 +9,7 @@ import {
   MessageFeedback,
   MessagePatch,
   PendingReply,
+  ReplyCheckpoint,
   MessageRecord,
   SessionRecord,
   SessionSettings,
@@ -375,9 +376,12 @@ export class HistoryService {
     return reply;
   }
 
-  /** Saves the text so far of a reply that is still being generated (it stays `pending`). */
-  async checkpointReply(sessionId: string, messageId: string, content: string): Promise<void> {
-    await this.store.updateMessage(sessionId, messageId, { content });
+  /**
+   * Saves the text so far of replies that are still being generated, in one write (they stay
+   * `pending`; one that has ended meanwhile is left alone).
+   */
+  checkpointReplies(batch: ReplyCheckpoint[]): Promise<void> {
+    return this.store.checkpointReplies(batch);
   }
 
   /** Replies still `pending` that were started before `startedBefore` (crash recovery). */

@@ -7,17 +7,26 @@ export class KeyedMutex {
   private readonly tails = new Map<string, Promise<void>>();
 
   async run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    const result = previous.then(task);
+    return this.runAll([key], task);
+  }
+
+  /**
+   * Runs `task` holding every key's turn at once: after the tasks queued on any of them, before
+   * any queued later (it queues on all keys in one step, so it can never wait on itself).
+   */
+  async runAll<T>(keys: Iterable<string>, task: () => Promise<T>): Promise<T> {
+    const held = [...new Set(keys)];
+    const previous = held.map((key) => this.tails.get(key) ?? Promise.resolve());
+    const result = Promise.all(previous).then(task);
     const tail = result.then(
       () => undefined,
       () => undefined,
     );
-    this.tails.set(key, tail);
+    for (const key of held) this.tails.set(key, tail);
     try {
       return await result;
     } finally {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
+      for (const key of held) if (this.tails.get(key) === tail) this.tails.delete(key);
     }
   }
 }

@@ -4,6 +4,7 @@ import { MemoryIdempotencyStore } from '../../src/chat/idempotency/memory-idempo
 import { MemoryInFlightLock } from '../../src/chat/locks/memory-in-flight-lock';
 import type { GenerationRegistry } from '../../src/chat/generation-registry';
 import { MemoryGenerationEventLog } from '../../src/chat/generations/memory-generation-event-log';
+import { ReplyCheckpointWriter } from '../../src/chat/turn/reply-checkpoint-writer';
 import { ReplyWriteRetrier } from '../../src/chat/turn/reply-write-retrier';
 import type { SessionTitleService } from '../../src/chat/turn/session-title.service';
 import {
@@ -31,6 +32,8 @@ export interface ChatTurnDeps {
   events: MemoryGenerationEventLog;
   /** A real retrier on the mocked history (stop it with onApplicationShutdown). */
   writes: ReplyWriteRetrier;
+  /** A real checkpoint writer on the mocked history (stop it with onApplicationShutdown). */
+  checkpoints: ReplyCheckpointWriter;
   presets: jest.Mocked<PresetsService>;
   files: jest.Mocked<FilesService>;
 }
@@ -73,9 +76,10 @@ export function newChatTurnDeps(env: Record<string, string> = {}): ChatTurnDeps 
       ),
     ),
     finishReply: jest.fn().mockResolvedValue(undefined),
-    checkpointReply: jest.fn().mockResolvedValue(undefined),
+    checkpointReplies: jest.fn().mockResolvedValue(undefined),
     renameSession: jest.fn(),
   });
+  const config = AppConfig.fromEnv({ SECRET_KEY: randomBytes(32).toString('hex'), ...env });
   return {
     history,
     providers: mocked<ProvidersService>({
@@ -107,9 +111,10 @@ export function newChatTurnDeps(env: Record<string, string> = {}): ChatTurnDeps 
       leave: jest.fn(),
       abort: jest.fn().mockResolvedValue(false),
     }),
-    config: AppConfig.fromEnv({ SECRET_KEY: randomBytes(32).toString('hex'), ...env }),
+    config,
     events: new MemoryGenerationEventLog(60),
     writes: new ReplyWriteRetrier(history),
+    checkpoints: new ReplyCheckpointWriter(history, config),
     presets: mocked<PresetsService>({ settings: jest.fn() }),
     files: mocked<FilesService>({
       requireOwned: jest.fn().mockResolvedValue([]),

@@ -57,6 +57,7 @@ describe(ChatTurnRunner.name, () => {
       deps.config,
       deps.events,
       deps.writes,
+      deps.checkpoints,
       undefined,
       undefined,
       serverTools,
@@ -72,6 +73,7 @@ describe(ChatTurnRunner.name, () => {
   afterEach(async () => {
     jest.restoreAllMocks();
     await deps.writes.onApplicationShutdown();
+    await deps.checkpoints.onApplicationShutdown();
     await deps.locks.close();
   });
 
@@ -340,11 +342,15 @@ describe(ChatTurnRunner.name, () => {
 
       await sut.run(await preparedTurn(), () => {});
 
-      const checkpoints = deps.history.checkpointReply.mock.calls.map(([, , text]) => text);
-      expect(checkpoints.length).toBeGreaterThanOrEqual(1);
-      expect(checkpoints.length).toBeLessThan(4);
-      for (const text of checkpoints) expect('abcd'.startsWith(text)).toBe(true);
-      expect(deps.history.checkpointReply.mock.invocationCallOrder.at(-1)!).toBeLessThan(
+      const batches = deps.history.checkpointReplies.mock.calls.map(([batch]) => batch);
+      expect(batches.length).toBeGreaterThanOrEqual(1);
+      expect(batches.length).toBeLessThan(4);
+      for (const [checkpoint, ...others] of batches) {
+        expect(others).toEqual([]);
+        expect(checkpoint).toMatchObject({ sessionId: SESSION_ID, messageId: MESSAGE_ID });
+        expect('abcd'.startsWith(checkpoint.content)).toBe(true);
+      }
+      expect(deps.history.checkpointReplies.mock.invocationCallOrder.at(-1)!).toBeLessThan(
         deps.history.finishReply.mock.invocationCallOrder[0],
       );
     });

@@ -35,6 +35,7 @@ import { GenerationRecorder } from '../generations/generation-recorder';
 import { PendingReplyKeys } from '../generations/pending-reply-keys';
 import { IDEMPOTENCY_STORE, IdempotencyStore } from '../idempotency/idempotency-store';
 import type { PreparedTurn } from './chat-turn-preflight';
+import { ReplyCheckpointWriter } from './reply-checkpoint-writer';
 import { ReplyWriteRetrier } from './reply-write-retrier';
 import { SessionTitleService } from './session-title.service';
 
@@ -69,9 +70,10 @@ interface StreamedReply {
 /**
  * The second stage of a chat turn: streams the reply of a prepared turn as events — each one
  * numbered and kept in the GenerationEventLog for resumes, the text so far checkpointed to the
- * history store at most every CHAT__CHECKPOINT_MS — then always ends it: stores the reply (`complete`, or `error`/`aborted` with the partial text), charges the
- * tokens, remembers the outcome for the Idempotency-Key, frees the session and, after a first
- * exchange, starts the generated title.
+ * history store by the ReplyCheckpointWriter (every CHAT__CHECKPOINT_MS, in one batch with the
+ * other streaming replies) — then always ends it: stores the reply (`complete`, or
+ * `error`/`aborted` with the partial text), charges the tokens, remembers the outcome for the
+ * Idempotency-Key, frees the session and, after a first exchange, starts the generated title.
  */
 @Injectable()
 export class ChatTurnRunner {
@@ -87,6 +89,7 @@ export class ChatTurnRunner {
     private readonly config: AppConfig,
     private readonly events: GenerationEventLog,
     private readonly writes: ReplyWriteRetrier,
+    private readonly checkpoints: ReplyCheckpointWriter,
     @Optional() private readonly budgets?: BudgetService,
     @Optional() private readonly prices?: PriceCatalog,
     @Optional() private readonly serverTools?: ServerToolRegistry,
@@ -162,12 +165,7 @@ export class ChatTurnRunner {
     emit: (event: ChatEvent) => void,
   ): Promise<StreamedReply> {
     const signal = turn.controller.signal;
-    const checkpoints = new ReplyCheckpoints(
-      (text) => this.history.checkpointReply(turn.sessionId, turn.messageId, text),
-      this.config.chat.checkpointMs,
-      (error) =>
-        this.logger.warn({ err: error, messageId: turn.messageId }, 'Could not checkpoint a reply'),
-    );
+    const checkpoints = this.checkpoints.open(turn.sessionId, turn.messageId);
     const reply: StreamedReply = {
       text: '',
       model: turn.model,
@@ -241,7 +239,7 @@ export class ChatTurnRunner {
       }
     }
     // A checkpoint still in flight must not overwrite the final reply.
-    await checkpoints.settled();
+    await checkpoints.close();
     return reply;
   }
 
@@ -396,35 +394,6 @@ export class ChatTurnRunner {
       .catch((error: unknown) =>
         this.logger.warn({ err: error }, 'Could not store an idempotent result'),
       );
-  }
-}
-
-/**
- * Writes the text of a streaming reply to the history store at most every `intervalMs`, one
- * write at a time (a slow store skips checkpoints rather than queueing them), so a crash loses at
- * most one interval and the history shows a running reply's text so far.
- */
-export class ReplyCheckpoints {
-  private last = Date.now();
-  private inFlight: Promise<void> | undefined;
-
-  constructor(
-    private readonly write: (text: string) => Promise<void>,
-    private readonly intervalMs: number,
-    private readonly onError: (error: unknown) => void,
-  ) {}
-
-  offer(text: string): void {
-    const now = Date.now();
-    if (this.inFlight || now - this.last < this.intervalMs) return;
-    this.last = now;
-    this.inFlight = this.write(text)
-      .catch(this.onError)
-      .finally(() => (this.inFlight = undefined));
-  }
-
-  async settled(): Promise<void> {
-    await this.inFlight;
   }
 }
 

@@ -11,6 +11,7 @@ import type {
   Page,
   PageRequest,
   PendingReply,
+  ReplyCheckpoint,
   SessionRecord,
   SessionSettings,
   TreeNode,
@@ -327,6 +328,64 @@ export class MongoHistoryStore extends HistoryStoreBase implements OnModuleInit 
       );
       return toMessageRecord(updated);
     });
+  }
+
+  async checkpointReplies(batch: ReplyCheckpoint[]): Promise<void> {
+    if (!batch.length) return;
+    // The sessions' locks, as every session write here takes (FerretDB 1.x would lose a rename).
+    await this.sessionWrites.runAll(
+      batch.map((checkpoint) => checkpoint.sessionId),
+      async () => {
+        const pending = await this.messages
+          .find(
+            { _id: { $in: batch.map((checkpoint) => checkpoint.messageId) }, status: 'pending' },
+            { sessionId: 1, seq: 1 },
+          )
+          .lean<Pick<MongoChatMessage, '_id' | 'sessionId' | 'seq'>[]>();
+        const seqs = new Map(pending.map((message) => [message._id, message]));
+        const checkpoints = batch.filter(
+          ({ messageId, sessionId }) => seqs.get(messageId)?.sessionId === sessionId,
+        );
+        if (!checkpoints.length) return;
+        await this.messages.bulkWrite(
+          checkpoints.map(({ messageId, sessionId, content }) => ({
+            updateOne: {
+              filter: { _id: messageId, sessionId, status: 'pending' },
+              update: { $set: { content } },
+            },
+          })),
+          { ordered: false },
+        );
+        const now = new Date();
+        await this.sessions.bulkWrite(
+          checkpoints.flatMap(({ messageId, sessionId, content }) => {
+            const preview = messagePreview(content);
+            const seq = seqs.get(messageId)!.seq;
+            if (!preview) {
+              return [
+                { updateOne: { filter: { _id: sessionId }, update: { $set: { updatedAt: now } } } },
+              ];
+            }
+            // Only the newest message (seq = messageCount) is the session's preview.
+            return [
+              {
+                updateOne: {
+                  filter: { _id: sessionId, messageCount: seq },
+                  update: { $set: { updatedAt: now, lastMessage: preview } },
+                },
+              },
+              {
+                updateOne: {
+                  filter: { _id: sessionId, messageCount: { $ne: seq } },
+                  update: { $set: { updatedAt: now } },
+                },
+              },
+            ];
+          }),
+          { ordered: false },
+        );
+      },
+    );
   }
 
   async setActiveLeaf(

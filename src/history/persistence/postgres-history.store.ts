@@ -26,7 +26,23 @@ const INSERT_MESSAGE_ARRAYS =
   `INSERT INTO chat_messages (${MESSAGE_COLUMNS}) SELECT * FROM unnest(` +
   IMPORT_COLUMN_TYPES.map((type, index) => `$${index + 1}::${type}[]`).join(', ') +
   ')';
+/**
+ * checkpointRows' statement: the batch as one array per column (one text whatever its size), the
+ * pending messages updated, then each session once, by its newest changed message.
+ */
+const CHECKPOINT_REPLIES =
+  'WITH batch AS (SELECT * FROM unnest(?::varchar[], ?::varchar[], ?::text[], ?::text[]) ' +
+  'AS b(id, session_id, content, preview)), ' +
+  'message AS (UPDATE chat_messages m SET content = batch.content FROM batch ' +
+  "WHERE m.id = batch.id AND m.session_id = batch.session_id AND m.status = 'pending' " +
+  'RETURNING m.session_id, m.seq, batch.preview), ' +
+  'newest AS (SELECT DISTINCT ON (session_id) session_id, seq, preview FROM message ' +
+  'ORDER BY session_id, seq DESC) ' +
+  'UPDATE chat_sessions s SET updated_at = ?, last_message = CASE WHEN ' +
+  "s.message_count = newest.seq AND newest.preview <> '' THEN newest.preview ELSE s.last_message END " +
+  'FROM newest WHERE s.id = newest.session_id';
 import {
+  CheckpointRow,
   DELETE_SESSION,
   DELETE_SESSION_MESSAGES,
   DELETE_USER_MESSAGES,
@@ -131,6 +147,16 @@ export class PostgresHistoryStore extends SqlHistoryStore {
       } FROM message WHERE s.id = message.session_id) SELECT * FROM message`,
       [...change.messageParams, change.now, ...(preview ? [preview] : [])],
     );
+  }
+
+  protected async checkpointRows(rows: CheckpointRow[], now: unknown): Promise<void> {
+    await this.query(CHECKPOINT_REPLIES, [
+      rows.map((row) => row.messageId),
+      rows.map((row) => row.sessionId),
+      rows.map((row) => row.content),
+      rows.map((row) => row.preview),
+      now,
+    ]);
   }
 
   /** The statement in node-postgres' placeholder style. */

@@ -13,6 +13,7 @@ import type {
   Page,
   PageRequest,
   PendingReply,
+  ReplyCheckpoint,
   SessionRecord,
   SessionSettings,
   TreeNode,
@@ -88,6 +89,17 @@ export interface MessageChange {
   preview: string;
 }
 
+/** Replies per statement (or per transaction on SQLite) of checkpointReplies. */
+export const CHECKPOINT_BATCH = 500;
+
+/** One reply of a checkpoint batch, with its session preview ('' keeps the session's). */
+export interface CheckpointRow {
+  messageId: string;
+  sessionId: string;
+  content: string;
+  preview: string;
+}
+
 /**
  * The SQL shared by SqliteHistoryStore and PostgresHistoryStore: every operation that is one
  * statement on both. Each subclass runs statements, and writes that take several, its own way.
@@ -126,6 +138,11 @@ export abstract class SqlHistoryStore extends HistoryStoreBase {
   protected abstract insertImported(session: unknown[], messages: unknown[][]): Promise<void>;
   /** Runs the message change and updates the session with it atomically; the message rows. */
   protected abstract changeMessage(change: MessageChange): Promise<RawRow[]>;
+  /**
+   * Sets the content of the rows' messages that are still pending and updates their sessions
+   * (updated_at = `now`; the preview when the message is the newest) atomically.
+   */
+  protected abstract checkpointRows(rows: CheckpointRow[], now: unknown): Promise<void>;
 
   async createSession(
     userId: string,
@@ -344,6 +361,19 @@ export abstract class SqlHistoryStore extends HistoryStoreBase {
       preview: patch.content === undefined ? '' : messagePreview(patch.content),
     });
     return rows.length ? this.mapper.message(rows[0]) : null;
+  }
+
+  async checkpointReplies(batch: ReplyCheckpoint[]): Promise<void> {
+    const now = this.mapper.sessionDate(new Date());
+    const rows = batch.map(({ messageId, sessionId, content }) => ({
+      messageId,
+      sessionId,
+      content,
+      preview: messagePreview(content),
+    }));
+    for (let start = 0; start < rows.length; start += CHECKPOINT_BATCH) {
+      await this.checkpointRows(rows.slice(start, start + CHECKPOINT_BATCH), now);
+    }
   }
 
   async setActiveLeaf(

@@ -7,7 +7,14 @@ import { MESSAGE_COLUMNS, type RawRow } from './sql-history-rows';
 const INSERT_MESSAGE_ROW = `INSERT INTO chat_messages (${MESSAGE_COLUMNS}) VALUES (${Array(16)
   .fill('?')
   .join(', ')})`;
+const CHECKPOINT_MESSAGE =
+  "UPDATE chat_messages SET content = ? WHERE id = ? AND session_id = ? AND status = 'pending' RETURNING seq";
+/** Only the newest message (seq = message_count) with some text is the session's preview. */
+const CHECKPOINT_SESSION =
+  'UPDATE chat_sessions SET updated_at = ?, last_message = CASE WHEN message_count = ? ' +
+  "AND ? <> '' THEN ? ELSE last_message END WHERE id = ?";
 import {
+  CheckpointRow,
   counterUpdate,
   DELETE_SESSION,
   DELETE_SESSION_MESSAGES,
@@ -95,6 +102,16 @@ export class SqliteHistoryStore extends SqlHistoryStore {
         preview ? [now, updated[0].seq, preview, sessionId] : [now, sessionId],
       );
       return updated;
+    });
+  }
+
+  protected async checkpointRows(rows: CheckpointRow[], now: unknown): Promise<void> {
+    this.statements.transaction(() => {
+      for (const { messageId, sessionId, content, preview } of rows) {
+        const [updated] = this.statements.all(CHECKPOINT_MESSAGE, [content, messageId, sessionId]);
+        if (!updated) continue;
+        this.statements.run(CHECKPOINT_SESSION, [now, updated.seq, preview, preview, sessionId]);
+      }
     });
   }
 }
