@@ -1,14 +1,11 @@
 import { chatPoolTarget, ChatSessionPool, createApiKey, createUsers } from '../lib/app-client';
-import { HttpClient, saturate } from '../lib/http-load';
-import { createBenchDatabase, startApp, startSimulator } from '../lib/processes';
-import { CHAT_REPLY_TOKENS } from './chat';
-import type { V1Contender } from './v1-contender';
+import { saturateContender, startContenderApp, type V1Contender } from './v1-contender';
 
 /**
  * A build of the app on `POST /api/chat` (JWT), kept running for every round of an A/B
  * (`bench/ab.ts --scenario chat-cpu`), with its own provider simulator and SQLite database. A
- * round is one saturation window; its figure is the app's CPU time per request, which the load
- * the other build and the host put on the cores does not inflate the way it inflates latency.
+ * round is one saturation window; its figure is the app's CPU time per request, which a loaded
+ * host inflates far less than latency (though not at all is too much to say: pair the rounds).
  * With `auth: 'api-key'` every request carries a personal API key (scope `chat`) instead of a JWT.
  */
 export async function startChatContender(
@@ -16,15 +13,7 @@ export async function startChatContender(
   entry: string,
   options: { seconds: number; connections: number; auth: 'jwt' | 'api-key' },
 ): Promise<V1Contender> {
-  const sim = await startSimulator({ chunkDelayMs: 0, tokens: CHAT_REPLY_TOKENS });
-  const db = await createBenchDatabase('sqlite');
-  const app = await startApp({
-    entry,
-    databaseUrl: db.url,
-    bcryptRounds: 4,
-    simulatorUrl: sim.url,
-  });
-  const client = new HttpClient(app.url);
+  const { app, client } = await startContenderApp(entry);
   const jwts = await createUsers(client, 16, `ab-chat-${name}-`);
   const tokens =
     options.auth === 'api-key'
@@ -35,12 +24,7 @@ export async function startChatContender(
   return {
     name,
     round: async () => {
-      const saturated = await saturate(target, {
-        connections: options.connections,
-        seconds: options.seconds,
-        warmupSeconds: 1,
-        cpu: app.proc,
-      });
+      const saturated = await saturateContender(app, target, options);
       return {
         chatRps: saturated.rps,
         chatCpuMs: saturated.cpuMsPerRequest ?? NaN,
