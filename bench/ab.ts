@@ -6,13 +6,14 @@
  * and the medians. `--scenario v1` keeps both builds running and alternates short rounds on the
  * /v1 path only (CPU per stateless streamed completion at saturation with `--connections`, added
  * latency of the same SDK call at `--rate`), the order swapped every round, and adds the median of
- * the paired rounds' B ÷ A CPU.
+ * the paired rounds' B ÷ A CPU. `--scenario chat-cpu` does the same on POST /api/chat at saturation
+ * (CPU per request only: many short paired rounds where the chat scenario runs few long ones).
  *
  *   git stash -- src/x.ts && npm run build && cp -r dist /tmp/…   # however you keep two builds
  *   npx ts-node --transpile-only -r tsconfig-paths/register bench/ab.ts \
  *     --a before/dist/src/main.js --b dist/src/main.js [--rounds 3] [--db sqlite|postgres] [--seconds 8]
- *     [--scenario chat|openai|v1] [--rate 30 (openai, v1: the fixed rate of the added-latency point)]
- *     [--connections 8 (v1)]
+ *     [--scenario chat|openai|v1|chat-cpu] [--rate 30 (openai, v1: the fixed rate of the added-latency point)]
+ *     [--connections 8 (v1, chat-cpu)] [--auth jwt|api-key (chat-cpu: what each request carries)]
  *
  * The builds must sit inside this repository (they resolve node_modules from here), e.g. under
  * bench/dist/ (git-ignored).
@@ -25,7 +26,8 @@ import { type BenchContext, PROFILES } from './lib/profile';
 import { median, round } from './lib/stats';
 import { type ChatDbResult, runChat } from './scenarios/chat';
 import { type OpenAiResult, runOpenAi } from './scenarios/openai';
-import { startV1Contender } from './scenarios/v1-contender';
+import { startChatContender } from './scenarios/chat-contender';
+import { startV1Contender, type V1Contender } from './scenarios/v1-contender';
 
 type Figures = Record<string, number>;
 
@@ -50,21 +52,28 @@ async function main(): Promise<void> {
       scenario: { type: 'string', default: 'chat' },
       rate: { type: 'string', default: '30' },
       connections: { type: 'string', default: '8' },
+      auth: { type: 'string', default: 'jwt' },
     },
   });
   if (!values.a || !values.b) throw new Error('usage: ab.ts --a <main.js> --b <main.js>');
   const builds = { A: resolve(values.a), B: resolve(values.b) };
-  if (values.scenario === 'v1') {
-    await abV1(builds, {
-      rounds: Number(values.rounds),
-      seconds: Number(values.seconds),
-      rate: Number(values.rate),
-      connections: Number(values.connections),
-    });
+  const running = {
+    rounds: Number(values.rounds),
+    seconds: Number(values.seconds),
+    rate: Number(values.rate),
+    connections: Number(values.connections),
+    auth: values.auth === 'api-key' ? ('api-key' as const) : ('jwt' as const),
+  };
+  if (values.scenario === 'v1' || values.scenario === 'chat-cpu') {
+    const start = values.scenario === 'v1' ? startV1Contender : startChatContender;
+    const cpuKey = values.scenario === 'v1' ? 'v1CpuMs' : 'chatCpuMs';
+    await abRunning(builds, running, cpuKey, (name, entry) => start(name, entry, running));
     return;
   }
   const scenario = SCENARIOS[values.scenario];
-  if (!scenario) throw new Error(`unknown scenario "${values.scenario}" (chat, openai, v1)`);
+  if (!scenario) {
+    throw new Error(`unknown scenario "${values.scenario}" (chat, openai, v1, chat-cpu)`);
+  }
   const database = values.db as 'sqlite' | 'postgres';
   const seconds = Number(values.seconds);
   const profile = {
@@ -98,14 +107,13 @@ async function main(): Promise<void> {
 }
 
 /** Both builds running at once; rounds alternate, the order swapped every round. */
-async function abV1(
+async function abRunning(
   builds: Record<'A' | 'B', string>,
-  options: { rounds: number; seconds: number; rate: number; connections: number },
+  options: { rounds: number },
+  cpuKey: string,
+  start: (name: 'A' | 'B', entry: string) => Promise<V1Contender>,
 ): Promise<void> {
-  const contenders = {
-    A: await startV1Contender('A', builds.A, options),
-    B: await startV1Contender('B', builds.B, options),
-  };
+  const contenders = { A: await start('A', builds.A), B: await start('B', builds.B) };
   const rows: Record<'A' | 'B', Figures[]> = { A: [], B: [] };
   for (let i = 0; i < options.rounds; i++) {
     for (const name of i % 2 === 0 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
@@ -115,8 +123,8 @@ async function abV1(
     }
   }
   printMedians(rows);
-  const paired = rows.B.map((r, i) => r.v1CpuMs / rows.A[i].v1CpuMs);
-  console.log(`  v1 CPU B÷A, median of paired rounds: ×${round(median(paired), 3)}`);
+  const paired = rows.B.map((r, i) => r[cpuKey] / rows.A[i][cpuKey]);
+  console.log(`  ${cpuKey} B÷A, median of paired rounds: ×${round(median(paired), 3)}`);
 }
 
 function printMedians(rows: Record<'A' | 'B', Figures[]>): void {

@@ -1,5 +1,13 @@
 import { createApiKey, createUsers, sdkCalls, v1StreamTarget } from '../lib/app-client';
-import { closedLoop, HttpClient, openLoop, saturate } from '../lib/http-load';
+import {
+  type AutocannonTarget,
+  closedLoop,
+  type CpuMeter,
+  HttpClient,
+  type LoadResult,
+  openLoop,
+  saturate,
+} from '../lib/http-load';
 import { createBenchDatabase, SIM_MODEL, startApp, startSimulator } from '../lib/processes';
 import { round } from '../lib/stats';
 import { CHAT_REPLY_TOKENS } from './chat';
@@ -8,6 +16,33 @@ import { CHAT_REPLY_TOKENS } from './chat';
 export interface V1Contender {
   name: 'A' | 'B';
   round(): Promise<Record<string, number>>;
+}
+
+/** A contender's build, running on its own provider simulator and SQLite database. */
+export async function startContenderApp(entry: string) {
+  const sim = await startSimulator({ chunkDelayMs: 0, tokens: CHAT_REPLY_TOKENS });
+  const db = await createBenchDatabase('sqlite');
+  const app = await startApp({
+    entry,
+    databaseUrl: db.url,
+    bcryptRounds: 4,
+    simulatorUrl: sim.url,
+  });
+  return { sim, app, client: new HttpClient(app.url) };
+}
+
+/** A round's saturation window on `target`, with the app's CPU per request. */
+export function saturateContender(
+  app: { proc: CpuMeter },
+  target: AutocannonTarget,
+  options: { seconds: number; connections: number },
+): Promise<LoadResult> {
+  return saturate(target, {
+    connections: options.connections,
+    seconds: options.seconds,
+    warmupSeconds: 1,
+    cpu: app.proc,
+  });
 }
 
 /**
@@ -22,15 +57,7 @@ export async function startV1Contender(
   entry: string,
   options: { seconds: number; rate: number; connections: number },
 ): Promise<V1Contender> {
-  const sim = await startSimulator({ chunkDelayMs: 0, tokens: CHAT_REPLY_TOKENS });
-  const db = await createBenchDatabase('sqlite');
-  const app = await startApp({
-    entry,
-    databaseUrl: db.url,
-    bcryptRounds: 4,
-    simulatorUrl: sim.url,
-  });
-  const client = new HttpClient(app.url);
+  const { sim, app, client } = await startContenderApp(entry);
   const [token] = await createUsers(client, 1, `ab-${name}-`);
   const key = await createApiKey(client, token, ['chat']);
   client.close();
@@ -42,12 +69,7 @@ export async function startV1Contender(
   return {
     name,
     round: async () => {
-      const saturated = await saturate(target, {
-        connections: options.connections,
-        seconds: options.seconds,
-        warmupSeconds: 1,
-        cpu: app.proc,
-      });
+      const saturated = await saturateContender(app, target, options);
       const directPoint = await openLoop(direct, load);
       const v1Point = await openLoop(v1, { ...load, cpu: app.proc });
       return {

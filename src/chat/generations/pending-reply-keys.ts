@@ -10,13 +10,26 @@ import { PendingReplyKey } from './pending-reply-key.entity';
  */
 @Injectable()
 export class PendingReplyKeys {
+  /**
+   * The two statements every API-key turn runs, as plain SQL in the driver's placeholder style:
+   * no TypeORM insert/delete query is built per turn (`take` is the sweeper's, rare).
+   */
+  private readonly insertSql: string;
+  private readonly deleteSql: string;
+
   constructor(
     @InjectRepository(PendingReplyKey) private readonly rows: Repository<PendingReplyKey>,
-  ) {}
+  ) {
+    const postgres = rows.manager.connection.options.type === 'postgres';
+    const [first, second] = postgres ? ['$1', '$2'] : ['?', '?'];
+    // created_at takes the column's default (the migration's now()).
+    this.insertSql = `INSERT INTO pending_reply_keys (message_id, api_key_id) VALUES (${first}, ${second})`;
+    this.deleteSql = `DELETE FROM pending_reply_keys WHERE message_id = ${first}`;
+  }
 
   /** Remembers that `messageId` (a pending reply) was requested with `apiKeyId`. */
   async remember(messageId: string, apiKeyId: string): Promise<void> {
-    await this.rows.insert({ messageId, apiKeyId });
+    await this.rows.query(this.insertSql, [messageId, apiKeyId]);
   }
 
   /** The key `messageId` was requested with, if any, forgotten as it is returned (to charge it). */
@@ -28,6 +41,6 @@ export class PendingReplyKeys {
 
   /** The reply's tokens are charged (or there were none): nothing left to remember. */
   async forget(messageId: string): Promise<void> {
-    await this.rows.delete({ messageId });
+    await this.rows.query(this.deleteSql, [messageId]);
   }
 }
