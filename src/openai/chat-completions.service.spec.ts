@@ -54,7 +54,7 @@ describe(ChatCompletionsService.name, () => {
   let providers: { resolveModel: jest.Mock; stream: jest.Mock };
   let quota: { assertWithinQuota: jest.Mock; recordUsage: jest.Mock };
   let chat: { begin: jest.Mock };
-  let budgets: { reserve: jest.Mock; settle: jest.Mock };
+  let budgets: { reserve: jest.Mock; holdLeased: jest.Mock; settle: jest.Mock };
   let sut: ChatCompletionsService;
 
   beforeEach(() => {
@@ -66,6 +66,7 @@ describe(ChatCompletionsService.name, () => {
     chat = { begin: jest.fn() };
     budgets = {
       reserve: jest.fn().mockResolvedValue(undefined),
+      holdLeased: jest.fn().mockResolvedValue(undefined),
       settle: jest.fn().mockResolvedValue(undefined),
     };
     const config = AppConfig.fromEnv({ SECRET_KEY: 'k3Jq9vX2mW8pL5tR7yB4nC6dF1gH0sZa' });
@@ -83,6 +84,8 @@ describe(ChatCompletionsService.name, () => {
     providers.stream.mockReturnValue(events(reply('Hel', 'lo')));
     const run = await sut.begin('u1', input(), undefined, KEY);
     expect(quota.assertWithinQuota).toHaveBeenCalledWith('u1', KEY);
+    // No reply is stored: the reservation is held under a leased id of its own.
+    expect(budgets.holdLeased).toHaveBeenCalledWith(undefined, expect.stringMatching(/^v1:/));
     const seen: string[] = [];
     const result = await run.run((text) => seen.push(text));
     expect(seen).toEqual(['Hel', 'lo']);
