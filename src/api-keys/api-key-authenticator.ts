@@ -7,6 +7,7 @@ import type { UserRole } from '../users/entities/user.entity';
 import { ApiKeyHasher } from './api-key-hasher';
 import type { ApiKeyScopeName } from './api-key-scopes';
 import { ApiKey } from './entities/api-key.entity';
+import { driverSql } from '../database/driver-sql';
 
 /** `last_used_at` is written at most this often per key, not on every request. */
 const LAST_USED_RESOLUTION_MS = 60_000;
@@ -69,10 +70,11 @@ export class ApiKeyAuthenticator {
     private readonly hasher: ApiKeyHasher,
     @InjectRepository(ApiKey) private readonly keys: Repository<ApiKey>,
   ) {
-    const placeholder = keys.manager.connection.options.type === 'postgres' ? '$1' : '?';
-    this.keyByPrefixSql =
+    this.keyByPrefixSql = driverSql(
+      keys.manager.connection,
       'SELECT k.id, k.key_hash, k.tokens_per_day, k.scopes, k.expires_at, k.last_used_at, u.id AS user_id, ' +
-      `u.email, u.role, u.is_active FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = ${placeholder}`;
+        'u.email, u.role, u.is_active FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = ?',
+    );
   }
 
   /**

@@ -8,6 +8,7 @@ import { AppConfig } from '@app/config';
 import { ForbiddenError, UnauthorizedError } from '@app/common';
 import { User, type UserRole } from '../users/entities/user.entity';
 import type { AuthUser } from './auth-user';
+import { driverSql } from '../database/driver-sql';
 
 /** Claims of our access tokens (HS256 JWT). */
 export interface AccessTokenClaims {
@@ -54,8 +55,10 @@ export class AccessTokenService {
     private readonly config: AppConfig,
     @InjectRepository(User) private readonly users: Repository<User>,
   ) {
-    const placeholder = users.manager.connection.options.type === 'postgres' ? '$1' : '?';
-    this.userByIdSql = `SELECT id, email, role, is_active FROM users WHERE id = ${placeholder}`;
+    this.userByIdSql = driverSql(
+      users.manager.connection,
+      'SELECT id, email, role, is_active FROM users WHERE id = ?',
+    );
   }
 
   async issue(userId: string): Promise<IssuedAccessToken> {

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { PendingReplyKey } from './pending-reply-key.entity';
+import { driverSql } from '../../database/driver-sql';
 
 /**
  * Which API key a pending reply is charged to (table `pending_reply_keys`), kept in the database
@@ -20,11 +21,13 @@ export class PendingReplyKeys {
   constructor(
     @InjectRepository(PendingReplyKey) private readonly rows: Repository<PendingReplyKey>,
   ) {
-    const postgres = rows.manager.connection.options.type === 'postgres';
-    const [first, second] = postgres ? ['$1', '$2'] : ['?', '?'];
+    const connection = rows.manager.connection;
     // created_at takes the column's default (the migration's now()).
-    this.insertSql = `INSERT INTO pending_reply_keys (message_id, api_key_id) VALUES (${first}, ${second})`;
-    this.deleteSql = `DELETE FROM pending_reply_keys WHERE message_id = ${first}`;
+    this.insertSql = driverSql(
+      connection,
+      'INSERT INTO pending_reply_keys (message_id, api_key_id) VALUES (?, ?)',
+    );
+    this.deleteSql = driverSql(connection, 'DELETE FROM pending_reply_keys WHERE message_id = ?');
   }
 
   /** Remembers that `messageId` (a pending reply) was requested with `apiKeyId`. */

@@ -53,6 +53,7 @@ import {
   MessageChange,
   SqlHistoryStore,
 } from './sql-history.store';
+import { numberedPlaceholders } from '../../database/driver-sql';
 
 /**
  * History in PostgreSQL: every statement is a round trip, so every write is one statement
@@ -163,8 +164,7 @@ export class PostgresHistoryStore extends SqlHistoryStore {
   private numbered(sql: string): string {
     let text = this.texts.get(sql);
     if (!text) {
-      let n = 0;
-      text = sql.replace(/\?/g, () => `$${++n}`);
+      text = numberedPlaceholders(sql);
       this.texts.set(sql, text);
     }
     return text;

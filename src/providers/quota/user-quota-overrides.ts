@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import type { QuotaConfig } from '@app/config';
 import { User } from '../../users/entities/user.entity';
+import { driverSql } from '../../database/driver-sql';
 
 /** A user's own quota limits where an admin set them; absent fields use the configured default. */
 export type QuotaOverrides = Partial<QuotaConfig>;
@@ -16,10 +17,10 @@ export class UserQuotaOverrides {
   private readonly overridesSql: string;
 
   constructor(@InjectRepository(User) private readonly users: Repository<User>) {
-    const placeholder = users.manager.connection.options.type === 'postgres' ? '$1' : '?';
-    this.overridesSql =
-      'SELECT requests_per_minute_limit, tokens_per_day_limit FROM users ' +
-      `WHERE id = ${placeholder}`;
+    this.overridesSql = driverSql(
+      users.manager.connection,
+      'SELECT requests_per_minute_limit, tokens_per_day_limit FROM users WHERE id = ?',
+    );
   }
 
   async overridesFor(userId: string): Promise<QuotaOverrides> {

@@ -5,6 +5,7 @@ import { InvalidInputError, NotFoundError } from '@app/common';
 import { User } from '../../users/entities/user.entity';
 import { BudgetOverride } from '../entities/budget-override.entity';
 import { MICROS_PER_USD } from '../price-catalog';
+import { driverSql } from '../../database/driver-sql';
 
 /**
  * A user's own limits in USD. `undefined`/`null` keeps the default (BUDGET__USD_PER_DAY /
@@ -32,10 +33,10 @@ export class BudgetOverridesService implements BudgetOverrideLookup {
   constructor(
     @InjectRepository(BudgetOverride) private readonly overrides: Repository<BudgetOverride>,
   ) {
-    const placeholder = overrides.manager.connection.options.type === 'postgres' ? '$1' : '?';
-    this.overrideByUserSql =
-      'SELECT usd_micros_per_day, usd_micros_per_month FROM budget_overrides ' +
-      `WHERE user_id = ${placeholder}`;
+    this.overrideByUserSql = driverSql(
+      overrides.manager.connection,
+      'SELECT usd_micros_per_day, usd_micros_per_month FROM budget_overrides WHERE user_id = ?',
+    );
   }
 
   async find(userId: string): Promise<UserBudgetLimits | null> {
