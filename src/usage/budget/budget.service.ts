@@ -105,15 +105,7 @@ export class BudgetService {
    * is still settled by this instance.
    */
   async hold(reservation: BudgetReservation | undefined, replyId: string): Promise<void> {
-    if (!reservation) return;
-    const { userId, counters, reservedMicros, model, promptTokens } = reservation;
-    const held = { userId, counters, reservedMicros, model, promptTokens };
-    try {
-      await this.store.hold(replyId, held, Math.max(...held.counters.map((c) => c.ttlMs)));
-      reservation.heldAs = replyId;
-    } catch (error) {
-      this.logger.warn({ err: error, replyId }, 'Budget store unavailable; reservation not held');
-    }
+    if (reservation) await this.keep(reservation, replyId);
   }
 
   /**
@@ -123,21 +115,36 @@ export class BudgetService {
    * until the period ends. Never throws.
    */
   async holdLeased(reservation: BudgetReservation | undefined, callId: string): Promise<void> {
-    if (!reservation) return;
+    if (!reservation || !(await this.keep(reservation, callId, Date.now() + BUDGET_LEASE_MS))) {
+      return;
+    }
+    reservation.leaseRenewal = setInterval(() => {
+      this.store.renewLease(callId, Date.now() + BUDGET_LEASE_MS).catch((error: unknown) => {
+        this.logger.warn({ err: error, callId }, 'Could not renew a budget lease');
+      });
+    }, BUDGET_LEASE_MS / 3);
+    reservation.leaseRenewal.unref();
+  }
+
+  /**
+   * Puts the reservation in the store under `id` (leased until `leaseUntil`, if given) for as
+   * long as its longest counter lives; false, logged, when the store is unavailable.
+   */
+  private async keep(
+    reservation: BudgetReservation,
+    id: string,
+    leaseUntil?: number,
+  ): Promise<boolean> {
     const { userId, counters, reservedMicros, model, promptTokens } = reservation;
     const held = { userId, counters, reservedMicros, model, promptTokens };
     try {
       const ttlMs = Math.max(...counters.map((c) => c.ttlMs));
-      await this.store.hold(callId, held, ttlMs, Date.now() + BUDGET_LEASE_MS);
-      reservation.heldAs = callId;
-      reservation.leaseRenewal = setInterval(() => {
-        this.store.renewLease(callId, Date.now() + BUDGET_LEASE_MS).catch((error: unknown) => {
-          this.logger.warn({ err: error, callId }, 'Could not renew a budget lease');
-        });
-      }, BUDGET_LEASE_MS / 3);
-      reservation.leaseRenewal.unref();
+      await this.store.hold(id, held, ttlMs, leaseUntil);
+      reservation.heldAs = id;
+      return true;
     } catch (error) {
-      this.logger.warn({ err: error, callId }, 'Budget store unavailable; reservation not held');
+      this.logger.warn({ err: error, id }, 'Budget store unavailable; reservation not held');
+      return false;
     }
   }
 
