@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type ObjectLiteral, type SelectQueryBuilder } from 'typeorm';
 import { InvalidInputError } from '@app/common';
+import { driverSql } from '../database/driver-sql';
 import {
   type AdminUsageGrouping,
   MAX_USAGE_RANGE_DAYS,
@@ -100,14 +101,11 @@ export class UsageService {
    * takes the user's figures out of the per-model spans across users.
    */
   async deleteForUser(userId: string): Promise<void> {
-    const placeholder = this.dataSource.options.type === 'postgres' ? '$1' : '?';
-    const [, perModel] = rollUpSql(this.dataSource, 'usage_daily', `user_id = ${placeholder}`, -1);
+    const byUser = driverSql(this.dataSource, 'user_id = ?');
+    const [, perModel] = rollUpSql(this.dataSource, 'usage_daily', byUser, -1);
     await this.dataSource.transaction(async (manager) => {
       await manager.query(perModel, [userId]);
-      await manager.query(
-        `DELETE FROM usage_spans WHERE user_id = ${placeholder} AND requests = 0`,
-        [ANY],
-      );
+      await manager.query(`DELETE FROM usage_spans WHERE ${byUser} AND requests = 0`, [ANY]);
       for (const table of ['usage_records', 'usage_daily', 'usage_spans']) {
         await manager
           .createQueryBuilder()
