@@ -1,10 +1,13 @@
 /**
  * `npx ts-node --transpile-only -r tsconfig-paths/register bench/resume.ts [--clients 100]
- * [--spread-ms 0] [--app dist/src/main.js] [--cpu-prof DIR]`: the time from a client's reconnect (GET /api/chat/stream/{message_id} with
+ * [--spread-ms 0] [--jitter-ms 0] [--app dist/src/main.js] [--cpu-prof DIR]`: the time from a client's reconnect (GET /api/chat/stream/{message_id} with
  * Last-Event-ID) to the first event it had missed, for N replies resumed while they still
  * stream — all at once (a burst: the figure includes queueing behind the other N−1), or with
  * `--spread-ms` the reconnects spread evenly over that long, so up to N resumed streams are open
- * together but each reconnect meets an idle event loop:
+ * together but each reconnect meets an idle event loop. The replies stream one word every 20 ms;
+ * with `--jitter-ms J` each gap is drawn from 20 ± J ms, as real providers' token timing varies
+ * (0: the N replies, started together, deliver their words in the same millisecond, so the app
+ * handles them in bursts of N events that a reconnect waits behind):
  *
  * - one instance without Redis (events in process memory),
  * - one instance with Redis (events in Redis Streams, resumed where they run),
@@ -149,6 +152,7 @@ async function main(): Promise<void> {
     options: {
       clients: { type: 'string', default: '100' },
       'spread-ms': { type: 'string', default: '0' },
+      'jitter-ms': { type: 'string', default: '0' },
       app: { type: 'string' },
       'cpu-prof': { type: 'string' },
     },
@@ -157,7 +161,8 @@ async function main(): Promise<void> {
   spreadMs = Number(values['spread-ms']);
   const entry = values.app ? resolve(values.app) : join(ROOT, 'dist', 'src', 'main.js');
   // 400 words 20 ms apart: every reply still streams while it is resumed.
-  const sim = await startSimulator({ chunkDelayMs: 20, tokens: 400 });
+  const jitterMs = Number(values['jitter-ms']);
+  const sim = await startSimulator({ chunkDelayMs: 20, chunkJitterMs: jitterMs, tokens: 400 });
   const rows: ResumeRow[] = [];
   const secret = randomBytes(32).toString('hex');
   const app = (databaseUrl: string, env: NodeJS.ProcessEnv = {}) =>
@@ -198,7 +203,9 @@ async function main(): Promise<void> {
   } finally {
     await stopAll();
   }
-  const mode = spreadMs > 0 ? `resumes within ${spreadMs} ms` : 'resumes at once';
+  const timing =
+    jitterMs > 0 ? `words 20 ± ${jitterMs} ms apart` : 'words 20 ms apart, in lockstep';
+  const mode = `${spreadMs > 0 ? `resumes within ${spreadMs} ms` : 'resumes at once'}; ${timing}`;
   console.log(
     `| setup | ${mode} | p50 ms | p99 ms | max ms | whole and in order | bench client loop delay p99 ms |`,
   );

@@ -192,6 +192,8 @@ export function spawnTsHelper(
 /** The provider simulator as its own process (bench/simulator-server.ts). */
 export async function startSimulator(options: {
   chunkDelayMs: number;
+  /** Each wait between chunks varies by up to this either way (default 0: streams in lockstep). */
+  chunkJitterMs?: number;
   tokens: number;
 }): Promise<{ url: string; proc: ManagedProcess }> {
   const port = await freePort();
@@ -200,6 +202,8 @@ export async function startSimulator(options: {
     String(port),
     '--chunk-delay',
     String(options.chunkDelayMs),
+    '--chunk-jitter',
+    String(options.chunkJitterMs ?? 0),
     '--tokens',
     String(options.tokens),
   ]);

@@ -134,6 +134,12 @@ export interface ProviderSimulatorOptions {
   /** Default wait between streamed chunks. */
   chunkDelayMs?: number;
   /**
+   * Each wait between chunks drawn uniformly from chunkDelayMs ± this (default 0: every stream
+   * ticks in lockstep with the others started at the same moment; real providers' token timing
+   * varies, so concurrent streams drift apart).
+   */
+  chunkJitterMs?: number;
+  /**
    * OpenAI and Gemini report automatic cache hits (`prompt_tokens_details.cached_tokens`,
    * `cachedContentTokenCount`) for a prompt that repeats an earlier one's prefix. Off by default.
    */
@@ -459,7 +465,7 @@ export class ProviderSimulator {
       }
       if (fault.stallAfterChunks === i) return;
       if (i === chunks.length) break;
-      if (i > 0) await sleep(chunkDelay, closed);
+      if (i > 0) await sleep(jitteredDelay(chunkDelay, this.options.chunkJitterMs ?? 0), closed);
       res.write(chunks[i]);
     }
     res.write(dialect.closing(chunks.length === 0));
@@ -1008,6 +1014,12 @@ function invalidAnthropicBlock(body: unknown): string | undefined {
     }
   }
   return undefined;
+}
+
+/** `delayMs` varied uniformly by up to `jitterMs` either way (never below 0). */
+export function jitteredDelay(delayMs: number, jitterMs: number, random = Math.random): number {
+  const jitter = Math.min(jitterMs, delayMs);
+  return jitter > 0 ? delayMs - jitter + random() * 2 * jitter : delayMs;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
