@@ -1,13 +1,14 @@
 /**
  * `npx ts-node --transpile-only -r tsconfig-paths/register bench/resume.ts [--clients 100]
- * [--spread-ms 0] [--jitter-ms 0] [--app dist/src/main.js] [--cpu-prof DIR]`: the time from a client's reconnect (GET /api/chat/stream/{message_id} with
- * Last-Event-ID) to the first event it had missed, for N replies resumed while they still
- * stream — all at once (a burst: the figure includes queueing behind the other N−1), or with
- * `--spread-ms` the reconnects spread evenly over that long, so up to N resumed streams are open
- * together but each reconnect meets an idle event loop. The replies stream one word every 20 ms;
+ * [--spread-ms 0] [--jitter-ms 0] [--app dist/src/main.js] [--cpu-prof DIR]`: the time from a
+ * client's reconnect (GET /api/chat/stream/{message_id} with Last-Event-ID) to the first event it
+ * had missed, for N replies resumed while they still stream — all at once (a burst: the figure
+ * includes queueing behind the other N−1), or with `--spread-ms` the reconnects spread evenly
+ * over that long, so up to N resumed streams are open together but each reconnect meets an idle
+ * event loop. The replies stream one word every 20 ms;
  * with `--jitter-ms J` each gap is drawn from 20 ± J ms, as real providers' token timing varies
- * (0: the N replies, started together, deliver their words in the same millisecond, so the app
- * handles them in bursts of N events that a reconnect waits behind):
+ * (0, the default: the N replies, started together, deliver their words in the same millisecond;
+ * bench/RESULTS.md compares the two):
  *
  * - one instance without Redis (events in process memory),
  * - one instance with Redis (events in Redis Streams, resumed where they run),

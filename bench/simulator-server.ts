@@ -1,8 +1,9 @@
 /**
  * The provider simulator (libs/testing) as a benchmark process: it answers every request with
  * the same deterministic reply of `--tokens` words (`t1 t2 … tN`, one streamed chunk per word,
- * `--chunk-delay` ms apart, each wait varied by up to `--chunk-jitter` ms either way; 0 = instantly), so a load script can check that no delta was
- * dropped or reordered. Prints `READY <url>` when listening.
+ * `--chunk-delay` ms apart, each wait varied by up to `--chunk-jitter` ms either way; 0 =
+ * instantly), so a load script can check that no delta was dropped or reordered. Prints
+ * `READY <url>` when listening.
  *
  *   npx ts-node -r tsconfig-paths/register bench/simulator-server.ts --port 4010 --tokens 12
  */
