@@ -157,11 +157,11 @@ export class BudgetService {
     let settled = 0;
     try {
       for (const callId of await this.store.expiredLeases(now, LEASE_SWEEP_BATCH)) {
-        const cost = await this.settleInterrupted(callId, 0);
-        if (cost === undefined) continue;
+        const settlement = await this.settleInterrupted(callId, 0);
+        if (settlement === undefined) continue;
         settled++;
         this.logger.warn(
-          { callId, micros: cost },
+          { callId, micros: settlement.costMicros },
           'Settled the budget of a call whose instance died',
         );
       }
@@ -198,8 +198,8 @@ export class BudgetService {
   /**
    * Settles the reservation held for a reply whose instance died (see `hold`) to the cost of
    * what was produced: its prompt and `completionTokens` at the model's price (unknown price:
-   * given back). Returns that cost and the prompt it priced, or undefined when nothing was held (settled already, no
-   * budget, or a memory store that died with its process). Never throws.
+   * given back). Returns that cost and the prompt it priced, or undefined when nothing was held
+   * (settled already, no budget, or a memory store that died with its process). Never throws.
    */
   async settleInterrupted(
     replyId: string,
