@@ -27,7 +27,7 @@ import { median, round } from './lib/stats';
 import { type ChatDbResult, runChat } from './scenarios/chat';
 import { type OpenAiResult, runOpenAi } from './scenarios/openai';
 import { startChatContender } from './scenarios/chat-contender';
-import { startV1Contender, type V1Contender } from './scenarios/v1-contender';
+import { type Contender, startV1Contender } from './scenarios/v1-contender';
 
 type Figures = Record<string, number>;
 
@@ -111,7 +111,7 @@ async function abRunning(
   builds: Record<'A' | 'B', string>,
   options: { rounds: number },
   cpuKey: string,
-  start: (name: 'A' | 'B', entry: string) => Promise<V1Contender>,
+  start: (name: 'A' | 'B', entry: string) => Promise<Contender>,
 ): Promise<void> {
   const contenders = { A: await start('A', builds.A), B: await start('B', builds.B) };
   const rows: Record<'A' | 'B', Figures[]> = { A: [], B: [] };

@@ -1,5 +1,5 @@
 import { chatPoolTarget, ChatSessionPool, createApiKey, createUsers } from '../lib/app-client';
-import { saturateContender, startContenderApp, type V1Contender } from './v1-contender';
+import { type Contender, saturateContender, startContenderApp } from './v1-contender';
 
 /**
  * A build of the app on `POST /api/chat` (JWT), kept running for every round of an A/B
@@ -12,7 +12,7 @@ export async function startChatContender(
   name: 'A' | 'B',
   entry: string,
   options: { seconds: number; connections: number; auth: 'jwt' | 'api-key' },
-): Promise<V1Contender> {
+): Promise<Contender> {
   const { app, client } = await startContenderApp(entry);
   const jwts = await createUsers(client, 16, `ab-chat-${name}-`);
   const tokens =

@@ -13,7 +13,7 @@ import { round } from '../lib/stats';
 import { CHAT_REPLY_TOKENS } from './chat';
 
 /** One build, running: how to take a round of figures from it. */
-export interface V1Contender {
+export interface Contender {
   name: 'A' | 'B';
   round(): Promise<Record<string, number>>;
 }
@@ -56,7 +56,7 @@ export async function startV1Contender(
   name: 'A' | 'B',
   entry: string,
   options: { seconds: number; rate: number; connections: number },
-): Promise<V1Contender> {
+): Promise<Contender> {
   const { sim, app, client } = await startContenderApp(entry);
   const [token] = await createUsers(client, 1, `ab-${name}-`);
   const key = await createApiKey(client, token, ['chat']);
