@@ -5,6 +5,7 @@ import { ConflictError, InvalidInputError, NotFoundError } from '@app/common';
 import { AppConfig, type BudgetConfig, type QuotaConfig } from '@app/config';
 import { AuditLogService, type AuditEvent } from '../audit/audit-log.service';
 import type { AuditContext } from '../audit/audit-context';
+import { ActiveUserCache } from '../auth/active-user-cache';
 import { RefreshTokenService } from '../auth/refresh-token.service';
 import { HistoryService } from '../history/history.service';
 import { escapeLikePattern } from '../history/persistence/sql-history.store';
@@ -79,6 +80,7 @@ export class AdminUsersService {
     private readonly audit: AuditLogService,
     private readonly budgets: BudgetOverridesService,
     private readonly usage: UsageService,
+    private readonly activeUsers: ActiveUserCache,
     private readonly config: AppConfig,
   ) {}
 
@@ -150,6 +152,8 @@ export class AdminUsersService {
     }
     if (Object.keys(patch).length > 0) {
       await this.users.update({ id: user.id }, patch);
+      // This instance applies it from the next request on; the others on the trigger's notification.
+      this.activeUsers.forget(user.id);
       Object.assign(user, patch);
     }
     if (patch.isActive === false) {

@@ -7,8 +7,10 @@ import { ApiKeyHasher } from '../api-keys/api-key-hasher';
 import { ApiKey } from '../api-keys/entities/api-key.entity';
 import { User } from '../users/entities/user.entity';
 import { AccessTokenService } from './access-token.service';
+import { ActiveUserCache } from './active-user-cache';
 import { JwtAuthGuard } from './guards/jwt-auth.guard';
 import { buildJwtOptions } from './jwt-options';
+import { UserChangeListener } from './user-change-listener';
 
 /**
  * Bearer authentication (access tokens and personal API keys) on its own, so that UsersModule
@@ -20,7 +22,14 @@ import { buildJwtOptions } from './jwt-options';
     TypeOrmModule.forFeature([User, ApiKey]),
     JwtModule.registerAsync({ inject: [AppConfig], useFactory: buildJwtOptions }),
   ],
-  providers: [AccessTokenService, ApiKeyHasher, ApiKeyAuthenticator, JwtAuthGuard],
-  exports: [AccessTokenService, ApiKeyHasher, ApiKeyAuthenticator, JwtAuthGuard],
+  providers: [
+    AccessTokenService,
+    ActiveUserCache,
+    UserChangeListener,
+    ApiKeyHasher,
+    ApiKeyAuthenticator,
+    JwtAuthGuard,
+  ],
+  exports: [AccessTokenService, ActiveUserCache, ApiKeyHasher, ApiKeyAuthenticator, JwtAuthGuard],
 })
 export class AccessTokenModule {}

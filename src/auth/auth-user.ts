@@ -11,7 +11,10 @@ export interface ApiKeyQuota {
 export interface AuthUser {
   id: string;
   email: string;
-  /** Read with the account on every request, so a granted or revoked role applies at once. */
+  /**
+   * Read with the account on every request (or from ActiveUserCache, which forgets an account at
+   * each change), so a granted or revoked role applies at once.
+   */
   role: UserRole;
   /** Set when the caller used a personal API key rather than an access token. */
   apiKey?: ApiKeyQuota;

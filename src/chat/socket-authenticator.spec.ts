@@ -11,6 +11,7 @@ import { ApiKey } from '../api-keys/entities/api-key.entity';
 import { AuditLogService } from '../audit/audit-log.service';
 import { SYSTEM_AUDIT_CONTEXT } from '../audit/audit-context';
 import { AuditLogEntry } from '../audit/entities/audit-log-entry.entity';
+import { ActiveUserCache } from '../auth/active-user-cache';
 import { AccessTokenService } from '../auth/access-token.service';
 import { buildJwtOptions } from '../auth/jwt-options';
 import { User } from '../users/entities/user.entity';
@@ -30,7 +31,7 @@ describe(SocketAuthenticator.name, () => {
   beforeAll(async () => {
     // The real token service on a real (in-memory) database: a token is only as good as its user row.
     db = await new DataSource(buildDataSourceOptions(config.database)).initialize();
-    tokens = new AccessTokenService(jwt, config, db.getRepository(User));
+    tokens = new AccessTokenService(jwt, config, db.getRepository(User), new ActiveUserCache());
     const hasher = new ApiKeyHasher(config);
     keys = new ApiKeysService(
       hasher,

@@ -7,6 +7,7 @@ import { FilesService } from '../files/files.service';
 import { AppConfig } from '@app/config';
 import { HistoryService } from '../history/history.service';
 import { UsageService } from '../usage/usage.service';
+import { ActiveUserCache } from '../auth/active-user-cache';
 import { User } from './entities/user.entity';
 
 /** Users table access. Emails reach here already trimmed and lower-cased by the DTOs. */
@@ -18,6 +19,7 @@ export class UsersService {
     private readonly usage: UsageService,
     private readonly files: FilesService,
     private readonly config: AppConfig,
+    private readonly activeUsers: ActiveUserCache,
   ) {}
 
   /**
@@ -71,6 +73,7 @@ export class UsersService {
     await this.usage.deleteForUser(userId);
     await this.files.deleteAllForUser(userId);
     await this.users.delete({ id: userId });
+    this.activeUsers.forget(userId);
   }
 }
 

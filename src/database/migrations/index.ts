@@ -13,6 +13,7 @@ import { ApiKeyTokenQuota1766300000000 } from './1766300000000-api-key-token-quo
 import { MessageToolCalls1766400000000 } from './1766400000000-message-tool-calls';
 import { UsageRollupsCurrent1766500000000 } from './1766500000000-usage-rollups-current';
 import { PendingReplyKeys1766600000000 } from './1766600000000-pending-reply-keys';
+import { UserChangeNotifications1766700000000 } from './1766700000000-user-change-notifications';
 
 /** Every migration in order. Add new ones at the end (they run on SQLite and Postgres alike). */
 export const MIGRATIONS = [
@@ -31,4 +32,5 @@ export const MIGRATIONS = [
   MessageToolCalls1766400000000,
   UsageRollupsCurrent1766500000000,
   PendingReplyKeys1766600000000,
+  UserChangeNotifications1766700000000,
 ];
