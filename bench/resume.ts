@@ -1,6 +1,7 @@
 /**
  * `npx ts-node --transpile-only -r tsconfig-paths/register bench/resume.ts [--clients 100]
- * [--spread-ms 0] [--jitter-ms 0] [--app dist/src/main.js] [--cpu-prof DIR]`: the time from a
+ * [--spread-ms 0] [--jitter-ms 0] [--app dist/src/main.js] [--cpu-prof DIR]
+ * [--setups sqlite,postgres,redis,instances]`: the time from a
  * client's reconnect (GET /api/chat/stream/{message_id} with Last-Event-ID) to the first event it
  * had missed, for N replies resumed while they still stream — all at once (a burst: the figure
  * includes queueing behind the other N−1), or with `--spread-ms` the reconnects spread evenly
@@ -141,6 +142,9 @@ async function waitForCount(
  * TEST_REDIS_URL on database 7: rate-limit state that test runs leave in the shared database
  * (blocked client addresses) must not answer this run's registrations with 429.
  */
+/** The rows of the table, in order; `--setups` picks some (default: all). */
+const SETUPS = ['sqlite', 'postgres', 'redis', 'instances'] as const;
+
 function benchRedisUrl(): string | undefined {
   if (!process.env.TEST_REDIS_URL) return undefined;
   const url = new URL(process.env.TEST_REDIS_URL);
@@ -156,8 +160,12 @@ async function main(): Promise<void> {
       'jitter-ms': { type: 'string', default: '0' },
       app: { type: 'string' },
       'cpu-prof': { type: 'string' },
+      setups: { type: 'string', default: SETUPS.join(',') },
     },
   });
+  const setups = new Set(values.setups.split(','));
+  const unknown = [...setups].filter((setup) => !(SETUPS as readonly string[]).includes(setup));
+  if (unknown.length > 0) throw new Error(`--setups: unknown ${unknown.join(', ')}`);
   const clients = Number(values.clients);
   spreadMs = Number(values['spread-ms']);
   const entry = values.app ? resolve(values.app) : join(ROOT, 'dist', 'src', 'main.js');
@@ -176,29 +184,44 @@ async function main(): Promise<void> {
       nodeArgs: values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : [],
     });
   try {
-    const sqlite = await createBenchDatabase('sqlite');
-    const memory = await app(sqlite.url);
     const run = randomBytes(3).toString('hex');
-    const tokens = await createUsers(new HttpClient(memory.url), clients, `resume-${run}-m`);
-    rows.push(await measure('one instance, SQLite, events in memory', memory, memory, tokens));
-    await memory.stop();
+    if (setups.has('sqlite')) {
+      const sqlite = await createBenchDatabase('sqlite');
+      const memory = await app(sqlite.url);
+      const tokens = await createUsers(new HttpClient(memory.url), clients, `resume-${run}-m`);
+      rows.push(await measure('one instance, SQLite, events in memory', memory, memory, tokens));
+      await memory.stop();
+    }
 
     const redisUrl = benchRedisUrl();
     if (redisUrl && process.env.TEST_POSTGRES_URL) {
       const pg = await createBenchDatabase('postgres');
       // The same database without Redis: what the database alone costs the rows below.
+      // It also migrates the database for the processes that follow.
       const pgMemory = await app(pg.url);
-      const pgTokens = await createUsers(new HttpClient(pgMemory.url), clients, `resume-${run}-p`);
-      rows.push(
-        await measure('one instance, PostgreSQL, events in memory', pgMemory, pgMemory, pgTokens),
-      );
+      if (setups.has('postgres')) {
+        const pgTokens = await createUsers(
+          new HttpClient(pgMemory.url),
+          clients,
+          `resume-${run}-p`,
+        );
+        rows.push(
+          await measure('one instance, PostgreSQL, events in memory', pgMemory, pgMemory, pgTokens),
+        );
+      }
       await pgMemory.stop();
-      const a = await app(pg.url, { REDIS_URL: redisUrl, DATABASE_RUN_MIGRATIONS: 'false' });
-      const b = await app(pg.url, { REDIS_URL: redisUrl, DATABASE_RUN_MIGRATIONS: 'false' });
-      const shared = await createUsers(new HttpClient(a.url), clients, `resume-${run}-r`);
-      rows.push(await measure('one instance, PostgreSQL, events in Redis', a, a, shared));
-      rows.push(await measure('started on A, resumed on B, PostgreSQL + Redis', a, b, shared));
-      await Promise.all([a.stop(), b.stop()]);
+      if (setups.has('redis') || setups.has('instances')) {
+        const a = await app(pg.url, { REDIS_URL: redisUrl, DATABASE_RUN_MIGRATIONS: 'false' });
+        const b = await app(pg.url, { REDIS_URL: redisUrl, DATABASE_RUN_MIGRATIONS: 'false' });
+        const shared = await createUsers(new HttpClient(a.url), clients, `resume-${run}-r`);
+        if (setups.has('redis')) {
+          rows.push(await measure('one instance, PostgreSQL, events in Redis', a, a, shared));
+        }
+        if (setups.has('instances')) {
+          rows.push(await measure('started on A, resumed on B, PostgreSQL + Redis', a, b, shared));
+        }
+        await Promise.all([a.stop(), b.stop()]);
+      }
       await pg.drop();
     }
   } finally {
