@@ -5,6 +5,7 @@ import { baseTestEnv, describeE2e, startAppOnPreviousSchema, type TestApp } from
 import { MIGRATIONS } from '../src/database/migrations';
 import { UserRoles1766100000000 } from '../src/database/migrations/1766100000000-user-roles';
 import { AuditLog1766100100000 } from '../src/database/migrations/1766100100000-audit-log';
+import { UserChangeNotifications1766700000000 } from '../src/database/migrations/1766700000000-user-change-notifications';
 import { storedPasswordHash } from './factories/previous-release.factory';
 
 const PASSWORD = 'correct horse battery staple';
@@ -20,7 +21,7 @@ describeE2e('user roles and audit log migrations', () => {
   beforeAll(async () => {
     // Every migration before these two, and two accounts: one with the old is_admin flag set.
     t = await startAppOnPreviousSchema(
-      MIGRATIONS.filter((m) => m !== UserRoles1766100000000 && m !== AuditLog1766100100000),
+      MIGRATIONS.slice(0, MIGRATIONS.indexOf(UserRoles1766100000000)),
       async (db, p) => {
         const isPostgres = db.options.type === 'postgres';
         for (const [id, email, isAdmin] of [
@@ -74,6 +75,8 @@ describeE2e('user roles and audit log migrations', () => {
     const db = t.app.get(DataSource);
     const runner = db.createQueryRunner();
     try {
+      // Later migrations first, as migration:revert would: the users trigger watches `role`.
+      await new UserChangeNotifications1766700000000().down(runner);
       await new AuditLog1766100100000().down(runner);
       await new UserRoles1766100000000().down(runner);
       expect(await runner.hasTable('audit_log')).toBe(false);
@@ -91,6 +94,7 @@ describeE2e('user roles and audit log migrations', () => {
       });
       await new UserRoles1766100000000().up(runner);
       await new AuditLog1766100100000().up(runner);
+      await new UserChangeNotifications1766700000000().up(runner);
       expect(await runner.hasTable('audit_log')).toBe(true);
       expect(await runner.hasColumn('users', 'tokens_per_day_limit')).toBe(true);
     } finally {
