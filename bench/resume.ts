@@ -138,13 +138,13 @@ async function waitForCount(
   }
 }
 
+/** The rows of the table, in order; `--setups` picks some (default: all). */
+const SETUPS = ['sqlite', 'postgres', 'redis', 'instances'] as const;
+
 /**
  * TEST_REDIS_URL on database 7: rate-limit state that test runs leave in the shared database
  * (blocked client addresses) must not answer this run's registrations with 429.
  */
-/** The rows of the table, in order; `--setups` picks some (default: all). */
-const SETUPS = ['sqlite', 'postgres', 'redis', 'instances'] as const;
-
 function benchRedisUrl(): string | undefined {
   if (!process.env.TEST_REDIS_URL) return undefined;
   const url = new URL(process.env.TEST_REDIS_URL);

@@ -12,20 +12,12 @@ import {
   type TestApp,
 } from '@app/testing';
 import { expectedLogs } from '@app/testing/expected-logs';
+import { eventually } from './multi-instance.helpers';
 import { ActiveUserCache } from '../src/auth/active-user-cache';
 import { USER_CHANGES_APPLICATION_NAME } from '../src/auth/user-change-listener';
 import { UserChangeNotifications1766700000000 } from '../src/database/migrations/1766700000000-user-change-notifications';
 
 const onPostgres = testDatabaseKind() === 'postgres';
-
-/** Polls `check` every 10 ms until it holds; fails after `timeoutMs`. */
-async function until(what: string, check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /**
  * A change of an account (disabled, demoted, deleted) applies to the next request on every
@@ -63,7 +55,9 @@ describeE2e('account changes reach every instance', () => {
   }
   /** On PostgreSQL, waits for B to have been told of the change (the trigger's notification). */
   async function toldToB(user: LoggedInUser): Promise<void> {
-    if (onPostgres) await until('B forgets the account', () => !cacheOfB.get(user.id));
+    if (onPostgres) {
+      await eventually('B forgets the account', async () => !cacheOfB.get(user.id), 5_000, 10);
+    }
   }
 
   it('caches accounts on PostgreSQL only while the listener listens', () => {
@@ -150,13 +144,13 @@ describeE2e('account changes reach every instance', () => {
         WHERE datname = current_database() AND application_name = $1`,
       [USER_CHANGES_APPLICATION_NAME],
     );
-    await until('B closes its cache', () => cacheOfB.stamp() === undefined);
+    await eventually('B closes its cache', async () => cacheOfB.stamp() === undefined, 5_000, 10);
     expect(cacheOfB.get(user.id)).toBeUndefined();
     // Closed, B reads the database: a change made now is seen at once.
     await db.query('UPDATE users SET is_active = false WHERE id = $1', [user.id]);
     expect((await me(b.url, user)).status).toBe(403);
     await db.query('UPDATE users SET is_active = true WHERE id = $1', [user.id]);
-    await until('B listens again', () => cacheOfB.stamp() !== undefined);
+    await eventually('B listens again', async () => cacheOfB.stamp() !== undefined, 5_000, 10);
     logs.restore();
     expect(logs.messages).toContain(
       'Lost the listener of account changes; every request reads its account until it is back',
@@ -199,7 +193,9 @@ describeE2e('account changes reach every instance', () => {
     const user = await registerAndLogin(a.url);
     await cachedOnB(user);
     await db.query(onPostgres ? 'TRUNCATE users CASCADE' : 'DELETE FROM users');
-    if (onPostgres) await until('B forgets every account', () => !cacheOfB.get(user.id));
+    if (onPostgres) {
+      await eventually('B forgets every account', async () => !cacheOfB.get(user.id), 5_000, 10);
+    }
     expect((await me(b.url, user)).status).toBe(401);
     expect((await me(b.url, admin)).status).toBe(401);
   });

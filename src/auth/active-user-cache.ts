@@ -47,9 +47,12 @@ export class ActiveUserCache {
     return this.isOpen ? this.generation : undefined;
   }
 
-  /** Keeps an active account read under `stamp`, unless a change arrived since. */
+  /**
+   * Keeps an active account read under `stamp`, unless a change arrived since (closing and
+   * opening count as changes).
+   */
   remember(stamp: ActiveUserStamp | undefined, user: AuthUser): void {
-    if (stamp === undefined || stamp !== this.generation || !this.isOpen) return;
+    if (stamp !== this.generation) return;
     if (this.users.size >= ActiveUserCache.CAPACITY && !this.users.has(user.id)) {
       this.users.delete(this.users.keys().next().value!);
     }
