@@ -17,8 +17,9 @@
  *
  * Needs the built app (npm run build), TEST_REDIS_URL and TEST_POSTGRES_URL for the Redis rows.
  * Prints a Markdown table (p50 / p99 / max in ms, how many resumes got every event in order, and
- * this process's own event-loop delay, which the figures include). `--cpu-prof DIR` writes a CPU
- * profile of each app process there.
+ * this process's own event-loop delay, which the figures include, and the resuming app's CPU time
+ * per event it streamed to the resumed clients). `--cpu-prof DIR` writes a CPU profile of each app
+ * process there.
  */
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
@@ -47,6 +48,12 @@ interface ResumeRow {
   clientLoopP99: number;
   /** Resumes whose ids continued the first stream's without a gap or duplicate, to `done`. */
   complete: number;
+  /**
+   * The resuming app's CPU time from the first reconnect to the last resumed stream's end, per
+   * event the resumed clients received, in µs: what the streaming work costs, which every
+   * reconnect waits behind, and steadier than a latency on a shared host.
+   */
+  cpuUsPerEvent: number;
 }
 
 /**
@@ -90,6 +97,8 @@ async function measureOnce(
   });
   const latencies: number[] = [];
   let complete = 0;
+  let received = 0;
+  const cpuBefore = resume.proc.cpuMs();
   const clientLoop = monitorEventLoopDelay({ resolution: 1 });
   clientLoop.enable();
   await Promise.all(
@@ -106,11 +115,13 @@ async function measureOnce(
       await resumed.waitFor('delta', 30_000);
       latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
       const events = await resumed.finished;
+      received += events.length;
       const ids = events.map((event) => Number(event.id));
       if (ids.every((id, k) => id === last + 1 + k) && events.at(-1)?.event === 'done') complete++;
     }),
   );
   clientLoop.disable();
+  const cpuMs = resume.proc.cpuMs() - cpuBefore;
   const summary = summarize(latencies);
   return {
     clientLoopP99: round(clientLoop.percentile(99) / 1e6),
@@ -120,6 +131,7 @@ async function measureOnce(
     p99: round(summary.p99),
     max: round(summary.max),
     complete,
+    cpuUsPerEvent: round((cpuMs * 1000) / received),
   };
 }
 
@@ -231,12 +243,12 @@ async function main(): Promise<void> {
     jitterMs > 0 ? `words 20 ± ${jitterMs} ms apart` : 'words 20 ms apart, in lockstep';
   const mode = `${spreadMs > 0 ? `resumes within ${spreadMs} ms` : 'resumes at once'}; ${timing}`;
   console.log(
-    `| setup | ${mode} | p50 ms | p99 ms | max ms | whole and in order | bench client loop delay p99 ms |`,
+    `| setup | ${mode} | p50 ms | p99 ms | max ms | whole and in order | bench client loop delay p99 ms | app CPU µs per resumed event |`,
   );
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|');
   for (const row of rows) {
     console.log(
-      `| ${row.setup} | ${row.clients} | ${row.p50} | ${row.p99} | ${row.max} | ${row.complete}/${row.clients} | ${row.clientLoopP99} |`,
+      `| ${row.setup} | ${row.clients} | ${row.p50} | ${row.p99} | ${row.max} | ${row.complete}/${row.clients} | ${row.clientLoopP99} | ${row.cpuUsPerEvent} |`,
     );
   }
 }

@@ -5,6 +5,7 @@ import type { ChatTurn } from './chat-turn';
 import { GenerationRegistry } from './generation-registry';
 import { GenerationEvent, GenerationEventLog } from './generations/generation-event-log';
 import { GenerationNotFoundError, ResumeUnavailableError } from './generations/generation.errors';
+import { ResumedEvents } from './generations/resumed-events';
 import { IN_FLIGHT_LOCK, InFlightLock } from './locks/in-flight-lock';
 import { ChatTurnPreflight, sessionLockKey } from './turn/chat-turn-preflight';
 import { ChatTurnRunner } from './turn/chat-turn-runner';
@@ -86,17 +87,12 @@ export class ChatService implements BeforeApplicationShutdown {
       },
     );
     this.resumes.set(ended, messageId);
-    const { registry, resumes } = this;
-    const resumed = (async function* () {
-      try {
-        for (let next = await first; !next.done; next = await reader.next()) yield next.value;
-      } finally {
-        resumes.delete(ended);
-        await reader.return?.(undefined);
-        if (await attached) await registry.detach(messageId);
-      }
-    })();
-    return { sessionId: owner.sessionId, events: resumed };
+    const events = new ResumedEvents(reader, first, async () => {
+      this.resumes.delete(ended);
+      await reader.return?.(undefined);
+      if (await attached) await this.registry.detach(messageId);
+    });
+    return { sessionId: owner.sessionId, events };
   }
 
   /**

@@ -41,7 +41,7 @@ function logContract(make: (ttlSeconds: number) => GenerationEventLog) {
     const id = randomUUID();
     await sut.open(id, owner);
     await Promise.all(
-      [start, delta(2, 'Hel'), delta(3, 'lo'), done(4)].map((e) => sut.append(id, e)),
+      [start, delta(2, 'Hel'), delta(3, 'lo'), done(4)].map(async (e) => sut.append(id, e)),
     );
     expect(await collect(sut.read(id, 0))).toEqual([
       start,

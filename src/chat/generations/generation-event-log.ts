@@ -31,9 +31,11 @@ export abstract class GenerationEventLog {
   abstract open(id: string, owner: GenerationOwner): Promise<void>;
   /**
    * Appends an event. A generation has one writer, which appends in sequence order and does not
-   * wait for one append before the next; the final event starts the retention TTL.
+   * wait for one append before the next; the final event starts the retention TTL. A log that
+   * appends at once (in memory) returns nothing rather than a settled promise: one event per
+   * token goes through here.
    */
-  abstract append(id: string, event: GenerationEvent): Promise<void>;
+  abstract append(id: string, event: GenerationEvent): Promise<void> | void;
   /**
    * Ends the log of a generation whose writer is gone (a crashed instance) with `final`, numbered
    * after the last stored event, so that its resumes end too. Nothing happens to an unknown or

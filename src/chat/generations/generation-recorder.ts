@@ -27,16 +27,23 @@ export class GenerationRecorder {
   /** Numbers the event, queues it for the log and returns its sequence number. */
   record(event: ChatEvent): number {
     const seq = ++this.seq;
-    if (!this.failed) {
-      this.outstanding++;
-      this.log.append(this.id, { seq, type: event.type, data: eventPayload(event) }).then(
-        () => this.settled(),
-        (error: unknown) => {
-          this.fail(error);
-          this.settled();
-        },
-      );
+    if (this.failed) return seq;
+    let appended: Promise<void> | void;
+    try {
+      appended = this.log.append(this.id, { seq, type: event.type, data: eventPayload(event) });
+    } catch (error) {
+      this.fail(error);
+      return seq;
     }
+    if (!appended) return seq;
+    this.outstanding++;
+    appended.then(
+      () => this.settled(),
+      (error: unknown) => {
+        this.fail(error);
+        this.settled();
+      },
+    );
     return seq;
   }
 

@@ -44,7 +44,7 @@ describe(InterruptedReplySweeper.name, () => {
   it('stores a pending reply whose lease (session lock) is gone as interrupted, charges it, ends its events', async () => {
     deps.history.pendingReplies.mockResolvedValue([reply('s1')]);
     await deps.events.open('m-s1', { userId: 'alice', sessionId: 's1' });
-    await deps.events.append('m-s1', { seq: 1, type: 'start', data: {} });
+    deps.events.append('m-s1', { seq: 1, type: 'start', data: {} });
 
     expect(await sut.sweep()).toBe(1);
 

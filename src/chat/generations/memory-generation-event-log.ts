@@ -29,7 +29,7 @@ export class MemoryGenerationEventLog extends GenerationEventLog {
     this.entries.set(id, { owner, events: [], ended: false, waiters: new Set() });
   }
 
-  async append(id: string, event: GenerationEvent): Promise<void> {
+  append(id: string, event: GenerationEvent): void {
     const entry = this.entries.get(id);
     if (!entry || entry.ended) return;
     entry.events.push(event);
@@ -44,7 +44,7 @@ export class MemoryGenerationEventLog extends GenerationEventLog {
   async interrupt(id: string, final: Omit<GenerationEvent, 'seq'>): Promise<void> {
     const entry = this.entries.get(id);
     if (!entry || entry.ended) return;
-    await this.append(id, { ...final, seq: entry.events.length + 1 });
+    this.append(id, { ...final, seq: entry.events.length + 1 });
   }
 
   async owner(id: string): Promise<GenerationOwner | null> {
@@ -56,19 +56,22 @@ export class MemoryGenerationEventLog extends GenerationEventLog {
     if (!entry) return;
     // One abort listener for the whole read: it wakes the reader's current wait, if any.
     let waiting: (() => void) | undefined;
-    const onAbort = () => waiting?.();
+    let aborted = signal?.aborted ?? false;
+    const onAbort = () => {
+      aborted = true;
+      waiting?.();
+    };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      let last = after;
-      while (!signal?.aborted) {
-        // Sequences are 1, 2, 3…: the event after `last` is at index `last`.
-        const next = entry.events.slice(Math.max(0, last));
-        for (const event of next) {
-          yield event;
-          last = event.seq;
+      // Sequences are 1, 2, 3…: the event after `last` is at index `last`.
+      let last = Math.max(0, after);
+      while (!aborted) {
+        if (last < entry.events.length) {
+          yield entry.events[last];
+          last++;
+          // More may have come while the consumer held this one.
+          continue;
         }
-        // More may have come while the consumer held the last one.
-        if (next.length > 0) continue;
         if (entry.ended || this.entries.get(id) !== entry) return;
         await new Promise<void>((resolve) => {
           waiting = () => {

@@ -34,9 +34,13 @@ export class TieredGenerationEventLog extends GenerationEventLog {
   }
 
   async append(id: string, event: GenerationEvent): Promise<void> {
-    await this.local.append(id, event);
+    this.local.append(id, event);
     if (this.sharedFailed.has(id)) return;
-    await this.shared.append(id, event).catch((error: unknown) => this.failShared(id, error));
+    try {
+      await this.shared.append(id, event);
+    } catch (error) {
+      this.failShared(id, error);
+    }
   }
 
   async interrupt(id: string, final: Omit<GenerationEvent, 'seq'>): Promise<void> {
